@@ -1,0 +1,32 @@
+from __future__ import annotations
+
+from piccolo.columns import Boolean, ForeignKey, OnDelete, Timestamptz, Varchar
+from piccolo.columns.defaults.timestamptz import TimestamptzNow
+from piccolo.table import Table
+
+from outreach.organisations.tables import Organisation
+
+ROLES = ("admin", "firm", "school")
+
+
+class User(Table, tablename="app_user"):
+    email = Varchar(length=254, unique=True, index=True)  # stored lower-case
+    name = Varchar(length=200, default="")
+    role = Varchar(length=16)
+    organisation = ForeignKey(Organisation, null=True, on_delete=OnDelete.restrict)
+    password_hash = Varchar(length=255, null=True, default=None)  # argon2id
+    language = Varchar(length=8, default="de")
+    # Private calendar feed: 128 random bits; the URL's verifier is derived with SECRET_KEY.
+    feed_selector = Varchar(length=32, null=True, default=None, unique=True)
+    active = Boolean(default=True)
+    created_at = Timestamptz(default=TimestamptzNow())
+
+
+class ApiToken(Table, tablename="api_token"):
+    user = ForeignKey(User, on_delete=OnDelete.cascade)
+    selector = Varchar(length=32, unique=True, index=True)
+    verifier_hash = Varchar(length=64)
+    label = Varchar(length=100, default="")
+    created_at = Timestamptz(default=TimestamptzNow())
+    last_used_at = Timestamptz(null=True, default=None)
+    revoked_at = Timestamptz(null=True, default=None)

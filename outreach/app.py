@@ -1,0 +1,98 @@
+"""The application factory: routes, error answers, OpenAPI and start-up hooks."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from litestar import Litestar, Response, get
+from litestar.config.response_cache import ResponseCacheConfig
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import RedocRenderPlugin, SwaggerRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
+
+from outreach import __version__, db
+from outreach.accounts.api import MeController
+from outreach.booking.api import BookingController, SlotBookingController
+from outreach.config import get_settings
+from outreach.events.api import EventController, SlotController
+from outreach.health import health_report
+from outreach.web import exception_handlers, provide_principal
+
+__all__ = ["create_app"]
+
+log = logging.getLogger(__name__)
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+
+
+@get("/health", tags=["operations"], include_in_schema=True)
+async def health() -> Response[dict[str, Any]]:
+    """Database and broker state; 503 when one of them is down."""
+    ok, report = await health_report()
+    report["version"] = __version__
+    return Response(report, status_code=200 if ok else 503)
+
+
+async def _start_pool() -> None:
+    await db.start_pool(get_settings().db_pool_max)
+
+
+async def _start_embedded_worker() -> None:
+    if get_settings().embedded_worker:
+        from workers.broker import start_embedded_worker
+
+        start_embedded_worker()
+
+
+async def _stop_embedded_worker() -> None:
+    if get_settings().embedded_worker:
+        from workers.broker import stop_embedded_worker
+
+        stop_embedded_worker()
+
+
+def create_app(*, start_workers: bool = True, use_pool: bool = True) -> Litestar:
+    """The web application.
+
+    `use_pool`: a PostgreSQL pool belongs to one event loop; tests that share the
+    database with the app from another loop run without one.
+    """
+    openapi = OpenAPIConfig(
+        title="outreach",
+        version=__version__,
+        description=(
+            "Schedules school outreach for a network of firms: events, slots, class visits, "
+            "registrations and calendar feeds. Authenticate with `Authorization: Bearer <token>`."
+        ),
+        path="/schema",
+        render_plugins=[SwaggerRenderPlugin(path="/swagger"), RedocRenderPlugin(path="/")],
+        components=Components(
+            security_schemes={"bearer": SecurityScheme(type="http", scheme="bearer")}
+        ),
+        security=[{"bearer": []}],
+    )
+    return Litestar(
+        route_handlers=[
+            health,
+            EventController,
+            SlotController,
+            SlotBookingController,
+            BookingController,
+            MeController,
+        ],
+        dependencies={"by": Provide(provide_principal)},
+        exception_handlers=exception_handlers,
+        openapi_config=openapi,
+        on_startup=[
+            *([_start_pool] if use_pool else []),
+            *([_start_embedded_worker] if start_workers else []),
+        ],
+        on_shutdown=[
+            *([_stop_embedded_worker] if start_workers else []),
+            *([db.close_pool] if use_pool else []),
+        ],
+        response_cache_config=ResponseCacheConfig(),
+        debug=False,
+    )

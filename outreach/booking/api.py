@@ -1,0 +1,84 @@
+"""HTTP API for bookings: thin, every rule lives in booking.services."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from litestar import Controller, Response, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, HeaderParameter, JSONBody, QueryParameter
+
+from outreach.booking import services
+from outreach.booking.schemas import BookingOut, BookingRequest, ReasonIn
+from outreach.principal import Principal
+
+__all__ = ["BookingController", "SlotBookingController"]
+
+BookingStatus = Annotated[
+    str | None, QueryParameter(pattern="^(pending|confirmed|waitlisted|declined|cancelled)$")
+]
+
+
+class SlotBookingController(Controller):
+    path = "/api/v1/slots"
+    tags = ["bookings"]
+
+    @post("/{slot_id:int}/bookings", status_code=201)
+    async def book(
+        self,
+        slot_id: FromPath[int],
+        data: JSONBody[BookingRequest],
+        by: NamedDependency[Principal],
+        idempotency_key: Annotated[
+            str | None, HeaderParameter(name="Idempotency-Key", max_length=200)
+        ] = None,
+    ) -> Response[BookingOut]:
+        """Book a class visit (teachers) or register (anyone, where the event takes it).
+
+        Answers 201 with status `confirmed`, `pending` or `waitlisted`; 409 with the reason
+        when the booking cannot be placed. A retry with the same `Idempotency-Key` gets the
+        first answer again and books nothing more.
+        """
+        placement = await services.place_booking(slot_id, data, by=by, key=idempotency_key)
+        headers = {"Idempotent-Replayed": "true"} if placement.replayed else {}
+        return Response(placement.booking, status_code=201, headers=headers)
+
+
+class BookingController(Controller):
+    path = "/api/v1/bookings"
+    tags = ["bookings"]
+
+    @get("/")
+    async def list_bookings(
+        self,
+        by: NamedDependency[Principal],
+        event: Annotated[int | None, QueryParameter()] = None,
+        status: BookingStatus = None,
+    ) -> list[BookingOut]:
+        """A school sees its bookings, a firm those of its events, the network office all."""
+        return await services.list_bookings(by=by, event_id=event, status=status)
+
+    @get("/{booking_id:int}")
+    async def get_booking(
+        self, booking_id: FromPath[int], by: NamedDependency[Principal]
+    ) -> BookingOut:
+        return await services.get_booking(booking_id, by=by)
+
+    @post("/{booking_id:int}/confirm", status_code=200)
+    async def confirm(
+        self, booking_id: FromPath[int], by: NamedDependency[Principal]
+    ) -> BookingOut:
+        return await services.confirm_booking(booking_id, by=by)
+
+    @post("/{booking_id:int}/decline", status_code=200)
+    async def decline(
+        self, booking_id: FromPath[int], data: JSONBody[ReasonIn], by: NamedDependency[Principal]
+    ) -> BookingOut:
+        return await services.decline_booking(booking_id, data.reason, by=by)
+
+    @post("/{booking_id:int}/cancel", status_code=200)
+    async def cancel(
+        self, booking_id: FromPath[int], data: JSONBody[ReasonIn], by: NamedDependency[Principal]
+    ) -> BookingOut:
+        """Cancel (booker, host or network office); a waiting booking that fits moves up."""
+        return await services.cancel_booking(booking_id, data.reason, by=by)

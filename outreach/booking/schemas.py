@@ -1,0 +1,63 @@
+"""Structs of the booking engine: what a booker sends and what they get back."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from msgspec import Meta, Struct
+
+__all__ = ["BookingOut", "BookingRequest", "ReasonIn"]
+
+Count = Annotated[int, Meta(ge=0, le=1000)]
+
+
+class BookingRequest(Struct, forbid_unknown_fields=True):
+    """A class visit (class fields) or a public registration (name, email, persons)."""
+
+    # Class visit: no pupil names, ever; counts, grade and a class label only.
+    class_label: Annotated[str, Meta(min_length=1, max_length=32)] | None = None
+    grade: Annotated[int, Meta(ge=1, le=13)] | None = None
+    pupils: Count | None = None
+    adults: Count | None = None
+    contact_name: Annotated[str, Meta(max_length=200)] | None = None
+    contact_email: Annotated[str, Meta(max_length=254)] | None = None
+    notes: Annotated[str, Meta(max_length=2000)] = ""
+    # Public registration.
+    name: Annotated[str, Meta(max_length=200)] | None = None
+    email: Annotated[str, Meta(max_length=254)] | None = None
+    persons: Annotated[int, Meta(ge=1, le=1000)] | None = None
+    language: Annotated[str, Meta(pattern="^(de|en|cs)$")] | None = None
+
+    @property
+    def is_class_visit(self) -> bool:
+        return any(v is not None for v in (self.class_label, self.grade, self.pupils, self.adults))
+
+
+class ReasonIn(Struct, forbid_unknown_fields=True):
+    reason: Annotated[str, Meta(max_length=2000)] = ""
+
+
+class BookingOut(Struct):
+    id: int
+    slot_id: int
+    event_id: int
+    kind: str  # class_visit | registration
+    status: str
+    persons: int
+    starts_at: datetime
+    ends_at: datetime
+    event_title: str
+    host: str  # slug of the hosting organisation
+    school: str | None  # slug, class visits only
+    class_label: str
+    grade: int | None
+    pupils: int
+    adults: int
+    contact_name: str
+    contact_email: str
+    notes: str
+    reason: str
+    waitlist_position: int | None
+    created_at: datetime
+    updated_at: datetime

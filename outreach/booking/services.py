@@ -1,0 +1,744 @@
+"""The booking engine: places in slots that are never overbooked.
+
+One rule, one place: every path that takes places (a booking, a promotion from the
+waiting list, several slots at once) ends in `_claim_places`, a conditional UPDATE
+that the database applies atomically, so it holds across processes and machines.
+`Slot.held` counts the persons of pending and confirmed bookings.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import sqlite3
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+import msgspec
+from piccolo.columns.combination import WhereRaw
+
+from outreach.accounts.services import normalise_email
+from outreach.booking.schemas import BookingOut, BookingRequest
+from outreach.booking.tables import HOLDING_STATUSES, Booking, IdempotencyRecord
+from outreach.calendar.holidays import closure_on
+from outreach.db import for_update, in_transaction, write_transaction
+from outreach.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorised
+from outreach.events.services import can_manage, load_event_row
+from outreach.events.tables import Event, Slot
+from outreach.notifications import services as notifications
+from outreach.organisations.tables import Organisation
+from outreach.principal import Principal
+from outreach.timeutil import local, utcnow
+
+__all__ = [
+    "Placement",
+    "after_commit",
+    "cancel_all_for_event",
+    "cancel_booking",
+    "confirm_booking",
+    "decline_booking",
+    "get_booking",
+    "has_active_bookings",
+    "list_bookings",
+    "notify_event_changed",
+    "notify_slot_moved",
+    "place_booking",
+    "place_many",
+    "promote_waiting",
+]
+
+log = logging.getLogger(__name__)
+
+CLASS_VISIT_KINDS = frozenset({"factory_tour", "open_day", "other"})
+REGISTRATION_KINDS = frozenset({"open_day", "parents_evening", "teacher_training", "other"})
+# Seminars are for teachers: a registration needs a signed-in member of a school.
+TEACHER_ONLY_KINDS = frozenset({"teacher_training"})
+OPEN_STATUSES = ("pending", "confirmed", "waitlisted")
+_KEY = re.compile(r"^[\x21-\x7e]{1,200}$")
+
+
+@dataclass(frozen=True)
+class Placement:
+    """The answer to a booking request; `replayed` when an Idempotency-Key matched."""
+
+    bookings: list[BookingOut]
+    replayed: bool = False
+
+    @property
+    def booking(self) -> BookingOut:
+        return self.bookings[0]
+
+
+# ---------------------------------------------------------------------------
+# Places: the one guard against overbooking
+
+
+async def _claim_places(slot_id: int, persons: int) -> bool:
+    """Take `persons` places if they are free, atomically; False when they are not."""
+    rows = (
+        await Slot.update({Slot.held: Slot.held + persons})
+        .where(
+            (Slot.id == slot_id)
+            & WhereRaw("held + {} <= capacity", persons)
+            & (Slot.cancelled == False)  # noqa: E712
+        )
+        .returning(Slot.held)
+    )
+    return bool(rows)
+
+
+async def _release_places(slot_id: int, persons: int) -> None:
+    rows = (
+        await Slot.update({Slot.held: Slot.held - persons})
+        .where((Slot.id == slot_id) & (Slot.held >= persons))
+        .returning(Slot.held)
+    )
+    if not rows:
+        # Never expected: it would mean `held` and the bookings disagree.
+        raise RuntimeError(f"slot {slot_id} holds fewer than {persons} places")
+
+
+# ---------------------------------------------------------------------------
+# Placing bookings
+
+
+async def place_booking(
+    slot_id: int,
+    req: BookingRequest,
+    *,
+    by: Principal,
+    key: str | None = None,
+    now: datetime | None = None,
+) -> Placement:
+    """Book a class visit or register for an event; waitlisted when full and allowed."""
+    now = now or utcnow()
+
+    async def work() -> list[Booking]:
+        return [await _place(slot_id, req, by=by, now=now, waitlist_allowed=True)]
+
+    return await _idempotent(by, key, _request_hash("booking", [slot_id], req), work)
+
+
+async def place_many(
+    slot_ids: list[int],
+    req: BookingRequest,
+    *,
+    by: Principal,
+    key: str | None = None,
+    now: datetime | None = None,
+) -> Placement:
+    """Book one class into several slots in one transaction: all of them, or none."""
+    now = now or utcnow()
+    if not slot_ids:
+        raise Invalid("slot_ids must name at least one slot", field="slot_ids")
+    if len(set(slot_ids)) != len(slot_ids):
+        raise Invalid("slot_ids must not repeat a slot", field="slot_ids")
+    if not req.is_class_visit:
+        raise Invalid("several slots are booked for a class visit only", field="class_label")
+
+    async def work() -> list[Booking]:
+        # A waiting list would break "all or nothing": every part must take its places.
+        return [
+            await _place(slot_id, req, by=by, now=now, waitlist_allowed=False)
+            for slot_id in slot_ids
+        ]
+
+    return await _idempotent(by, key, _request_hash("many", slot_ids, req), work)
+
+
+def _request_hash(kind: str, slot_ids: list[int], req: BookingRequest) -> str:
+    body = msgspec.json.encode({"kind": kind, "slots": slot_ids, "request": req}, order="sorted")
+    return hashlib.sha256(body).hexdigest()
+
+
+def _scoped_key(by: Principal, key: str) -> str:
+    if not _KEY.match(key):
+        raise Invalid(
+            "Idempotency-Key must be 1-200 visible ASCII characters", field="Idempotency-Key"
+        )
+    return f"{'user:' + str(by.user_id) if by.user_id else 'anonymous'}:{key}"
+
+
+async def _replay(scoped_key: str, request_hash: str) -> Placement | None:
+    record = (
+        await IdempotencyRecord.objects().where(IdempotencyRecord.scoped_key == scoped_key).first()
+    )
+    if record is None:
+        return None
+    if record.request_hash != request_hash:
+        raise Invalid(
+            "this Idempotency-Key was already used for a different request",
+            field="Idempotency-Key",
+            reason="key_reused",
+        )
+    outs = msgspec.json.decode(record.response, type=list[BookingOut])
+    return Placement(bookings=outs, replayed=True)
+
+
+async def _idempotent(
+    by: Principal,
+    key: str | None,
+    request_hash: str,
+    work: Callable[[], Awaitable[list[Booking]]],
+) -> Placement:
+    """Run `work` once per key: a retry gets the first answer, and books nothing more.
+
+    The key is stored in the same transaction as the bookings. Two requests racing with
+    one key meet at the key's unique index; the loser rolls back and replays the winner.
+    Refusals (full, holiday, ...) store nothing, so a retry is judged afresh.
+    """
+    scoped_key = _scoped_key(by, key) if key is not None else None
+    if scoped_key and (replay := await _replay(scoped_key, request_hash)):
+        return replay
+    try:
+        async with write_transaction():
+            if scoped_key:
+                record = IdempotencyRecord(
+                    scoped_key=scoped_key, request_hash=request_hash, status_code=201, response=""
+                )
+                await record.save()
+            bookings = await work()
+            outs = await _outs(bookings)
+            if scoped_key:
+                await IdempotencyRecord.update(
+                    {IdempotencyRecord.response: msgspec.json.encode(outs).decode()}
+                ).where(IdempotencyRecord.id == record.id)
+    except (asyncpg.UniqueViolationError, sqlite3.IntegrityError):
+        if scoped_key and (replay := await _replay(scoped_key, request_hash)):
+            return replay
+        raise
+    await after_commit()
+    return Placement(bookings=outs)
+
+
+async def _place(
+    slot_id: int, req: BookingRequest, *, by: Principal, now: datetime, waitlist_allowed: bool
+) -> Booking:
+    slot = await Slot.objects().where(Slot.id == slot_id).first()
+    if slot is None:
+        raise NotFound(f"no slot {slot_id}", field="slot")
+    event = await load_event_row(slot.event, by)
+    _check_open(slot, event, now)
+    if req.is_class_visit:
+        fields = await _class_visit_fields(req, by, event, slot)
+    else:
+        fields = _registration_fields(req, by, event)
+    _check_party(slot, fields["persons"], field="pupils" if req.is_class_visit else "persons")
+    if req.is_class_visit:
+        await _check_class_free(by.org_id, fields["class_label"], slot)
+    if await _claim_places(slot.id, fields["persons"]):
+        status = "confirmed" if event.booking_mode == "auto" else "pending"
+    elif event.waitlist and waitlist_allowed:
+        status = "waitlisted"
+    else:
+        free = await _free_places(slot.id)
+        raise Conflict(
+            f"the slot has {free} free places, not enough for {fields['persons']} persons"
+            + ("" if event.waitlist else ", and the event keeps no waiting list"),
+            field="slot",
+            reason="full",
+        )
+    booking = Booking(
+        slot=slot.id,
+        event=event.id,
+        status=status,
+        booked_by=by.user_id,
+        language=req.language or by.language,
+        created_at=now,
+        updated_at=now,
+        **fields,
+    )
+    await booking.save()
+    await _tell_booker(booking, f"booking.{'received' if status == 'pending' else status}")
+    await _tell_host(booking, event, "host.booking_received")
+    return booking
+
+
+async def _free_places(slot_id: int) -> int:
+    row = await Slot.select(Slot.capacity, Slot.held).where(Slot.id == slot_id).first()
+    return max(0, row["capacity"] - row["held"]) if row else 0
+
+
+def _check_open(slot: Slot, event: Event, now: datetime) -> None:
+    if event.status == "cancelled" or slot.cancelled:
+        raise Conflict("this event or slot is cancelled", field="slot", reason="cancelled")
+    if event.status != "published":
+        raise Conflict("this event is not published yet", field="slot", reason="not_published")
+    if event.booking_mode == "none":
+        raise Conflict(
+            "this event is for information only and takes no bookings",
+            field="slot",
+            reason="no_booking",
+        )
+    if slot.booking_opens_at is not None and now < slot.booking_opens_at:
+        raise Conflict(
+            f"booking opens on {local(slot.booking_opens_at):%d.%m.%Y %H:%M}",
+            field="slot",
+            reason="window_not_open",
+        )
+    closes = slot.booking_closes_at or slot.starts_at
+    if now >= closes or now >= slot.starts_at:
+        raise Conflict(
+            f"booking closed on {local(closes):%d.%m.%Y %H:%M}",
+            field="slot",
+            reason="window_closed",
+        )
+
+
+def _check_party(slot: Slot, persons: int, *, field: str) -> None:
+    largest = min(slot.max_party or slot.capacity, slot.capacity)
+    if persons < slot.min_party:
+        raise Invalid(
+            f"a booking in this slot needs at least {slot.min_party} persons", field=field
+        )
+    if persons > largest:
+        raise Invalid(
+            f"a booking in this slot takes at most {largest} persons, not {persons}", field=field
+        )
+
+
+def _reject_foreign_fields(req: BookingRequest, names: tuple[str, ...], what: str) -> None:
+    for name in names:
+        if getattr(req, name) is not None:
+            raise Invalid(f"{name} does not belong to {what}", field=name)
+
+
+async def _class_visit_fields(
+    req: BookingRequest, by: Principal, event: Event, slot: Slot
+) -> dict[str, Any]:
+    if by.role != "school" or by.org_id is None:
+        if not by.is_member:
+            raise Unauthorised("sign in as a teacher to book a class visit")
+        raise Forbidden("class visits are booked by teachers for their own school")
+    if event.kind not in CLASS_VISIT_KINDS:
+        raise Invalid(
+            "this event takes registrations, not class visits: send name, email and persons",
+            field="class_label",
+        )
+    _reject_foreign_fields(req, ("name", "email", "persons"), "a class visit")
+    for name in ("class_label", "grade", "pupils", "adults"):
+        if getattr(req, name) is None:
+            raise Invalid(f"{name} is required for a class visit", field=name)
+    label = " ".join(req.class_label.split())  # type: ignore[union-attr]
+    if not label:
+        raise Invalid("class_label must not be blank", field="class_label")
+    if req.pupils == 0:
+        raise Invalid("pupils must be at least 1", field="pupils")
+    if event.grades and req.grade not in event.grades:
+        grades = ", ".join(str(g) for g in event.grades)
+        raise Invalid(f"this event is for grades {grades}", field="grade")
+    closure = closure_on(local(slot.starts_at).date())
+    if closure is not None:
+        raise Conflict(closure.message, field="slot", reason=closure.reason)
+    return {
+        "kind": "class_visit",
+        "school": by.org_id,
+        "class_label": label,
+        "grade": req.grade,
+        "pupils": req.pupils,
+        "adults": req.adults,
+        "persons": req.pupils + req.adults,  # type: ignore[operator]
+        "contact_name": (req.contact_name or "").strip(),
+        "contact_email": normalise_email(
+            req.contact_email or by.email or "", field="contact_email"
+        ),
+        "notes": req.notes,
+    }
+
+
+def _registration_fields(req: BookingRequest, by: Principal, event: Event) -> dict[str, Any]:
+    if event.kind not in REGISTRATION_KINDS:
+        raise Invalid(
+            "this event takes class visits: send class_label, grade, pupils and adults",
+            field="class_label",
+        )
+    if event.kind in TEACHER_ONLY_KINDS and by.role not in ("school", "admin"):
+        if not by.is_member:
+            raise Unauthorised("sign in as a teacher to register for a seminar")
+        raise Forbidden("seminars are for teachers of the network's schools")
+    _reject_foreign_fields(req, ("contact_name", "contact_email"), "a registration")
+    name = " ".join((req.name or "").split())
+    if not name:
+        raise Invalid("name is required", field="name")
+    if req.persons is None:
+        raise Invalid("persons is required", field="persons")
+    email = req.email or by.email
+    if not email:
+        raise Invalid("email is required", field="email")
+    return {
+        "kind": "registration",
+        "persons": req.persons,
+        "contact_name": name,
+        "contact_email": normalise_email(email, field="email"),
+        "notes": req.notes,
+        "school": by.org_id if by.role == "school" else None,
+    }
+
+
+async def _check_class_free(school_id: int | None, label: str, slot: Slot) -> None:
+    """One class, one place at a time: refuse a slot overlapping another of its bookings."""
+    # Serialise bookings of one school, so two overlapping requests cannot both pass.
+    await for_update(Organisation.select(Organisation.id).where(Organisation.id == school_id))
+    rows = await Booking.select(Booking.class_label, Booking.slot.starts_at).where(
+        (Booking.school == school_id)
+        & (Booking.kind == "class_visit")
+        & Booking.status.is_in(list(OPEN_STATUSES))
+        & (Booking.slot.starts_at < slot.ends_at)
+        & (Booking.slot.ends_at > slot.starts_at)
+    )
+    for row in rows:
+        if row["class_label"].casefold() == label.casefold():
+            when = local(row["slot.starts_at"])
+            raise Conflict(
+                f"class {label} already has a visit at {when:%d.%m.%Y %H:%M} that overlaps",
+                field="class_label",
+                reason="class_conflict",
+            )
+
+
+# ---------------------------------------------------------------------------
+# Changing bookings
+
+
+async def _locked_booking(booking_id: int, by: Principal) -> tuple[Booking, Event]:
+    booking = await for_update(Booking.objects().where(Booking.id == booking_id)).first()
+    if booking is None:
+        raise NotFound(f"no booking {booking_id}", field="booking")
+    event = await Event.objects().where(Event.id == booking.event).first()
+    if not (_is_booker(booking, by) or can_manage(event, by)):
+        raise NotFound(f"no booking {booking_id}", field="booking")
+    return booking, event
+
+
+def _is_booker(booking: Booking, by: Principal) -> bool:
+    if by.user_id is not None and booking.booked_by == by.user_id:
+        return True
+    return by.role == "school" and booking.kind == "class_visit" and by.belongs_to(booking.school)
+
+
+def _require_host(event: Event, by: Principal) -> None:
+    if not can_manage(event, by):
+        raise Forbidden("only the host and the network office confirm or decline bookings")
+
+
+async def _set_status(booking: Booking, status: str, now: datetime, reason: str = "") -> None:
+    booking.status = status
+    booking.reason = reason
+    booking.sequence += 1
+    booking.updated_at = now
+    await booking.save([Booking.status, Booking.reason, Booking.sequence, Booking.updated_at])
+
+
+async def confirm_booking(
+    booking_id: int, *, by: Principal, now: datetime | None = None
+) -> BookingOut:
+    now = now or utcnow()
+    async with write_transaction():
+        booking, event = await _locked_booking(booking_id, by)
+        _require_host(event, by)
+        if booking.status != "pending":
+            raise Conflict(
+                f"only a pending booking can be confirmed; this one is {booking.status}",
+                field="status",
+                reason="wrong_status",
+            )
+        await _set_status(booking, "confirmed", now)
+        await _tell_booker(booking, "booking.confirmed")
+        out = (await _outs([booking]))[0]
+    await after_commit()
+    return out
+
+
+async def decline_booking(
+    booking_id: int, reason: str, *, by: Principal, now: datetime | None = None
+) -> BookingOut:
+    now = now or utcnow()
+    async with write_transaction():
+        booking, event = await _locked_booking(booking_id, by)
+        _require_host(event, by)
+        if booking.status not in ("pending", "waitlisted"):
+            raise Conflict(
+                f"only a pending or waiting booking can be declined; this one is {booking.status}",
+                field="status",
+                reason="wrong_status",
+            )
+        held = booking.status == "pending"
+        await _set_status(booking, "declined", now, reason)
+        await _tell_booker(booking, "booking.declined", {"reason": reason})
+        if held:
+            await _release_places(booking.slot, booking.persons)
+            await promote_waiting(booking.slot, now=now)
+        out = (await _outs([booking]))[0]
+    await after_commit()
+    return out
+
+
+async def cancel_booking(
+    booking_id: int, reason: str, *, by: Principal, now: datetime | None = None
+) -> BookingOut:
+    now = now or utcnow()
+    async with write_transaction():
+        booking, event = await _locked_booking(booking_id, by)
+        if booking.status not in OPEN_STATUSES:
+            raise Conflict(
+                f"this booking is already {booking.status}", field="status", reason="wrong_status"
+            )
+        slot = await Slot.objects().where(Slot.id == booking.slot).first()
+        if slot.starts_at <= now:
+            raise Conflict(
+                "the visit has begun and can no longer be cancelled",
+                field="booking",
+                reason="started",
+            )
+        held = booking.status in HOLDING_STATUSES
+        cancelled_by = "booker" if _is_booker(booking, by) else "host"
+        await _set_status(booking, "cancelled", now, reason)
+        payload = {"by": cancelled_by, "reason": reason}
+        await _tell_booker(booking, "booking.cancelled", payload)
+        if cancelled_by == "booker":
+            await _tell_host(booking, event, "host.booking_cancelled", payload)
+        if held:
+            await _release_places(booking.slot, booking.persons)
+            await promote_waiting(booking.slot, now=now)
+        out = (await _outs([booking]))[0]
+    await after_commit()
+    return out
+
+
+async def promote_waiting(slot_id: int, *, now: datetime | None = None) -> list[int]:
+    """Give freed places to waiting bookings in arrival order, each that fits.
+
+    Runs inside the transaction that freed the places; its UPDATE of the slot row holds
+    the row lock, so two promotions of one slot never interleave.
+    """
+    now = now or utcnow()
+    slot = await Slot.objects().where(Slot.id == slot_id).first()
+    event = await Event.objects().where(Event.id == slot.event).first()
+    if slot.cancelled or event.status == "cancelled" or slot.starts_at <= now:
+        return []
+    waiting = await for_update(
+        Booking.objects()
+        .where((Booking.slot == slot_id) & (Booking.status == "waitlisted"))
+        .order_by(Booking.id)
+    )
+    free = slot.capacity - slot.held
+    promoted = []
+    for booking in waiting:
+        if booking.persons > free:
+            continue
+        if not await _claim_places(slot_id, booking.persons):
+            break
+        free -= booking.persons
+        status = "confirmed" if event.booking_mode == "auto" else "pending"
+        await _set_status(booking, status, now)
+        await _tell_booker(booking, "booking.promoted", {"status": status})
+        promoted.append(booking.id)
+    return promoted
+
+
+async def cancel_all_for_event(event_id: int, reason: str, *, now: datetime) -> int:
+    """Cancel every open booking of a cancelled event and free its places."""
+    bookings = await for_update(
+        Booking.objects().where(
+            (Booking.event == event_id) & Booking.status.is_in(list(OPEN_STATUSES))
+        )
+    )
+    for booking in bookings:
+        held = booking.status in HOLDING_STATUSES
+        await _set_status(booking, "cancelled", now, reason)
+        await _tell_booker(booking, "event.cancelled", {"reason": reason})
+        if held:
+            await _release_places(booking.slot, booking.persons)
+    return len(bookings)
+
+
+async def notify_slot_moved(
+    slot_id: int, old_start: datetime, old_end: datetime, *, now: datetime
+) -> None:
+    bookings = await Booking.objects().where(
+        (Booking.slot == slot_id) & Booking.status.is_in(list(OPEN_STATUSES))
+    )
+    payload = {"old_starts_at": old_start.isoformat(), "old_ends_at": old_end.isoformat()}
+    for booking in bookings:
+        await _tell_booker(booking, "slot.moved", payload, instant=now)
+
+
+async def notify_event_changed(event_id: int, *, now: datetime) -> None:
+    bookings = await Booking.objects().where(
+        (Booking.event == event_id) & Booking.status.is_in(list(HOLDING_STATUSES))
+    )
+    for booking in bookings:
+        await _tell_booker(booking, "event.updated", {}, instant=now)
+
+
+async def has_active_bookings(*, event_id: int) -> bool:
+    return await Booking.exists().where(
+        (Booking.event == event_id) & Booking.status.is_in(list(OPEN_STATUSES))
+    )
+
+
+async def _tell_booker(
+    booking: Booking,
+    kind: str,
+    payload: dict[str, Any] | None = None,
+    *,
+    instant: datetime | None = None,
+) -> None:
+    if not booking.contact_email:
+        return
+    await notifications.enqueue(
+        kind,
+        booking_id=booking.id,
+        recipient=booking.contact_email,
+        language=booking.language,
+        payload=payload or {},
+        instant=instant or booking.updated_at,
+    )
+
+
+async def _tell_host(
+    booking: Booking, event: Event, kind: str, payload: dict[str, Any] | None = None
+) -> None:
+    host = (
+        await Organisation.select(Organisation.contact_email)
+        .where(Organisation.id == event.host)
+        .first()
+    )
+    if host and host["contact_email"]:
+        await notifications.enqueue(
+            kind,
+            booking_id=booking.id,
+            recipient=host["contact_email"],
+            language="de",
+            payload=payload or {},
+            instant=booking.updated_at,
+        )
+
+
+async def after_commit() -> None:
+    """Hand the freshly committed notifications to the workers (never raises).
+
+    Inside an enclosing transaction nothing is committed yet: its owner calls this later.
+    """
+    if in_transaction():
+        return
+    try:
+        await notifications.after_commit()
+    except Exception:  # the outbox keeps them; the scheduler's sweep sends them later
+        log.warning("could not hand notifications to the workers", exc_info=True)
+
+
+# ---------------------------------------------------------------------------
+# Reading bookings
+
+
+async def get_booking(booking_id: int, *, by: Principal) -> BookingOut:
+    if not by.is_member:
+        raise Unauthorised("sign in to see bookings")
+    booking = await Booking.objects().where(Booking.id == booking_id).first()
+    if booking is None:
+        raise NotFound(f"no booking {booking_id}", field="booking")
+    event = await Event.objects().where(Event.id == booking.event).first()
+    if not (_is_booker(booking, by) or can_manage(event, by)):
+        raise NotFound(f"no booking {booking_id}", field="booking")
+    return (await _outs([booking]))[0]
+
+
+async def list_bookings(
+    *,
+    by: Principal,
+    event_id: int | None = None,
+    status: str | None = None,
+    limit: int = 500,
+    offset: int = 0,
+) -> list[BookingOut]:
+    """The bookings `by` may see: a school its own, a firm those of its events, admin all."""
+    if not by.is_member:
+        raise Unauthorised("sign in to see bookings")
+    query = Booking.objects().order_by(Booking.id).limit(limit).offset(offset)
+    if by.role == "school":
+        mine = Booking.booked_by == by.user_id
+        if by.org_id is not None:
+            mine = mine | ((Booking.school == by.org_id) & (Booking.kind == "class_visit"))
+        query = query.where(mine)
+    elif by.role == "firm":
+        query = query.where(Booking.event.host == by.org_id)
+    elif not by.is_admin:
+        raise Forbidden("no bookings to show")
+    if event_id is not None:
+        query = query.where(Booking.event == event_id)
+    if status is not None:
+        query = query.where(Booking.status == status)
+    return await _outs(await query)
+
+
+async def _outs(bookings: list[Booking]) -> list[BookingOut]:
+    """Bookings as answered to clients, in a fixed number of queries."""
+    if not bookings:
+        return []
+    slot_ids = list({b.slot for b in bookings})
+    slots = {s["id"]: s for s in await Slot.select().where(Slot.id.is_in(slot_ids))}
+    event_ids = list({b.event for b in bookings})
+    events = {
+        e["id"]: e
+        for e in await Event.select(Event.id, Event.title, Event.host).where(
+            Event.id.is_in(event_ids)
+        )
+    }
+    org_ids = list({e["host"] for e in events.values()} | {b.school for b in bookings if b.school})
+    slugs = {
+        o["id"]: o["slug"]
+        for o in await Organisation.select(Organisation.id, Organisation.slug).where(
+            Organisation.id.is_in(org_ids)
+        )
+    }
+    positions = await _waitlist_positions([b for b in bookings if b.status == "waitlisted"])
+    return [
+        BookingOut(
+            id=b.id,
+            slot_id=b.slot,
+            event_id=b.event,
+            kind=b.kind,
+            status=b.status,
+            persons=b.persons,
+            starts_at=local(slots[b.slot]["starts_at"]),
+            ends_at=local(slots[b.slot]["ends_at"]),
+            event_title=events[b.event]["title"],
+            host=slugs[events[b.event]["host"]],
+            school=slugs.get(b.school) if b.school else None,
+            class_label=b.class_label,
+            grade=b.grade,
+            pupils=b.pupils,
+            adults=b.adults,
+            contact_name=b.contact_name,
+            contact_email=b.contact_email,
+            notes=b.notes,
+            reason=b.reason,
+            waitlist_position=positions.get(b.id),
+            created_at=local(b.created_at),
+            updated_at=local(b.updated_at),
+        )
+        for b in bookings
+    ]
+
+
+async def _waitlist_positions(waiting: list[Booking]) -> dict[int, int]:
+    if not waiting:
+        return {}
+    rows = (
+        await Booking.select(Booking.id, Booking.slot)
+        .where(
+            Booking.slot.is_in(list({b.slot for b in waiting})) & (Booking.status == "waitlisted")
+        )
+        .order_by(Booking.id)
+    )
+    counters: dict[int, int] = {}
+    positions: dict[int, int] = {}
+    for row in rows:
+        counters[row["slot"]] = counters.get(row["slot"], 0) + 1
+        positions[row["id"]] = counters[row["slot"]]
+    return positions

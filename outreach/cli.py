@@ -1,0 +1,205 @@
+"""The `outreach` command line: serve, worker, scheduler, migrate, demo, org, user."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import click
+
+from outreach.config import ConfigError, get_settings
+from outreach.errors import DomainError
+
+T = TypeVar("T")
+log = logging.getLogger("outreach")
+
+
+def _setup_logging() -> None:
+    logging.basicConfig(
+        level=os.environ.get("LOG_LEVEL", "INFO").upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+def _fail(message: str) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(2)
+
+
+def _run(make: Callable[[], Awaitable[T]]) -> T:
+    """Run one async step with the database; domain and config errors exit 2 with a message."""
+
+    async def wrapped() -> T:
+        from outreach import db
+
+        await db.start_pool(2)
+        try:
+            return await make()
+        finally:
+            await db.close_pool()
+
+    try:
+        return asyncio.run(wrapped())
+    except (DomainError, ConfigError) as exc:
+        _fail(str(exc))
+        raise  # unreachable: _fail exits
+
+
+@click.group()
+def main() -> None:
+    """outreach: school outreach for a network of firms."""
+    _setup_logging()
+    try:
+        get_settings()
+    except ConfigError as exc:
+        _fail(str(exc))
+
+
+@main.command()
+def migrate() -> None:
+    """Apply all migrations; safe to run again."""
+    from outreach.db import migrate as run_migrations
+
+    _run(run_migrations)
+    click.echo("migrations applied")
+
+
+@main.command()
+def demo() -> None:
+    """Load the demo network of the Glashütte region; safe to run again."""
+    from outreach.db import migrate as run_migrations
+    from outreach.demo import load_demo
+
+    async def step() -> Any:
+        await run_migrations()
+        return await load_demo()
+
+    summary = _run(step)
+    click.echo(summary)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option(
+    "--demo/--no-demo",
+    "with_demo",
+    default=False,
+    help="Load the demo network first when the database holds no organisations.",
+)
+def serve(host: str, port: int, with_demo: bool) -> None:
+    """Run the web service (with no REDIS_URL, also an in-process worker and scheduler)."""
+    import uvicorn
+
+    from outreach.db import migrate as run_migrations
+
+    settings = get_settings()
+    if not settings.uses_postgres or with_demo:
+        # The embedded database is ours alone: bring it up to date on start.
+        async def step() -> None:
+            await run_migrations()
+            if with_demo:
+                from outreach.demo import load_demo_if_empty
+
+                loaded = await load_demo_if_empty()
+                if loaded:
+                    log.info("demo network loaded: %s", loaded)
+
+        _run(step)
+    log.info(
+        "serving on http://%s:%d (database: %s)",
+        host,
+        port,
+        "postgres" if settings.uses_postgres else settings.sqlite_path,
+    )
+    uvicorn.run("outreach.asgi:app", host=host, port=port, log_level="info", proxy_headers=True)
+
+
+@main.command()
+@click.option("--processes", default=2, show_default=True, type=click.IntRange(1, 64))
+@click.option("--threads", default=4, show_default=True, type=click.IntRange(1, 64))
+def worker(processes: int, threads: int) -> None:
+    """Run Dramatiq workers for mails and feeds (needs REDIS_URL)."""
+    if not get_settings().redis_url:
+        _fail("outreach worker needs REDIS_URL; without it `outreach serve` runs the worker")
+    from dramatiq.cli import main as dramatiq_main
+
+    sys.argv = [
+        "dramatiq",
+        "workers.tasks",
+        "--processes",
+        str(processes),
+        "--threads",
+        str(threads),
+    ]
+    sys.exit(dramatiq_main())
+
+
+@main.command()
+@click.option("--once", is_flag=True, help="Run one tick and exit.")
+def scheduler(once: bool) -> None:
+    """Run the periodic part: due reminders, retries, the outbox sweep."""
+    from workers.scheduler import run_scheduler_forever, run_sweep_once
+
+    async def step() -> None:
+        if once:
+            await run_sweep_once()
+        else:
+            await run_scheduler_forever()
+
+    _run(step)
+
+
+@main.group()
+def org() -> None:
+    """Organisations: firms, schools, partners."""
+
+
+@org.command("create")
+@click.option("--kind", required=True, type=click.Choice(["firm", "school", "partner", "network"]))
+@click.option("--slug", required=True, help="Short unique name used in URLs, e.g. uhrwerk-gmbh.")
+@click.option("--name", required=True)
+@click.option("--city", default="")
+@click.option("--email", "contact_email", default="", help="Contact e-mail of the organisation.")
+def org_create(kind: str, slug: str, name: str, city: str, contact_email: str) -> None:
+    """Create an organisation."""
+    from outreach.organisations.services import OrganisationIn, create_organisation
+
+    data = OrganisationIn(kind=kind, slug=slug, name=name, city=city, contact_email=contact_email)
+    created = _run(lambda: create_organisation(data))
+    click.echo(f"created {created.kind} {created.slug} (id {created.id})")
+
+
+@main.group()
+def user() -> None:
+    """Users and their API tokens."""
+
+
+@user.command("create")
+@click.option("--email", required=True)
+@click.option("--role", required=True, type=click.Choice(["admin", "firm", "school"]))
+@click.option("--org", "org_slug", default=None, help="Slug of the user's firm or school.")
+@click.option("--name", default="")
+@click.option("--language", default="de", type=click.Choice(["de", "en", "cs"]))
+def user_create(email: str, role: str, org_slug: str | None, name: str, language: str) -> None:
+    """Create a user and print an API token (as the last line)."""
+    from outreach.accounts.services import NewUser, create_user, issue_api_token
+
+    async def step() -> tuple[Any, str]:
+        created = await create_user(
+            NewUser(email=email, role=role, org_slug=org_slug, name=name, language=language)
+        )
+        return created, await issue_api_token(created.id, label="cli")
+
+    created, token = _run(step)
+    click.echo(f"created {created.role} user {created.email} (id {created.id})")
+    click.echo("API token (shown once, keep it safe):")
+    click.echo(token)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,165 @@
+"""Data layer plumbing: engine choice, transactions, migrations, health.
+
+PostgreSQL in production, SQLite as the embedded default. Business rules never
+open transactions themselves: they call `write_transaction()`, which on SQLite takes
+the write lock at BEGIN (IMMEDIATE) so that two writers never deadlock on upgrade.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, TypeVar
+
+from piccolo.engine.postgres import PostgresEngine
+from piccolo.engine.sqlite import SQLiteEngine, TransactionType
+
+if TYPE_CHECKING:
+    from piccolo.engine.base import Engine
+    from piccolo.table import Table
+
+    from outreach.config import Settings
+
+__all__ = [
+    "all_tables",
+    "close_pool",
+    "current_engine",
+    "for_update",
+    "in_transaction",
+    "is_postgres",
+    "make_engine",
+    "migrate",
+    "ping",
+    "start_pool",
+    "use_engine",
+    "write_transaction",
+]
+
+log = logging.getLogger(__name__)
+Q = TypeVar("Q")
+
+
+def make_engine(settings: Settings) -> Engine:
+    if settings.database_url:
+        return PostgresEngine(config={"dsn": settings.database_url})
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    # timeout: seconds a writer waits for SQLite's lock instead of failing at once.
+    return SQLiteEngine(path=str(settings.sqlite_path), timeout=30)
+
+
+def all_tables() -> list[type[Table]]:
+    """Every table of every feature, in dependency order."""
+    from outreach.accounts.tables import ApiToken, User
+    from outreach.audit.tables import AuditEntry
+    from outreach.booking.tables import Booking, IdempotencyRecord
+    from outreach.events.tables import Event, Slot, Venue
+    from outreach.notifications.tables import Notification
+    from outreach.organisations.tables import Organisation
+
+    return [
+        Organisation,
+        User,
+        ApiToken,
+        Venue,
+        Event,
+        Slot,
+        Booking,
+        IdempotencyRecord,
+        Notification,
+        AuditEntry,
+    ]
+
+
+def current_engine() -> Engine:
+    from outreach import piccolo_conf
+
+    return piccolo_conf.DB
+
+
+def use_engine(engine: Engine) -> None:
+    """Point Piccolo (configuration, migrations and every table) at `engine`."""
+    from piccolo.apps.migrations.tables import Migration
+
+    from outreach import piccolo_conf
+
+    piccolo_conf.DB = engine
+    for table in [*all_tables(), Migration]:
+        table._meta.db = engine
+
+
+def in_transaction() -> bool:
+    return current_engine().current_transaction.get() is not None
+
+
+@contextlib.asynccontextmanager
+async def write_transaction() -> AsyncIterator[None]:
+    """One atomic unit of writes; joins an enclosing transaction if there is one."""
+    engine = current_engine()
+    if in_transaction():
+        yield
+    elif isinstance(engine, SQLiteEngine):
+        async with engine.transaction(transaction_type=TransactionType.immediate):
+            yield
+    else:
+        async with engine.transaction():
+            yield
+
+
+def is_postgres() -> bool:
+    return isinstance(current_engine(), PostgresEngine)
+
+
+def for_update(query: Q) -> Q:
+    """Lock the selected rows until the transaction ends (PostgreSQL).
+
+    SQLite needs no row locks: `write_transaction()` holds its database-wide write lock.
+    """
+    return query.lock_rows("UPDATE") if is_postgres() else query
+
+
+async def migrate() -> None:
+    """Apply every migration not yet applied; safe to run again."""
+    from piccolo.apps.migrations.commands.forwards import run_forwards
+
+    engine = current_engine()
+    if isinstance(engine, SQLiteEngine):
+        # WAL lets readers go on while one writer commits; it persists in the file.
+        await engine.run_ddl("PRAGMA journal_mode=WAL")
+    with contextlib.redirect_stdout(_LogWriter()):
+        result = await run_forwards(app_name="all")
+    if not result.success:
+        raise RuntimeError(f"migrations failed: {result.message}")
+
+
+class _LogWriter:
+    """Piccolo prints progress; route it to the log instead of stdout."""
+
+    def write(self, text: str) -> int:
+        if text.strip():
+            log.debug("migrations: %s", text.strip())
+        return len(text)
+
+    def flush(self) -> None:
+        return None
+
+
+async def ping() -> bool:
+    try:
+        rows = await current_engine()._run_in_new_connection("SELECT 1 AS ok")
+    except Exception:
+        log.warning("database ping failed", exc_info=True)
+        return False
+    return bool(rows) and rows[0]["ok"] == 1
+
+
+async def start_pool(max_size: int) -> None:
+    engine = current_engine()
+    if isinstance(engine, PostgresEngine):
+        await engine.start_connection_pool(min_size=1, max_size=max_size)
+
+
+async def close_pool() -> None:
+    engine = current_engine()
+    if isinstance(engine, PostgresEngine):
+        await engine.close_connection_pool()

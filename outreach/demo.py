@@ -1,0 +1,1353 @@
+# German copy uses the en dash, as German typography does.
+# ruff: noqa: RUF001
+"""The demo network: 18 precision-engineering firms and 10 schools around Glashütte.
+
+`outreach demo` (and `outreach serve --demo` on an empty database) loads a believable
+network so that every page has something to show: the network office, the member
+firms with their coordinators, the schools with one teacher each, a school year of
+factory tours, open days, parents' evenings, teacher-training seminars and a training
+fair, and bookings in every status.
+
+All names, addresses, e-mail addresses (at ``.example`` domains, RFC 2606) and phone
+numbers are invented. **Every demo user signs in with the password ``demo-password``**:
+the network office as ``admin@impro-netzwerk.example``, a firm's coordinator as
+``first.surname@<firm slug>.example`` (``andreas.rehn@rehn-feinmechanik.example``), a
+school's teacher likewise (``katrin.boehme@os-glashuette.example``).
+
+Everything goes through the services, acting as the principal who would do it in
+real life: the network office creates organisations, users and events, teachers book
+class visits and register for seminars, the public registers for open days and
+parents' evenings, firms confirm and decline. Past slots and bookings (the early part
+of the school year, for reports) are made with an earlier injected clock, exactly as
+the booking engine is tested. The whole load is one transaction: it happens
+completely or not at all, and a second run finds the network office and writes
+nothing. The notices the services queue for the bookings wait in the outbox like any
+other; the workers' sweep sends them (into the mail folder, in the embedded setup).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import unicodedata
+from collections.abc import Collection
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+
+from outreach.accounts.services import NewUser, create_user, principal_for
+from outreach.booking import services as booking
+from outreach.booking.schemas import BookingOut, BookingRequest
+from outreach.calendar.holidays import PUBLIC_HOLIDAY, closure_on
+from outreach.db import is_postgres, write_transaction
+from outreach.events.schemas import EventIn, EventOut, SlotIn, SlotOut, VenueIn
+from outreach.events.services import add_slot, cancel_event, create_event
+from outreach.organisations.services import OrganisationIn, create_organisation
+from outreach.organisations.tables import Organisation
+from outreach.principal import ANONYMOUS, Principal
+from outreach.timeutil import LOCAL_TZ, local, utcnow
+
+__all__ = [
+    "ADMIN_EMAIL",
+    "ALREADY_LOADED",
+    "DEMO_PASSWORD",
+    "NETWORK_SLUG",
+    "load_demo",
+    "load_demo_if_empty",
+]
+
+log = logging.getLogger(__name__)
+
+DEMO_PASSWORD = "demo-password"  # noqa: S105 - a documented demo password, not a secret
+NETWORK_SLUG = "impro-netzwerk"
+ADMIN_EMAIL = "admin@impro-netzwerk.example"
+ALREADY_LOADED = "demo network already loaded"
+
+# Serialises concurrent loaders on PostgreSQL (several replicas started with --demo).
+_PG_LOCK_KEY = 0x0D3E_0A11
+SEED = 2026
+
+TOUR_TIMES = (time(8, 30), time(10, 30), time(13, 0))
+TOUR_MINUTES = 90
+TOUR_CAPACITY = 30
+TOUR_MIN_PARTY = 5
+# Pools of days on either side of "now": enough for the demo to look alive in any week.
+MIN_PAST_SCHOOL_DAYS = 20
+MIN_FUTURE_SCHOOL_DAYS = 30
+FIRST_FUTURE_DAY = 3  # days after today: past the 48-hour booking deadline
+
+
+# ---------------------------------------------------------------------------
+# Content
+
+
+@dataclass(frozen=True)
+class _Tour:
+    title: str
+    description: str
+    topics: tuple[str, ...]
+    grades: tuple[int, ...] = (7, 8, 9, 10)
+    booking_mode: str = "auto"
+    draft: bool = False
+
+
+@dataclass(frozen=True)
+class _Place:
+    """What firms and schools share: an address, coordinates, a phone number."""
+
+    slug: str
+    name: str
+    address: tuple[str, str, str]  # street, postal code, city
+    at: tuple[float, float]  # latitude, longitude
+    phone: str
+
+    @property
+    def domain(self) -> str:
+        return f"{self.slug}.example"
+
+    def organisation(self, kind: str, contact: str, email: str, **extra: str) -> OrganisationIn:
+        street, postal_code, city = self.address
+        return OrganisationIn(
+            kind=kind,
+            slug=self.slug,
+            name=self.name,
+            street=street,
+            postal_code=postal_code,
+            city=city,
+            lat=self.at[0],
+            lon=self.at[1],
+            contact_name=contact,
+            contact_email=email,
+            contact_phone=self.phone,
+            website=f"https://www.{self.domain}",
+            **extra,
+        )
+
+    def venue(self) -> VenueIn:
+        street, postal_code, city = self.address
+        return VenueIn(
+            name=self.name,
+            street=street,
+            postal_code=postal_code,
+            city=city,
+            lat=self.at[0],
+            lon=self.at[1],
+        )
+
+
+@dataclass(frozen=True)
+class _Firm(_Place):
+    contact: tuple[str, str]  # first name, surname of the coordinator
+    tours: tuple[_Tour, ...]
+
+
+@dataclass(frozen=True)
+class _School(_Place):
+    school_type: str
+    teacher: tuple[str, str]
+    grades: tuple[int, ...] = (7, 8, 9, 10)
+    class_letters: str = "abc"
+
+
+_VISIT = (
+    " Dauer 90 Minuten, für eine Schulklasse mit Begleitpersonen (bis 30 Personen)."
+    " Bitte festes Schuhwerk; Schutzbrillen stellen wir."
+)
+
+NETWORK = OrganisationIn(
+    kind="network",
+    slug=NETWORK_SLUG,
+    name="IMPRO e.V. – Geschäftsstelle Fachkräftenetzwerk Präzisionsmechanik",
+    street="Dresdner Straße 5",
+    postal_code="01768",
+    city="Glashütte",
+    lat=50.8524,
+    lon=13.7801,
+    contact_name="Kerstin Hübner",
+    contact_email="geschaeftsstelle@impro-netzwerk.example",
+    contact_phone="035053 4990-0",
+    website="https://impro-netzwerk.example",
+)
+ADMIN_NAME = "Kerstin Hübner"
+
+FIRMS: tuple[_Firm, ...] = (
+    _Firm(
+        slug="rehn-feinmechanik",
+        name="Rehn Feinmechanik GmbH",
+        address=("Altenberger Straße 14", "01768", "Glashütte"),
+        at=(50.8478, 13.7776),
+        contact=("Andreas", "Rehn"),
+        phone="035053 4210-0",
+        tours=(
+            _Tour(
+                "Feinmechanik erleben: vom Rohteil zur Baugruppe",
+                "Wir zeigen, wie aus Messing- und Stahlrohteilen montagefertige Baugruppen für"
+                " Messgeräte und Uhren entstehen – Drehen, Fräsen, Entgraten und Montage." + _VISIT,
+                ("feinmechanik", "zerspanung"),
+            ),
+            _Tour(
+                "Ein Vormittag in der Lehrwerkstatt",
+                "Unsere Auszubildenden zum Feinwerkmechaniker führen durch die Lehrwerkstatt;"
+                " die Schülerinnen und Schüler feilen und bohren ihr eigenes kleines Werkstück."
+                + _VISIT,
+                ("ausbildung", "feinmechanik"),
+                grades=(8, 9, 10),
+            ),
+        ),
+    ),
+    _Firm(
+        slug="kaden-drehteile",
+        name="Kaden Präzisionsdrehteile GmbH",
+        address=("Dresdner Straße 41", "01768", "Glashütte"),
+        at=(50.8562, 13.7815),
+        contact=("Petra", "Kaden"),
+        phone="035053 4402-0",
+        tours=(
+            _Tour(
+                "CNC-Drehen: Teile so fein wie ein Haar",
+                "Langdrehautomaten fertigen Wellen und Zapfen mit Toleranzen von wenigen"
+                " Tausendstel Millimetern. Wir zeigen Programmierung, Fertigung und Kontrolle."
+                + _VISIT,
+                ("cnc", "zerspanung"),
+            ),
+            _Tour(
+                "Zerspanungsmechaniker – ein Beruf mit Zukunft",
+                "Azubis und Ausbilder stellen den Beruf Zerspanungsmechaniker vor: Aufgaben,"
+                " Ausbildungsablauf, Verdienst und Übernahmechancen, mit Rundgang durch die"
+                " Fertigung." + _VISIT,
+                ("ausbildung", "cnc"),
+                grades=(9, 10),
+            ),
+        ),
+    ),
+    _Firm(
+        slug="seifert-uhrkomponenten",
+        name="Seifert Uhrkomponenten GmbH",
+        address=("Hauptstraße 8", "01768", "Glashütte"),
+        at=(50.8509, 13.7789),
+        contact=("Michael", "Seifert"),
+        phone="035053 4318-0",
+        tours=(
+            _Tour(
+                "Wie ein Uhrwerk entsteht: Platinen, Brücken, Räder",
+                "Vom Fräsen der Platine über das Polieren bis zur Endkontrolle unter dem"
+                " Mikroskop: ein Blick auf die Herstellung von Uhrwerksteilen." + _VISIT,
+                ("uhrmacher", "feinmechanik"),
+            ),
+        ),
+    ),
+    _Firm(
+        slug="zahnradtechnik-muenzer",
+        name="Zahnradtechnik Münzer GmbH",
+        address=("Bahnhofstraße 22", "01768", "Glashütte"),
+        at=(50.8541, 13.7833),
+        contact=("Jörg", "Münzer"),
+        phone="035053 4077-0",
+        tours=(
+            _Tour(
+                "Kleine Zahnräder, große Präzision",
+                "Wälzfräsen, Stoßen und Prüfen von Zahnrädern mit Modulen unter 0,1 mm für"
+                " Uhren, Medizintechnik und Messgeräte." + _VISIT,
+                ("verzahnung", "zerspanung", "messtechnik"),
+            ),
+        ),
+    ),
+    _Firm(
+        slug="lorenz-werkzeugbau",
+        name="Werkzeugbau Lorenz & Partner GmbH",
+        address=("Müglitztalstraße 63", "01768", "Glashütte"),
+        at=(50.8761, 13.8012),
+        contact=("Ronny", "Lorenz"),
+        phone="035053 4561-0",
+        tours=(
+            _Tour(
+                "Werkzeugbau: Formen und Stanzwerkzeuge aus einer Hand",
+                "Drahterodieren, Schleifen und Montage von Stanz- und Biegewerkzeugen. Die"
+                " Klasse erfährt, warum Werkzeugmechaniker gesucht sind." + _VISIT,
+                ("werkzeugbau", "zerspanung"),
+            ),
+            _Tour(
+                "Ausbildungstag Werkzeugmechanik",
+                "Praktisches Ausprobieren an Bohrmaschine und Messschieber, Gespräch mit"
+                " Auszubildenden des zweiten und dritten Lehrjahres." + _VISIT,
+                ("ausbildung", "werkzeugbau"),
+                grades=(8, 9, 10),
+            ),
+        ),
+    ),
+    _Firm(
+        slug="poetschke-galvanotechnik",
+        name="Galvano Pötschke GmbH",
+        address=("Schillerstraße 30", "01768", "Glashütte"),
+        at=(50.8466, 13.7752),
+        contact=("Sandra", "Pötschke"),
+        phone="035053 4122-0",
+        tours=(
+            _Tour(
+                "Oberflächentechnik: vergolden, rhodinieren, beschichten",
+                "Galvanische Bäder und Beschichtungsanlagen für Uhren- und Schmuckteile. Aus"
+                " Sicherheitsgründen nur ab Klasse 9 und nach Bestätigung durch uns." + _VISIT,
+                ("oberflaechentechnik", "chemie"),
+                grades=(9, 10),
+                booking_mode="approval",
+            ),
+        ),
+    ),
+    _Firm(
+        slug="hartmann-messgeraetebau",
+        name="Hartmann Messgerätebau GmbH",
+        address=("Talstraße 17", "01768", "Glashütte"),
+        at=(50.8589, 13.7846),
+        contact=("Stefan", "Hartmann"),
+        phone="035053 4635-0",
+        tours=(
+            _Tour(
+                "Messen auf den Mikrometer genau",
+                "Koordinatenmessmaschine, Rauheitsmessung und Klimaraum: wie wir prüfen, ob"
+                " ein Teil stimmt, und wie Messgeräte für andere Firmen entstehen." + _VISIT,
+                ("messtechnik", "feinmechanik"),
+            ),
+        ),
+    ),
+    _Firm(
+        slug="wendler-feinoptik",
+        name="Wendler Feinoptik GmbH",
+        address=("Am Gericht 3", "01768", "Glashütte"),
+        at=(50.8447, 13.781),
+        contact=("Claudia", "Wendler"),
+        phone="035053 4780-0",
+        tours=(
+            _Tour(
+                "Optik: Linsen schleifen, polieren, prüfen",
+                "Optische Fertigung im Reinraum: Schleifen und Polieren von Linsen und Prismen,"
+                " Prüfung mit dem Interferometer. Wegen der Reinraumzeiten bestätigen wir jeden"
+                " Termin einzeln." + _VISIT,
+                ("optik", "messtechnik"),
+                booking_mode="approval",
+            ),
+        ),
+    ),
+    _Firm(
+        slug="vogel-cnc",
+        name="Vogel CNC-Fertigung GmbH",
+        address=("Gewerbegebiet Müglitztal 9", "01768", "Glashütte"),
+        at=(50.8603, 13.787),
+        contact=("Thomas", "Vogel"),
+        phone="035053 4950-0",
+        tours=(
+            _Tour(
+                "5-Achs-Fräsen und Automation",
+                "Fräszentren mit Palettenwechsler und Roboterbeladung laufen rund um die Uhr."
+                " Wie programmiert man sie, und wer passt auf sie auf?" + _VISIT,
+                ("cnc", "zerspanung", "automation"),
+            ),
+            _Tour(
+                "Neu: Mädchen in die Technik – Schnuppervormittag",
+                "In Vorbereitung: ein Vormittag für Schülerinnen mit Ausprobieren an der"
+                " CNC-Simulation und Gespräch mit unseren Facharbeiterinnen." + _VISIT,
+                ("cnc", "ausbildung"),
+                grades=(8, 9),
+                draft=True,
+            ),
+        ),
+    ),
+    _Firm(
+        slug="kunath-gehaeusebau",
+        name="Kunath Gehäusebau GmbH",
+        address=("Kirchstraße 12", "01768", "Glashütte"),
+        at=(50.8521, 13.7763),
+        contact=("Heike", "Kunath"),
+        phone="035053 4291-0",
+        tours=(
+            _Tour(
+                "Uhrengehäuse: Drehen, Fräsen, Polieren",
+                "Vom Edelstahlrohling zum fertigen Gehäuse: Drehen, Fräsen, Laserbeschriften"
+                " und Polieren von Hand." + _VISIT,
+                ("uhrmacher", "zerspanung"),
+            ),
+            _Tour(
+                "Oberflächenveredler und Polierer – Berufe im Uhrengehäusebau",
+                "Wir stellen die Ausbildung zum Oberflächenbeschichter und die Arbeit in der"
+                " Poliererei vor; die Klasse darf selbst ein Werkstück polieren." + _VISIT,
+                ("ausbildung", "uhrmacher"),
+                booking_mode="approval",
+            ),
+        ),
+    ),
+    _Firm(
+        slug="tietze-kleinteile",
+        name="Tietze Kleinteile & Federn GmbH",
+        address=("Lindenstraße 4", "01768", "Glashütte"),
+        at=(50.8493, 13.7741),
+        contact=("Mario", "Tietze"),
+        phone="035053 4177-0",
+        tours=(
+            _Tour(
+                "Federn, Schrauben, Stifte: die kleinsten Teile",
+                "Winzige Federn und Schrauben für Uhren und Medizintechnik – gewickelt, gestanzt"
+                " und unter dem Mikroskop geprüft." + _VISIT,
+                ("feinmechanik", "uhrmacher"),
+            ),
+        ),
+    ),
+    _Firm(
+        slug="haubold-feinwerktechnik",
+        name="Erzgebirgische Feinwerktechnik Haubold GmbH",
+        address=("Dresdner Straße 80", "01773", "Altenberg"),
+        at=(50.7681, 13.7611),
+        contact=("Frank", "Haubold"),
+        phone="035056 3280-0",
+        tours=(
+            _Tour(
+                "Feinwerktechnik im Erzgebirge",
+                "Baugruppen für Optik und Medizintechnik: Fertigung, Montage im Sauberraum und"
+                " Endprüfung. Mit Busparkplatz direkt am Werk." + _VISIT,
+                ("feinmechanik", "montage"),
+            ),
+        ),
+    ),
+    _Firm(
+        slug="gruner-schleiftechnik",
+        name="Präzisionsschleiferei Gruner GmbH",
+        address=("Am Bahnhof 6", "01773", "Altenberg"),
+        at=(50.7627, 13.7542),
+        contact=("Ines", "Gruner"),
+        phone="035056 3315-0",
+        tours=(
+            _Tour(
+                "Schleifen: die letzten Tausendstel",
+                "Rund-, Flach- und Koordinatenschleifen von gehärteten Teilen. Warum Schleifen"
+                " erst die Präzision bringt, die Uhren und Maschinen brauchen." + _VISIT,
+                ("zerspanung", "messtechnik"),
+            ),
+        ),
+    ),
+    _Firm(
+        slug="weisseritz-mikrotechnik",
+        name="Mikrotechnik Weißeritz GmbH",
+        address=("Rabenauer Straße 18", "01744", "Dippoldiswalde"),
+        at=(50.8968, 13.6733),
+        contact=("Daniel", "Krause"),
+        phone="03504 6120-0",
+        tours=(
+            _Tour(
+                "Mikrotechnik: Bauteile unter dem Mikroskop",
+                "Mikrofräsen, Laserbohren und Montage von Kleinstteilen für die Medizintechnik."
+                + _VISIT,
+                ("mikrotechnik", "cnc"),
+            ),
+            _Tour(
+                "Mechatroniker und Industriemechaniker stellen sich vor",
+                "Unsere Auszubildenden zeigen ihre Projekte und erzählen von Berufsschule,"
+                " Prüfungen und Alltag im Betrieb." + _VISIT,
+                ("ausbildung", "mikrotechnik"),
+                grades=(9, 10),
+            ),
+        ),
+    ),
+    _Firm(
+        slug="reichelt-vorrichtungsbau",
+        name="Reichelt Vorrichtungsbau GmbH",
+        address=("Glashütter Straße 55", "01744", "Dippoldiswalde"),
+        at=(50.8899, 13.6821),
+        contact=("Kathrin", "Reichelt"),
+        phone="03504 6187-0",
+        tours=(
+            _Tour(
+                "Vorrichtungen und Lehren für die Serienfertigung",
+                "Konstruktion am Rechner, Fertigung und Montage von Spann- und Prüfvorrichtungen"
+                " – ein Beruf zwischen Zeichnung und Werkstatt." + _VISIT,
+                ("werkzeugbau", "konstruktion"),
+            ),
+        ),
+    ),
+    _Firm(
+        slug="krause-sondermaschinen",
+        name="Elbtal Sondermaschinenbau Krause GmbH",
+        address=("Hauptstraße 112", "01796", "Pirna"),
+        at=(50.9557, 13.9512),
+        contact=("Uwe", "Krause"),
+        phone="03501 7843-0",
+        tours=(
+            _Tour(
+                "Sondermaschinen: jede Anlage ein Einzelstück",
+                "Montage- und Prüfanlagen für die Uhren- und Autoindustrie, von der Konstruktion"
+                " bis zur Inbetriebnahme. Termine nach Abstimmung mit der Montage." + _VISIT,
+                ("automation", "konstruktion", "montage"),
+                grades=(8, 9, 10),
+                booking_mode="approval",
+            ),
+        ),
+    ),
+    _Firm(
+        slug="doehlen-lasertechnik",
+        name="Lasertechnik Döhlen GmbH",
+        address=("Dresdner Straße 200", "01705", "Freital"),
+        at=(51.0046, 13.6542),
+        contact=("Silke", "Neubert"),
+        phone="0351 6480-310",
+        tours=(
+            _Tour(
+                "Licht als Werkzeug: Laserschneiden und -schweißen",
+                "Laserschneiden, Laserschweißen und Beschriften von Feinblechteilen – mit"
+                " Sicherheitsunterweisung und Blick hinter die Schutzscheibe." + _VISIT,
+                ("lasertechnik", "feinmechanik"),
+            ),
+        ),
+    ),
+    _Firm(
+        slug="grundmann-praezisionsteile",
+        name="Präzisionsteile Grundmann GmbH",
+        address=("Pirnaer Straße 24", "01809", "Heidenau"),
+        at=(50.9761, 13.8702),
+        contact=("Marko", "Grundmann"),
+        phone="03529 5172-0",
+        tours=(
+            _Tour(
+                "Dreh- und Frästeile in Serie",
+                "Moderne CNC-Dreh- und Fräszentren, Qualitätssicherung und Versand: so läuft ein"
+                " Auftrag durch den Betrieb." + _VISIT,
+                ("cnc", "zerspanung"),
+            ),
+        ),
+    ),
+)
+
+SCHOOLS: tuple[_School, ...] = (
+    _School(
+        slug="os-glashuette",
+        name="Oberschule Glashütte",
+        school_type="Oberschule",
+        address=("Schulstraße 10", "01768", "Glashütte"),
+        at=(50.8531, 13.7769),
+        teacher=("Katrin", "Böhme"),
+        phone="035053 4820",
+        class_letters="ab",
+    ),
+    _School(
+        slug="gym-altenberg",
+        name="Gymnasium Altenberg",
+        school_type="Gymnasium",
+        address=("Rathausstraße 7", "01773", "Altenberg"),
+        at=(50.7652, 13.7569),
+        teacher=("Thomas", "Lehmann"),
+        phone="035056 3910",
+    ),
+    _School(
+        slug="foes-dippoldiswalde",
+        name="Förderschule Dippoldiswalde",
+        school_type="Förderschule",
+        address=("Am Sportplatz 2", "01744", "Dippoldiswalde"),
+        at=(50.8921, 13.6712),
+        teacher=("Anja", "Schubert"),
+        phone="03504 6250",
+        grades=(7, 8, 9),
+        class_letters="a",
+    ),
+    _School(
+        slug="bsz-pirna",
+        name="BSZ Pirna",
+        school_type="Berufliches Schulzentrum",
+        address=("Seminarstraße 4", "01796", "Pirna"),
+        at=(50.9589, 13.9353),
+        teacher=("Frank", "Hofmann"),
+        phone="03501 4670",
+        grades=(),
+    ),
+    _School(
+        slug="gym-dippoldiswalde",
+        name="Gymnasium Dippoldiswalde",
+        school_type="Gymnasium",
+        address=("Glückaufstraße 12", "01744", "Dippoldiswalde"),
+        at=(50.8947, 13.6655),
+        teacher=("Susanne", "Wagner"),
+        phone="03504 6290",
+        class_letters="abcd",
+    ),
+    _School(
+        slug="os-liebstadt",
+        name="Oberschule Liebstadt",
+        school_type="Oberschule",
+        address=("Markt 9", "01825", "Liebstadt"),
+        at=(50.8637, 13.8561),
+        teacher=("Jens", "Kretzschmar"),
+        phone="035025 5030",
+        class_letters="a",
+    ),
+    _School(
+        slug="os-bad-gottleuba",
+        name="Oberschule Bad Gottleuba",
+        school_type="Oberschule",
+        address=("Hauptstraße 36", "01816", "Bad Gottleuba-Berggießhübel"),
+        at=(50.8486, 13.9366),
+        teacher=("Claudia", "Fischer"),
+        phone="035023 5270",
+        class_letters="ab",
+    ),
+    _School(
+        slug="os-lauenstein",
+        name="Oberschule Lauenstein",
+        school_type="Oberschule",
+        address=("Schloßstraße 3", "01778", "Altenberg OT Lauenstein"),
+        at=(50.7829, 13.8214),
+        teacher=("Uwe", "Richter"),
+        phone="035054 2840",
+        class_letters="a",
+    ),
+    _School(
+        slug="gym-dresden-sued",
+        name="Gymnasium Dresden-Süd",
+        school_type="Gymnasium",
+        address=("Dohnaer Straße 150", "01219", "Dresden"),
+        at=(51.0149, 13.7681),
+        teacher=("Sandra", "Neumann"),
+        phone="0351 4712600",
+        class_letters="abcde",
+    ),
+    _School(
+        slug="os-heidenau",
+        name="Oberschule Heidenau",
+        school_type="Oberschule",
+        address=("Ernst-Thälmann-Straße 20", "01809", "Heidenau"),
+        at=(50.9793, 13.8618),
+        teacher=("Matthias", "Seidel"),
+        phone="03529 5180",
+        class_letters="abc",
+    ),
+)
+
+FIRST_NAMES = (
+    "Anja",
+    "Birgit",
+    "Christian",
+    "Daniela",
+    "Enrico",
+    "Franziska",
+    "Gregor",
+    "Hannah",
+    "Ivonne",
+    "Jan",
+    "Karin",
+    "Lars",
+    "Manuela",
+    "Nico",
+    "Olaf",
+    "Peggy",
+    "René",
+    "Sabine",
+    "Tino",
+    "Ulrike",
+    "Viktoria",
+    "Wolfgang",
+    "Yvonne",
+    "Steffen",
+    "Doreen",
+    "Mandy",
+)
+SURNAMES = (
+    "Bergmann",
+    "Dietrich",
+    "Ehrlich",
+    "Förster",
+    "Günther",
+    "Heinrich",
+    "Jähnig",
+    "Köhler",
+    "Lange",
+    "Meißner",
+    "Nitzsche",
+    "Oehme",
+    "Pfeifer",
+    "Queck",
+    "Rößler",
+    "Schreiber",
+    "Thiele",
+    "Ullrich",
+    "Voigt",
+    "Weigel",
+    "Zschoche",
+    "Hähnel",
+    "Kühn",
+    "Ebert",
+)
+MAIL_DOMAINS = ("post.example", "mail.example", "familie.example")
+
+
+def _ascii(text: str) -> str:
+    """E-mail local parts: 'Böhme' -> 'boehme', 'Meißner' -> 'meissner'."""
+    text = text.lower()
+    for umlaut, plain in (("ä", "ae"), ("ö", "oe"), ("ü", "ue"), ("ß", "ss")):
+        text = text.replace(umlaut, plain)
+    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return "".join(c for c in text if c.isalnum() or c in ".-")
+
+
+def _email(first: str, last: str, domain: str) -> str:
+    return f"{_ascii(first)}.{_ascii(last)}@{domain}"
+
+
+# ---------------------------------------------------------------------------
+# Days and times
+
+
+def _at(day: date, at: time) -> datetime:
+    return datetime.combine(day, at, tzinfo=LOCAL_TZ)
+
+
+def _school_day(day: date) -> bool:
+    """A weekday on which schools are open: class visits may happen."""
+    return day.weekday() < 5 and closure_on(day) is None
+
+
+def _spread(pool: list[date], k: int, rng: random.Random) -> list[date]:
+    """`k` distinct days spread over `pool` (sorted), one from each k-th part."""
+    k = min(k, len(pool))
+    if k <= 0:
+        return []
+    return [pool[int((i + rng.random()) * len(pool) / k)] for i in range(k)]
+
+
+@dataclass
+class _Calendar:
+    """Which days the demo uses, around `now`: the school year, stretched if need be."""
+
+    now: datetime
+    today: date
+    past: list[date]  # school days before today
+    future: list[date]  # school days from FIRST_FUTURE_DAY on
+    past_saturdays: list[date] = field(default_factory=list)
+    future_saturdays: list[date] = field(default_factory=list)
+
+    @classmethod
+    def around(cls, now: datetime) -> _Calendar:
+        today = local(now).date()
+        start_year = today.year if today.month >= 8 else today.year - 1
+        year_start, year_end = date(start_year, 8, 1), date(start_year + 1, 7, 31)
+        past = [d for d in _days(year_start, today - timedelta(days=1)) if _school_day(d)]
+        if len(past) < MIN_PAST_SCHOOL_DAYS:
+            # Early in the school year: reach back into the last one, so reports have data.
+            past = _school_days_back(today - timedelta(days=1), MIN_PAST_SCHOOL_DAYS)
+        first_future = today + timedelta(days=FIRST_FUTURE_DAY)
+        future = [d for d in _days(first_future, year_end) if _school_day(d)]
+        if len(future) < MIN_FUTURE_SCHOOL_DAYS:
+            # Late in the school year: reach into the next one, so there is something to book.
+            future = _school_days_forward(first_future, MIN_FUTURE_SCHOOL_DAYS)
+        cal = cls(now=now, today=today, past=past, future=future)
+        cal.past_saturdays = _saturdays(past[0], today - timedelta(days=1))
+        cal.future_saturdays = _saturdays(first_future, future[-1])
+        return cal
+
+
+def _days(first: date, last: date) -> list[date]:
+    return [first + timedelta(days=i) for i in range((last - first).days + 1)]
+
+
+def _school_days_back(last: date, count: int) -> list[date]:
+    found: list[date] = []
+    day = last
+    while len(found) < count:
+        if _school_day(day):
+            found.append(day)
+        day -= timedelta(days=1)
+    return sorted(found)
+
+
+def _school_days_forward(first: date, count: int) -> list[date]:
+    found: list[date] = []
+    day = first
+    while len(found) < count:
+        if _school_day(day):
+            found.append(day)
+        day += timedelta(days=1)
+    return found
+
+
+def _evenings(days: list[date]) -> list[date]:
+    """Monday to Thursday: when parents' evenings and seminars take place."""
+    return [d for d in days if d.weekday() < 4]
+
+
+def _saturdays(first: date, last: date) -> list[date]:
+    """Saturdays that are no public holiday (open days and fairs happen on them)."""
+    result = []
+    for day in _days(first, last):
+        if day.weekday() != 5:
+            continue
+        closure = closure_on(day)
+        if closure is None or closure.reason != PUBLIC_HOLIDAY:
+            result.append(day)
+    return result
+
+
+# ---------------------------------------------------------------------------
+# Public entry points
+
+
+async def load_demo(now: datetime | None = None) -> str:
+    """Load the demo network unless it is there; returns a one-line summary."""
+    now = (now or utcnow()).replace(microsecond=0)
+    async with write_transaction():
+        await _serialise_loaders()
+        if await Organisation.exists().where(Organisation.slug == NETWORK_SLUG):
+            return ALREADY_LOADED
+        summary = await _Loader(now).run()
+    await booking.after_commit()
+    log.info("%s", summary)
+    return summary
+
+
+async def load_demo_if_empty(*, now: datetime | None = None) -> str | None:
+    """Load the demo network only into a database without organisations."""
+    now = (now or utcnow()).replace(microsecond=0)
+    async with write_transaction():
+        await _serialise_loaders()
+        if await Organisation.count() > 0:
+            return None
+        summary = await _Loader(now).run()
+    await booking.after_commit()
+    log.info("%s", summary)
+    return summary
+
+
+async def _serialise_loaders() -> None:
+    """Two loaders at once (replicas starting with --demo): the second waits, then sees it.
+
+    SQLite needs nothing: the write transaction holds the database-wide write lock.
+    """
+    if is_postgres():
+        await Organisation.raw("SELECT pg_advisory_xact_lock({})", _PG_LOCK_KEY)
+
+
+# ---------------------------------------------------------------------------
+# The loader
+
+
+@dataclass
+class _Stats:
+    events: int = 0
+    slots: int = 0
+    bookings: int = 0
+    users: int = 0
+
+
+@dataclass
+class _TourSlot:
+    slot: SlotOut
+    event: EventOut
+    firm: _Firm
+    tour: _Tour
+
+
+class _Loader:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+        self.rng = random.Random(SEED)
+        self.cal = _Calendar.around(now)
+        self.stats = _Stats()
+        self.admin: Principal = ANONYMOUS
+        self.coordinators: dict[str, Principal] = {}
+        self.teachers: dict[str, Principal] = {}
+        self.teacher_names: dict[str, str] = {}
+        self.firm_by_slug = {f.slug: f for f in FIRMS}
+        # (school, class label, start): a class is in one place at a time.
+        self.class_busy: set[tuple[str, str, datetime]] = set()
+        self.host_busy: set[tuple[str, datetime]] = set()
+        self.open_day_dates: set[date] = set()
+        self.pending_left = 3
+        self.declined_left = 1
+
+    async def run(self) -> str:
+        await self._organisations()
+        await self._users()
+        future_tour_bookings = await self._factory_tours()
+        await self._waitlist_and_cancel(future_tour_bookings)
+        await self._open_days()
+        await self._parents_evenings()
+        await self._teacher_trainings()
+        await self._fair()
+        s = self.stats
+        return (
+            f"demo network: {len(FIRMS)} firms, {len(SCHOOLS)} schools, {s.events} events, "
+            f"{s.slots} slots, {s.bookings} bookings; {s.users} users, all with password "
+            f"{DEMO_PASSWORD!r} (network office: {ADMIN_EMAIL})"
+        )
+
+    # -- who's who
+
+    async def _organisations(self) -> None:
+        await create_organisation(NETWORK)
+        for firm in FIRMS:
+            first, last = firm.contact
+            await create_organisation(
+                firm.organisation("firm", f"{first} {last}", f"ausbildung@{firm.domain}")
+            )
+        for school in SCHOOLS:
+            first, last = school.teacher
+            await create_organisation(
+                school.organisation(
+                    "school",
+                    f"{first} {last}",
+                    f"sekretariat@{school.domain}",
+                    school_type=school.school_type,
+                )
+            )
+
+    async def _users(self) -> None:
+        admin = await create_user(
+            NewUser(
+                email=ADMIN_EMAIL,
+                role="admin",
+                org_slug=NETWORK_SLUG,
+                name=ADMIN_NAME,
+                password=DEMO_PASSWORD,
+            )
+        )
+        self.admin = principal_for(admin)
+        self.stats.users += 1
+        for firm in FIRMS:
+            first, last = firm.contact
+            user = await create_user(
+                NewUser(
+                    email=_email(first, last, firm.domain),
+                    role="firm",
+                    org_slug=firm.slug,
+                    name=f"{first} {last}",
+                    password=DEMO_PASSWORD,
+                ),
+                by=self.admin,
+            )
+            self.coordinators[firm.slug] = principal_for(user)
+            self.stats.users += 1
+        for school in SCHOOLS:
+            first, last = school.teacher
+            user = await create_user(
+                NewUser(
+                    email=_email(first, last, school.domain),
+                    role="school",
+                    org_slug=school.slug,
+                    name=f"{first} {last}",
+                    password=DEMO_PASSWORD,
+                ),
+                by=self.admin,
+            )
+            self.teachers[school.slug] = principal_for(user)
+            self.teacher_names[school.slug] = f"{first} {last}"
+            self.stats.users += 1
+
+    # -- helpers
+
+    async def _event(self, data: EventIn) -> EventOut:
+        event = await create_event(data, by=self.admin, now=self.now)
+        self.stats.events += 1
+        return event
+
+    def _created_before(self, start: datetime) -> datetime:
+        """When the slot was published: weeks before it, and before now."""
+        return min(self.now - timedelta(days=30), start - timedelta(days=60))
+
+    def _booked_at(self, start: datetime) -> datetime:
+        """When someone booked: after the slot was published, before the deadline and now."""
+        jitter = timedelta(minutes=self.rng.randint(0, 14 * 24 * 60))
+        ahead = timedelta(days=self.rng.randint(3, 25), minutes=self.rng.randint(0, 600))
+        return min(self.now - jitter, start - ahead).replace(microsecond=0)
+
+    async def _slot(
+        self,
+        event: EventOut,
+        start: datetime,
+        minutes: int,
+        *,
+        capacity: int,
+        min_party: int = 1,
+        max_party: int = 0,
+    ) -> SlotOut:
+        slot = await add_slot(
+            event.id,
+            SlotIn(
+                starts_at=start,
+                ends_at=start + timedelta(minutes=minutes),
+                capacity=capacity,
+                min_party=min_party,
+                max_party=max_party,
+            ),
+            by=self.admin,
+            now=self._created_before(start),
+        )
+        self.stats.slots += 1
+        return slot
+
+    async def _place(
+        self, slot: SlotOut, req: BookingRequest, by: Principal, at: datetime
+    ) -> BookingOut:
+        placement = await booking.place_booking(slot.id, req, by=by, now=at)
+        self.stats.bookings += 1
+        return placement.booking
+
+    def _person(self) -> tuple[str, str]:
+        first, last = self.rng.choice(FIRST_NAMES), self.rng.choice(SURNAMES)
+        return f"{first} {last}", _email(first, last, self.rng.choice(MAIL_DOMAINS))
+
+    async def _register_public(self, slot: SlotOut, count: int, most: int) -> None:
+        for _ in range(count):
+            name, email = self._person()
+            req = BookingRequest(name=name, email=email, persons=self.rng.randint(1, most))
+            await self._place(slot, req, ANONYMOUS, self._booked_at(slot.starts_at))
+
+    # -- factory tours
+
+    def _class_for(
+        self, tour: _Tour, start: datetime, *, exclude: Collection[str] = (), large: bool = False
+    ) -> tuple[_School, str, int] | None:
+        """A school class that may visit: right grade, not busy at `start`."""
+        schools = [
+            s
+            for s in SCHOOLS
+            if set(s.grades) & set(tour.grades)
+            and s.slug not in exclude
+            and not (large and s.school_type == "Förderschule")
+        ]
+        self.rng.shuffle(schools)
+        for school in schools:
+            grades = sorted(set(school.grades) & set(tour.grades))
+            grade = self.rng.choice(grades)
+            for letter in self.rng.sample(school.class_letters, len(school.class_letters)):
+                label = f"{grade}{letter}"
+                if (school.slug, label, start) not in self.class_busy:
+                    return school, label, grade
+        return None
+
+    async def _book_class(
+        self, ts: _TourSlot, *, at: datetime, exclude: Collection[str] = (), large: bool = False
+    ) -> BookingOut | None:
+        found = self._class_for(ts.tour, ts.slot.starts_at, exclude=exclude, large=large)
+        if found is None:
+            return None
+        school, label, grade = found
+        # Classes of a Förderschule are small; others 18 to 28 pupils.
+        pupils = (
+            self.rng.randint(9, 14)
+            if school.school_type == "Förderschule"
+            else self.rng.randint(18, 28)
+        )
+        notes = self.rng.choice(
+            ("", "", "", "Wir kommen mit dem Linienbus.", "Anreise mit dem Schulbus.")
+        )
+        req = BookingRequest(
+            class_label=label,
+            grade=grade,
+            pupils=pupils,
+            adults=self.rng.randint(1, 2),
+            contact_name=self.teacher_names[school.slug],
+            notes=notes,
+        )
+        out = await self._place(ts.slot, req, self.teachers[school.slug], at)
+        self.class_busy.add((school.slug, label, ts.slot.starts_at))
+        return out
+
+    def _tour_start(self, firm: _Firm, day: date) -> datetime | None:
+        for at in self.rng.sample(TOUR_TIMES, len(TOUR_TIMES)):
+            start = _at(day, at)
+            if (firm.slug, start) not in self.host_busy:
+                self.host_busy.add((firm.slug, start))
+                return start
+        return None
+
+    async def _factory_tours(self) -> list[_TourSlot]:
+        """Tours with past and future slots; returns the future slots that were booked."""
+        cal = self.cal
+        total = len(cal.past) + len(cal.future)
+        share_past = min(0.6, max(0.3, len(cal.past) / total))
+        booked_future: list[_TourSlot] = []
+        for firm in FIRMS:
+            for tour in firm.tours:
+                event = await self._event(
+                    EventIn(
+                        kind="factory_tour",
+                        title=tour.title,
+                        description=tour.description,
+                        host=firm.slug,
+                        grades=list(tour.grades),
+                        audience=["pupils"],
+                        topics=list(tour.topics),
+                        visibility="public",
+                        booking_mode=tour.booking_mode,
+                        status="draft" if tour.draft else "published",
+                    )
+                )
+                n = self.rng.randint(3, 8)
+                n_past = 0 if tour.draft else round(n * share_past)
+                days = _spread(cal.past, n_past, self.rng) + _spread(
+                    cal.future, n - n_past, self.rng
+                )
+                for day in days:
+                    start = self._tour_start(firm, day)
+                    if start is None:
+                        continue
+                    slot = await self._slot(
+                        event,
+                        start,
+                        TOUR_MINUTES,
+                        capacity=TOUR_CAPACITY,
+                        min_party=TOUR_MIN_PARTY,
+                        max_party=TOUR_CAPACITY,
+                    )
+                    if tour.draft:
+                        continue
+                    ts = _TourSlot(slot, event, firm, tour)
+                    if start <= self.now:
+                        await self._past_tour_booking(ts)
+                    elif tour.booking_mode == "approval" or self.rng.random() < 0.45:
+                        out = await self._future_tour_booking(ts)
+                        if out is not None and out.status == "confirmed":
+                            booked_future.append(ts)
+        return booked_future
+
+    async def _past_tour_booking(self, ts: _TourSlot) -> None:
+        if self.rng.random() >= 0.75:
+            return
+        at = self._booked_at(ts.slot.starts_at)
+        out = await self._book_class(ts, at=at)
+        if out is not None and out.status == "pending":
+            await booking.confirm_booking(
+                out.id, by=self.coordinators[ts.firm.slug], now=at + timedelta(days=1)
+            )
+
+    async def _future_tour_booking(self, ts: _TourSlot) -> BookingOut | None:
+        at = self._booked_at(ts.slot.starts_at)
+        out = await self._book_class(ts, at=at)
+        if out is None or out.status != "pending":
+            return out
+        host = self.coordinators[ts.firm.slug]
+        answer_at = min(self.now, at + timedelta(days=2))
+        if self.pending_left > 0:
+            self.pending_left -= 1  # the host has not answered yet
+            return out
+        if self.declined_left > 0:
+            self.declined_left -= 1
+            return await booking.decline_booking(
+                out.id,
+                "An diesem Tag ist unsere Fertigung wegen Wartungsarbeiten nicht zugänglich."
+                " Bitte wählen Sie einen anderen Termin.",
+                by=host,
+                now=answer_at,
+            )
+        return await booking.confirm_booking(out.id, by=host, now=answer_at)
+
+    async def _waitlist_and_cancel(self, booked: list[_TourSlot]) -> None:
+        """One class waits for a full slot; another class called off its visit."""
+        auto = [ts for ts in booked if ts.tour.booking_mode == "auto"]
+        if not auto:
+            return
+        confirmed = await booking.list_bookings(by=self.admin, status="confirmed", limit=10_000)
+        by_slot: dict[int, list[BookingOut]] = {}
+        for b in confirmed:
+            by_slot.setdefault(b.slot_id, []).append(b)
+        # A second class (19 persons at least) cannot fit beside one of 12 or more.
+        full = [ts for ts in auto if sum(b.persons for b in by_slot.get(ts.slot.id, [])) >= 12]
+        if full:
+            ts = full[0]
+            schools = {b.school for b in by_slot[ts.slot.id] if b.school}
+            await self._book_class(ts, at=self.now, exclude=schools, large=True)
+        others = [ts for ts in auto if not full or ts is not full[0]]
+        if others:
+            ts = others[-1]
+            first = by_slot[ts.slot.id][0]
+            await booking.cancel_booking(
+                first.id,
+                "Die Klasse ist an diesem Tag leider im Schullandheim.",
+                by=self.teachers[first.school or ""],
+                now=self.now,
+            )
+
+    # -- open days, parents' evenings, seminars, the fair
+
+    async def _open_days(self) -> None:
+        cal = self.cal
+        plan = (  # firm, past or future, status
+            ("rehn-feinmechanik", "past", "published"),
+            ("vogel-cnc", "past", "published"),
+            ("seifert-uhrkomponenten", "future", "published"),
+            ("haubold-feinwerktechnik", "future", "published"),
+            ("weisseritz-mikrotechnik", "future", "cancelled"),
+            ("doehlen-lasertechnik", "future", "draft"),
+        )
+        past_days = _spread(cal.past_saturdays, 2, self.rng)
+        future_days = _spread(cal.future_saturdays, 4, self.rng)
+        for slug, when, status in plan:
+            pool = past_days if when == "past" else future_days
+            if not pool:
+                continue
+            day = pool.pop(0)
+            self.open_day_dates.add(day)
+            firm = self.firm_by_slug[slug]
+            event = await self._event(
+                EventIn(
+                    kind="open_day",
+                    title=f"Tag der offenen Tür: {firm.name}",
+                    description=(
+                        "Werkstätten, Maschinen und Ausbildungsplätze zum Anschauen und"
+                        " Ausprobieren: Schülerinnen, Schüler, Eltern und alle Interessierten"
+                        " sind willkommen. Unsere Auszubildenden beantworten Fragen zu"
+                        " Praktikum und Ausbildung. Für Imbiss ist gesorgt; bitte melden Sie"
+                        " sich mit der Zahl der Personen an."
+                    ),
+                    host=slug,
+                    audience=["pupils", "parents", "public"],
+                    topics=["ausbildung", "praktikum"],
+                    visibility="public",
+                    booking_mode="auto",
+                    status="draft" if status == "draft" else "published",
+                )
+            )
+            slot = await self._slot(event, _at(day, time(10, 0)), 300, capacity=120, max_party=6)
+            if status == "draft":
+                continue
+            await self._register_public(
+                slot, self.rng.randint(10, 18) if when == "past" else self.rng.randint(4, 9), 4
+            )
+            if status == "cancelled":
+                await cancel_event(
+                    event.id,
+                    "Wegen des Umbaus unserer Fertigungshalle muss der Tag der offenen Tür"
+                    " leider entfallen. Gern zeigen wir Ihnen den Betrieb zu einem späteren"
+                    " Termin.",
+                    by=self.admin,
+                    now=self.now,
+                )
+
+    async def _parents_evenings(self) -> None:
+        cal = self.cal
+        plan = (
+            ("os-glashuette", "past", (8, 9)),
+            ("os-liebstadt", "past", (8, 9, 10)),
+            ("gym-altenberg", "future", (9, 10)),
+            ("os-heidenau", "future", (8, 9)),
+        )
+        past_days = _spread(_evenings(cal.past), 2, self.rng)
+        future_days = _spread(_evenings(cal.future), 2, self.rng)
+        for slug, when, grades in plan:
+            pool = past_days if when == "past" else future_days
+            if not pool:
+                continue
+            day = pool.pop(0)
+            event = await self._event(
+                EventIn(
+                    kind="parents_evening",
+                    title="Elternabend Berufsorientierung: Ausbildung in der Präzisionsmechanik",
+                    description=(
+                        "Ausbilderinnen und Ausbilder aus Betrieben des IMPRO-Netzwerks stellen"
+                        " Berufe wie Feinwerkmechaniker, Zerspanungsmechaniker und Uhrmacher vor:"
+                        " Inhalte, Verdienst, Praktikumsplätze und Bewerbungstermine. Mit Zeit"
+                        " für Fragen im Anschluss."
+                    ),
+                    host=slug,
+                    grades=list(grades),
+                    audience=["parents"],
+                    topics=["ausbildung", "berufsorientierung"],
+                    visibility="public",
+                    booking_mode="auto",
+                    status="published",
+                )
+            )
+            slot = await self._slot(event, _at(day, time(18, 30)), 90, capacity=80, max_party=4)
+            await self._register_public(
+                slot, self.rng.randint(8, 15) if when == "past" else self.rng.randint(3, 8), 2
+            )
+
+    async def _teacher_trainings(self) -> None:
+        cal = self.cal
+        plan = (
+            (
+                "kaden-drehteile",
+                "past",
+                "CNC-Technik verstehen: Lehrerfortbildung im Betrieb",
+                "Wie arbeitet eine CNC-Drehmaschine, und was lernen Zerspanungsmechaniker?"
+                " Praxisnahe Fortbildung für Lehrkräfte (WTH, Physik, Berufsorientierung) mit"
+                " Materialien für den Unterricht.",
+                ("cnc", "berufsorientierung"),
+            ),
+            (
+                "hartmann-messgeraetebau",
+                "future",
+                "Messtechnik zum Anfassen – Experimente für den Unterricht",
+                "Messschieber, Bügelmessschraube und Koordinatenmessgerät: Versuche, die sich im"
+                " Physik- und Technikunterricht nachmachen lassen. Anerkannt als Fortbildung"
+                " des Landesamts für Schule und Bildung (beantragt).",
+                ("messtechnik",),
+            ),
+            (
+                "wendler-feinoptik",
+                "future",
+                "Berufe der Feinwerktechnik: Informationen für Lehrkräfte",
+                "Welche Ausbildungsberufe bieten die Betriebe des Netzwerks, welche Noten zählen,"
+                " wie laufen Praktikum und Bewerbung? Mit Rundgang durch die optische Fertigung.",
+                ("ausbildung", "berufsorientierung"),
+            ),
+        )
+        past_days = _spread(_evenings(cal.past), 1, self.rng)
+        future_days = _spread(_evenings(cal.future), 2, self.rng)
+        for slug, when, title, description, topics in plan:
+            pool = past_days if when == "past" else future_days
+            if not pool:
+                continue
+            day = pool.pop(0)
+            firm = self.firm_by_slug[slug]
+            event = await self._event(
+                EventIn(
+                    kind="teacher_training",
+                    title=title,
+                    description=description,
+                    host=NETWORK_SLUG,
+                    venue=firm.venue(),
+                    audience=["teachers"],
+                    topics=list(topics),
+                    visibility="network",
+                    booking_mode="auto",
+                    status="published",
+                )
+            )
+            slot = await self._slot(event, _at(day, time(14, 0)), 180, capacity=16, max_party=2)
+            count = self.rng.randint(4, 7) if when == "past" else self.rng.randint(2, 5)
+            for school in self.rng.sample(SCHOOLS, count):
+                req = BookingRequest(name=self.teacher_names[school.slug], persons=1)
+                await self._place(
+                    slot, req, self.teachers[school.slug], self._booked_at(slot.starts_at)
+                )
+
+    async def _fair(self) -> None:
+        """The regional training fair: information only, no bookings."""
+        days = [
+            d
+            for d in self.cal.future_saturdays
+            if closure_on(d) is None and d not in self.open_day_dates
+        ]
+        if not days:
+            return
+        day = days[len(days) // 3]
+        event = await self._event(
+            EventIn(
+                kind="other",
+                title="Ausbildungsmesse Osterzgebirge",
+                description=(
+                    "Über 40 Aussteller aus Industrie, Handwerk und Verwaltung, darunter die"
+                    " Betriebe des IMPRO-Netzwerks mit einem Gemeinschaftsstand: Berufe zum"
+                    " Ausprobieren, Bewerbungsmappen-Check und Gespräche mit Azubis. Eintritt"
+                    " frei, keine Anmeldung nötig."
+                ),
+                host=NETWORK_SLUG,
+                venue=VenueIn(
+                    name="Mehrzweckhalle am Schulzentrum",
+                    street="Rabenauer Straße 4",
+                    postal_code="01744",
+                    city="Dippoldiswalde",
+                    lat=50.8952,
+                    lon=13.6689,
+                ),
+                grades=[8, 9, 10, 11, 12],
+                audience=["pupils", "parents", "public"],
+                topics=["ausbildung", "berufsorientierung", "praktikum"],
+                visibility="public",
+                booking_mode="none",
+                status="published",
+            )
+        )
+        await self._slot(event, _at(day, time(9, 0)), 300, capacity=1500)

@@ -1,0 +1,95 @@
+"""HTTP API for events and slots: thin, every rule lives in events.services."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from litestar import Controller, get, patch, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody, QueryParameter
+
+from outreach.booking.schemas import ReasonIn
+from outreach.events import services
+from outreach.events.schemas import (
+    EventIn,
+    EventKind,
+    EventOut,
+    EventPatch,
+    SlotIn,
+    SlotOut,
+    SlotPatch,
+)
+from outreach.principal import Principal
+
+__all__ = ["EventController", "SlotController"]
+
+
+class EventController(Controller):
+    path = "/api/v1/events"
+    tags = ["events"]
+
+    @get("/")
+    async def list_events(
+        self,
+        by: NamedDependency[Principal],
+        kind: Annotated[EventKind | None, QueryParameter()] = None,
+        host: Annotated[str | None, QueryParameter(max_length=64)] = None,
+        grade: Annotated[int | None, QueryParameter(ge=1, le=13)] = None,
+        starts_from: Annotated[datetime | None, QueryParameter(name="from")] = None,
+        starts_to: Annotated[datetime | None, QueryParameter(name="to")] = None,
+        available: Annotated[bool | None, QueryParameter()] = None,
+    ) -> list[EventOut]:
+        """Published events the caller may see, each with its slots and free places."""
+        filters = services.EventFilter(
+            kind=kind,
+            host=host,
+            grade=grade,
+            starts_from=starts_from,
+            starts_to=starts_to,
+            available=available,
+        )
+        return await services.list_events(filters, by=by)
+
+    @post("/")
+    async def create_event(
+        self, data: JSONBody[EventIn], by: NamedDependency[Principal]
+    ) -> EventOut:
+        """Create an event of your own organisation (the network office: any `host`)."""
+        return await services.create_event(data, by=by)
+
+    @get("/{event_id:int}")
+    async def get_event(self, event_id: FromPath[int], by: NamedDependency[Principal]) -> EventOut:
+        return await services.get_event(event_id, by=by)
+
+    @patch("/{event_id:int}")
+    async def update_event(
+        self, event_id: FromPath[int], data: JSONBody[EventPatch], by: NamedDependency[Principal]
+    ) -> EventOut:
+        """Change an event; attendees are told of changes to its title or place."""
+        return await services.update_event(event_id, data, by=by)
+
+    @post("/{event_id:int}/cancel", status_code=200)
+    async def cancel_event(
+        self, event_id: FromPath[int], data: JSONBody[ReasonIn], by: NamedDependency[Principal]
+    ) -> EventOut:
+        """Cancel the event: every booking is cancelled and told."""
+        return await services.cancel_event(event_id, data.reason, by=by)
+
+    @post("/{event_id:int}/slots")
+    async def add_slot(
+        self, event_id: FromPath[int], data: JSONBody[SlotIn], by: NamedDependency[Principal]
+    ) -> SlotOut:
+        return await services.add_slot(event_id, data, by=by)
+
+
+class SlotController(Controller):
+    path = "/api/v1/slots"
+    tags = ["events"]
+
+    @patch("/{slot_id:int}")
+    async def update_slot(
+        self, slot_id: FromPath[int], data: JSONBody[SlotPatch], by: NamedDependency[Principal]
+    ) -> SlotOut:
+        """Move a slot or change its capacity; moved bookings get a new invitation."""
+        return await services.update_slot(slot_id, data, by=by)

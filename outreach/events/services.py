@@ -1,0 +1,497 @@
+"""Events and their slots: who may see, publish, change and cancel them.
+
+Places (`Slot.held`) belong to the booking engine: this module never writes them and
+asks `booking.services` to release, promote and notify when a change touches bookings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import msgspec
+
+from outreach.config import get_settings
+from outreach.db import for_update, write_transaction
+from outreach.errors import Conflict, Forbidden, Invalid, NotFound
+from outreach.events.schemas import (
+    EventIn,
+    EventOut,
+    EventPatch,
+    SlotIn,
+    SlotOut,
+    SlotPatch,
+    VenueIn,
+    VenueOut,
+)
+from outreach.events.tables import Event, Slot, Venue
+from outreach.organisations.services import get_by_slug
+from outreach.organisations.tables import Organisation
+from outreach.principal import Principal
+from outreach.timeutil import as_utc, local, utcnow
+
+__all__ = [
+    "EventFilter",
+    "add_slot",
+    "can_manage",
+    "cancel_event",
+    "create_event",
+    "get_event",
+    "list_events",
+    "load_event_row",
+    "slot_bookable",
+    "update_event",
+    "update_slot",
+]
+
+# Which kinds each host role may create: schools host parents' evenings.
+_SCHOOL_KINDS = {"parents_evening"}
+MAX_SLOT_HOURS = 24 * 14
+
+
+@dataclass(frozen=True)
+class EventFilter:
+    kind: str | None = None
+    host: str | None = None  # slug
+    grade: int | None = None
+    starts_from: datetime | None = None
+    starts_to: datetime | None = None
+    available: bool | None = None
+    status: str | None = None
+
+
+def can_manage(event: Event, by: Principal) -> bool:
+    return by.is_admin or (by.role in ("firm", "school") and by.belongs_to(event.host))
+
+
+def _can_see(event: Event, by: Principal) -> bool:
+    if can_manage(event, by):
+        return True
+    if event.status == "draft":
+        return False
+    return event.visibility == "public" or by.is_member
+
+
+async def load_event_row(event_id: int, by: Principal) -> Event:
+    """The event if `by` may see it; NotFound otherwise, so its existence is not revealed."""
+    event = await Event.objects().where(Event.id == event_id).first()
+    if event is None or not _can_see(event, by):
+        raise NotFound(f"no event {event_id}", field="event")
+    return event
+
+
+def slot_bookable(
+    slot: dict[str, Any] | Slot, event: Event | dict[str, Any], now: datetime
+) -> bool:
+    get = slot.get if isinstance(slot, dict) else lambda k: getattr(slot, k)
+    eget = event.get if isinstance(event, dict) else lambda k: getattr(event, k)
+    if get("cancelled") or eget("status") != "published" or eget("booking_mode") == "none":
+        return False
+    if get("starts_at") <= now:
+        return False
+    opens, closes = get("booking_opens_at"), get("booking_closes_at")
+    if (opens is not None and now < opens) or (closes is not None and now >= closes):
+        return False
+    free = get("capacity") - get("held")
+    return free >= get("min_party") or bool(eget("waitlist"))
+
+
+def _slot_out(row: dict[str, Any], event: dict[str, Any], now: datetime) -> SlotOut:
+    return SlotOut(
+        id=row["id"],
+        event_id=row["event"],
+        starts_at=local(row["starts_at"]),
+        ends_at=local(row["ends_at"]),
+        capacity=row["capacity"],
+        available=max(0, row["capacity"] - row["held"]),
+        min_party=row["min_party"],
+        max_party=row["max_party"] or row["capacity"],
+        booking_opens_at=local(row["booking_opens_at"]) if row["booking_opens_at"] else None,
+        booking_closes_at=local(row["booking_closes_at"]) if row["booking_closes_at"] else None,
+        cancelled=row["cancelled"],
+        bookable=slot_bookable(row, event, now),
+    )
+
+
+async def _assemble(events: list[dict[str, Any]], now: datetime) -> list[EventOut]:
+    """Events with their host, venue and slots, in three queries whatever their number."""
+    if not events:
+        return []
+    ids = [e["id"] for e in events]
+    slots = await Slot.select().where(Slot.event.is_in(ids)).order_by(Slot.starts_at)
+    host_ids = list({e["host"] for e in events})
+    hosts = {
+        o["id"]: o
+        for o in await Organisation.select(
+            Organisation.id, Organisation.slug, Organisation.name
+        ).where(Organisation.id.is_in(host_ids))
+    }
+    venue_ids = list({e["venue"] for e in events if e["venue"] is not None})
+    venues = (
+        {v["id"]: v for v in await Venue.select().where(Venue.id.is_in(venue_ids))}
+        if venue_ids
+        else {}
+    )
+    by_event: dict[int, list[SlotOut]] = {i: [] for i in ids}
+    events_by_id = {e["id"]: e for e in events}
+    for s in slots:
+        by_event[s["event"]].append(_slot_out(s, events_by_id[s["event"]], now))
+    base = get_settings().base_url
+    out = []
+    for e in events:
+        v = venues.get(e["venue"])
+        out.append(
+            EventOut(
+                id=e["id"],
+                kind=e["kind"],
+                title=e["title"],
+                description=e["description"],
+                host=hosts[e["host"]]["slug"],
+                host_name=hosts[e["host"]]["name"],
+                venue=VenueOut(
+                    name=v["name"],
+                    street=v["street"],
+                    postal_code=v["postal_code"],
+                    city=v["city"],
+                    lat=v["lat"],
+                    lon=v["lon"],
+                )
+                if v
+                else None,
+                grades=sorted(e["grades"] or []),
+                audience=list(e["audience"] or []),
+                topics=list(e["topics"] or []),
+                visibility=e["visibility"],
+                status=e["status"],
+                booking_mode=e["booking_mode"],
+                waitlist=e["waitlist"],
+                reminder_days=list(e["reminder_days"] or get_settings().reminder_days),
+                slots=by_event[e["id"]],
+                url=f"{base}/events/{e['id']}",
+            )
+        )
+    return out
+
+
+async def list_events(
+    filters: EventFilter, *, by: Principal, now: datetime | None = None
+) -> list[EventOut]:
+    now = now or utcnow()
+    query = Event.select().order_by(Event.id)
+    if filters.kind:
+        query = query.where(Event.kind == filters.kind)
+    if filters.host:
+        host = (
+            await Organisation.select(Organisation.id)
+            .where(Organisation.slug == filters.host)
+            .first()
+        )
+        if host is None:
+            return []
+        query = query.where(Event.host == host["id"])
+    if filters.status:
+        query = query.where(Event.status == filters.status)
+    if not by.is_admin:
+        # Published events the caller may see, plus drafts of the caller's own organisation.
+        visible = (Event.status != "draft") & (
+            Event.visibility.is_in(["public", "network"] if by.is_member else ["public"])
+        )
+        if by.org_id is not None:
+            visible = visible | (Event.host == by.org_id)
+        query = query.where(visible)
+    if filters.starts_from or filters.starts_to:
+        slot_query = Slot.select(Slot.event)
+        if filters.starts_from:
+            slot_query = slot_query.where(Slot.ends_at >= as_utc(filters.starts_from, field="from"))
+        if filters.starts_to:
+            slot_query = slot_query.where(Slot.starts_at < as_utc(filters.starts_to, field="to"))
+        event_ids = {row["event"] for row in await slot_query}
+        if not event_ids:
+            return []
+        query = query.where(Event.id.is_in(list(event_ids)))
+    rows = await query
+    if filters.grade is not None:
+        # Grades live in an array column; filter here so both databases agree exactly.
+        rows = [r for r in rows if not r["grades"] or filters.grade in r["grades"]]
+    events = await _assemble(rows, now)
+    if filters.available:
+        events = [e for e in events if any(s.bookable and s.available > 0 for s in e.slots)]
+    return events
+
+
+async def get_event(event_id: int, *, by: Principal, now: datetime | None = None) -> EventOut:
+    event = await load_event_row(event_id, by)
+    return (await _assemble([event.to_dict()], now or utcnow()))[0]
+
+
+async def _venue_for(data: VenueIn | None, host: Organisation) -> int:
+    if data is None:
+        venue = Venue(
+            organisation=host.id,
+            name=host.name,
+            street=host.street,
+            postal_code=host.postal_code,
+            city=host.city,
+            lat=host.lat,
+            lon=host.lon,
+        )
+    else:
+        venue = Venue(organisation=host.id, **msgspec.structs.asdict(data))
+    await venue.save()
+    return venue.id
+
+
+async def _host_for(data: EventIn, by: Principal) -> Organisation:
+    if by.is_admin:
+        if not data.host:
+            raise Invalid("host is required: the slug of the hosting organisation", field="host")
+        return await get_by_slug(data.host, field="host")
+    if by.role not in ("firm", "school") or by.org_id is None:
+        raise Forbidden("only firms, schools and the network office create events")
+    host = await Organisation.objects().where(Organisation.id == by.org_id).first()
+    if host is None:
+        raise Forbidden("your organisation no longer exists")
+    if data.host and data.host != host.slug:
+        raise Forbidden("you can only create events of your own organisation", field="host")
+    if by.role == "school" and data.kind not in _SCHOOL_KINDS:
+        raise Forbidden("schools host parents' evenings only", field="kind")
+    return host
+
+
+async def create_event(data: EventIn, *, by: Principal, now: datetime | None = None) -> EventOut:
+    host = await _host_for(data, by)
+    async with write_transaction():
+        venue_id = await _venue_for(data.venue, host)
+        event = Event(
+            host=host.id,
+            venue=venue_id,
+            kind=data.kind,
+            title=data.title.strip(),
+            description=data.description,
+            grades=sorted(set(data.grades)),
+            audience=list(dict.fromkeys(data.audience)),
+            topics=list(dict.fromkeys(t.strip().lower() for t in data.topics)),
+            visibility=data.visibility,
+            status=data.status,
+            booking_mode=data.booking_mode,
+            waitlist=data.waitlist,
+            reminder_days=sorted(set(data.reminder_days or []), reverse=True),
+        )
+        await event.save()
+    return await get_event(event.id, by=by, now=now)
+
+
+async def _managed_event(event_id: int, by: Principal, *, lock: bool = False) -> Event:
+    query = Event.objects().where(Event.id == event_id)
+    event = await (for_update(query) if lock else query).first()
+    if event is None or not _can_see(event, by):
+        raise NotFound(f"no event {event_id}", field="event")
+    if not can_manage(event, by):
+        raise Forbidden("only the host and the network office change this event")
+    return event
+
+
+async def update_event(
+    event_id: int, patch: EventPatch, *, by: Principal, now: datetime | None = None
+) -> EventOut:
+    from outreach.booking import services as booking
+
+    now = now or utcnow()
+    changes = {k: v for k, v in msgspec.structs.asdict(patch).items() if v is not msgspec.UNSET}
+    async with write_transaction():
+        event = await _managed_event(event_id, by, lock=True)
+        if event.status == "cancelled":
+            raise Conflict("a cancelled event cannot be changed", reason="event_cancelled")
+        if (
+            changes.get("status") == "draft"
+            and event.status == "published"
+            and await booking.has_active_bookings(event_id=event.id)
+        ):
+            raise Conflict(
+                "an event with bookings cannot go back to draft; cancel it instead",
+                field="status",
+                reason="has_bookings",
+            )
+        venue_changed = "venue" in changes
+        if venue_changed:
+            host = await Organisation.objects().where(Organisation.id == event.host).first()
+            changes["venue"] = await _venue_for(patch.venue, host)  # type: ignore[arg-type]
+        if "grades" in changes:
+            changes["grades"] = sorted(set(changes["grades"]))
+        if "topics" in changes:
+            changes["topics"] = list(dict.fromkeys(t.strip().lower() for t in changes["topics"]))
+        if "reminder_days" in changes:
+            changes["reminder_days"] = sorted(set(changes["reminder_days"]), reverse=True)
+        if "title" in changes:
+            changes["title"] = changes["title"].strip()
+        for key, value in changes.items():
+            setattr(event, key, value)
+        event.updated_at = now
+        await event.save()
+        if venue_changed or "title" in changes:
+            # Attendees' calendars carry the place and title: raise SEQUENCE, tell them.
+            await Slot.update({Slot.sequence: Slot.sequence + 1, Slot.updated_at: now}).where(
+                Slot.event == event.id
+            )
+            await booking.notify_event_changed(event.id, now=now)
+    await booking.after_commit()
+    return await get_event(event_id, by=by, now=now)
+
+
+async def cancel_event(
+    event_id: int, reason: str, *, by: Principal, now: datetime | None = None
+) -> EventOut:
+    from outreach.booking import services as booking
+
+    now = now or utcnow()
+    if len(reason) > 2000:
+        raise Invalid("reason must be at most 2000 characters", field="reason")
+    async with write_transaction():
+        event = await _managed_event(event_id, by, lock=True)
+        if event.status == "cancelled":
+            raise Conflict("the event is already cancelled", reason="event_cancelled")
+        event.status = "cancelled"
+        event.cancel_reason = reason
+        event.updated_at = now
+        await event.save()
+        await Slot.update(
+            {Slot.cancelled: True, Slot.sequence: Slot.sequence + 1, Slot.updated_at: now}
+        ).where((Slot.event == event_id) & (Slot.cancelled == False))  # noqa: E712
+        await booking.cancel_all_for_event(event_id, reason, now=now)
+    await booking.after_commit()
+    return await get_event(event_id, by=by, now=now)
+
+
+def _check_slot_times(
+    starts_at: datetime, ends_at: datetime, now: datetime, *, moving: bool
+) -> None:
+    if ends_at <= starts_at:
+        raise Invalid("ends_at must be after starts_at", field="ends_at")
+    if ends_at - starts_at > timedelta(hours=MAX_SLOT_HOURS):
+        raise Invalid("a slot lasts at most 14 days", field="ends_at")
+    if starts_at <= now:
+        raise Invalid(
+            "starts_at must be in the future" if not moving else "a slot cannot move into the past",
+            field="starts_at",
+        )
+
+
+async def add_slot(
+    event_id: int, data: SlotIn, *, by: Principal, now: datetime | None = None
+) -> SlotOut:
+    now = now or utcnow()
+    starts_at = as_utc(data.starts_at, field="starts_at").replace(microsecond=0)
+    ends_at = as_utc(data.ends_at, field="ends_at").replace(microsecond=0)
+    _check_slot_times(starts_at, ends_at, now, moving=False)
+    if data.min_party > data.capacity:
+        raise Invalid("min_party must not exceed the capacity", field="min_party")
+    if data.max_party and data.max_party < data.min_party:
+        raise Invalid("max_party must be at least min_party", field="max_party")
+    if data.max_party > data.capacity:
+        raise Invalid("max_party must not exceed the capacity", field="max_party")
+    closes = (
+        as_utc(data.booking_closes_at, field="booking_closes_at")
+        if data.booking_closes_at
+        else starts_at - timedelta(hours=get_settings().booking_closes_hours)
+    )
+    opens = (
+        as_utc(data.booking_opens_at, field="booking_opens_at") if data.booking_opens_at else None
+    )
+    if closes > starts_at:
+        raise Invalid("booking_closes_at must not be after starts_at", field="booking_closes_at")
+    if opens is not None and opens >= closes:
+        raise Invalid("booking_opens_at must be before booking_closes_at", field="booking_opens_at")
+    async with write_transaction():
+        event = await _managed_event(event_id, by)
+        if event.status == "cancelled":
+            raise Conflict("a cancelled event takes no new slots", reason="event_cancelled")
+        slot = Slot(
+            event=event.id,
+            starts_at=starts_at,
+            ends_at=ends_at,
+            capacity=data.capacity,
+            held=0,
+            min_party=data.min_party,
+            max_party=data.max_party,
+            booking_opens_at=opens,
+            booking_closes_at=closes,
+        )
+        await slot.save()
+    return await get_slot(slot.id, by=by, now=now)
+
+
+async def get_slot(slot_id: int, *, by: Principal, now: datetime | None = None) -> SlotOut:
+    row = await Slot.select().where(Slot.id == slot_id).first()
+    if row is None:
+        raise NotFound(f"no slot {slot_id}", field="slot")
+    event = await load_event_row(row["event"], by)
+    return _slot_out(row, event.to_dict(), now or utcnow())
+
+
+async def update_slot(
+    slot_id: int, patch: SlotPatch, *, by: Principal, now: datetime | None = None
+) -> SlotOut:
+    from outreach.booking import services as booking
+
+    now = now or utcnow()
+    async with write_transaction():
+        slot = await for_update(Slot.objects().where(Slot.id == slot_id)).first()
+        if slot is None:
+            raise NotFound(f"no slot {slot_id}", field="slot")
+        event = await _managed_event(slot.event, by)
+        if slot.cancelled or event.status == "cancelled":
+            raise Conflict("a cancelled slot cannot be changed", reason="slot_cancelled")
+        old_start, old_end = slot.starts_at, slot.ends_at
+        starts_at = (
+            old_start
+            if patch.starts_at is msgspec.UNSET
+            else as_utc(patch.starts_at, field="starts_at").replace(microsecond=0)
+        )
+        ends_at = (
+            old_end
+            if patch.ends_at is msgspec.UNSET
+            else as_utc(patch.ends_at, field="ends_at").replace(microsecond=0)
+        )
+        moved = (starts_at, ends_at) != (old_start, old_end)
+        if moved:
+            _check_slot_times(starts_at, ends_at, now, moving=True)
+            # The booking window follows the slot, as it was set relative to the start.
+            if slot.booking_closes_at is not None:
+                slot.booking_closes_at = slot.booking_closes_at + (starts_at - old_start)
+            slot.starts_at, slot.ends_at = starts_at, ends_at
+            slot.sequence += 1
+        if patch.capacity is not msgspec.UNSET:
+            if patch.capacity < slot.held:
+                raise Conflict(
+                    f"capacity cannot be lower than the {slot.held} persons already booked",
+                    field="capacity",
+                    reason="below_booked",
+                )
+            if patch.capacity < slot.min_party:
+                raise Invalid("capacity must be at least min_party", field="capacity")
+            raised = patch.capacity > slot.capacity
+            slot.capacity = patch.capacity
+            if slot.max_party > slot.capacity:
+                slot.max_party = slot.capacity
+        else:
+            raised = False
+        slot.updated_at = now
+        # Only these columns: `held` belongs to the booking engine and is never rewritten here.
+        await slot.save(
+            [
+                Slot.starts_at,
+                Slot.ends_at,
+                Slot.capacity,
+                Slot.max_party,
+                Slot.booking_closes_at,
+                Slot.sequence,
+                Slot.updated_at,
+            ]
+        )
+        if moved:
+            await booking.notify_slot_moved(slot_id, old_start, old_end, now=now)
+        if raised:
+            await booking.promote_waiting(slot_id, now=now)
+    await booking.after_commit()
+    return await get_slot(slot_id, by=by, now=now)

@@ -1,0 +1,52 @@
+"""Links put into mails, all under `settings.base_url`.
+
+The reminder's "confirm or cancel" link works without signing in: it carries an HMAC
+of the booking id made with SECRET_KEY. The page it opens must only show a button on
+GET (mail scanners open links) and act on POST after `verify_respond_token`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+if TYPE_CHECKING:
+    from outreach.config import Settings
+
+__all__ = [
+    "booking_url",
+    "event_url",
+    "mail_host",
+    "respond_token",
+    "respond_url",
+    "verify_respond_token",
+]
+
+
+def mail_host(settings: Settings) -> str:
+    """The domain used in Message-IDs and calendar UIDs."""
+    return urlsplit(settings.base_url).hostname or "outreach.invalid"
+
+
+def booking_url(settings: Settings, booking_id: int) -> str:
+    return f"{settings.base_url}/bookings/{booking_id}"
+
+
+def event_url(settings: Settings, event_id: int) -> str:
+    return f"{settings.base_url}/events/{event_id}"
+
+
+def respond_token(settings: Settings, booking_id: int) -> str:
+    message = f"booking-respond:{booking_id}".encode()
+    return hmac.new(settings.secret_key.encode(), message, hashlib.sha256).hexdigest()[:32]
+
+
+def respond_url(settings: Settings, booking_id: int) -> str:
+    token = respond_token(settings, booking_id)
+    return f"{settings.base_url}/bookings/{booking_id}/respond?token={token}"
+
+
+def verify_respond_token(settings: Settings, booking_id: int, token: str) -> bool:
+    return hmac.compare_digest(respond_token(settings, booking_id), token)

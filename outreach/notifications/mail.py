@@ -1,0 +1,225 @@
+"""Builds one notification's mail: headers, text and HTML from Jinja2, and the iTIP part.
+
+Templates live in `templates/notifications/<kind>.{subject.txt,txt,html}` and extend
+`templates/mail_base.{txt,html}`; they are written in German and translated by
+`texts.py` into the recipient's language. Times are shown in Europe/Berlin.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from email import policy
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime, parseaddr
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from babel.dates import format_date, format_time
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from outreach.notifications import links
+from outreach.notifications.itip import Invitation, booking_uid, render_itip
+from outreach.notifications.schemas import HOST_KINDS, ClaimedNotification, ItipMethod, MailContext
+from outreach.notifications.texts import language_of, translator
+from outreach.notifications.transports import PermanentDeliveryError
+from outreach.timeutil import LOCAL_TZ, as_utc, local
+
+if TYPE_CHECKING:
+    from outreach.config import Settings
+
+__all__ = ["TEMPLATE_DIR", "build_message", "format_when", "message_id"]
+
+TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "templates"
+# CRLF line ends as on the wire; header values are RFC 2047-encoded when not ASCII.
+_POLICY = policy.SMTP
+_EN_DASH = "\u2013"
+
+
+def build_message(
+    note: ClaimedNotification,
+    ctx: MailContext,
+    settings: Settings,
+    *,
+    method: ItipMethod | None,
+    now: datetime,
+) -> EmailMessage:
+    values = _template_values(note, ctx, settings, method=method, now=now)
+    subject = one_line(_render(f"notifications/{note.kind}.subject.txt", values))
+    values["subject"] = subject
+    message = EmailMessage(policy=_POLICY)
+    message.set_content(_render(f"notifications/{note.kind}.txt", values))
+    message.add_alternative(_render(f"notifications/{note.kind}.html", values), subtype="html")
+    if method is not None:
+        ical = render_itip(_invitation(note, ctx, settings, method))
+        # base64 keeps the calendar's CRLF lines and 75-octet folding byte for byte.
+        message.add_alternative(ical, subtype="calendar", params={"method": method}, cte="base64")
+    # After the body: set_content() drops every Content-* header set before it.
+    _set_headers(message, note, ctx, settings, subject=subject, now=now)
+    return message
+
+
+def message_id(note: ClaimedNotification, settings: Settings) -> str:
+    """The same id for every attempt at one notification, so receivers can drop repeats."""
+    digest = hashlib.sha256(note.dedupe_key.encode()).hexdigest()[:16]
+    return f"<notification-{note.id}.{digest}@{links.mail_host(settings)}>"
+
+
+def format_when(start: datetime, end: datetime, language: str) -> str:
+    """`Dienstag, 10. März 2026, 09:00-10:30` (with an en dash) in Berlin time."""
+    lang = language_of(language)
+    start_l, end_l = local(start), local(end)
+    day = format_date(start_l, format="full", locale=lang)
+    begins = format_time(start_l, format="short", tzinfo=LOCAL_TZ, locale=lang)
+    ends = format_time(end_l, format="short", tzinfo=LOCAL_TZ, locale=lang)
+    if start_l.date() == end_l.date():
+        return f"{day}, {begins}{_EN_DASH}{ends}"
+    last_day = format_date(end_l, format="full", locale=lang)
+    return f"{day}, {begins} {_EN_DASH} {last_day}, {ends}"
+
+
+def one_line(value: str) -> str:
+    """Header-safe: CR, LF and runs of white space become one space."""
+    return " ".join(value.split())
+
+
+def _set_headers(
+    message: EmailMessage,
+    note: ClaimedNotification,
+    ctx: MailContext,
+    settings: Settings,
+    *,
+    subject: str,
+    now: datetime,
+) -> None:
+    host = links.mail_host(settings)
+    message["Subject"] = subject
+    message["From"] = one_line(settings.mail_from)
+    message["To"] = _address(note.recipient, _recipient_name(note, ctx))
+    if note.kind not in HOST_KINDS and ctx.host_email:
+        # Replies from teachers reach the firm, not the no-reply sender.
+        message["Reply-To"] = _address(ctx.host_email, ctx.host_name)
+    message["Date"] = format_datetime(as_utc(now))
+    message["Message-ID"] = message_id(note, settings)
+    # Every mail about one booking threads together in the reader's client.
+    message["References"] = f"<booking-{ctx.booking_id}@{host}>"
+    message["Content-Language"] = language_of(note.language)
+    message["Auto-Submitted"] = "auto-generated"
+
+
+def _address(email: str, name: str) -> Address:
+    email = one_line(email)
+    if email.count("@") != 1 or " " in email:
+        raise PermanentDeliveryError(f"not an e-mail address: {email!r}")
+    local_part, domain = email.split("@")
+    try:
+        return Address(display_name=one_line(name), username=local_part, domain=domain)
+    except (ValueError, IndexError) as exc:
+        raise PermanentDeliveryError(f"not an e-mail address: {email!r}") from exc
+
+
+def _recipient_name(note: ClaimedNotification, ctx: MailContext) -> str:
+    if note.kind in HOST_KINDS:
+        return ctx.host_contact_name
+    return ctx.contact_name if note.recipient.lower() == ctx.contact_email.lower() else ""
+
+
+def _template_values(
+    note: ClaimedNotification,
+    ctx: MailContext,
+    settings: Settings,
+    *,
+    method: ItipMethod | None,
+    now: datetime,
+) -> dict[str, Any]:
+    lang = language_of(note.language)
+    payload = note.payload
+    return {
+        "_": translator(lang),
+        "lang": lang,
+        "kind": note.kind,
+        "method": method,
+        "has_invitation": method is not None and note.kind not in HOST_KINDS,
+        "recipient_name": _recipient_name(note, ctx),
+        "event_title": ctx.event_title,
+        "host_name": ctx.host_name,
+        "school_name": ctx.school_name,
+        "class_label": ctx.class_label,
+        "grade": ctx.grade,
+        "pupils": ctx.pupils,
+        "adults": ctx.adults,
+        "persons": ctx.persons,
+        "contact_name": ctx.contact_name,
+        "contact_email": ctx.contact_email,
+        "is_pending": ctx.booking_status == "pending",
+        "is_waitlisted": ctx.booking_status == "waitlisted",
+        "when": format_when(ctx.slot_starts_at, ctx.slot_ends_at, lang),
+        "date_short": format_date(local(ctx.slot_starts_at), format="medium", locale=lang),
+        "old_when": _old_when(payload, lang),
+        "where": ctx.location,
+        "reason": _reason(note, ctx),
+        "by": str(payload.get("by", "")),
+        "days_left": (local(ctx.slot_starts_at).date() - local(now).date()).days,
+        "booking_url": links.booking_url(settings, ctx.booking_id),
+        "event_url": links.event_url(settings, ctx.event_id),
+        "respond_url": links.respond_url(settings, ctx.booking_id),
+    }
+
+
+def _old_when(payload: dict[str, Any], lang: str) -> str:
+    old_start, old_end = payload.get("old_starts_at"), payload.get("old_ends_at")
+    if not old_start or not old_end:
+        return ""
+    return format_when(datetime.fromisoformat(old_start), datetime.fromisoformat(old_end), lang)
+
+
+def _reason(note: ClaimedNotification, ctx: MailContext) -> str:
+    given = str(note.payload.get("reason") or "").strip()
+    if given:
+        return given
+    return ctx.event_cancel_reason if note.kind == "event.cancelled" else ctx.booking_reason
+
+
+def _invitation(
+    note: ClaimedNotification, ctx: MailContext, settings: Settings, method: ItipMethod
+) -> Invitation:
+    organizer = ctx.host_email or _address_of(settings.mail_from)
+    return Invitation(
+        method=method,
+        uid=booking_uid(ctx.booking_id, links.mail_host(settings)),
+        sequence=ctx.sequence,
+        # DTSTAMP: when this message was written (the outbox row), the same on every retry.
+        stamp=note.created_at,
+        start=ctx.slot_starts_at,
+        end=ctx.slot_ends_at,
+        summary=ctx.event_title,
+        location=ctx.location,
+        description=links.booking_url(settings, ctx.booking_id),
+        url=links.booking_url(settings, ctx.booking_id),
+        organizer_email=organizer,
+        organizer_name=ctx.host_name,
+        attendee_email=note.recipient,
+        attendee_name=_recipient_name(note, ctx),
+    )
+
+
+def _address_of(header_value: str) -> str:
+    return parseaddr(header_value)[1] or "noreply@outreach.invalid"
+
+
+@lru_cache(maxsize=4)
+def _environment(directory: Path) -> Environment:
+    return Environment(
+        loader=FileSystemLoader(directory),
+        autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+
+
+def _render(name: str, values: dict[str, Any]) -> str:
+    return _environment(TEMPLATE_DIR).get_template(name).render(values)

@@ -1,0 +1,270 @@
+"""The words of the mails: templates are written in German, this catalogue translates them.
+
+One template set per kind (`templates/notifications/<kind>.*`) calls `_("German text")`;
+English and Czech come from the dictionaries below, keyed by the German text, as
+gettext does. A missing entry falls back to German, and a test checks that every
+string in the templates has both translations.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+__all__ = ["CATALOGUE", "DEFAULT_LANGUAGE", "LANGUAGES", "language_of", "translator"]
+
+DEFAULT_LANGUAGE = "de"
+LANGUAGES = ("de", "en", "cs")
+
+_EN: dict[str, str] = {
+    "Guten Tag %(name)s,": "Dear %(name)s,",
+    "Guten Tag,": "Hello,",
+    "Veranstaltung": "Event",
+    "Gastgeber": "Host",
+    "Termin": "Date",
+    "Ort": "Place",
+    "Klasse": "Class",
+    "Klassenstufe": "Grade",
+    "Personen": "Persons",
+    "Ihre Buchung": "Your booking",
+    "Zur Buchung": "Open the booking",
+    "Andere Termine": "Other dates",
+    "Begründung": "Reason",
+    "Bisher": "Before",
+    "Neu": "Now",
+    "Kontakt": "Contact",
+    "Schülerinnen und Schüler": "Pupils",
+    "Begleitpersonen": "Accompanying adults",
+    "Mit freundlichen Grüßen": "Kind regards",
+    "Ihr Unternehmensnetzwerk Glashütte": "The Glashütte business network",
+    "Diese E-Mail wurde automatisch versandt.": "This e-mail was sent automatically.",
+    "Die Kalendereinladung in dieser E-Mail trägt den Termin in Ihren Kalender ein.": (
+        "The calendar invitation in this e-mail puts the date into your calendar."
+    ),
+    "Die Kalenderabsage in dieser E-Mail entfernt den Termin aus Ihrem Kalender.": (
+        "The calendar cancellation in this e-mail removes the date from your calendar."
+    ),
+    # Subjects
+    "Buchung eingegangen": "Booking received",
+    "Buchung bestätigt": "Booking confirmed",
+    "Buchung abgelehnt": "Booking declined",
+    "Warteliste": "Waiting list",
+    "Platz frei": "A place is free",
+    "Veranstaltung geändert": "Event changed",
+    "Buchung storniert": "Booking cancelled",
+    "Termin verschoben": "Date changed",
+    "Veranstaltung abgesagt": "Event cancelled",
+    "Erinnerung": "Reminder",
+    "Neue Buchung": "New booking",
+    # Bodies
+    "wir haben Ihre Buchung für „%(title)s“ erhalten.": (
+        "We have received your booking for “%(title)s”."
+    ),
+    "%(host)s prüft die Anfrage. Sobald sie bestätigt ist, erhalten Sie eine weitere "
+    "E-Mail mit einer Kalendereinladung.": (
+        "%(host)s is reviewing the request. Once it is confirmed, you will receive another "
+        "e-mail with a calendar invitation."
+    ),
+    "Ihre Buchung für „%(title)s“ ist bestätigt. %(host)s freut sich auf Ihren Besuch.": (
+        "Your booking for “%(title)s” is confirmed. %(host)s looks forward to your visit."
+    ),
+    "leider kann %(host)s Ihre Buchung für „%(title)s“ nicht annehmen.": (
+        "Unfortunately %(host)s cannot accept your booking for “%(title)s”."
+    ),
+    "„%(title)s“ ist zum gewünschten Termin ausgebucht. Ihre Buchung steht auf der Warteliste.": (
+        "“%(title)s” is fully booked at the requested time. Your booking is on the waiting list."
+    ),
+    "Wird ein Platz frei, rückt sie automatisch nach und Sie erhalten eine E-Mail.": (
+        "If a place becomes free, it moves up automatically and you will receive an e-mail."
+    ),
+    "gute Nachricht: Ein Platz ist frei geworden. Ihre Buchung für „%(title)s“ ist von der "
+    "Warteliste nachgerückt und bestätigt.": (
+        "Good news: a place has become free. Your booking for “%(title)s” has moved up from "
+        "the waiting list and is confirmed."
+    ),
+    "%(host)s hat Ihre Buchung für „%(title)s“ leider storniert.": (
+        "Unfortunately %(host)s has cancelled your booking for “%(title)s”."
+    ),
+    "Ihre Buchung für „%(title)s“ ist wie gewünscht storniert.": (
+        "Your booking for “%(title)s” has been cancelled as requested."
+    ),
+    "der Termin Ihrer Buchung für „%(title)s“ hat sich geändert.": (
+        "The date of your booking for “%(title)s” has changed."
+    ),
+    "Passt der neue Termin nicht, stornieren Sie die Buchung bitte, damit andere den Platz "
+    "bekommen.": (
+        "If the new date does not suit you, please cancel the booking so that others can "
+        "have the place."
+    ),
+    "„%(title)s“ ist abgesagt. Ihre Buchung entfällt.": (
+        "“%(title)s” has been cancelled. Your booking no longer applies."
+    ),
+    "Wir bitten um Entschuldigung.": "We apologise for the inconvenience.",
+    "zur Erinnerung: Ihr Besuch bei %(host)s ist heute.": (
+        "A reminder: your visit to %(host)s is today."
+    ),
+    "zur Erinnerung: Ihr Besuch bei %(host)s ist morgen.": (
+        "A reminder: your visit to %(host)s is tomorrow."
+    ),
+    "zur Erinnerung: Ihr Besuch bei %(host)s ist in %(days)s Tagen.": (
+        "A reminder: your visit to %(host)s is in %(days)s days."
+    ),
+    "Findet er wie geplant statt? Bitte bestätigen Sie kurz oder sagen Sie ab, damit sich "
+    "%(host)s darauf einstellen kann:": (
+        "Is it going ahead as planned? Please confirm briefly or cancel, so that %(host)s "
+        "can prepare:"
+    ),
+    "Besuch bestätigen oder absagen": "Confirm or cancel the visit",
+    "für „%(title)s“ ist eine neue Buchung eingegangen.": (
+        "A new booking has arrived for “%(title)s”."
+    ),
+    "Bitte bestätigen Sie sie oder lehnen Sie sie ab.": "Please confirm or decline it.",
+    "Sie steht auf der Warteliste.": "It is on the waiting list.",
+    "Sie ist bestätigt.": "It is confirmed.",
+    "gute Nachricht: Ein Platz ist frei geworden. Ihre Buchung für „%(title)s“ ist von der "
+    "Warteliste nachgerückt.": (
+        "Good news: a place has become free. Your booking for “%(title)s” has moved up from "
+        "the waiting list."
+    ),
+    "die Angaben zu „%(title)s“ haben sich geändert. Unten stehen die aktuellen Angaben.": (
+        "The details of “%(title)s” have changed. The current details are below."
+    ),
+    "eine Buchung für „%(title)s“ wurde storniert. Die Plätze sind wieder frei.": (
+        "A booking for “%(title)s” has been cancelled. Its places are free again."
+    ),
+}
+
+_CS: dict[str, str] = {
+    "Guten Tag %(name)s,": "Dobrý den, %(name)s,",
+    "Guten Tag,": "Dobrý den,",
+    "Veranstaltung": "Akce",
+    "Gastgeber": "Pořadatel",
+    "Termin": "Termín",
+    "Ort": "Místo",
+    "Klasse": "Třída",
+    "Klassenstufe": "Ročník",
+    "Personen": "Počet osob",
+    "Ihre Buchung": "Vaše rezervace",
+    "Zur Buchung": "Otevřít rezervaci",
+    "Andere Termine": "Další termíny",
+    "Begründung": "Důvod",
+    "Bisher": "Dříve",
+    "Neu": "Nově",
+    "Kontakt": "Kontakt",
+    "Schülerinnen und Schüler": "Žáci",
+    "Begleitpersonen": "Doprovod",
+    "Mit freundlichen Grüßen": "S pozdravem",
+    "Ihr Unternehmensnetzwerk Glashütte": "Síť firem Glashütte",
+    "Diese E-Mail wurde automatisch versandt.": "Tento e-mail byl odeslán automaticky.",
+    "Die Kalendereinladung in dieser E-Mail trägt den Termin in Ihren Kalender ein.": (
+        "Pozvánka v tomto e-mailu zapíše termín do vašeho kalendáře."
+    ),
+    "Die Kalenderabsage in dieser E-Mail entfernt den Termin aus Ihrem Kalender.": (
+        "Zrušení v tomto e-mailu odstraní termín z vašeho kalendáře."
+    ),
+    # Subjects
+    "Buchung eingegangen": "Rezervace přijata",
+    "Buchung bestätigt": "Rezervace potvrzena",
+    "Buchung abgelehnt": "Rezervace zamítnuta",
+    "Warteliste": "Pořadník",
+    "Platz frei": "Uvolnilo se místo",
+    "Veranstaltung geändert": "Akce změněna",
+    "Buchung storniert": "Rezervace zrušena",
+    "Termin verschoben": "Termín změněn",
+    "Veranstaltung abgesagt": "Akce zrušena",
+    "Erinnerung": "Připomenutí",
+    "Neue Buchung": "Nová rezervace",
+    # Bodies (after a salutation with a comma, Czech continues in lower case)
+    "wir haben Ihre Buchung für „%(title)s“ erhalten.": (
+        "přijali jsme vaši rezervaci na akci „%(title)s“."
+    ),
+    "%(host)s prüft die Anfrage. Sobald sie bestätigt ist, erhalten Sie eine weitere "
+    "E-Mail mit einer Kalendereinladung.": (
+        "%(host)s žádost posoudí. Jakmile bude potvrzena, obdržíte další e-mail "
+        "s pozvánkou do kalendáře."
+    ),
+    "Ihre Buchung für „%(title)s“ ist bestätigt. %(host)s freut sich auf Ihren Besuch.": (
+        "vaše rezervace na akci „%(title)s“ je potvrzena. %(host)s se těší na vaši návštěvu."
+    ),
+    "leider kann %(host)s Ihre Buchung für „%(title)s“ nicht annehmen.": (
+        "%(host)s bohužel nemůže vaši rezervaci na akci „%(title)s“ přijmout."
+    ),
+    "„%(title)s“ ist zum gewünschten Termin ausgebucht. Ihre Buchung steht auf der Warteliste.": (
+        "akce „%(title)s“ je v požadovaném termínu obsazena. Vaše rezervace je v pořadníku."
+    ),
+    "Wird ein Platz frei, rückt sie automatisch nach und Sie erhalten eine E-Mail.": (
+        "Jakmile se uvolní místo, postoupí automaticky a obdržíte e-mail."
+    ),
+    "gute Nachricht: Ein Platz ist frei geworden. Ihre Buchung für „%(title)s“ ist von der "
+    "Warteliste nachgerückt und bestätigt.": (
+        "máme dobrou zprávu: uvolnilo se místo. Vaše rezervace na akci „%(title)s“ postoupila "
+        "z pořadníku a je potvrzena."
+    ),
+    "%(host)s hat Ihre Buchung für „%(title)s“ leider storniert.": (
+        "%(host)s bohužel zrušil vaši rezervaci na akci „%(title)s“."
+    ),
+    "Ihre Buchung für „%(title)s“ ist wie gewünscht storniert.": (
+        "vaše rezervace na akci „%(title)s“ byla podle vašeho přání zrušena."
+    ),
+    "der Termin Ihrer Buchung für „%(title)s“ hat sich geändert.": (
+        "termín vaší rezervace na akci „%(title)s“ se změnil."
+    ),
+    "Passt der neue Termin nicht, stornieren Sie die Buchung bitte, damit andere den Platz "
+    "bekommen.": (
+        "Pokud vám nový termín nevyhovuje, zrušte prosím rezervaci, aby místo mohli dostat jiní."
+    ),
+    "„%(title)s“ ist abgesagt. Ihre Buchung entfällt.": (
+        "akce „%(title)s“ byla zrušena. Vaše rezervace tím odpadá."
+    ),
+    "Wir bitten um Entschuldigung.": "Omlouváme se za komplikace.",
+    "zur Erinnerung: Ihr Besuch bei %(host)s ist heute.": (
+        "připomínáme, že vaše návštěva u %(host)s je dnes."
+    ),
+    "zur Erinnerung: Ihr Besuch bei %(host)s ist morgen.": (
+        "připomínáme, že vaše návštěva u %(host)s je zítra."
+    ),
+    "zur Erinnerung: Ihr Besuch bei %(host)s ist in %(days)s Tagen.": (
+        "připomínáme, že vaše návštěva u %(host)s je za %(days)s dní."
+    ),
+    "Findet er wie geplant statt? Bitte bestätigen Sie kurz oder sagen Sie ab, damit sich "
+    "%(host)s darauf einstellen kann:": (
+        "Uskuteční se podle plánu? Krátce ji prosím potvrďte, nebo zrušte, aby se %(host)s "
+        "mohl připravit:"
+    ),
+    "Besuch bestätigen oder absagen": "Potvrdit nebo zrušit návštěvu",
+    "für „%(title)s“ ist eine neue Buchung eingegangen.": (
+        "na akci „%(title)s“ přišla nová rezervace."
+    ),
+    "Bitte bestätigen Sie sie oder lehnen Sie sie ab.": "Potvrďte ji prosím, nebo ji zamítněte.",
+    "Sie steht auf der Warteliste.": "Je v pořadníku.",
+    "Sie ist bestätigt.": "Je potvrzena.",
+    "gute Nachricht: Ein Platz ist frei geworden. Ihre Buchung für „%(title)s“ ist von der "
+    "Warteliste nachgerückt.": (
+        "máme dobrou zprávu: uvolnilo se místo. Vaše rezervace na akci „%(title)s“ postoupila "
+        "z pořadníku."
+    ),
+    "die Angaben zu „%(title)s“ haben sich geändert. Unten stehen die aktuellen Angaben.": (
+        "údaje o akci „%(title)s“ se změnily. Aktuální údaje najdete níže."
+    ),
+    "eine Buchung für „%(title)s“ wurde storniert. Die Plätze sind wieder frei.": (
+        "rezervace na akci „%(title)s“ byla zrušena. Místa jsou opět volná."
+    ),
+}
+
+CATALOGUE: dict[str, dict[str, str]] = {"de": {}, "en": _EN, "cs": _CS}
+
+
+def language_of(value: str | None) -> str:
+    """`en-GB`, `EN`, `cs_CZ` -> a language we write; anything else -> German."""
+    code = (value or "").strip().lower().replace("_", "-").split("-")[0]
+    return code if code in LANGUAGES else DEFAULT_LANGUAGE
+
+
+def translator(language: str) -> Callable[..., str]:
+    table = CATALOGUE[language_of(language)]
+
+    def gettext(message: str, **values: Any) -> str:
+        text = table.get(message, message)
+        return text % values if values else text
+
+    return gettext

@@ -1,0 +1,60 @@
+"""Passwords (argon2) and bearer secrets (selector + hashed verifier, constant-time compare)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+__all__ = [
+    "hash_password",
+    "hash_secret",
+    "new_token",
+    "secret_matches",
+    "split_token",
+    "verify_password",
+]
+
+_hasher = PasswordHasher()
+# Verified against when the user does not exist, so both paths cost the same time.
+_DUMMY_HASH = _hasher.hash("outreach-no-such-user")
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(stored_hash: str | None, password: str) -> bool:
+    try:
+        return _hasher.verify(stored_hash or _DUMMY_HASH, password) and stored_hash is not None
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+def new_token(prefix: str) -> tuple[str, str, str]:
+    """A bearer token `prefix_selector_verifier`: returns (token, selector, verifier hash).
+
+    The selector finds the row; the verifier (256 bits) is stored only as a hash.
+    """
+    selector = secrets.token_hex(8)
+    verifier = secrets.token_urlsafe(32)
+    return f"{prefix}_{selector}_{verifier}", selector, hash_secret(verifier)
+
+
+def split_token(token: str, prefix: str) -> tuple[str, str] | None:
+    parts = token.split("_", 2)
+    if len(parts) != 3 or parts[0] != prefix or not parts[1] or not parts[2]:
+        return None
+    return parts[1], parts[2]
+
+
+def hash_secret(secret: str) -> str:
+    # A fast hash is right here: the secret is random and long, not a password.
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def secret_matches(stored_hash: str, presented: str) -> bool:
+    return hmac.compare_digest(stored_hash, hash_secret(presented))

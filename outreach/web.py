@@ -1,0 +1,95 @@
+"""Litestar plumbing shared by every controller: the acting principal and error answers."""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, NotAuthorizedException, ValidationException
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+
+from outreach.accounts.services import authenticate_token
+from outreach.errors import DomainError, Unauthorised
+from outreach.principal import ANONYMOUS, Principal
+
+__all__ = ["exception_handlers", "provide_principal"]
+
+log = logging.getLogger(__name__)
+
+
+async def provide_principal(request: Request[Any, Any, Any]) -> Principal:
+    """The caller from `Authorization: Bearer`; anonymous without one."""
+    header = request.headers.get("authorization")
+    if not header:
+        return ANONYMOUS
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorised(
+            "use the Authorization header as 'Bearer <token>'", field="Authorization"
+        )
+    return await authenticate_token(token.strip())
+
+
+def _domain_error(_: Request[Any, Any, Any], exc: DomainError) -> Response[dict[str, str]]:
+    headers = {"WWW-Authenticate": 'Bearer realm="outreach"'} if exc.status_code == 401 else None
+    return Response(exc.to_dict(), status_code=exc.status_code, headers=headers)
+
+
+_UNKNOWN_FIELD = re.compile(r"unknown field `([^`]+)`")
+
+
+def _field_of(error: dict[str, Any]) -> str | None:
+    # msgspec reports an unexpected field on the body as a whole; name the field itself.
+    unknown = _UNKNOWN_FIELD.search(str(error.get("message", "")))
+    if unknown:
+        return unknown.group(1)
+    key = error.get("key")
+    return str(key) if key else None
+
+
+def _validation_error(
+    _: Request[Any, Any, Any], exc: ValidationException
+) -> Response[dict[str, Any]]:
+    """Bad input is 422 with the first offending field named in the message."""
+    errors = exc.extra if isinstance(exc.extra, list) else []
+    first = errors[0] if errors and isinstance(errors[0], dict) else {}
+    field = _field_of(first)
+    detail = str(first.get("message") or exc.detail or "invalid request")
+    if field:
+        message = f"{field}: {detail}"
+    else:
+        message = detail
+    body: dict[str, Any] = {"message": message, "errors": errors}
+    if field:
+        body["field"] = field
+    return Response(body, status_code=422)
+
+
+def _http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, Any]]:
+    if exc.status_code == 400 and str(exc.detail).startswith("JSON is malformed"):
+        return Response(
+            {"message": f"the request body is not valid JSON ({exc.detail})", "field": "body"},
+            status_code=422,
+        )
+    body: dict[str, Any] = {"message": exc.detail}
+    if isinstance(exc, NotAuthorizedException):
+        body["field"] = "Authorization"
+    return Response(body, status_code=exc.status_code, headers=exc.headers)
+
+
+def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, str]]:
+    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return Response(
+        {"message": "internal error; it has been logged"},
+        status_code=HTTP_500_INTERNAL_SERVER_ERROR,
+    )
+
+
+exception_handlers: dict[Any, Any] = {
+    DomainError: _domain_error,
+    ValidationException: _validation_error,
+    HTTPException: _http_error,
+    Exception: _unexpected,
+}

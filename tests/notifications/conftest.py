@@ -1,0 +1,8 @@
+"""Fixtures: see tests/notifications/fixtures.py."""
+
+from tests.notifications.fixtures import (  # noqa: F401 (fixtures)
+    _no_dispatcher,
+    mail_settings,
+    smtp_settings,
+    smtp_sink,
+)

@@ -1,0 +1,29 @@
+"""Shared test constants and helpers (importable, unlike conftest)."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+ON_CI = os.environ.get("CI", "").lower() == "true"
+ADMIN_DSN = os.environ.get("TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/test")
+TEST_DB_NAME = os.environ.get("TEST_PG_DATABASE", "outreach_test")
+TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789"
+
+
+def postgres_dsn() -> str:
+    base = ADMIN_DSN.rsplit("/", 1)[0]
+    return f"{base}/{TEST_DB_NAME}"
+
+
+def require_service(what: str, reason: str) -> None:
+    """Skip when a service is missing on a developer's machine; fail on CI."""
+    if ON_CI:
+        pytest.fail(f"{what} is required on CI but unavailable: {reason}", pytrace=False)
+    pytest.skip(f"{what} unavailable: {reason}")
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}

@@ -1,0 +1,276 @@
+"""The demo network: believable, consistent with the booking rules, loaded once.
+
+Each load costs a few seconds (29 argon2 password hashes and some 170 bookings through
+the services), so one test loads and checks everything, and only the test of other
+times of the year loads again, on SQLite alone.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections import Counter, defaultdict
+from datetime import UTC, datetime, timedelta
+from datetime import time as clock
+
+import pytest
+
+from outreach.accounts.services import authenticate_password
+from outreach.accounts.tables import User
+from outreach.booking.tables import Booking
+from outreach.calendar.holidays import closure_on
+from outreach.db import all_tables
+from outreach.demo import (
+    ADMIN_EMAIL,
+    ALREADY_LOADED,
+    DEMO_PASSWORD,
+    NETWORK_SLUG,
+    load_demo,
+    load_demo_if_empty,
+)
+from outreach.events.tables import Event, Slot
+from outreach.organisations.services import OrganisationIn, create_organisation
+from outreach.organisations.tables import Organisation
+from outreach.timeutil import local
+
+NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
+KINDS = {"open_day", "factory_tour", "parents_evening", "teacher_training", "other"}
+STATUSES = {"pending", "confirmed", "waitlisted", "declined", "cancelled"}
+POSTAL_CODES = {
+    "Glashütte": "01768",
+    "Altenberg": "01773",
+    "Dippoldiswalde": "01744",
+    "Pirna": "01796",
+    "Freital": "01705",
+    "Heidenau": "01809",
+}
+GLASHUETTE = (50.8517, 13.7793)
+# Real firms of the region: the demo must not borrow their names.
+REAL_NAMES = (
+    "glashütte original",
+    "lange",
+    "nomos",
+    "mühle",
+    "tutima",
+    "union",
+    "wempe",
+    "grossmann",
+    "söhnle",
+    "hanhart",
+)
+TOUR_STARTS = {clock(8, 30), clock(10, 30), clock(13, 0)}
+
+
+async def _row_counts() -> dict[str, int]:
+    return {t._meta.tablename: await t.count() for t in all_tables()}
+
+
+async def _check_places(slots: list[dict], bookings: list[dict]) -> None:
+    holding: dict[int, int] = defaultdict(int)
+    for b in bookings:
+        if b["status"] in ("pending", "confirmed"):
+            holding[b["slot"]] += b["persons"]
+    for s in slots:
+        assert 0 <= s["held"] <= s["capacity"], s
+        assert s["held"] == holding[s["id"]], s
+
+
+def _check_tour_slot(slot: dict) -> None:
+    start, end = local(slot["starts_at"]), local(slot["ends_at"])
+    assert start.weekday() < 5, start
+    assert closure_on(start.date()) is None, (start, closure_on(start.date()))
+    assert start.timetz().replace(tzinfo=None) in TOUR_STARTS, start
+    assert end - start == timedelta(minutes=90)
+    assert (slot["capacity"], slot["min_party"], slot["max_party"]) == (30, 5, 30)
+
+
+async def test_demo_loads_a_believable_network_once(db: str) -> None:
+    started = time.perf_counter()
+    summary = await load_demo_if_empty(now=NOW)
+    elapsed = time.perf_counter() - started
+    print(f"\n{db}: demo loaded in {elapsed:.1f} s: {summary}")
+    assert summary is not None
+    assert summary.startswith("demo network: 18 firms, 10 schools, ")
+    assert DEMO_PASSWORD in summary
+    assert elapsed < 30
+
+    # Organisations
+    orgs = await Organisation.select()
+    by_kind = Counter(o["kind"] for o in orgs)
+    assert by_kind == {"network": 1, "firm": 18, "school": 10}
+    network = next(o for o in orgs if o["kind"] == "network")
+    assert network["slug"] == NETWORK_SLUG
+    assert network["city"] == "Glashütte"
+    firms = [o for o in orgs if o["kind"] == "firm"]
+    for firm in firms:
+        assert not any(name in firm["name"].lower() for name in REAL_NAMES), firm["name"]
+        assert POSTAL_CODES[firm["city"]] == firm["postal_code"], firm
+        assert firm["street"] and firm["contact_name"] and firm["contact_phone"]
+        assert firm["contact_email"].endswith(".example")
+        assert 50.70 < firm["lat"] < 51.05 and 13.60 < firm["lon"] < 14.00, firm
+        if firm["city"] == "Glashütte":
+            # Within a few kilometres of the town centre.
+            assert abs(firm["lat"] - GLASHUETTE[0]) < 0.04, firm
+            assert abs(firm["lon"] - GLASHUETTE[1]) < 0.05, firm
+    assert sum(f["city"] == "Glashütte" for f in firms) >= 9
+    assert len({f["name"] for f in orgs}) == len(orgs)
+    schools = [o for o in orgs if o["kind"] == "school"]
+    assert {s["school_type"] for s in schools} == {
+        "Oberschule",
+        "Gymnasium",
+        "Förderschule",
+        "Berufliches Schulzentrum",
+    }
+    for school in schools:
+        assert school["contact_email"].endswith(".example")
+        assert 50.70 < school["lat"] < 51.05 and 13.60 < school["lon"] < 14.00, school
+
+    # Users: the network office, a coordinator per firm, a teacher per school
+    users = await User.select(User.email, User.role, User.organisation)
+    assert Counter(u["role"] for u in users) == {"admin": 1, "firm": 18, "school": 10}
+    assert all(u["email"].endswith(".example") for u in users)
+    org_kind = {o["id"]: o["kind"] for o in orgs}
+    for role in ("firm", "school"):
+        owners = Counter(u["organisation"] for u in users if u["role"] == role)
+        assert len(owners) == by_kind[role] and set(owners.values()) == {1}
+        assert {org_kind[o] for o in owners} == {role}
+    admin = await authenticate_password(ADMIN_EMAIL, DEMO_PASSWORD)
+    assert admin.is_admin
+    teacher = next(u for u in users if u["role"] == "school")
+    assert (await authenticate_password(teacher["email"], DEMO_PASSWORD)).role == "school"
+
+    # Events
+    events = await Event.select()
+    assert {e["kind"] for e in events} == KINDS
+    statuses = Counter(e["status"] for e in events)
+    assert statuses["cancelled"] == 1
+    assert 1 <= statuses["draft"] <= 2
+    assert statuses["published"] > len(events) * 0.8
+    tours = [e for e in events if e["kind"] == "factory_tour"]
+    assert 18 <= len(tours) <= 30
+    assert {e["booking_mode"] for e in tours} == {"auto", "approval"}
+    for e in events:
+        assert e["title"] and e["description"]
+        host_kind = org_kind[e["host"]]
+        if e["kind"] in ("factory_tour", "open_day"):
+            assert host_kind == "firm"
+        elif e["kind"] == "parents_evening":
+            assert host_kind == "school" and e["booking_mode"] == "auto"
+        else:
+            assert host_kind == "network"
+        if e["kind"] == "teacher_training":
+            assert e["visibility"] == "network"
+        if e["kind"] == "factory_tour":
+            assert set(e["grades"]) <= {7, 8, 9, 10}
+
+    # Slots: never overbooked, held matches the bookings, tours on school days
+    slots = await Slot.select()
+    bookings = await Booking.select()
+    await _check_places(slots, bookings)
+    event_of = {e["id"]: e for e in events}
+    tour_slots: defaultdict[int, list[dict]] = defaultdict(list)
+    for s in slots:
+        if event_of[s["event"]]["kind"] == "factory_tour":
+            _check_tour_slot(s)
+            tour_slots[s["event"]].append(s)
+    assert set(tour_slots) == {e["id"] for e in tours}
+    assert all(3 <= len(v) <= 8 for v in tour_slots.values())
+    open_days = [s for s in slots if event_of[s["event"]]["kind"] == "open_day"]
+    assert open_days and all(s["capacity"] >= 100 for s in open_days)
+
+    # Bookings of every status; class visits in the past (reports) and the future
+    assert {b["status"] for b in bookings} == STATUSES
+    assert Counter(b["status"] for b in bookings)["waitlisted"] == 1
+    slot_of = {s["id"]: s for s in slots}
+    visits = [b for b in bookings if b["kind"] == "class_visit"]
+    assert len({b["school"] for b in visits}) >= 5
+    for b in visits:
+        assert re.fullmatch(r"(\d{1,2})[a-e]", b["class_label"]), b
+        assert int(b["class_label"][:-1]) == b["grade"]
+        assert b["grade"] in event_of[b["event"]]["grades"]
+        assert 9 <= b["pupils"] <= 28 and 1 <= b["adults"] <= 2, b
+        assert b["persons"] == b["pupils"] + b["adults"]
+        assert org_kind[b["school"]] == "school"
+    past = [
+        b for b in visits if b["status"] == "confirmed" and slot_of[b["slot"]]["starts_at"] < NOW
+    ]
+    future = [b for b in visits if slot_of[b["slot"]]["starts_at"] > NOW]
+    assert len(past) >= 20 and len(future) >= 10
+    assert all(
+        b["status"] in ("confirmed", "cancelled")
+        for b in bookings
+        if slot_of[b["slot"]]["starts_at"] < NOW
+    )
+    waiting = next(b for b in bookings if b["status"] == "waitlisted")
+    waiting_slot = slot_of[waiting["slot"]]
+    assert waiting_slot["held"] + waiting["persons"] > waiting_slot["capacity"]
+    assert all(
+        event_of[b["event"]]["booking_mode"] == "approval"
+        for b in bookings
+        if b["status"] in ("pending", "declined")
+    )
+    registrations = [b for b in bookings if b["kind"] == "registration"]
+    for b in registrations:
+        assert b["contact_name"] and b["contact_email"].endswith(".example"), b
+        if event_of[b["event"]]["kind"] == "open_day":
+            assert 1 <= b["persons"] <= 4
+    assert {event_of[b["event"]]["kind"] for b in registrations} == {
+        "open_day",
+        "parents_evening",
+        "teacher_training",
+    }
+    cancelled_event = next(e for e in events if e["status"] == "cancelled")
+    assert all(b["status"] == "cancelled" for b in bookings if b["event"] == cancelled_event["id"])
+
+    # A second run finds the network office and writes nothing
+    counts = await _row_counts()
+    assert await load_demo(now=NOW) == ALREADY_LOADED
+    assert await load_demo() == ALREADY_LOADED
+    assert await load_demo_if_empty(now=NOW) is None
+    assert await _row_counts() == counts
+
+
+async def test_load_demo_if_empty_leaves_a_used_database_alone(db: str) -> None:
+    await create_organisation(OrganisationIn(kind="school", slug="os-test", name="Oberschule Test"))
+    assert await load_demo_if_empty() is None
+    assert await Organisation.count() == 1
+    assert await Event.count() == 0 and await User.count() == 0
+
+
+@pytest.mark.parametrize(
+    "now",
+    [
+        datetime(2026, 8, 3, 6, 0, tzinfo=UTC),  # first days of the school year, in holidays
+        datetime(2027, 7, 20, 21, 30, tzinfo=UTC),  # last days, in the summer holidays
+    ],
+    ids=["august", "july"],
+)
+async def test_demo_looks_alive_whenever_it_is_loaded(db: str, now: datetime) -> None:
+    if db != "sqlite":
+        pytest.skip("the calendar logic does not depend on the database")
+    summary = await load_demo(now=now)
+    assert summary.startswith("demo network: 18 firms, 10 schools, ")
+    slots = await Slot.select(Slot.all_columns(), Slot.event.kind, Slot.event.status)
+    bookings = await Booking.select()
+    await _check_places(slots, bookings)
+    today = local(now).date()
+    tours = [s for s in slots if s["event.kind"] == "factory_tour"]
+    for s in tours:
+        _check_tour_slot(s)
+    bookable = [
+        s
+        for s in tours
+        if s["event.status"] == "published"
+        and s["starts_at"] - now > timedelta(hours=48)
+        and s["capacity"] - s["held"] >= 19
+    ]
+    assert len(bookable) >= 15
+    assert min(local(s["starts_at"]).date() for s in bookable) - today < timedelta(days=60)
+    starts = {s["id"]: s["starts_at"] for s in slots}
+    past = [
+        b
+        for b in bookings
+        if b["kind"] == "class_visit" and b["status"] == "confirmed" and starts[b["slot"]] < now
+    ]
+    assert len(past) >= 10
+    assert {b["status"] for b in bookings} == STATUSES

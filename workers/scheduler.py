@@ -1,0 +1,84 @@
+"""The periodic part: every few seconds, queue due reminders and send what is due.
+
+In production (`outreach scheduler`) a tick sends one `sweep` message to Redis and a
+worker does the sweep; in the embedded default a tick runs the sweep right here.
+Several schedulers may run at once: the claims on the outbox rows keep it to one
+mail per notice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from datetime import datetime
+
+from outreach import config
+from outreach.notifications import services
+from outreach.notifications.schemas import SweepResult
+
+__all__ = ["DEFAULT_INTERVAL", "run_scheduler", "run_scheduler_forever", "run_sweep_once"]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_INTERVAL = 15.0
+SWEEP_BATCH = 500
+SWEEP_CONCURRENCY = 4
+# Bounds one sweep; what is left is due at the next tick.
+MAX_BATCHES = 20
+
+
+async def run_sweep_once(now: datetime | None = None) -> SweepResult:
+    """Queue due reminders and deliver every due notice in this process."""
+    result = SweepResult(reminders=await services.schedule_reminders(now))
+    gate = asyncio.Semaphore(SWEEP_CONCURRENCY)
+
+    async def deliver(notification_id: int) -> None:
+        async with gate:
+            result.count(await services.deliver(notification_id, now))
+
+    for _ in range(MAX_BATCHES):
+        ids = await services.due_ids(now, SWEEP_BATCH)
+        await asyncio.gather(*(deliver(i) for i in ids))
+        if len(ids) < SWEEP_BATCH:
+            break
+    return result
+
+
+async def run_scheduler(
+    stop_event: asyncio.Event, *, interval: float | None = None, direct: bool | None = None
+) -> None:
+    """Tick until `stop_event` is set; `direct` sweeps here (default: in embedded mode)."""
+    settings = config.get_settings()
+    interval = interval or float(getattr(settings, "scheduler_interval", DEFAULT_INTERVAL))
+    direct = settings.embedded_worker if direct is None else direct
+    log.info("scheduler: every %.0f s, %s", interval, "in-process" if direct else "via the broker")
+    while not stop_event.is_set():
+        try:
+            await _tick(direct)
+        except Exception:
+            # The next tick tries again; the outbox keeps everything meanwhile.
+            log.exception("scheduler tick failed")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop_event.wait(), timeout=interval)
+
+
+async def run_scheduler_forever() -> None:
+    """`outreach scheduler`: run until SIGINT or SIGTERM."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await run_scheduler(stop)
+
+
+async def _tick(direct: bool) -> None:
+    if direct:
+        result = await run_sweep_once()
+        if result.reminders or result.outcomes:
+            log.info("sweep: %d reminder(s) queued, %s", result.reminders, result.outcomes)
+        return
+    from workers.notifications import sweep
+
+    await asyncio.to_thread(sweep.send)
