@@ -5,7 +5,8 @@ conditional UPDATE that guards capacity (`_claim_places`) in its own transaction
 ratio says what the rest of a booking costs (reading the slot and event, the class and
 holiday checks, the insert, the outbox rows, the idempotency key).
 
-    .venv/bin/python bench/booking.py [--bookings 2000] [--concurrency 32] [--slots 4] [--schools 16]
+    .venv/bin/python bench/booking.py [--bookings 2000] [--concurrency 32]
+                                         [--slots 4] [--schools 16]
 """
 
 from __future__ import annotations
@@ -18,13 +19,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._setup import drop_postgres, fresh_postgres  # noqa: E402
-from outreach import db  # noqa: E402
-from outreach.booking import services as booking  # noqa: E402
-from outreach.booking.services import _claim_places  # noqa: E402
-from outreach.booking.tables import Booking  # noqa: E402
-from outreach.events.tables import Slot  # noqa: E402
-from tests.factories import (  # noqa: E402
+from bench._setup import drop_postgres, fresh_postgres
+from outreach import db
+from outreach.booking import services as booking
+from outreach.booking.services import _claim_places
+from outreach.booking.tables import Booking
+from outreach.events.tables import Slot
+from tests.factories import (
     at,
     class_visit,
     make_event,

@@ -39,18 +39,17 @@ async def _start_pool() -> None:
     await db.start_pool(get_settings().db_pool_max)
 
 
-async def _start_embedded_worker() -> None:
-    if get_settings().embedded_worker:
-        from workers.broker import start_embedded_worker
+async def _start_workers() -> None:
+    """Connect the outbox to the broker; without REDIS_URL also run the worker in-process."""
+    from workers.broker import start_embedded_worker
 
-        start_embedded_worker()
+    start_embedded_worker()
 
 
-async def _stop_embedded_worker() -> None:
-    if get_settings().embedded_worker:
-        from workers.broker import stop_embedded_worker
+async def _stop_workers() -> None:
+    from workers.broker import stop_embedded_worker
 
-        stop_embedded_worker()
+    stop_embedded_worker()
 
 
 def create_app(*, start_workers: bool = True, use_pool: bool = True) -> Litestar:
@@ -87,10 +86,10 @@ def create_app(*, start_workers: bool = True, use_pool: bool = True) -> Litestar
         openapi_config=openapi,
         on_startup=[
             *([_start_pool] if use_pool else []),
-            *([_start_embedded_worker] if start_workers else []),
+            *([_start_workers] if start_workers else []),
         ],
         on_shutdown=[
-            *([_stop_embedded_worker] if start_workers else []),
+            *([_stop_workers] if start_workers else []),
             *([db.close_pool] if use_pool else []),
         ],
         response_cache_config=ResponseCacheConfig(),

@@ -23,6 +23,7 @@ def _setup_logging() -> None:
         level=os.environ.get("LOG_LEVEL", "INFO").upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    logging.getLogger("piccolo").setLevel(logging.WARNING)
 
 
 def _fail(message: str) -> None:
@@ -44,9 +45,12 @@ def _run(make: Callable[[], Awaitable[T]]) -> T:
 
     try:
         return asyncio.run(wrapped())
-    except (DomainError, ConfigError) as exc:
-        _fail(str(exc))
+    except DomainError as exc:
+        _fail(f"{exc.field}: {exc}" if exc.field else str(exc))
         raise  # unreachable: _fail exits
+    except ConfigError as exc:
+        _fail(str(exc))
+        raise
 
 
 @click.group()

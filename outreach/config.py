@@ -69,6 +69,8 @@ class Settings:
     anonymise_after_days: int = 365
     db_pool_max: int = 10
     embedded_worker: bool = True
+    scheduler_interval: int = 15
+    broker_namespace: str = "outreach"
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -116,6 +118,8 @@ class Settings:
             anonymise_after_days=_int(env, "ANONYMISE_AFTER_DAYS", 365, minimum=1),
             db_pool_max=_int(env, "DB_POOL_MAX", 10, minimum=1),
             embedded_worker=redis_url is None and _flag(env, "EMBEDDED_WORKER", True),
+            scheduler_interval=_int(env, "SCHEDULER_INTERVAL", 15, minimum=1),
+            broker_namespace=env.get("OUTREACH_BROKER_NAMESPACE") or "outreach",
         )
 
 

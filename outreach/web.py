@@ -57,10 +57,7 @@ def _validation_error(
     first = errors[0] if errors and isinstance(errors[0], dict) else {}
     field = _field_of(first)
     detail = str(first.get("message") or exc.detail or "invalid request")
-    if field:
-        message = f"{field}: {detail}"
-    else:
-        message = detail
+    message = f"{field}: {detail}" if field else detail
     body: dict[str, Any] = {"message": message, "errors": errors}
     if field:
         body["field"] = field

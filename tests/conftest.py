@@ -51,6 +51,14 @@ async def _recreate_postgres_database() -> None:
 logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
+async def _drop_postgres_database() -> None:
+    conn = await asyncpg.connect(ADMIN_DSN, timeout=5)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{TEST_DB_NAME}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
 def make_settings(data_dir: Path, backend: str) -> Settings:
     env = {
         "OUTREACH_DATA_DIR": str(data_dir),
@@ -81,6 +89,8 @@ async def engine(request: pytest.FixtureRequest, session_dir: Path) -> AsyncIter
     use_engine(make_engine(settings))
     await migrate()
     yield backend
+    if backend == "postgres":
+        await _drop_postgres_database()
 
 
 @pytest.fixture

@@ -8,7 +8,8 @@ import pytest
 
 ON_CI = os.environ.get("CI", "").lower() == "true"
 ADMIN_DSN = os.environ.get("TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/test")
-TEST_DB_NAME = os.environ.get("TEST_PG_DATABASE", "outreach_test")
+# One database per test run, so that runs side by side do not drop each other's.
+TEST_DB_NAME = os.environ.get("TEST_PG_DATABASE", f"outreach_test_{os.getpid()}")
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789"
 

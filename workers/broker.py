@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
-import os
 from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -49,8 +48,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-# Prefix of every Redis key; tests and side-by-side deployments set their own.
-NAMESPACE = os.environ.get("OUTREACH_BROKER_NAMESPACE", "outreach")
 EMBEDDED_THREADS = 2
 
 _broker: Broker | None = None
@@ -72,12 +69,13 @@ _embedded: _Embedded | None = None
 # --------------------------------------------------------------------------- the broker
 
 
-def build_broker(settings: Settings, *, namespace: str = NAMESPACE) -> Broker:
+def build_broker(settings: Settings, *, namespace: str | None = None) -> Broker:
     broker: Broker
     if settings.redis_url:
         # Timeouts: with Redis gone, a send fails in seconds instead of hanging a request.
         client = Redis.from_url(settings.redis_url, socket_connect_timeout=3, socket_timeout=10)
-        broker = RedisBroker(client=client, namespace=namespace)
+        # Prefix of every Redis key; tests and side-by-side deployments set their own.
+        broker = RedisBroker(client=client, namespace=namespace or settings.broker_namespace)
     else:
         broker = StubBroker()
     broker.add_middleware(AsyncIO())

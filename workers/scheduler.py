@@ -51,7 +51,7 @@ async def run_scheduler(
 ) -> None:
     """Tick until `stop_event` is set; `direct` sweeps here (default: in embedded mode)."""
     settings = config.get_settings()
-    interval = interval or float(getattr(settings, "scheduler_interval", DEFAULT_INTERVAL))
+    interval = interval or float(settings.scheduler_interval)
     direct = settings.embedded_worker if direct is None else direct
     log.info("scheduler: every %.0f s, %s", interval, "in-process" if direct else "via the broker")
     while not stop_event.is_set():

@@ -117,7 +117,7 @@ async def place_booking(
     """Book a class visit or register for an event; waitlisted when full and allowed."""
     now = now or utcnow()
 
-    async def work() -> list[Booking]:
+    async def work() -> list[BookingOut]:
         return [await _place(slot_id, req, by=by, now=now, waitlist_allowed=True)]
 
     return await _idempotent(by, key, _request_hash("booking", [slot_id], req), work)
@@ -140,7 +140,7 @@ async def place_many(
     if not req.is_class_visit:
         raise Invalid("several slots are booked for a class visit only", field="class_label")
 
-    async def work() -> list[Booking]:
+    async def work() -> list[BookingOut]:
         # A waiting list would break "all or nothing": every part must take its places.
         return [
             await _place(slot_id, req, by=by, now=now, waitlist_allowed=False)
@@ -183,7 +183,7 @@ async def _idempotent(
     by: Principal,
     key: str | None,
     request_hash: str,
-    work: Callable[[], Awaitable[list[Booking]]],
+    work: Callable[[], Awaitable[list[BookingOut]]],
 ) -> Placement:
     """Run `work` once per key: a retry gets the first answer, and books nothing more.
 
@@ -201,8 +201,7 @@ async def _idempotent(
                     scoped_key=scoped_key, request_hash=request_hash, status_code=201, response=""
                 )
                 await record.save()
-            bookings = await work()
-            outs = await _outs(bookings)
+            outs = await work()
             if scoped_key:
                 await IdempotencyRecord.update(
                     {IdempotencyRecord.response: msgspec.json.encode(outs).decode()}
@@ -217,7 +216,7 @@ async def _idempotent(
 
 async def _place(
     slot_id: int, req: BookingRequest, *, by: Principal, now: datetime, waitlist_allowed: bool
-) -> Booking:
+) -> BookingOut:
     slot = await Slot.objects().where(Slot.id == slot_id).first()
     if slot is None:
         raise NotFound(f"no slot {slot_id}", field="slot")
@@ -230,6 +229,9 @@ async def _place(
     _check_party(slot, fields["persons"], field="pupils" if req.is_class_visit else "persons")
     if req.is_class_visit:
         await _check_class_free(by.org_id, fields["class_label"], slot)
+    orgs = await _org_rows([event.host, *([fields["school"]] if fields.get("school") else [])])
+    # From the claim to the commit this transaction holds the slot's row lock: keep that
+    # stretch to the few writes that must follow it.
     if await _claim_places(slot.id, fields["persons"]):
         status = "confirmed" if event.booking_mode == "auto" else "pending"
     elif event.waitlist and waitlist_allowed:
@@ -254,8 +256,16 @@ async def _place(
     )
     await booking.save()
     await _tell_booker(booking, f"booking.{'received' if status == 'pending' else status}")
-    await _tell_host(booking, event, "host.booking_received")
-    return booking
+    await _tell_host(booking, orgs[event.host]["contact_email"], "host.booking_received")
+    position = (await _waitlist_positions([booking])).get(booking.id)
+    return _out(booking, slot.to_dict(), event.title, orgs, event.host, position)
+
+
+async def _org_rows(org_ids: list[int]) -> dict[int, dict[str, Any]]:
+    rows = await Organisation.select(
+        Organisation.id, Organisation.slug, Organisation.contact_email
+    ).where(Organisation.id.is_in(list(set(org_ids))))
+    return {row["id"]: row for row in rows}
 
 
 async def _free_places(slot_id: int) -> int:
@@ -433,6 +443,15 @@ async def _set_status(booking: Booking, status: str, now: datetime, reason: str 
     await booking.save([Booking.status, Booking.reason, Booking.sequence, Booking.updated_at])
 
 
+async def _end(booking: Booking, status: str, reason: str, now: datetime) -> bool:
+    """Give a booking a final status and free the places it held; True if it held any."""
+    held = booking.status in HOLDING_STATUSES
+    await _set_status(booking, status, now, reason)
+    if held:
+        await _release_places(booking.slot, booking.persons)
+    return held
+
+
 async def confirm_booking(
     booking_id: int, *, by: Principal, now: datetime | None = None
 ) -> BookingOut:
@@ -466,11 +485,8 @@ async def decline_booking(
                 field="status",
                 reason="wrong_status",
             )
-        held = booking.status == "pending"
-        await _set_status(booking, "declined", now, reason)
         await _tell_booker(booking, "booking.declined", {"reason": reason})
-        if held:
-            await _release_places(booking.slot, booking.persons)
+        if await _end(booking, "declined", reason, now):
             await promote_waiting(booking.slot, now=now)
         out = (await _outs([booking]))[0]
     await after_commit()
@@ -494,15 +510,14 @@ async def cancel_booking(
                 field="booking",
                 reason="started",
             )
-        held = booking.status in HOLDING_STATUSES
         cancelled_by = "booker" if _is_booker(booking, by) else "host"
-        await _set_status(booking, "cancelled", now, reason)
+        freed = await _end(booking, "cancelled", reason, now)
         payload = {"by": cancelled_by, "reason": reason}
         await _tell_booker(booking, "booking.cancelled", payload)
         if cancelled_by == "booker":
-            await _tell_host(booking, event, "host.booking_cancelled", payload)
-        if held:
-            await _release_places(booking.slot, booking.persons)
+            host = (await _org_rows([event.host]))[event.host]
+            await _tell_host(booking, host["contact_email"], "host.booking_cancelled", payload)
+        if freed:
             await promote_waiting(booking.slot, now=now)
         out = (await _outs([booking]))[0]
     await after_commit()
@@ -548,11 +563,8 @@ async def cancel_all_for_event(event_id: int, reason: str, *, now: datetime) -> 
         )
     )
     for booking in bookings:
-        held = booking.status in HOLDING_STATUSES
-        await _set_status(booking, "cancelled", now, reason)
+        await _end(booking, "cancelled", reason, now)
         await _tell_booker(booking, "event.cancelled", {"reason": reason})
-        if held:
-            await _release_places(booking.slot, booking.persons)
     return len(bookings)
 
 
@@ -601,18 +613,13 @@ async def _tell_booker(
 
 
 async def _tell_host(
-    booking: Booking, event: Event, kind: str, payload: dict[str, Any] | None = None
+    booking: Booking, host_email: str, kind: str, payload: dict[str, Any] | None = None
 ) -> None:
-    host = (
-        await Organisation.select(Organisation.contact_email)
-        .where(Organisation.id == event.host)
-        .first()
-    )
-    if host and host["contact_email"]:
+    if host_email:
         await notifications.enqueue(
             kind,
             booking_id=booking.id,
-            recipient=host["contact_email"],
+            recipient=host_email,
             language="de",
             payload=payload or {},
             instant=booking.updated_at,
@@ -689,41 +696,55 @@ async def _outs(bookings: list[Booking]) -> list[BookingOut]:
             Event.id.is_in(event_ids)
         )
     }
-    org_ids = list({e["host"] for e in events.values()} | {b.school for b in bookings if b.school})
-    slugs = {
-        o["id"]: o["slug"]
-        for o in await Organisation.select(Organisation.id, Organisation.slug).where(
-            Organisation.id.is_in(org_ids)
-        )
-    }
+    orgs = await _org_rows(
+        [e["host"] for e in events.values()] + [b.school for b in bookings if b.school]
+    )
     positions = await _waitlist_positions([b for b in bookings if b.status == "waitlisted"])
     return [
-        BookingOut(
-            id=b.id,
-            slot_id=b.slot,
-            event_id=b.event,
-            kind=b.kind,
-            status=b.status,
-            persons=b.persons,
-            starts_at=local(slots[b.slot]["starts_at"]),
-            ends_at=local(slots[b.slot]["ends_at"]),
-            event_title=events[b.event]["title"],
-            host=slugs[events[b.event]["host"]],
-            school=slugs.get(b.school) if b.school else None,
-            class_label=b.class_label,
-            grade=b.grade,
-            pupils=b.pupils,
-            adults=b.adults,
-            contact_name=b.contact_name,
-            contact_email=b.contact_email,
-            notes=b.notes,
-            reason=b.reason,
-            waitlist_position=positions.get(b.id),
-            created_at=local(b.created_at),
-            updated_at=local(b.updated_at),
+        _out(
+            b,
+            slots[b.slot],
+            events[b.event]["title"],
+            orgs,
+            events[b.event]["host"],
+            positions.get(b.id),
         )
         for b in bookings
     ]
+
+
+def _out(
+    b: Booking,
+    slot: dict[str, Any],
+    event_title: str,
+    orgs: dict[int, dict[str, Any]],
+    host_id: int,
+    waitlist_position: int | None,
+) -> BookingOut:
+    return BookingOut(
+        id=b.id,
+        slot_id=b.slot,
+        event_id=b.event,
+        kind=b.kind,
+        status=b.status,
+        persons=b.persons,
+        starts_at=local(slot["starts_at"]),
+        ends_at=local(slot["ends_at"]),
+        event_title=event_title,
+        host=orgs[host_id]["slug"],
+        school=orgs[b.school]["slug"] if b.school else None,
+        class_label=b.class_label,
+        grade=b.grade,
+        pupils=b.pupils,
+        adults=b.adults,
+        contact_name=b.contact_name,
+        contact_email=b.contact_email,
+        notes=b.notes,
+        reason=b.reason,
+        waitlist_position=waitlist_position,
+        created_at=local(b.created_at),
+        updated_at=local(b.updated_at),
+    )
 
 
 async def _waitlist_positions(waiting: list[Booking]) -> dict[int, int]:
