@@ -21,8 +21,9 @@ parents' evenings, firms confirm and decline. Past slots and bookings (the early
 of the school year, for reports) are made with an earlier injected clock, exactly as
 the booking engine is tested. The whole load is one transaction: it happens
 completely or not at all, and a second run finds the network office and writes
-nothing. The notices the services queue for the bookings wait in the outbox like any
-other; the workers' sweep sends them (into the mail folder, in the embedded setup).
+nothing. The notices the services queue for this invented history are recorded in the
+outbox as skipped, never mailed; reminders for the upcoming visits are planned by the
+scheduler like any others.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from outreach.calendar.holidays import PUBLIC_HOLIDAY, closure_on
 from outreach.db import is_postgres, write_transaction
 from outreach.events.schemas import EventIn, EventOut, SlotIn, SlotOut, VenueIn
 from outreach.events.services import add_slot, cancel_event, create_event
+from outreach.notifications import services as notifications
 from outreach.organisations.services import OrganisationIn, create_organisation
 from outreach.organisations.tables import Organisation
 from outreach.principal import ANONYMOUS, Principal
@@ -784,26 +786,25 @@ def _saturdays(first: date, last: date) -> list[date]:
 
 async def load_demo(now: datetime | None = None) -> str:
     """Load the demo network unless it is there; returns a one-line summary."""
-    now = (now or utcnow()).replace(microsecond=0)
-    async with write_transaction():
-        await _serialise_loaders()
-        if await Organisation.exists().where(Organisation.slug == NETWORK_SLUG):
-            return ALREADY_LOADED
-        summary = await _Loader(now).run()
-    await booking.after_commit()
-    log.info("%s", summary)
-    return summary
+    return await _load(now, only_into_empty=False) or ALREADY_LOADED
 
 
 async def load_demo_if_empty(*, now: datetime | None = None) -> str | None:
     """Load the demo network only into a database without organisations."""
+    return await _load(now, only_into_empty=True)
+
+
+async def _load(now: datetime | None, *, only_into_empty: bool) -> str | None:
     now = (now or utcnow()).replace(microsecond=0)
     async with write_transaction():
         await _serialise_loaders()
-        if await Organisation.count() > 0:
+        if only_into_empty and await Organisation.count() > 0:
+            return None
+        if await Organisation.exists().where(Organisation.slug == NETWORK_SLUG):
             return None
         summary = await _Loader(now).run()
-    await booking.after_commit()
+        # The demo's history is invented: its notices are recorded, never mailed.
+        await notifications.skip_pending(reason="demo data")
     log.info("%s", summary)
     return summary
 

@@ -61,3 +61,5 @@ class BookingOut(Struct):
     waitlist_position: int | None
     created_at: datetime
     updated_at: datetime
+    # The booker answered the reminder "we are coming"; hosts see who did not.
+    reconfirmed_at: datetime | None = None

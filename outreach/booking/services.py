@@ -25,11 +25,13 @@ from outreach.accounts.services import normalise_email
 from outreach.booking.schemas import BookingOut, BookingRequest
 from outreach.booking.tables import HOLDING_STATUSES, Booking, IdempotencyRecord
 from outreach.calendar.holidays import closure_on
+from outreach.config import get_settings
 from outreach.db import for_update, in_transaction, write_transaction
 from outreach.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorised
 from outreach.events.services import can_manage, load_event_row
 from outreach.events.tables import Event, Slot
 from outreach.notifications import services as notifications
+from outreach.notifications.links import verify_respond_token
 from outreach.organisations.tables import Organisation
 from outreach.principal import Principal
 from outreach.timeutil import local, utcnow
@@ -39,9 +41,11 @@ __all__ = [
     "after_commit",
     "cancel_all_for_event",
     "cancel_booking",
+    "cancel_by_link",
     "confirm_booking",
     "decline_booking",
     "get_booking",
+    "get_booking_by_link",
     "has_active_bookings",
     "list_bookings",
     "notify_event_changed",
@@ -49,6 +53,7 @@ __all__ = [
     "place_booking",
     "place_many",
     "promote_waiting",
+    "reconfirm_by_link",
 ]
 
 log = logging.getLogger(__name__)
@@ -499,27 +504,86 @@ async def cancel_booking(
     now = now or utcnow()
     async with write_transaction():
         booking, event = await _locked_booking(booking_id, by)
-        if booking.status not in OPEN_STATUSES:
-            raise Conflict(
-                f"this booking is already {booking.status}", field="status", reason="wrong_status"
-            )
-        slot = await Slot.objects().where(Slot.id == booking.slot).first()
-        if slot.starts_at <= now:
-            raise Conflict(
-                "the visit has begun and can no longer be cancelled",
-                field="booking",
-                reason="started",
-            )
         cancelled_by = "booker" if _is_booker(booking, by) else "host"
-        freed = await _end(booking, "cancelled", reason, now)
-        payload = {"by": cancelled_by, "reason": reason}
-        await _tell_booker(booking, "booking.cancelled", payload)
-        if cancelled_by == "booker":
-            host = (await _org_rows([event.host]))[event.host]
-            await _tell_host(booking, host["contact_email"], "host.booking_cancelled", payload)
-        if freed:
-            await promote_waiting(booking.slot, now=now)
-        out = (await _outs([booking]))[0]
+        out = await _cancel(booking, event, cancelled_by, reason, now)
+    await after_commit()
+    return out
+
+
+async def _cancel(
+    booking: Booking, event: Event, cancelled_by: str, reason: str, now: datetime
+) -> BookingOut:
+    if booking.status not in OPEN_STATUSES:
+        raise Conflict(
+            f"this booking is already {booking.status}", field="status", reason="wrong_status"
+        )
+    await _refuse_if_started(booking)
+    freed = await _end(booking, "cancelled", reason, now)
+    payload = {"by": cancelled_by, "reason": reason}
+    await _tell_booker(booking, "booking.cancelled", payload)
+    if cancelled_by == "booker":
+        host = (await _org_rows([event.host]))[event.host]
+        await _tell_host(booking, host["contact_email"], "host.booking_cancelled", payload)
+    if freed:
+        await promote_waiting(booking.slot, now=now)
+    return (await _outs([booking]))[0]
+
+
+async def _refuse_if_started(booking: Booking, now: datetime | None = None) -> None:
+    slot = await Slot.select(Slot.starts_at).where(Slot.id == booking.slot).first()
+    if slot["starts_at"] <= (now or utcnow()):
+        raise Conflict(
+            "the visit has begun and can no longer be changed",
+            field="booking",
+            reason="started",
+        )
+
+
+async def _booking_by_link(booking_id: int, token: str) -> tuple[Booking, Event]:
+    """The booking a reminder's signed link names; a wrong token looks like no booking."""
+    if not verify_respond_token(get_settings(), booking_id, token):
+        raise NotFound(f"no booking {booking_id}", field="booking")
+    booking = await for_update(Booking.objects().where(Booking.id == booking_id)).first()
+    if booking is None:
+        raise NotFound(f"no booking {booking_id}", field="booking")
+    event = await Event.objects().where(Event.id == booking.event).first()
+    return booking, event
+
+
+async def get_booking_by_link(booking_id: int, token: str) -> BookingOut:
+    """What the reminder link's page shows (a GET: it changes nothing)."""
+    booking, _ = await _booking_by_link(booking_id, token)
+    return (await _outs([booking]))[0]
+
+
+async def reconfirm_by_link(
+    booking_id: int, token: str, *, now: datetime | None = None
+) -> BookingOut:
+    """The booker answers the reminder "we are coming"; hosts see who did not."""
+    now = now or utcnow()
+    async with write_transaction():
+        booking, _ = await _booking_by_link(booking_id, token)
+        if booking.status not in HOLDING_STATUSES:
+            raise Conflict(
+                f"this booking is {booking.status} and cannot be reconfirmed",
+                field="status",
+                reason="wrong_status",
+            )
+        await _refuse_if_started(booking, now)
+        if booking.reconfirmed_at is None:
+            booking.reconfirmed_at = now
+            await booking.save([Booking.reconfirmed_at])
+        return (await _outs([booking]))[0]
+
+
+async def cancel_by_link(
+    booking_id: int, token: str, reason: str, *, now: datetime | None = None
+) -> BookingOut:
+    """The booker cancels from the reminder's link, without signing in."""
+    now = now or utcnow()
+    async with write_transaction():
+        booking, event = await _booking_by_link(booking_id, token)
+        out = await _cancel(booking, event, "booker", reason, now)
     await after_commit()
     return out
 
@@ -742,6 +806,7 @@ def _out(
         notes=b.notes,
         reason=b.reason,
         waitlist_position=waitlist_position,
+        reconfirmed_at=local(b.reconfirmed_at) if b.reconfirmed_at else None,
         created_at=local(b.created_at),
         updated_at=local(b.updated_at),
     )

@@ -32,6 +32,8 @@ class Booking(Table, tablename="booking"):
     language = Varchar(length=8, default="de")
     booked_by = ForeignKey(User, null=True, on_delete=OnDelete.set_null)
     reason = Text(default="")  # why declined or cancelled
+    # The booker said "we are coming" from the reminder link; hosts see who did not.
+    reconfirmed_at = Timestamptz(null=True, default=None)
     sequence = Integer(default=0)
     created_at = Timestamptz(default=TimestamptzNow())
     updated_at = Timestamptz(default=TimestamptzNow())

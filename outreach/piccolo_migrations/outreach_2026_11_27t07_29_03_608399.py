@@ -95,7 +95,7 @@ class Venue(Table, tablename="venue", schema=None):
 
 ID = "2026-11-27T07:29:03:608399"
 VERSION = "1.38.0"
-DESCRIPTION = "True"
+DESCRIPTION = "initial schema"
 
 
 async def forwards():

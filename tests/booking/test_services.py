@@ -349,3 +349,29 @@ async def test_moving_a_slot_tells_its_bookers_and_raises_sequence(world):
         (Notification.booking == placed.booking.id) & (Notification.kind == "slot.moved")
     )
     assert len(moved) == 1
+
+
+async def test_reminder_link_reconfirms_or_cancels_without_signing_in(world, settings):
+    from outreach.notifications.links import respond_token
+
+    event = await make_event(world.firm_a)
+    slot = await make_slot(world.firm_a, event, capacity=30)
+    first = await booking.place_booking(slot, class_visit("8a", 20, 2), by=world.school_a)
+    waiting = await booking.place_booking(slot, class_visit("8b", 20, 2), by=world.school_b)
+    token = respond_token(settings, first.booking.id)
+    with pytest.raises(NotFound):  # a wrong or foreign token looks like no booking
+        await booking.get_booking_by_link(first.booking.id, respond_token(settings, 999))
+    shown = await booking.get_booking_by_link(first.booking.id, token)
+    assert shown.reconfirmed_at is None  # looking changes nothing
+    kept = await booking.reconfirm_by_link(first.booking.id, token)
+    assert kept.reconfirmed_at is not None
+    again = await booking.reconfirm_by_link(first.booking.id, token)
+    assert again.reconfirmed_at == kept.reconfirmed_at
+    with pytest.raises(NotFound):
+        await booking.cancel_by_link(first.booking.id, "x" + token[1:], "")
+    cancelled = await booking.cancel_by_link(first.booking.id, token, "Klasse krank")
+    assert cancelled.status == "cancelled"
+    assert (await booking.get_booking(waiting.booking.id, by=world.admin)).status == "confirmed"
+    with pytest.raises(Conflict):
+        await booking.reconfirm_by_link(first.booking.id, token)
+    await assert_invariant(slot)
