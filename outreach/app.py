@@ -16,8 +16,9 @@ from litestar.openapi.spec import Components, SecurityScheme
 from outreach import __version__, db
 from outreach.accounts.api import MeController
 from outreach.booking.api import BookingController, SlotBookingController
-from outreach.config import get_settings
+from outreach.config import Settings, get_settings
 from outreach.events.api import EventController, SlotController
+from outreach.hardening import rate_limit_config, rate_limit_store, security_headers
 from outreach.health import health_report
 from outreach.web import exception_handlers, provide_principal
 
@@ -58,6 +59,7 @@ def create_app(*, start_workers: bool = True, use_pool: bool = True) -> Litestar
     `use_pool`: a PostgreSQL pool belongs to one event loop; tests that share the
     database with the app from another loop run without one.
     """
+    settings = get_settings()
     openapi = OpenAPIConfig(
         title="outreach",
         version=__version__,
@@ -93,5 +95,13 @@ def create_app(*, start_workers: bool = True, use_pool: bool = True) -> Litestar
             *([db.close_pool] if use_pool else []),
         ],
         response_cache_config=ResponseCacheConfig(),
+        middleware=_hardening(settings),
+        stores={"rate_limit": rate_limit_store(settings)},
+        request_max_body_size=settings.max_body_bytes,
         debug=False,
     )
+
+
+def _hardening(settings: Settings) -> list[Any]:
+    limits = rate_limit_config(settings)
+    return [security_headers(settings), *([limits.middleware] if limits else [])]

@@ -70,6 +70,8 @@ class Settings:
     db_pool_max: int = 10
     embedded_worker: bool = True
     scheduler_interval: int = 15
+    rate_limit_per_minute: int = 30
+    max_body_bytes: int = 1_000_000
     broker_namespace: str = "outreach"
     extra: dict[str, str] = field(default_factory=dict)
 
@@ -119,6 +121,8 @@ class Settings:
             db_pool_max=_int(env, "DB_POOL_MAX", 10, minimum=1),
             embedded_worker=redis_url is None and _flag(env, "EMBEDDED_WORKER", True),
             scheduler_interval=_int(env, "SCHEDULER_INTERVAL", 15, minimum=1),
+            rate_limit_per_minute=_int(env, "RATE_LIMIT_PER_MINUTE", 30),
+            max_body_bytes=_int(env, "MAX_BODY_BYTES", 1_000_000, minimum=1024),
             broker_namespace=env.get("OUTREACH_BROKER_NAMESPACE") or "outreach",
         )
 

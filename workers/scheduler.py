@@ -73,7 +73,24 @@ async def run_scheduler_forever() -> None:
     await run_scheduler(stop)
 
 
+HOUSEKEEPING_EVERY = 3600.0  # seconds; anonymising is a cheap UPDATE, no need to rush
+_last_housekeeping = 0.0
+
+
+async def _housekeeping() -> None:
+    """Privacy: contact data of long-past visits goes (idempotent; any scheduler may run it)."""
+    global _last_housekeeping
+    loop_time = asyncio.get_running_loop().time()
+    if _last_housekeeping and loop_time - _last_housekeeping < HOUSEKEEPING_EVERY:
+        return
+    _last_housekeeping = loop_time
+    from outreach.booking.services import anonymise_ended_bookings
+
+    await anonymise_ended_bookings()
+
+
 async def _tick(direct: bool) -> None:
+    await _housekeeping()
     if direct:
         result = await run_sweep_once()
         if result.reminders or result.outcomes:

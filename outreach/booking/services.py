@@ -14,7 +14,7 @@ import re
 import sqlite3
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -39,6 +39,7 @@ from outreach.timeutil import local, utcnow
 __all__ = [
     "Placement",
     "after_commit",
+    "anonymise_ended_bookings",
     "cancel_all_for_event",
     "cancel_booking",
     "cancel_by_link",
@@ -701,6 +702,31 @@ async def after_commit() -> None:
         await notifications.after_commit()
     except Exception:  # the outbox keeps them; the scheduler's sweep sends them later
         log.warning("could not hand notifications to the workers", exc_info=True)
+
+
+async def anonymise_ended_bookings(*, now: datetime | None = None) -> int:
+    """Drop the contact data of bookings whose visit ended long enough ago.
+
+    Counts, grade, school and status stay for the reports; names, addresses and notes go.
+    Safe to run on several schedulers at once: it only touches rows not yet anonymised.
+    """
+    now = now or utcnow()
+    cutoff = now - timedelta(days=get_settings().anonymise_after_days)
+    rows = await Booking.update(
+        {
+            Booking.contact_name: "",
+            Booking.contact_email: "",
+            Booking.notes: "",
+            Booking.reason: "",
+            Booking.booked_by: None,
+            Booking.anonymised_at: now,
+        }
+    ).where(
+        Booking.anonymised_at.is_null() & (Booking.slot.ends_at < cutoff)
+    ).returning(Booking.id)
+    if rows:
+        log.info("anonymised %d bookings of visits that ended before %s", len(rows), cutoff)
+    return len(rows)
 
 
 # ---------------------------------------------------------------------------

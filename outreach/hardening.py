@@ -1,0 +1,108 @@
+"""HTTP hardening shared by every route: security headers and rate limits.
+
+Kept out of the controllers so that a new route cannot forget them.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+from litestar.datastructures import MutableScopeHeaders
+from litestar.middleware import DefineMiddleware
+from litestar.middleware.rate_limit import CacheObject, RateLimitConfig, RateLimitMiddleware
+from litestar.stores.memory import MemoryStore
+
+if TYPE_CHECKING:
+    from litestar import Request
+    from litestar.stores.base import Store
+    from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+    from outreach.config import Settings
+
+__all__ = ["rate_limit_config", "rate_limit_store", "security_headers"]
+
+# Our pages need no inline script and nothing from other origins.
+_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "font-src 'self'; connect-src 'self'; form-action 'self'; base-uri 'self'; "
+    "object-src 'none'; frame-ancestors 'none'"
+)
+# The OpenAPI viewers load their scripts from a CDN; they get a looser policy of their own.
+_DOCS_CSP = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net "
+    "https://unpkg.com; style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net "
+    "https://unpkg.com https://fonts.googleapis.com; font-src 'self' https://fonts.gstatic.com; "
+    "img-src 'self' data: https://cdn.jsdelivr.net; frame-ancestors 'none'"
+)
+# Writes that an abuser would hammer: sign-in, password reset, bookings, registrations.
+_THROTTLED = re.compile(
+    r"^/(?:api/v1/slots/\d+/bookings|api/v1/itineraries|sign-in|signin|login|password|"
+    r"events/\d+/(?:book|register)|slots/\d+/book)"
+)
+
+
+def security_headers(settings: Settings) -> DefineMiddleware:
+    return DefineMiddleware(_SecurityHeaders, https=settings.base_url.startswith("https://"))
+
+
+class _SecurityHeaders:
+    def __init__(self, app: ASGIApp, https: bool) -> None:
+        self.app = app
+        self.https = https
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        docs = scope["path"].startswith("/schema")
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableScopeHeaders.from_message(message)
+                headers["Content-Security-Policy"] = _DOCS_CSP if docs else _CSP
+                headers["X-Content-Type-Options"] = "nosniff"
+                headers["X-Frame-Options"] = "DENY"
+                # Private feed and reminder URLs carry secrets: never leak them onwards.
+                headers["Referrer-Policy"] = "no-referrer"
+                headers["Cross-Origin-Opener-Policy"] = "same-origin"
+                headers["Permissions-Policy"] = "geolocation=(), camera=(), microphone=()"
+                if self.https:
+                    headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+class _RateLimit(RateLimitMiddleware):
+    """Litestar's limiter, plus the `Retry-After` that clients and proxies understand."""
+
+    def create_response_headers(self, cache_object: CacheObject) -> dict[str, str]:
+        headers = super().create_response_headers(cache_object)
+        headers["Retry-After"] = str(max(1, int(headers[self.config.rate_limit_reset_header_key])))
+        return headers
+
+
+def _throttled(request: Request[Any, Any, Any]) -> bool:
+    return request.method == "POST" and bool(_THROTTLED.match(request.url.path))
+
+
+def rate_limit_config(settings: Settings) -> RateLimitConfig | None:
+    """Per client address, on writes; None when RATE_LIMIT_PER_MINUTE is 0."""
+    if settings.rate_limit_per_minute <= 0:
+        return None
+    return RateLimitConfig(
+        rate_limit=("minute", settings.rate_limit_per_minute),
+        check_throttle_handler=_throttled,
+        middleware_class=_RateLimit,
+        store="rate_limit",
+    )
+
+
+def rate_limit_store(settings: Settings) -> Store:
+    """Shared between web processes through Redis when there is one, else per process."""
+    if settings.redis_url:
+        from litestar.stores.redis import RedisStore
+
+        return RedisStore.with_client(url=settings.redis_url, namespace="outreach-rate-limit")
+    return MemoryStore()

@@ -1,0 +1,56 @@
+"""Security headers, rate limits and the body size limit apply to every route."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+from litestar.testing import AsyncTestClient
+
+from outreach.app import create_app
+from outreach.config import set_settings
+from tests.factories import make_event, make_slot, make_world
+from tests.support import bearer
+
+
+@pytest.fixture
+async def strict_client(db, settings):
+    strict = dataclasses.replace(settings, rate_limit_per_minute=3, max_body_bytes=2048)
+    set_settings(strict)
+    async with AsyncTestClient(app=create_app(start_workers=False, use_pool=False)) as client:
+        yield client
+
+
+async def test_security_headers_on_api_and_errors(client):
+    for path in ("/health", "/api/v1/events", "/api/v1/events/999999"):
+        response = await client.get(path)
+        csp = response.headers["content-security-policy"]
+        assert "frame-ancestors 'none'" in csp and "'unsafe-inline'" not in csp
+        assert response.headers["x-content-type-options"] == "nosniff"
+        assert response.headers["referrer-policy"] == "no-referrer"
+        assert "strict-transport-security" not in response.headers  # plain http base URL
+
+
+async def test_bookings_are_rate_limited_with_retry_after(strict_client):
+    world = await make_world()
+    event = await make_event(world.firm_a, kind="open_day")
+    slot = await make_slot(world.firm_a, event, capacity=100)
+    body = {"name": "Familie Test", "email": "f@test.example", "persons": 1}
+    statuses = []
+    for _ in range(5):
+        response = await strict_client.post(f"/api/v1/slots/{slot}/bookings", json=body)
+        statuses.append(response.status_code)
+    assert statuses[:3] == [201, 201, 201] and statuses[3:] == [429, 429]
+    assert int(response.headers["retry-after"]) > 0
+    # Reading is not limited.
+    assert (await strict_client.get("/api/v1/events")).status_code == 200
+
+
+async def test_oversized_body_is_refused(strict_client):
+    world = await make_world()
+    response = await strict_client.post(
+        "/api/v1/events",
+        json={"kind": "other", "title": "x", "description": "y" * 5000},
+        headers=bearer(world.tokens["firm_a"]),
+    )
+    assert response.status_code == 413
