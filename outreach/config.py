@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 __all__ = ["ConfigError", "Settings", "get_settings", "set_settings"]
@@ -73,7 +73,6 @@ class Settings:
     rate_limit_per_minute: int = 30
     max_body_bytes: int = 1_000_000
     broker_namespace: str = "outreach"
-    extra: dict[str, str] = field(default_factory=dict)
 
     @property
     def sqlite_path(self) -> Path:
