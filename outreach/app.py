@@ -20,6 +20,13 @@ from outreach.config import Settings, get_settings
 from outreach.events.api import EventController, SlotController
 from outreach.hardening import rate_limit_config, rate_limit_store, security_headers
 from outreach.health import health_report
+from outreach.pages import (
+    csrf_config,
+    page_router,
+    session_config,
+    static_router,
+    template_config,
+)
 from outreach.web import exception_handlers, provide_principal
 
 __all__ = ["create_app"]
@@ -33,6 +40,19 @@ async def health() -> Response[dict[str, Any]]:
     """Database and broker state; 503 when one of them is down."""
     ok, report = await health_report()
     report["version"] = __version__
+    return Response(report, status_code=200 if ok else 503)
+
+
+@get("/health/live", tags=["operations"])
+async def live() -> dict[str, str]:
+    """Liveness: the process answers (restart it if not); checks nothing else."""
+    return {"status": "ok"}
+
+
+@get("/health/ready", tags=["operations"])
+async def ready() -> Response[dict[str, Any]]:
+    """Readiness: send traffic only while the database and broker answer."""
+    ok, report = await health_report()
     return Response(report, status_code=200 if ok else 503)
 
 
@@ -77,13 +97,20 @@ def create_app(*, start_workers: bool = True, use_pool: bool = True) -> Litestar
     return Litestar(
         route_handlers=[
             health,
+            live,
+            ready,
             EventController,
             SlotController,
             SlotBookingController,
             BookingController,
             MeController,
+            page_router(),
+            static_router(),
         ],
         dependencies={"by": Provide(provide_principal)},
+        # Pages: a session cookie, CSRF on every form, Jinja templates (see outreach/pages).
+        csrf_config=csrf_config(settings),
+        template_config=template_config(TEMPLATES),
         exception_handlers=exception_handlers,
         openapi_config=openapi,
         on_startup=[
@@ -95,7 +122,7 @@ def create_app(*, start_workers: bool = True, use_pool: bool = True) -> Litestar
             *([db.close_pool] if use_pool else []),
         ],
         response_cache_config=ResponseCacheConfig(),
-        middleware=_hardening(settings),
+        middleware=[*_hardening(settings), session_config(settings).middleware],
         stores={"rate_limit": rate_limit_store(settings)},
         request_max_body_size=settings.max_body_bytes,
         debug=False,

@@ -90,12 +90,19 @@ def demo() -> None:
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
 @click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Server processes (production; each owns its database pool).",
+)
+@click.option(
     "--demo/--no-demo",
     "with_demo",
     default=False,
     help="Load the demo network first when the database holds no organisations.",
 )
-def serve(host: str, port: int, with_demo: bool) -> None:
+def serve(host: str, port: int, workers: int, with_demo: bool) -> None:
     """Run the web service (with no REDIS_URL, also an in-process worker and scheduler)."""
     import uvicorn
 
@@ -120,7 +127,18 @@ def serve(host: str, port: int, with_demo: bool) -> None:
         port,
         "postgres" if settings.uses_postgres else settings.sqlite_path,
     )
-    uvicorn.run("outreach.asgi:app", host=host, port=port, log_level="info", proxy_headers=True)
+    if workers > 1 and settings.embedded_worker:
+        _fail("--workers needs REDIS_URL: the in-process worker lives in one process only")
+    uvicorn.run(
+        "outreach.asgi:app",
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="info",
+        proxy_headers=True,
+        # On SIGTERM, requests in flight get this long to finish before the process exits.
+        timeout_graceful_shutdown=20,
+    )
 
 
 @main.command()

@@ -264,6 +264,8 @@ async def test_roles_on_events(client, world):
 async def test_bad_token_is_401_and_health_and_schema(client, world):
     bad = await client.get("/api/v1/bookings", headers=bearer("otk_nope_nope"))
     assert bad.status_code == 401
+    assert (await client.get("/health/live")).json() == {"status": "ok"}
+    assert (await client.get("/health/ready")).status_code == 200
     health = await client.get("/health")
     assert health.status_code == 200
     assert health.json()["status"] == "ok" and health.json()["database"]["ok"] is True
