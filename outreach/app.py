@@ -18,8 +18,10 @@ from outreach.accounts.api import MeController
 from outreach.booking.api import BookingController, SlotBookingController
 from outreach.config import Settings, get_settings
 from outreach.events.api import EventController, SlotController
+from outreach.feeds.api import EventCalendarController, FeedController, bench_route_handlers
 from outreach.hardening import rate_limit_config, rate_limit_store, security_headers
 from outreach.health import health_report
+from outreach.itineraries.api import ItineraryCalendarController, ItineraryController
 from outreach.pages import (
     csrf_config,
     page_router,
@@ -104,6 +106,11 @@ def create_app(*, start_workers: bool = True, use_pool: bool = True) -> Litestar
             SlotBookingController,
             BookingController,
             MeController,
+            ItineraryController,
+            ItineraryCalendarController,
+            FeedController,
+            EventCalendarController,
+            *bench_route_handlers(),
             page_router(),
             static_router(),
         ],

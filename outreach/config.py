@@ -31,6 +31,19 @@ def _int(env: dict[str, str], name: str, default: int, minimum: int = 0) -> int:
     return value
 
 
+def _float(env: dict[str, str], name: str, default: float, minimum: float, maximum: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+    if not minimum <= value <= maximum:
+        raise ConfigError(f"{name} must lie between {minimum} and {maximum}, got {value}")
+    return value
+
+
 def _flag(env: dict[str, str], name: str, default: bool) -> bool:
     raw = (env.get(name) or "").strip().lower()
     if not raw:
@@ -73,6 +86,12 @@ class Settings:
     rate_limit_per_minute: int = 30
     max_body_bytes: int = 1_000_000
     broker_namespace: str = "outreach"
+    # Class day planner: straight-line distance x detour factor at these speeds, plus
+    # a buffer per leg (gathering the class, crossing roads, boarding the bus).
+    planner_walk_kmh: float = 4.5
+    planner_bus_kmh: float = 30.0
+    planner_detour_factor: float = 1.3
+    planner_buffer_minutes: int = 10
 
     @property
     def sqlite_path(self) -> Path:
@@ -123,6 +142,10 @@ class Settings:
             rate_limit_per_minute=_int(env, "RATE_LIMIT_PER_MINUTE", 30),
             max_body_bytes=_int(env, "MAX_BODY_BYTES", 1_000_000, minimum=1024),
             broker_namespace=env.get("OUTREACH_BROKER_NAMESPACE") or "outreach",
+            planner_walk_kmh=_float(env, "PLANNER_WALK_KMH", 4.5, 0.5, 15),
+            planner_bus_kmh=_float(env, "PLANNER_BUS_KMH", 30.0, 5, 120),
+            planner_detour_factor=_float(env, "PLANNER_DETOUR_FACTOR", 1.3, 1, 5),
+            planner_buffer_minutes=_int(env, "PLANNER_BUFFER_MINUTES", 10),
         )
 
 

@@ -54,6 +54,8 @@ def all_tables() -> list[type[Table]]:
     from outreach.audit.tables import AuditEntry
     from outreach.booking.tables import Booking, IdempotencyRecord
     from outreach.events.tables import Event, Slot, Venue
+    from outreach.feeds.tables import FeedChange, FeedDocument, FeedPiece
+    from outreach.itineraries.tables import Itinerary, ItineraryVisit
     from outreach.notifications.tables import Notification
     from outreach.organisations.tables import Organisation
 
@@ -68,6 +70,11 @@ def all_tables() -> list[type[Table]]:
         IdempotencyRecord,
         Notification,
         AuditEntry,
+        FeedChange,
+        FeedPiece,
+        FeedDocument,
+        Itinerary,
+        ItineraryVisit,
     ]
 
 

@@ -72,6 +72,8 @@ TOUR_TIMES = (time(8, 30), time(10, 30), time(13, 0))
 TOUR_MINUTES = 90
 TOUR_CAPACITY = 30
 TOUR_MIN_PARTY = 5
+CLASS_DAYS = 3  # upcoming days with staggered tours at several firms (the day planner)
+CLASS_DAY_FIRMS = 5
 # Pools of days on either side of "now": enough for the demo to look alive in any week.
 MIN_PAST_SCHOOL_DAYS = 20
 MIN_FUTURE_SCHOOL_DAYS = 30
@@ -855,12 +857,15 @@ class _Loader:
         self.open_day_dates: set[date] = set()
         self.pending_left = 3
         self.declined_left = 1
+        # A published, first-come tour per firm, for the class days of the planner.
+        self.open_tours: dict[str, EventOut] = {}
 
     async def run(self) -> str:
         await self._organisations()
         await self._users()
         future_tour_bookings = await self._factory_tours()
         await self._waitlist_and_cancel(future_tour_bookings)
+        await self._class_days()
         await self._open_days()
         await self._parents_evenings()
         await self._teacher_trainings()
@@ -1074,6 +1079,8 @@ class _Loader:
                         status="draft" if tour.draft else "published",
                     )
                 )
+                if not tour.draft and tour.booking_mode == "auto":
+                    self.open_tours.setdefault(firm.slug, event)
                 n = self.rng.randint(3, 8)
                 n_past = 0 if tour.draft else round(n * share_past)
                 days = _spread(cal.past, n_past, self.rng) + _spread(
@@ -1101,6 +1108,30 @@ class _Loader:
                         if out is not None and out.status == "confirmed":
                             booked_future.append(ts)
         return booked_future
+
+    async def _class_days(self) -> None:
+        """Days on which the Glashütte firms open in turn, so a class can visit several.
+
+        Each of the first CLASS_DAYS school days two weeks ahead gets the three tour times
+        at five firms of the town: the planner finds three- and four-firm days on them.
+        """
+        town_firms = [f for f in FIRMS if f.address[2] == "Glashütte" and f.slug in self.open_tours]
+        days = [d for d in self.cal.future if d >= self.cal.today + timedelta(days=14)]
+        for day in days[:CLASS_DAYS]:
+            for firm in town_firms[:CLASS_DAY_FIRMS]:
+                for at in TOUR_TIMES:
+                    start = _at(day, at)
+                    if (firm.slug, start) in self.host_busy:
+                        continue
+                    self.host_busy.add((firm.slug, start))
+                    await self._slot(
+                        self.open_tours[firm.slug],
+                        start,
+                        TOUR_MINUTES,
+                        capacity=TOUR_CAPACITY,
+                        min_party=TOUR_MIN_PARTY,
+                        max_party=TOUR_CAPACITY,
+                    )
 
     async def _past_tour_booking(self, ts: _TourSlot) -> None:
         if self.rng.random() >= 0.75:

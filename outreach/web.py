@@ -10,7 +10,7 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, NotAuthorizedException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
-from outreach.accounts.services import authenticate_token
+from outreach.accounts.services import authenticate_token, principal_for_session
 from outreach.errors import DomainError, Unauthorised
 from outreach.principal import ANONYMOUS, Principal
 
@@ -20,16 +20,33 @@ log = logging.getLogger(__name__)
 
 
 async def provide_principal(request: Request[Any, Any, Any]) -> Principal:
-    """The caller from `Authorization: Bearer`; anonymous without one."""
+    """The caller: from `Authorization: Bearer` first, else the pages' session cookie.
+
+    One way for both: the API sends a bearer token; pages carry a signed session. The
+    session middleware skips `/api/`, so an API call is never authorised by a cookie
+    (that would need CSRF protection the API does not have).
+    """
+    principal = await _principal(request)
+    request.state["principal"] = principal  # the page templates show who is signed in
+    return principal
+
+
+async def _principal(request: Request[Any, Any, Any]) -> Principal:
     header = request.headers.get("authorization")
-    if not header:
-        return ANONYMOUS
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise Unauthorised(
-            "use the Authorization header as 'Bearer <token>'", field="Authorization"
-        )
-    return await authenticate_token(token.strip())
+    if header:
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise Unauthorised(
+                "use the Authorization header as 'Bearer <token>'", field="Authorization"
+            )
+        return await authenticate_token(token.strip())
+    session = request.scope.get("session")
+    if isinstance(session, dict) and isinstance(session.get("uid"), int):
+        principal = await principal_for_session(session["uid"], str(session.get("stamp", "")))
+        if principal is not None:
+            return principal
+        request.clear_session()  # the user is gone or changed the password: sign out
+    return ANONYMOUS
 
 
 def _domain_error(_: Request[Any, Any, Any], exc: DomainError) -> Response[dict[str, str]]:
@@ -64,7 +81,24 @@ def _validation_error(
     return Response(body, status_code=422)
 
 
-def _http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, Any]]:
+_NOT_PAGES = ("/api/", "/feeds/", "/schema", "/health", "/static/")
+
+
+def _wants_page(request: Request[Any, Any, Any]) -> bool:
+    """A browser asking for a page (not the API): errors outside any route get HTML too."""
+    path = request.url.path
+    return not path.startswith(_NOT_PAGES) and "text/html" in request.headers.get("accept", "")
+
+
+def _http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    if _wants_page(request):
+        from outreach.pages.common import page_exception_handlers
+
+        return page_exception_handlers[HTTPException](request, exc)  # type: ignore[no-any-return]
+    return _api_http_error(request, exc)
+
+
+def _api_http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, Any]]:
     if exc.status_code == 400 and str(exc.detail).startswith("JSON is malformed"):
         return Response(
             {"message": f"the request body is not valid JSON ({exc.detail})", "field": "body"},

@@ -23,8 +23,10 @@ from outreach.db import all_tables
 from outreach.demo import (
     ADMIN_EMAIL,
     ALREADY_LOADED,
+    CLASS_DAYS,
     DEMO_PASSWORD,
     NETWORK_SLUG,
+    TOUR_TIMES,
     load_demo,
     load_demo_if_empty,
 )
@@ -175,7 +177,8 @@ async def test_demo_loads_a_believable_network_once(db: str) -> None:
             _check_tour_slot(s)
             tour_slots[s["event"]].append(s)
     assert set(tour_slots) == {e["id"] for e in tours}
-    assert all(3 <= len(v) <= 8 for v in tour_slots.values())
+    # 3-8 slots of their own, plus the three times on each class day at some firms.
+    assert all(3 <= len(v) <= 8 + CLASS_DAYS * len(TOUR_TIMES) for v in tour_slots.values())
     open_days = [s for s in slots if event_of[s["event"]]["kind"] == "open_day"]
     assert open_days and all(s["capacity"] >= 100 for s in open_days)
 
@@ -280,3 +283,46 @@ async def test_demo_looks_alive_whenever_it_is_loaded(db: str, now: datetime) ->
     ]
     assert len(past) >= 10
     assert {b["status"] for b in bookings} == STATUSES
+
+
+@pytest.mark.parametrize("engine", ["sqlite"], indirect=True)
+async def test_a_teacher_plans_and_books_a_three_firm_day_on_the_demo(db: str) -> None:
+    """Issue 7's "done when": a class of 24 with 2 adults, three firms, one day, booked."""
+    from outreach.accounts.services import principal_for
+    from outreach.itineraries import services as itineraries
+    from outreach.itineraries.schemas import ItineraryIn, PlanRequest
+
+    await load_demo(now=NOW)
+    teacher = (
+        await User.objects().where(User.email == "katrin.boehme@os-glashuette.example").first()
+    )
+    by = principal_for(teacher)
+    first_day = local(NOW).date() + timedelta(days=14)
+    plan = await itineraries.plan_day(
+        PlanRequest(
+            grade=8,
+            pupils=24,
+            adults=2,
+            dates=[first_day + timedelta(days=i) for i in range(14)],
+            max_visits=3,
+            min_visits=3,
+            lunch_minutes=30,
+        ),
+        by=by,
+        now=NOW,
+    )
+    assert plan.proposals, plan.explanation
+    best = plan.proposals[0]
+    assert len({v.host for v in best.visits}) == 3
+    booked = await itineraries.book_itinerary(
+        ItineraryIn(
+            slot_ids=[v.slot_id for v in best.visits],
+            class_label="8a",
+            grade=8,
+            pupils=24,
+            adults=2,
+        ),
+        by=by,
+        now=NOW,
+    )
+    assert len(booked.itinerary.bookings) == 3

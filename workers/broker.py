@@ -96,9 +96,11 @@ def use_broker(broker: Broker) -> Broker:
     global _broker
     _broker = broker
     dramatiq.set_broker(broker)
-    from workers import notifications as actors  # here: that module asks get_broker()
+    # Imported here: those modules ask get_broker() when they are first loaded.
+    from workers import feeds, notifications
 
-    for actor in actors.ACTORS:
+    # getattr: a module still being imported (it called get_broker()) declares itself.
+    for actor in (*getattr(notifications, "ACTORS", ()), *getattr(feeds, "ACTORS", ())):
         actor.broker = broker
         broker.declare_actor(actor)
     return broker
@@ -119,7 +121,8 @@ async def dispatch(ids: Sequence[int]) -> None:
 class DatabasePool(Middleware):
     """Opens this worker process's pool on Dramatiq's event loop, closes it at the end.
 
-    Add it before `AsyncIO`, so that it closes the pool before that loop stops.
+    Add it after `AsyncIO`: Dramatiq runs `after_*` hooks in reverse order, so the pool
+    then opens once the loop runs and closes before the loop stops.
     """
 
     def after_worker_boot(self, broker: Broker, worker: Worker) -> None:

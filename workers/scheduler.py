@@ -89,8 +89,25 @@ async def _housekeeping() -> None:
     await anonymise_ended_bookings()
 
 
+async def _publish_feeds(direct: bool) -> None:
+    """Calendar feeds: render what changed, here (embedded) or by a worker (Redis)."""
+    try:
+        if direct:
+            from outreach.feeds.services import publish_pending
+
+            await publish_pending()
+        else:
+            from workers.feeds import publish_feeds
+
+            await asyncio.to_thread(publish_feeds.send)
+    except Exception:
+        # The changes stay queued in the database; the next tick tries again.
+        log.exception("feed publishing failed")
+
+
 async def _tick(direct: bool) -> None:
     await _housekeeping()
+    await _publish_feeds(direct)
     if direct:
         result = await run_sweep_once()
         if result.reminders or result.outcomes:

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from dramatiq.middleware import AsyncIO
-
 from workers.broker import DatabasePool, get_broker
 
 broker = get_broker()
-# Before AsyncIO: the pool must close while Dramatiq's loop still runs.
-broker.add_middleware(DatabasePool(), before=AsyncIO)
+# After AsyncIO (hooks run in reverse on shutdown): the pool closes while the loop runs.
+broker.add_middleware(DatabasePool())
 
-from workers import notifications  # noqa: E402  (declares the actors on the broker)
+from workers import feeds, notifications  # noqa: E402  (declares the actors on the broker)
 
-__all__ = ["broker", "notifications"]
+__all__ = ["broker", "feeds", "notifications"]

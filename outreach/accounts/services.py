@@ -7,6 +7,7 @@ import hmac
 import re
 import secrets
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from outreach.accounts.tables import ROLES, ApiToken, User
 from outreach.config import get_settings
@@ -30,10 +31,18 @@ __all__ = [
     "create_user",
     "feed_token_for",
     "get_user",
+    "invite_user",
     "issue_api_token",
+    "list_users",
     "normalise_email",
+    "password_token_user",
     "principal_for",
+    "principal_for_session",
+    "request_password_reset",
     "rotate_feed_token",
+    "send_account_mail",
+    "session_stamp",
+    "set_password_with_token",
     "user_for_feed_token",
 ]
 
@@ -197,3 +206,164 @@ async def get_user(user_id: int) -> User:
     if user is None:
         raise NotFound(f"no user {user_id}")
     return user
+
+
+# ---------------------------------------------------------------------------
+# Sessions of the web pages, invitations and password resets.
+#
+# No table is needed: a set-password link is an HMAC (with SECRET_KEY) over the user,
+# its purpose, its expiry and the tail of the current password hash, so it dies when
+# the password changes (used once), when it expires, or when SECRET_KEY changes.
+
+PASSWORD_TOKEN_HOURS = {"reset": 2, "invite": 24 * 14}
+MIN_PASSWORD = 10
+
+
+def _hash_tail(user: User) -> str:
+    return (user.password_hash or "")[-16:]
+
+
+def _stamp(user: User) -> str:
+    # A session remembers this; a new password (or none) ends every older session.
+    mac = hmac.new(
+        get_settings().secret_key.encode(),
+        f"session:{user.id}:{_hash_tail(user)}".encode(),
+        hashlib.sha256,
+    )
+    return mac.hexdigest()[:24]
+
+
+async def session_stamp(user_id: int) -> str:
+    """What a page session keeps beside the user id, checked on every request."""
+    return _stamp(await get_user(user_id))
+
+
+async def principal_for_session(user_id: int, stamp: str) -> Principal | None:
+    """The session's user if still active and the password unchanged; None otherwise."""
+    user = await User.objects().where((User.id == user_id) & (User.active == True)).first()  # noqa: E712
+    if user is None or not hmac.compare_digest(_stamp(user), stamp):
+        return None
+    return principal_for(user)
+
+
+def _password_mac(user: User, purpose: str, expires: int) -> str:
+    message = f"password:{purpose}:{user.id}:{expires}:{_hash_tail(user)}".encode()
+    return hmac.new(get_settings().secret_key.encode(), message, hashlib.sha256).hexdigest()[:40]
+
+
+def _password_token(user: User, purpose: str, now: datetime) -> str:
+    expires = int((now + timedelta(hours=PASSWORD_TOKEN_HOURS[purpose])).timestamp())
+    return f"{purpose}.{user.id}.{expires}.{_password_mac(user, purpose, expires)}"
+
+
+async def password_token_user(token: str, *, now: datetime | None = None) -> User:
+    """The user a set-password link is for; NotFound for a wrong, used or expired link."""
+    now = now or datetime.now(UTC)
+    parts = token.split(".")
+    gone = NotFound("this link is not valid (any more)", field="token")
+    if len(parts) != 4 or parts[0] not in PASSWORD_TOKEN_HOURS:
+        raise gone
+    purpose, raw_id, raw_expires, mac = parts
+    if not raw_id.isdigit() or not raw_expires.isdigit():
+        raise gone
+    user = await User.objects().where((User.id == int(raw_id)) & (User.active == True)).first()  # noqa: E712
+    if user is None or not hmac.compare_digest(_password_mac(user, purpose, int(raw_expires)), mac):
+        raise gone
+    if now.timestamp() > int(raw_expires):
+        raise gone
+    return user
+
+
+async def set_password_with_token(
+    token: str, password: str, *, now: datetime | None = None
+) -> Principal:
+    """Set the password a reset or invitation link is for; the link is used up by it."""
+    if len(password) < MIN_PASSWORD:
+        raise Invalid(f"password must have at least {MIN_PASSWORD} characters", field="password")
+    if len(password) > 1000:
+        raise Invalid("password must have at most 1000 characters", field="password")
+    async with write_transaction():
+        user = await password_token_user(token, now=now)
+        user.password_hash = hash_password(password)
+        await user.save([User.password_hash])
+    return principal_for(user)
+
+
+async def request_password_reset(
+    email: str, *, now: datetime | None = None
+) -> tuple[User, str] | None:
+    """A reset link's token for an active user with this address; None for anyone else.
+
+    The caller answers the same in both cases, so the form does not reveal who has an account.
+    """
+    try:
+        address = normalise_email(email)
+    except Invalid:
+        return None
+    user = await User.objects().where((User.email == address) & (User.active == True)).first()  # noqa: E712
+    if user is None:
+        return None
+    return user, _password_token(user, "reset", now or datetime.now(UTC))
+
+
+async def invite_user(
+    data: NewUser, *, by: Principal, now: datetime | None = None
+) -> tuple[User, str]:
+    """Create a user without a password (network office only) and its set-password token."""
+    if not by.is_admin:
+        raise Forbidden("only the network office invites users")
+    user = await create_user(
+        NewUser(
+            email=data.email,
+            role=data.role,
+            org_slug=data.org_slug,
+            name=data.name,
+            password=None,
+            language=data.language,
+        ),
+        by=by,
+    )
+    return user, _password_token(user, "invite", now or datetime.now(UTC))
+
+
+async def list_users(*, by: Principal) -> list[dict[str, object]]:
+    """Every user with its organisation, for the network office."""
+    if not by.is_admin:
+        raise Forbidden("only the network office sees all users")
+    rows = await User.select(
+        User.id,
+        User.email,
+        User.name,
+        User.role,
+        User.language,
+        User.active,
+        User.password_hash,
+        User.organisation.name.as_alias("organisation_name"),
+    ).order_by(User.email)
+    for row in rows:
+        # Whether the invitation was taken up; the hash itself never leaves this module.
+        row["has_password"] = bool(row.pop("password_hash"))
+    return rows
+
+
+async def send_account_mail(recipient: str, subject: str, text: str) -> None:
+    """A plain mail to one person (invitation, reset link), through the mail transport.
+
+    Sent at once, not via the outbox: the outbox is for booking notices, and the person
+    is waiting for this one; a failure is shown to whoever asked for it.
+    """
+    from email.message import EmailMessage
+    from email.utils import formatdate, make_msgid
+
+    from outreach.notifications.links import mail_host
+    from outreach.notifications.transports import transport_for
+
+    settings = get_settings()
+    message = EmailMessage()
+    message["From"] = settings.mail_from
+    message["To"] = recipient
+    message["Subject"] = subject
+    message["Date"] = formatdate(localtime=False)
+    message["Message-ID"] = make_msgid("account", domain=mail_host(settings))
+    message.set_content(text)
+    await transport_for(settings).send(message)

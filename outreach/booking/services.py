@@ -30,6 +30,7 @@ from outreach.db import for_update, in_transaction, write_transaction
 from outreach.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorised
 from outreach.events.services import can_manage, load_event_row
 from outreach.events.tables import Event, Slot
+from outreach.feeds import changes as feeds
 from outreach.notifications import services as notifications
 from outreach.notifications.links import verify_respond_token
 from outreach.organisations.tables import Organisation
@@ -37,12 +38,14 @@ from outreach.principal import Principal
 from outreach.timeutil import local, utcnow
 
 __all__ = [
+    "Obstacle",
     "Placement",
     "after_commit",
     "anonymise_ended_bookings",
     "cancel_all_for_event",
     "cancel_booking",
     "cancel_by_link",
+    "class_visit_obstacles",
     "confirm_booking",
     "decline_booking",
     "get_booking",
@@ -261,6 +264,7 @@ async def _place(
         **fields,
     )
     await booking.save()
+    await feeds.mark_changed(booking_id=booking.id)
     await _tell_booker(booking, f"booking.{'received' if status == 'pending' else status}")
     await _tell_host(booking, orgs[event.host]["contact_email"], "host.booking_received")
     position = (await _waitlist_positions([booking])).get(booking.id)
@@ -447,6 +451,7 @@ async def _set_status(booking: Booking, status: str, now: datetime, reason: str 
     booking.sequence += 1
     booking.updated_at = now
     await booking.save([Booking.status, Booking.reason, Booking.sequence, Booking.updated_at])
+    await feeds.mark_changed(booking_id=booking.id)
 
 
 async def _end(booking: Booking, status: str, reason: str, now: datetime) -> bool:
@@ -712,18 +717,20 @@ async def anonymise_ended_bookings(*, now: datetime | None = None) -> int:
     """
     now = now or utcnow()
     cutoff = now - timedelta(days=get_settings().anonymise_after_days)
-    rows = await Booking.update(
-        {
-            Booking.contact_name: "",
-            Booking.contact_email: "",
-            Booking.notes: "",
-            Booking.reason: "",
-            Booking.booked_by: None,
-            Booking.anonymised_at: now,
-        }
-    ).where(
-        Booking.anonymised_at.is_null() & (Booking.slot.ends_at < cutoff)
-    ).returning(Booking.id)
+    rows = (
+        await Booking.update(
+            {
+                Booking.contact_name: "",
+                Booking.contact_email: "",
+                Booking.notes: "",
+                Booking.reason: "",
+                Booking.booked_by: None,
+                Booking.anonymised_at: now,
+            }
+        )
+        .where(Booking.anonymised_at.is_null() & (Booking.slot.ends_at < cutoff))
+        .returning(Booking.id)
+    )
     if rows:
         log.info("anonymised %d bookings of visits that ended before %s", len(rows), cutoff)
     return len(rows)
@@ -854,3 +861,63 @@ async def _waitlist_positions(waiting: list[Booking]) -> dict[int, int]:
         counters[row["slot"]] = counters.get(row["slot"], 0) + 1
         positions[row["id"]] = counters[row["slot"]]
     return positions
+
+
+# ---------------------------------------------------------------------------
+# Before booking: what would stand in a class visit's way (shown, not enforced here;
+# `place_booking` enforces the same rules when the form is sent).
+
+
+@dataclass(frozen=True)
+class Obstacle:
+    """Why a slot does not suit a class: `public_holiday`/`school_holiday` refuse the visit,
+    `class_conflict` refuses it for that class, `school_busy` only informs."""
+
+    reason: str
+    message: str
+    blocking: bool
+    closure: Any = None  # calendar.holidays.Closure for the holiday reasons
+    other_classes: tuple[str, ...] = ()
+
+
+async def class_visit_obstacles(
+    slot_ids: list[int], *, by: Principal, class_label: str | None = None
+) -> dict[int, Obstacle]:
+    """For a teacher: which of these slots a class visit would be refused for, and why."""
+    if by.role != "school" or by.org_id is None or not slot_ids:
+        return {}
+    slots = await Slot.select(Slot.id, Slot.starts_at, Slot.ends_at).where(
+        Slot.id.is_in(list(set(slot_ids)))
+    )
+    found: dict[int, Obstacle] = {}
+    label = " ".join((class_label or "").split()).casefold()
+    for slot in slots:
+        closure = closure_on(local(slot["starts_at"]).date())
+        if closure is not None:
+            found[slot["id"]] = Obstacle(closure.reason, closure.message, True, closure)
+            continue
+        rows = await Booking.select(Booking.class_label).where(
+            (Booking.school == by.org_id)
+            & (Booking.kind == "class_visit")
+            & Booking.status.is_in(list(OPEN_STATUSES))
+            & (Booking.slot.starts_at < slot["ends_at"])
+            & (Booking.slot.ends_at > slot["starts_at"])
+        )
+        labels = tuple(sorted({r["class_label"] for r in rows}))
+        if not labels:
+            continue
+        if label and label in {x.casefold() for x in labels}:
+            found[slot["id"]] = Obstacle(
+                "class_conflict",
+                f"class {class_label} already has a visit that overlaps",
+                True,
+                other_classes=labels,
+            )
+        else:
+            found[slot["id"]] = Obstacle(
+                "school_busy",
+                f"other classes of your school have a visit then: {', '.join(labels)}",
+                False,
+                other_classes=labels,
+            )
+    return found

@@ -7,7 +7,7 @@ asks `booking.services` to release, promote and notify when a change touches boo
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 import msgspec
@@ -26,14 +26,18 @@ from outreach.events.schemas import (
     VenueOut,
 )
 from outreach.events.tables import Event, Slot, Venue
+from outreach.feeds import changes as feeds
 from outreach.organisations.services import get_by_slug
 from outreach.organisations.tables import Organisation
 from outreach.principal import Principal
-from outreach.timeutil import as_utc, local, utcnow
+from outreach.timeutil import LOCAL_TZ, as_utc, local, utcnow
 
 __all__ = [
     "EventFilter",
+    "SeriesIn",
+    "SeriesResult",
     "add_slot",
+    "add_slot_series",
     "can_manage",
     "cancel_event",
     "create_event",
@@ -329,6 +333,7 @@ async def update_event(
             setattr(event, key, value)
         event.updated_at = now
         await event.save()
+        await feeds.mark_changed(event_id=event.id)
         if venue_changed or "title" in changes:
             # Attendees' calendars carry the place and title: raise SEQUENCE, tell them.
             await Slot.update({Slot.sequence: Slot.sequence + 1, Slot.updated_at: now}).where(
@@ -355,6 +360,7 @@ async def cancel_event(
         event.cancel_reason = reason
         event.updated_at = now
         await event.save()
+        await feeds.mark_changed(event_id=event.id)
         await Slot.update(
             {Slot.cancelled: True, Slot.sequence: Slot.sequence + 1, Slot.updated_at: now}
         ).where((Slot.event == event_id) & (Slot.cancelled == False))  # noqa: E712
@@ -418,6 +424,7 @@ async def add_slot(
             booking_closes_at=closes,
         )
         await slot.save()
+        await feeds.mark_changed(slot_id=slot.id)
     return await get_slot(slot.id, by=by, now=now)
 
 
@@ -489,9 +496,90 @@ async def update_slot(
                 Slot.updated_at,
             ]
         )
+        await feeds.mark_changed(slot_id=slot.id)
         if moved:
             await booking.notify_slot_moved(slot_id, old_start, old_end, now=now)
         if raised:
             await booking.promote_waiting(slot_id, now=now)
     await booking.after_commit()
     return await get_slot(slot_id, by=by, now=now)
+
+
+# ---------------------------------------------------------------------------
+# A series of slots: weekdays x times between two dates, in one transaction.
+
+MAX_SERIES_SLOTS = 300
+
+
+@dataclass(frozen=True)
+class SeriesIn:
+    """Slots on `weekdays` (0 = Monday) at `times` (local, Europe/Berlin), `first`..`last`."""
+
+    first_day: date
+    last_day: date
+    weekdays: tuple[int, ...]
+    times: tuple[time, ...]
+    minutes: int
+    capacity: int
+    min_party: int = 1
+    max_party: int = 0
+    skip_closures: bool = True  # school holidays and public holidays: schools do not come
+
+
+@dataclass(frozen=True)
+class SeriesResult:
+    created: list[SlotOut]
+    skipped: list[tuple[date, str]]  # the day and the closure's message
+
+
+async def add_slot_series(
+    event_id: int, data: SeriesIn, *, by: Principal, now: datetime | None = None
+) -> SeriesResult:
+    """Create every slot of a series, or none: one bad slot rolls the whole series back."""
+    from outreach.calendar.holidays import closure_on
+
+    now = now or utcnow()
+    if data.last_day < data.first_day:
+        raise Invalid("the last day must not be before the first day", field="last_day")
+    if not data.weekdays or any(not 0 <= d <= 6 for d in data.weekdays):
+        raise Invalid("choose at least one weekday", field="weekdays")
+    if not data.times:
+        raise Invalid("give at least one start time", field="times")
+    if not 5 <= data.minutes <= MAX_SLOT_HOURS * 60:
+        raise Invalid("a slot lasts between 5 minutes and 14 days", field="minutes")
+    if not 1 <= data.capacity <= 10_000:
+        raise Invalid("capacity must be between 1 and 10000", field="capacity")
+    if (data.last_day - data.first_day).days > 366:
+        raise Invalid("a series spans at most one year", field="last_day")
+    starts: list[datetime] = []
+    skipped: list[tuple[date, str]] = []
+    day = data.first_day
+    while day <= data.last_day:
+        if day.weekday() in data.weekdays:
+            closure = closure_on(day) if data.skip_closures else None
+            if closure is not None:
+                skipped.append((day, closure.message))
+            else:
+                starts.extend(
+                    datetime.combine(day, t, tzinfo=LOCAL_TZ) for t in sorted(set(data.times))
+                )
+        day += timedelta(days=1)
+    if not starts:
+        raise Invalid("the series has no day to create a slot on", field="weekdays")
+    if len(starts) > MAX_SERIES_SLOTS:
+        raise Invalid(
+            f"a series creates at most {MAX_SERIES_SLOTS} slots, this one {len(starts)}",
+            field="last_day",
+        )
+    created: list[SlotOut] = []
+    async with write_transaction():
+        for start in starts:
+            slot_in = SlotIn(
+                starts_at=start,
+                ends_at=start + timedelta(minutes=data.minutes),
+                capacity=data.capacity,
+                min_party=data.min_party,
+                max_party=data.max_party,
+            )
+            created.append(await add_slot(event_id, slot_in, by=by, now=now))
+    return SeriesResult(created=created, skipped=skipped)

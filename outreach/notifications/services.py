@@ -257,9 +257,11 @@ def backoff(attempts: int) -> timedelta:
 
 async def skip_pending(*, reason: str) -> int:
     """Record every pending notice as not mailed (e.g. the demo network's invented past)."""
-    rows = await N.update({N.status: "sent", N.last_error: f"skipped: {reason}"}).where(
-        N.status == "pending"
-    ).returning(N.id)
+    rows = (
+        await N.update({N.status: "sent", N.last_error: f"skipped: {reason}"})
+        .where(N.status == "pending")
+        .returning(N.id)
+    )
     _enqueued.set(None)
     return len(rows)
 
@@ -416,12 +418,16 @@ def _new_row(
 
 
 async def _insert_ignoring_duplicates(rows: list[Notification]) -> list[int]:
-    if not rows:
-        return []
-    result = await (
-        N.insert(*rows).on_conflict(target=N.dedupe_key, action="DO NOTHING").returning(N.id)
-    )
-    return [row["id"] for row in result]
+    ids: list[int] = []
+    # In chunks: one INSERT of all rows would pass asyncpg's 32,767 arguments at ~2,700.
+    for start in range(0, len(rows), 500):
+        result = await (
+            N.insert(*rows[start : start + 500])
+            .on_conflict(target=N.dedupe_key, action="DO NOTHING")
+            .returning(N.id)
+        )
+        ids.extend(row["id"] for row in result)
+    return ids
 
 
 def _claimable(now: datetime):  # -> piccolo Combinable

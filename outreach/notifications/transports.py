@@ -3,19 +3,30 @@
 A transport either hands the whole message over or raises; the outbox decides what
 a failure means. `PermanentDeliveryError` says "retrying will not help" (the server
 refused every recipient for good), anything else is worth another try.
+
+SMTP connections are kept open and reused: one small pool per server and per event
+loop, since an asyncio connection belongs to the loop that opened it (a worker process
+runs Dramatiq's one loop for all its threads, the web process its own). A connection
+carries one mail at a time. A reused connection that the server closed meanwhile (idle
+timeout, restart) fails on MAIL FROM, before DATA, so the mail is sent again at once on
+a fresh connection: the server cannot have taken it. Once DATA has begun, a failure is
+the outbox's to retry, as with a connection per mail.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import re
 import tempfile
+import threading
+import time
 from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import unquote, urlsplit
 
 import aiosmtplib
@@ -28,6 +39,7 @@ __all__ = [
     "PermanentDeliveryError",
     "SmtpTransport",
     "Transport",
+    "close_smtp_connections",
     "list_stored_mails",
     "read_stored_mail",
     "transport_for",
@@ -37,6 +49,13 @@ log = logging.getLogger(__name__)
 
 # Well under the claim's lease, so a hung server cannot outlive the claim.
 SMTP_TIMEOUT_SECONDS = 30.0
+# At most this many connections per server and event loop; more senders wait for one.
+SMTP_POOL_SIZE = 8
+# An idle connection is closed after this long: servers drop idle clients after a while
+# (RFC 5321 asks for at least five minutes, some relays allow less).
+SMTP_IDLE_SECONDS = 30.0
+# Then QUIT and open another: some servers limit the mails per connection.
+SMTP_MAILS_PER_CONNECTION = 100
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 _STORED_NAME = re.compile(r"^[A-Za-z0-9._-]+\.eml$")
 
@@ -100,21 +119,21 @@ class SmtpTransport:
 
     async def send(self, message: EmailMessage) -> None:
         try:
-            await aiosmtplib.send(
-                message,
-                hostname=self.hostname,
-                port=self.port,
-                username=self.username,
-                password=self.password,
-                use_tls=self.use_tls,
-                timeout=SMTP_TIMEOUT_SECONDS,
-            )
+            await _pool_for(self).send(message)
         except aiosmtplib.SMTPRecipientsRefused as exc:
             codes = [refusal.code for refusal in exc.recipients]
             if codes and all(code >= 500 for code in codes):
                 raise PermanentDeliveryError(f"recipient refused: {exc}") from exc
             raise
         log.info("mail %s sent to %s:%s", message["Message-ID"], self.hostname, self.port)
+
+
+async def close_smtp_connections() -> None:
+    """QUIT the idle SMTP connections of this event loop (shutdown, tests)."""
+    with _pools_lock:
+        pools = list(_pools.get(asyncio.get_running_loop(), {}).values())
+    for pool in pools:
+        await pool.close_idle()
 
 
 def transport_for(settings: Settings) -> Transport:
@@ -147,3 +166,176 @@ def _file_name(message: EmailMessage) -> str:
     message_id = str(message.get("Message-ID", "")).strip().strip("<>")
     stem = _SAFE_NAME.sub("_", message_id).strip("._") or "mail"
     return f"{stem}.eml"
+
+
+# --------------------------------------------------------------------------- SMTP pool
+
+
+class _Client(aiosmtplib.SMTP):
+    """Notes whether DATA began: before it, the server cannot have taken the mail."""
+
+    data_started = False
+
+    async def data(self, *args: Any, **kwargs: Any) -> aiosmtplib.SMTPResponse:
+        self.data_started = True
+        return await super().data(*args, **kwargs)
+
+
+@dataclass(eq=False)
+class _Connection:
+    client: _Client
+    mails: int = 0
+    idle_since: float = 0.0
+
+    async def send(self, message: EmailMessage) -> None:
+        self.client.data_started = False
+        try:
+            await self.client.send_message(message)
+        except BaseException:
+            # The session's state is unknown (half a transaction, a cancelled read).
+            self.client.close()
+            raise
+        self.mails += 1
+
+    def usable(self, now: float) -> bool:
+        return self.client.is_connected and now - self.idle_since < SMTP_IDLE_SECONDS
+
+
+class _Pool:
+    """Open connections to one server, used from one event loop only (no locks needed)."""
+
+    def __init__(self, transport: SmtpTransport) -> None:
+        self._transport = transport
+        self._idle: list[_Connection] = []
+        self._free = asyncio.Semaphore(SMTP_POOL_SIZE)
+        self._reaper: asyncio.TimerHandle | None = None
+        self._quitting: set[asyncio.Task[None]] = set()
+
+    async def send(self, message: EmailMessage) -> None:
+        async with asyncio.timeout(SMTP_TIMEOUT_SECONDS):
+            await self._free.acquire()
+        try:
+            connection = self._take()
+            if connection is not None:
+                try:
+                    await connection.send(message)
+                except Exception as exc:
+                    if not _dropped_before_data(exc, connection.client):
+                        raise
+                    log.info("SMTP connection to %s:%s was closed; reconnecting", *self._address)
+                else:
+                    self._give_back(connection)
+                    return
+            connection = await self._connect()
+            await connection.send(message)
+            self._give_back(connection)
+        finally:
+            self._free.release()
+
+    async def close_idle(self) -> None:
+        idle, self._idle = self._idle, []
+        for connection in idle:
+            await _quit(connection.client)
+
+    @property
+    def _address(self) -> tuple[str, int]:
+        return self._transport.hostname, self._transport.port
+
+    def _take(self) -> _Connection | None:
+        """The most recently used open connection; stale ones are closed on the way."""
+        now = time.monotonic()
+        while self._idle:
+            connection = self._idle.pop()
+            if connection.usable(now):
+                return connection
+            self._retire(connection)
+        return None
+
+    def _give_back(self, connection: _Connection) -> None:
+        if not connection.client.is_connected:
+            return
+        if connection.mails >= SMTP_MAILS_PER_CONNECTION:
+            self._retire(connection)
+            return
+        connection.idle_since = time.monotonic()
+        self._idle.append(connection)
+        if self._reaper is None:
+            self._reaper = asyncio.get_running_loop().call_later(SMTP_IDLE_SECONDS, self._reap)
+
+    def _reap(self) -> None:
+        """Close connections idle too long, so that idle workers hold no sockets."""
+        self._reaper = None
+        now = time.monotonic()
+        keep = [c for c in self._idle if c.usable(now)]
+        for connection in self._idle:
+            if connection not in keep:
+                self._retire(connection)
+        self._idle = keep
+        if keep:
+            self._reaper = asyncio.get_running_loop().call_later(SMTP_IDLE_SECONDS, self._reap)
+
+    def _retire(self, connection: _Connection) -> None:
+        """QUIT in the background: a slow QUIT must not hold up a mail that went out."""
+        if not connection.client.is_connected:
+            connection.client.close()
+            return
+        task = asyncio.get_running_loop().create_task(_quit(connection.client))
+        self._quitting.add(task)  # a strong reference until it is done
+        task.add_done_callback(self._quitting.discard)
+
+    async def _connect(self) -> _Connection:
+        t = self._transport
+        client = _Client(
+            hostname=t.hostname,
+            port=t.port,
+            username=t.username,
+            password=t.password,
+            use_tls=t.use_tls,
+            timeout=SMTP_TIMEOUT_SECONDS,
+        )
+        await client.connect()  # STARTTLS when offered, then login, as aiosmtplib.send
+        return _Connection(client)
+
+
+def _dropped_before_data(exc: Exception, client: _Client) -> bool:
+    """The server went away before this mail's DATA: sending it anew cannot double it."""
+    if client.data_started:
+        return False
+    if isinstance(exc, ConnectionError):  # SMTPServerDisconnected among them
+        return True
+    # 421: the server closes the channel (shutting down, idle timeout).
+    return isinstance(exc, aiosmtplib.SMTPResponseException) and exc.code == 421
+
+
+async def _quit(client: _Client) -> None:
+    with contextlib.suppress(Exception):
+        await client.quit(timeout=5)
+    client.close()
+
+
+# A pool per event loop, looked up from any thread that runs a loop.
+_pools: dict[asyncio.AbstractEventLoop, dict[SmtpTransport, _Pool]] = {}
+_pools_lock = threading.Lock()
+
+
+def _pool_for(transport: SmtpTransport) -> _Pool:
+    loop = asyncio.get_running_loop()
+    with _pools_lock:
+        for gone in [other for other in _pools if other.is_closed()]:
+            del _pools[gone]  # their sockets close as the connections are collected
+        pools = _pools.setdefault(loop, {})
+        pool = pools.get(transport)
+        if pool is None:
+            pool = pools[transport] = _Pool(transport)
+    return pool
+
+
+def _forget_pools() -> None:
+    """In a forked child: the parent's connections are not the child's to use."""
+    global _pools_lock
+    _pools.clear()
+    _pools_lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pools)

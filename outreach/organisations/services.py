@@ -10,7 +10,13 @@ from outreach.errors import Conflict, Forbidden, Invalid, NotFound
 from outreach.organisations.tables import ORG_KINDS, Organisation
 from outreach.principal import Principal
 
-__all__ = ["OrganisationIn", "create_organisation", "get_by_slug", "get_organisation"]
+__all__ = [
+    "OrganisationIn",
+    "create_organisation",
+    "get_by_slug",
+    "get_organisation",
+    "list_organisations",
+]
 
 _SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 
@@ -75,3 +81,11 @@ async def get_organisation(org_id: int) -> Organisation:
     if org is None:
         raise NotFound(f"no organisation {org_id}")
     return org
+
+
+async def list_organisations(kind: str | None = None) -> list[Organisation]:
+    """Organisations by name (public facts: names, addresses), optionally of one kind."""
+    query = Organisation.objects().order_by(Organisation.name)
+    if kind is not None:
+        query = query.where(Organisation.kind == kind)
+    return await query

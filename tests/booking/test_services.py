@@ -383,9 +383,18 @@ async def test_bookings_are_anonymised_a_year_after_the_visit(world):
     slot = await make_slot(world.firm_a, event, starts_at=at(day, 9))
     later = await make_slot(world.firm_a, event, starts_at=at(school_day(60, start=day), 9))
     old = await booking.place_booking(
-        slot, BookingRequest(class_label="8a", grade=8, pupils=20, adults=2,
-                             contact_name="Frau Beispiel", contact_email="t@school.example",
-                             notes="Rollstuhl"), by=world.school_a)
+        slot,
+        BookingRequest(
+            class_label="8a",
+            grade=8,
+            pupils=20,
+            adults=2,
+            contact_name="Frau Beispiel",
+            contact_email="t@school.example",
+            notes="Rollstuhl",
+        ),
+        by=world.school_a,
+    )
     recent = await booking.place_booking(later, class_visit("9a"), by=world.school_a)
     visit_end = at(day, 10, 30)
     assert await booking.anonymise_ended_bookings(now=visit_end + timedelta(days=364)) == 0
@@ -393,7 +402,12 @@ async def test_bookings_are_anonymised_a_year_after_the_visit(world):
     gone = await booking.get_booking(old.booking.id, by=world.admin)
     assert (gone.contact_name, gone.contact_email, gone.notes) == ("", "", "")
     assert (gone.pupils, gone.adults, gone.grade, gone.school, gone.status) == (
-        20, 2, 8, "school-a", "confirmed")  # the counts stay for the reports
+        20,
+        2,
+        8,
+        "school-a",
+        "confirmed",
+    )  # the counts stay for the reports
     kept = await booking.get_booking(recent.booking.id, by=world.admin)
     assert kept.contact_email == world.school_a.email
     assert await booking.anonymise_ended_bookings(now=visit_end + timedelta(days=400)) == 0

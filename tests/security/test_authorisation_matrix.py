@@ -22,7 +22,9 @@ from outreach.app import create_app
 from outreach.booking import services as booking
 from outreach.booking.schemas import BookingRequest
 from outreach.db import all_tables
-from tests.factories import make_event, make_slot, make_world
+from outreach.itineraries import services as itineraries
+from outreach.itineraries.schemas import ItineraryIn
+from tests.factories import at, make_event, make_slot, make_world, school_day
 from tests.support import bearer
 
 ROLES = ("anonymous", "school_a", "school_b", "firm_a", "firm_b", "admin")
@@ -83,6 +85,23 @@ POLICY: dict[tuple[str, str], Case] = {
     ("POST", "/api/v1/bookings/{booking_id:int}/cancel"): case(
         INSIDERS, lambda ids: {"reason": "r"}
     ),
+    ("POST", "/api/v1/itineraries/plan"): case(
+        {"school_a", "school_b", "admin"},
+        lambda ids: {"date": "2031-03-04", "grade": 8, "pupils": 20, "adults": 2},
+    ),
+    ("POST", "/api/v1/itineraries"): case(
+        {"school_a", "school_b"},
+        lambda ids: {
+            "slot_ids": [ids["slot_b_id"]],
+            "class_label": "9y",
+            "grade": 9,
+            "pupils": 5,
+            "adults": 1,
+        },
+    ),
+    ("GET", "/api/v1/itineraries"): case({"school_a", "school_b", "admin"}),
+    ("GET", "/api/v1/itineraries/{itinerary_id:int}"): case({"school_a", "admin"}),
+    ("GET", "/api/v1/itineraries/{itinerary_id:int}/replacements"): case({"school_a", "admin"}),
     ("GET", "/api/v1/me/feed"): case(MEMBERS),
     ("POST", "/api/v1/me/feed/rotate"): case(MEMBERS),
 }
@@ -135,7 +154,19 @@ async def build_scene() -> tuple[Any, dict[str, int]]:
     await booking.place_booking(
         slot_b, BookingRequest(class_label="7b", grade=7, pupils=10, adults=1), by=world.school_b
     )
-    return world, {"event_id": event_a, "slot_id": slot_a, "booking_id": placed.booking.id}
+    # School A's class day: one visit at firm B in the afternoon.
+    afternoon = await make_slot(world.firm_b, event_b, capacity=30, starts_at=at(school_day(), 14))
+    trip = await itineraries.book_itinerary(
+        ItineraryIn(slot_ids=[afternoon], class_label="8c", grade=8, pupils=10, adults=1),
+        by=world.school_a,
+    )
+    return world, {
+        "event_id": event_a,
+        "slot_id": slot_a,
+        "booking_id": placed.booking.id,
+        "slot_b_id": slot_b,
+        "itinerary_id": trip.itinerary.id,
+    }
 
 
 async def snapshot() -> list[Any]:

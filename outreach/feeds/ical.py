@@ -1,0 +1,194 @@
+"""iCalendar primitives shared by the feeds and the mail invitations (`notifications.itip`).
+
+One VTIMEZONE and one VEVENT builder for the whole project, so that a feed entry and an
+invitation for the same visit look alike to a calendar client. `icalendar` does the
+escaping, CRLF line ends and folding at 75 octets; this module only cleans what it is
+given (no control characters) and fixes the order of properties, so that the same
+input always gives the same bytes.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from icalendar import (
+    Alarm,
+    Calendar,
+    Event,
+    Timezone,
+    TimezoneDaylight,
+    TimezoneStandard,
+    vDuration,
+    vText,
+)
+
+from outreach.timeutil import LOCAL_TZ, as_utc, local
+
+__all__ = [
+    "CALENDAR_END",
+    "PRODID",
+    "VEventSpec",
+    "assemble",
+    "berlin_vtimezone",
+    "build_vevent",
+    "calendar_head",
+    "clean_text",
+    "one_line",
+    "vevent_bytes",
+]
+
+PRODID = "-//Glashuette outreach//feeds//DE"
+CALENDAR_END = b"END:VCALENDAR\r\n"
+# C0 controls and DEL are not allowed in iCalendar TEXT (RFC 5545, 3.3.11); \n and \t
+# are handled separately (escaped, or folded into spaces).
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def one_line(value: str) -> str:
+    """A single line: any run of whitespace (CR, LF, tabs, U+2028...) becomes one space."""
+    return " ".join(_CONTROL.sub("", value).split())
+
+
+def clean_text(value: str) -> str:
+    """Multi-line text with LF line ends only; icalendar escapes them as \\n."""
+    text = value.replace("\r\n", "\n").replace("\r", "\n")
+    return _CONTROL.sub("", text).strip()
+
+
+def berlin_vtimezone() -> Timezone:
+    """Europe/Berlin by its rule (EU summer time since 1996) rather than a list of dates.
+
+    icalendar's generated VTIMEZONE lists transitions as one multi-valued RDATE, which
+    some clients (ical.js) read only the first value of; the RRULE form is what
+    Outlook and Thunderbird write themselves.
+    """
+    tz = Timezone()
+    tz.add("tzid", str(LOCAL_TZ))
+    daylight = TimezoneDaylight()
+    daylight.add("tzname", "CEST")
+    daylight.add("dtstart", datetime(1970, 3, 29, 2, 0, 0))
+    daylight.add("tzoffsetfrom", timedelta(hours=1))
+    daylight.add("tzoffsetto", timedelta(hours=2))
+    daylight.add("rrule", {"freq": "yearly", "bymonth": 3, "byday": "-1SU"})
+    standard = TimezoneStandard()
+    standard.add("tzname", "CET")
+    standard.add("dtstart", datetime(1970, 10, 25, 3, 0, 0))
+    standard.add("tzoffsetfrom", timedelta(hours=2))
+    standard.add("tzoffsetto", timedelta(hours=1))
+    standard.add("rrule", {"freq": "yearly", "bymonth": 10, "byday": "-1SU"})
+    tz.add_component(daylight)
+    tz.add_component(standard)
+    return tz
+
+
+@dataclass(frozen=True, slots=True)
+class VEventSpec:
+    """Everything one VEVENT says; times are aware instants, shown in Europe/Berlin."""
+
+    uid: str
+    sequence: int
+    stamp: datetime
+    start: datetime
+    end: datetime
+    summary: str
+    description: str = ""
+    location: str = ""
+    geo: tuple[float, float] | None = None
+    url: str = ""
+    status: str = "CONFIRMED"  # CONFIRMED, TENTATIVE or CANCELLED
+    categories: tuple[str, ...] = ()
+    classification: str | None = None  # PUBLIC or PRIVATE
+    last_modified: datetime | None = None
+    # A display reminder this long before the start (none for cancelled entries).
+    alarm_before: timedelta | None = None
+    alarm_text: str = ""
+    # Recurrence, e.g. {"freq": "weekly", "until": <UTC datetime>}: `until` must be UTC,
+    # else icalendar writes it floating.
+    rrule: Mapping[str, Any] | None = None
+
+
+def build_vevent(spec: VEventSpec) -> Event:
+    """The VEVENT of `spec`; callers may add properties (ORGANIZER, ATTENDEE) after it."""
+    cancelled = spec.status == "CANCELLED"
+    event = Event()
+    event.add("uid", one_line(spec.uid))
+    event.add("sequence", spec.sequence)
+    event.add("dtstamp", as_utc(spec.stamp))
+    # Local wall time with TZID: clients show the visit at the time the host set it.
+    event.add("dtstart", local(spec.start))
+    event.add("dtend", local(spec.end))
+    if spec.rrule:
+        event.add("rrule", dict(spec.rrule))
+    event.add("summary", one_line(spec.summary))
+    if spec.location:
+        event.add("location", one_line(spec.location))
+    if spec.geo is not None:
+        event.add("geo", spec.geo)
+    if spec.description:
+        event.add("description", clean_text(spec.description))
+    if spec.url:
+        event.add("url", one_line(spec.url))
+    event.add("status", spec.status)
+    event.add("transp", "TRANSPARENT" if cancelled else "OPAQUE")
+    if spec.categories:
+        event.add("categories", [one_line(c) for c in spec.categories])
+    if spec.classification:
+        event.add("class", spec.classification)
+    if spec.last_modified is not None:
+        event.add("last-modified", as_utc(spec.last_modified))
+    if spec.alarm_before is not None and not cancelled:
+        alarm = Alarm()
+        alarm.add("action", "DISPLAY")
+        alarm.add("trigger", -spec.alarm_before)
+        alarm.add("description", one_line(spec.alarm_text or spec.summary))
+        event.add_component(alarm)
+    return event
+
+
+def vevent_bytes(spec: VEventSpec) -> bytes:
+    """One VEVENT as folded, CRLF-terminated bytes: a piece a feed is joined from."""
+    return build_vevent(spec).to_ical()
+
+
+def calendar_head(
+    name: str,
+    *,
+    refresh: timedelta = timedelta(hours=1),
+    source: str | None = None,
+    description: str = "",
+) -> bytes:
+    """Everything of a feed before its first VEVENT: properties and the VTIMEZONE.
+
+    RFC 7986 NAME and REFRESH-INTERVAL, and the X-WR-* / X-PUBLISHED-TTL names that
+    Apple, Google and Outlook still read instead.
+    """
+    calendar = Calendar()
+    calendar.add("prodid", PRODID)
+    calendar.add("version", "2.0")
+    calendar.add("calscale", "GREGORIAN")
+    calendar.add("method", "PUBLISH")
+    # vText and vDuration by hand: icalendar does not know these names' types and would
+    # write NAME's commas unescaped and X-PUBLISHED-TTL as "1:00:00".
+    calendar.add("name", vText(one_line(name)))
+    calendar.add("x-wr-calname", vText(one_line(name)))
+    if description:
+        calendar.add("description", vText(clean_text(description)))
+        calendar.add("x-wr-caldesc", vText(clean_text(description)))
+    calendar.add("x-wr-timezone", str(LOCAL_TZ))
+    calendar.add("refresh-interval", vDuration(refresh), parameters={"VALUE": "DURATION"})
+    calendar.add("x-published-ttl", vDuration(refresh))
+    if source:
+        calendar.add("source", source, parameters={"VALUE": "URI"})
+    calendar.add_component(berlin_vtimezone())
+    text = calendar.to_ical()
+    assert text.endswith(CALENDAR_END)
+    return text[: -len(CALENDAR_END)]
+
+
+def assemble(head: bytes, pieces: Iterable[bytes]) -> bytes:
+    """A whole feed from its head and stored VEVENT pieces: a join, no rendering."""
+    return b"".join((head, *pieces, CALENDAR_END))

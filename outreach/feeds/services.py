@@ -1,0 +1,936 @@
+"""Calendar feeds: stored pieces, stored feeds, and the publisher that keeps them current.
+
+Publishing, in three layers:
+
+1. `mark_changed(event_id=, slot_id=, booking_id=)` inserts one row into `feed_change`
+   inside the caller's transaction: the events and booking services call it where they
+   change a slot, an event or a booking. Nothing is rendered there.
+2. `publish_pending()` (the scheduler tick, or the `publish_feeds` actor) takes the
+   queued changes, re-renders only the pieces they touch (`FeedPiece`: one VEVENT per
+   slot view or booking), and keeps a piece's bytes, DTSTAMP included, when its
+   content did not change. Each piece that changed (or moved between feeds) finds the
+   stored feeds it belongs to by its routing columns; those are joined again from the
+   stored pieces, which is a concatenation, not a rendering.
+3. A request reads the stored feed (`FeedDocument`): one small query for ETag and
+   Last-Modified, the body from this process's memory when the ETag matches (and, on
+   a pooled server, no query at all for a second after one; see `_Copies`). A feed
+   asked for the first time is built on the spot, then kept; feeds not asked for in
+   30 days are dropped, so the set of stored filtered feeds stays bounded.
+
+One publisher at a time: a PostgreSQL advisory lock (SQLite: its write lock) around
+each run, so a stale render can never overwrite a newer one. A change committed during
+a run stays queued for the next. Last-Modified only grows: on new bytes it becomes
+max(previous + 1 s, now).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from piccolo.columns.combination import Where
+from piccolo.query.methods.select import Select
+
+from outreach.accounts.services import user_for_feed_token
+from outreach.booking.tables import Booking
+from outreach.config import get_settings
+from outreach.db import current_engine, in_transaction, is_postgres, write_transaction
+from outreach.errors import Invalid, NotFound
+from outreach.events.services import load_event_row
+from outreach.events.tables import EVENT_KINDS, Event, Slot
+from outreach.feeds.changes import mark_changed  # part of this service's interface
+from outreach.feeds.ical import assemble, calendar_head
+from outreach.feeds.render import (
+    Facets,
+    PieceDraft,
+    drafts_for_bookings,
+    drafts_for_slots,
+    kind_label,
+)
+from outreach.feeds.tables import FeedChange, FeedDocument, FeedPiece
+from outreach.organisations.tables import Organisation
+from outreach.principal import Principal
+from outreach.timeutil import utcnow
+
+__all__ = [
+    "REFRESH",
+    "STALE_AFTER",
+    "PublicFilter",
+    "PublishResult",
+    "StoredFeed",
+    "SubscribeLinks",
+    "event_feed",
+    "event_feed_path",
+    "mark_changed",
+    "private_feed",
+    "public_feed",
+    "publish_pending",
+    "subscribe_links",
+]
+
+log = logging.getLogger(__name__)
+
+# What clients are asked to poll at (REFRESH-INTERVAL, X-PUBLISHED-TTL).
+REFRESH = timedelta(hours=1)
+# A stored feed nobody asked for this long is dropped (built again on the next request).
+STALE_AFTER = timedelta(days=30)
+# How often a request records that its feed is still in use (a write: keep it rare).
+TOUCH_EVERY = timedelta(days=1)
+CHANGE_BATCH = 1000
+# Pieces rendered per run for rows that have none yet (after a migration, a bulk load).
+BACKFILL_BATCH = 500
+MAX_BACKFILL_STEPS = 1000
+BODY_CACHE_BYTES = 64 * 1024 * 1024
+FRESH_FOR = 1.0  # seconds a pooled server process answers a checked copy without asking
+# pg_advisory_xact_lock key of the publisher: any fixed 64-bit number of our own.
+_LOCK_KEY = 0x6F75_7466_6565_6473  # "outfeeds"
+_SECOND = timedelta(seconds=1)
+
+
+# --------------------------------------------------------------------------- feed identities
+
+
+@dataclass(frozen=True, slots=True)
+class PublicFilter:
+    kind: str | None = None
+    host: str | None = None  # organisation slug
+    grade: int | None = None
+
+    def validate(self) -> None:
+        if self.kind is not None and self.kind not in EVENT_KINDS:
+            raise Invalid(f"kind must be one of {', '.join(EVENT_KINDS)}", field="kind")
+        if self.grade is not None and not 1 <= self.grade <= 13:
+            raise Invalid("grade must be between 1 and 13", field="grade")
+        if self.host is not None and not (0 < len(self.host) <= 64):
+            raise Invalid("host must be an organisation's slug", field="host")
+
+    @property
+    def query(self) -> str:
+        """The canonical query string: sorted names, no empty values."""
+        pairs = [
+            (name, str(value))
+            for name, value in sorted(
+                {"grade": self.grade, "host": self.host, "kind": self.kind}.items()
+            )
+            if value is not None
+        ]
+        return urlencode(pairs)
+
+    @property
+    def key(self) -> str:
+        return f"public?{self.query}" if self.query else "public"
+
+    @property
+    def path(self) -> str:
+        return f"/feeds/public.ics?{self.query}" if self.query else "/feeds/public.ics"
+
+
+@dataclass(frozen=True, slots=True)
+class _Spec:
+    """What a stored feed contains; equal specs give equal bytes."""
+
+    key: str
+    scope: str
+    kind_filter: str | None = None
+    host_id: int | None = None
+    grade: int | None = None
+    event_id: int | None = None
+    user_id: int | None = None
+    role: str | None = None
+    org_id: int | None = None
+
+    @classmethod
+    def of_row(cls, row: dict[str, Any]) -> _Spec:
+        return cls(
+            key=row["key"],
+            scope=row["scope"],
+            kind_filter=row["kind_filter"],
+            host_id=row["host"],
+            grade=row["grade_filter"],
+            event_id=row["event"],
+            user_id=row["user"],
+            role=row["role"],
+            org_id=row["org_id"],
+        )
+
+    def matches(self, facets: Facets) -> bool:
+        """Whether a piece with these facets belongs to this public feed."""
+        return (
+            self.scope == "public"
+            and facets.listed
+            and (self.kind_filter is None or facets.event_kind == self.kind_filter)
+            and (self.host_id is None or facets.host_id == self.host_id)
+            and (self.grade is None or facets.grades == "" or f",{self.grade}," in facets.grades)
+        )
+
+
+_SPEC_COLUMNS = (
+    FeedDocument.id,
+    FeedDocument.key,
+    FeedDocument.scope,
+    FeedDocument.kind_filter,
+    FeedDocument.host,
+    FeedDocument.grade_filter,
+    FeedDocument.event,
+    FeedDocument.user,
+    FeedDocument.role,
+    FeedDocument.org_id,
+)
+
+
+# --------------------------------------------------------------------------- serving
+
+
+@dataclass(frozen=True, slots=True)
+class StoredFeed:
+    key: str
+    body: bytes
+    etag: str  # strong, quoted: '"<sha256 of the body>"'
+    last_modified: datetime
+    public: bool  # may a shared cache keep it
+    path: str | None = None  # canonical path of a public feed (its stable URL)
+
+
+@dataclass(slots=True)
+class _Copy:
+    row: dict[str, Any]  # the stored feed's row, without the body
+    body: bytes
+    checked: float  # time.monotonic() of the last look at the database
+
+
+class _Copies:
+    """Feeds this process has served, by key, bounded by their total size.
+
+    Every request still asks the database for the feed's ETag and Last-Modified (so
+    replicas agree, and Last-Modified never goes backwards); a matching copy only saves
+    moving the bytes. While a connection pool serves (the production server), a copy
+    checked less than `FRESH_FOR` ago is answered without asking: a second of delay is
+    far below the five minutes every proxy may keep a feed (`max-age=300`). Tests and
+    the embedded SQLite mode run without a pool and always ask.
+    """
+
+    def __init__(self, max_bytes: int) -> None:
+        self._items: OrderedDict[str, _Copy] = OrderedDict()
+        self._size = 0
+        self.max_bytes = max_bytes
+
+    def get(self, key: str) -> _Copy | None:
+        copy = self._items.get(key)
+        if copy is not None:
+            self._items.move_to_end(key)
+        return copy
+
+    def put(self, key: str, copy: _Copy) -> None:
+        self.forget(key)
+        if len(copy.body) > self.max_bytes:
+            return
+        self._items[key] = copy
+        self._size += len(copy.body)
+        while self._size > self.max_bytes:
+            _, dropped = self._items.popitem(last=False)
+            self._size -= len(dropped.body)
+
+    def forget(self, key: str) -> None:
+        old = self._items.pop(key, None)
+        if old is not None:
+            self._size -= len(old.body)
+
+    def clear(self) -> None:
+        self._items.clear()
+        self._size = 0
+
+
+_bodies = _Copies(BODY_CACHE_BYTES)
+
+# Raw SQL for the one query of a request: Piccolo's query building costs more than the
+# round trip. Column names as in FeedDocument ("user" is a reserved word).
+_META_SQL = (
+    'SELECT id, key, scope, kind_filter, host, grade_filter, event, "user", role, org_id, '
+    "etag, last_modified, last_requested_at FROM feed_document WHERE key = $1"
+)
+_BODY_SQL = "SELECT body, etag, last_modified FROM feed_document WHERE id = $1"
+
+
+def _pool() -> Any:
+    """The PostgreSQL pool when one serves this process (and no transaction is open)."""
+    if in_transaction():
+        return None
+    return getattr(current_engine(), "pool", None)
+
+
+def _answers_copies() -> bool:
+    """Whether a checked copy may be answered for FRESH_FOR: only while a pool serves."""
+    return _pool() is not None
+
+
+async def _meta(key: str) -> dict[str, Any] | None:
+    pool = _pool()
+    if pool is not None:
+        async with pool.acquire() as connection:
+            record = await connection.fetchrow(_META_SQL, key)
+        return dict(record) if record is not None else None
+    return (
+        await FeedDocument.select(
+            *_SPEC_COLUMNS,
+            FeedDocument.etag,
+            FeedDocument.last_modified,
+            FeedDocument.last_requested_at,
+        )
+        .where(FeedDocument.key == key)
+        .first()
+    )
+
+
+async def _body(doc_id: int) -> dict[str, Any] | None:
+    pool = _pool()
+    if pool is not None:
+        async with pool.acquire() as connection:
+            record = await connection.fetchrow(_BODY_SQL, doc_id)
+        return dict(record) if record is not None else None
+    return (
+        await FeedDocument.select(FeedDocument.body, FeedDocument.etag, FeedDocument.last_modified)
+        .where(FeedDocument.id == doc_id)
+        .first()
+    )
+
+
+async def _serve(key: str, now: datetime) -> tuple[dict[str, Any], bytes] | None:
+    """The stored feed: its row (without body) and its bytes; None if not stored."""
+    copy = _bodies.get(key)
+    clock = time.monotonic()
+    if copy is not None and clock - copy.checked < FRESH_FOR and _answers_copies():
+        return copy.row, copy.body
+    row = await _meta(key)
+    if row is None:
+        _bodies.forget(key)
+        return None
+    if copy is not None and copy.row["etag"] == row["etag"]:
+        body = copy.body
+    else:
+        # ETag and body in one read, so they always belong together.
+        fresh = await _body(row["id"])
+        if fresh is None:
+            return None
+        body = bytes(fresh["body"])
+        row["etag"], row["last_modified"] = fresh["etag"], fresh["last_modified"]
+    if row["last_requested_at"] < now - TOUCH_EVERY:
+        await FeedDocument.update({FeedDocument.last_requested_at: now}).where(
+            FeedDocument.id == row["id"]
+        )
+        row["last_requested_at"] = now
+    _bodies.put(key, _Copy(row=row, body=body, checked=clock))
+    return row, body
+
+
+async def _stored_or_built(
+    spec: _Spec, now: datetime, *, accept: Callable[[_Spec], bool] | None = None
+) -> tuple[dict[str, Any], bytes]:
+    served = await _serve(spec.key, now)
+    if served is not None and (accept is None or accept(_Spec.of_row(served[0]))):
+        return served
+    await _build(spec, now)
+    served = await _serve(spec.key, now)
+    if served is None:  # dropped between build and read: only by a racing clean-up
+        raise NotFound("no such feed")
+    return served
+
+
+async def public_feed(filters: PublicFilter, *, now: datetime | None = None) -> StoredFeed:
+    """All published public events, optionally of one kind, host and grade."""
+    now = now or utcnow()
+    filters.validate()
+    served = await _serve(filters.key, now)
+    if served is None:
+        host_id = None
+        if filters.host is not None:
+            host = (
+                await Organisation.select(Organisation.id)
+                .where(Organisation.slug == filters.host)
+                .first()
+            )
+            if host is None:
+                raise NotFound(f"no organisation {filters.host!r}", field="host")
+            host_id = host["id"]
+        spec = _Spec(
+            key=filters.key,
+            scope="public",
+            kind_filter=filters.kind,
+            host_id=host_id,
+            grade=filters.grade,
+        )
+        served = await _stored_or_built(spec, now)
+    row, body = served
+    return StoredFeed(
+        key=row["key"],
+        body=body,
+        etag=row["etag"],
+        last_modified=row["last_modified"],
+        public=True,
+        path=filters.path,
+    )
+
+
+async def private_feed(token: str, *, now: datetime | None = None) -> StoredFeed:
+    """A person's own feed; NotFound alike for a wrong, a rotated and no token.
+
+    A firm's and a school's users see their organisation's events with booked and free
+    places; a teacher also their school's class visits, anyone their own registrations;
+    the network office every event with its places.
+    """
+    now = now or utcnow()
+    user = await user_for_feed_token(token)
+    spec = _Spec(
+        key=f"private:user:{user.id}",
+        scope="private",
+        user_id=user.id,
+        role=user.role,
+        org_id=user.organisation,
+    )
+    # Built again when the user's role or organisation changed since.
+    row, body = await _stored_or_built(spec, now, accept=lambda stored: stored == spec)
+    return StoredFeed(
+        key=row["key"],
+        body=body,
+        etag=row["etag"],
+        last_modified=row["last_modified"],
+        public=False,
+    )
+
+
+async def event_feed(event_id: int, *, by: Principal, now: datetime | None = None) -> StoredFeed:
+    """One event's slots, for whoever may see the event."""
+    now = now or utcnow()
+    event = await load_event_row(event_id, by)
+    spec = _Spec(key=f"event:{event.id}", scope="event", event_id=event.id)
+    row, body = await _stored_or_built(spec, now)
+    return StoredFeed(
+        key=row["key"],
+        body=body,
+        etag=row["etag"],
+        last_modified=row["last_modified"],
+        public=event.visibility == "public" and event.status != "draft",
+        path=event_feed_path(event.id),
+    )
+
+
+def event_feed_path(event_id: int) -> str:
+    """The event's feed URL that always routes (`/events/{id}.ics` needs the event page's
+    route to hand it over; see feeds.api)."""
+    return f"/events/{event_id}/calendar.ics"
+
+
+@dataclass(frozen=True, slots=True)
+class SubscribeLinks:
+    https: str
+    webcal: str
+    google: str
+
+
+def subscribe_links(path: str) -> SubscribeLinks:
+    """Links for a page: the feed, `webcal://` (opens the calendar app) and Google's
+    "add by URL", for a feed path such as `PublicFilter(...).path`."""
+    url = f"{get_settings().base_url}{path}"
+    webcal = "webcal://" + url.split("://", 1)[1]
+    google = "https://calendar.google.com/calendar/render?cid=" + quote(webcal, safe="")
+    return SubscribeLinks(https=url, webcal=webcal, google=google)
+
+
+# --------------------------------------------------------------------------- building
+
+
+@contextlib.asynccontextmanager
+async def _exclusive(*, wait: bool) -> AsyncIterator[bool]:
+    """One publisher at a time, inside one transaction; yields False if busy (no wait)."""
+    async with write_transaction():
+        acquired = True
+        if is_postgres():
+            if wait:
+                await FeedDocument.raw("SELECT pg_advisory_xact_lock({})", _LOCK_KEY)
+            else:
+                rows = await FeedDocument.raw(
+                    "SELECT pg_try_advisory_xact_lock({}) AS ok", _LOCK_KEY
+                )
+                acquired = bool(rows[0]["ok"])
+        # SQLite: write_transaction() began IMMEDIATE and holds the database's write lock.
+        yield acquired
+
+
+async def _build(spec: _Spec, now: datetime) -> None:
+    """Store the feed `spec` (first request): bring the pieces up to date, join, store."""
+    # Render missing pieces in bounded steps, so SQLite's write lock is never held long.
+    for _ in range(MAX_BACKFILL_STEPS):
+        if await _missing_ids(1) == ([], []):
+            break
+        async with _exclusive(wait=True):
+            await _publish_locked(now, PublishResult())
+    async with _exclusive(wait=True):
+        await _publish_locked(now, PublishResult())
+        row = (
+            await FeedDocument.select(*_SPEC_COLUMNS, FeedDocument.etag, FeedDocument.last_modified)
+            .where(FeedDocument.key == spec.key)
+            .first()
+        )
+        if row is not None and _Spec.of_row(row) == spec:
+            return  # built by someone else meanwhile, and kept current by the publisher
+        await _store(spec, await _join(spec, now), now, row)
+
+
+def _etag(body: bytes) -> str:
+    return '"' + hashlib.sha256(body).hexdigest() + '"'
+
+
+def _next_last_modified(previous: datetime | None, now: datetime) -> datetime:
+    now = now.replace(microsecond=0)
+    if previous is None:
+        return now
+    return max(previous.replace(microsecond=0) + _SECOND, now)
+
+
+async def _store(spec: _Spec, body: bytes, now: datetime, row: dict[str, Any] | None) -> bool:
+    """Save the bytes of a feed; True if they changed."""
+    etag = _etag(body)
+    values = {
+        FeedDocument.scope: spec.scope,
+        FeedDocument.kind_filter: spec.kind_filter,
+        FeedDocument.host: spec.host_id,
+        FeedDocument.grade_filter: spec.grade,
+        FeedDocument.event: spec.event_id,
+        FeedDocument.user: spec.user_id,
+        FeedDocument.role: spec.role,
+        FeedDocument.org_id: spec.org_id,
+    }
+    if row is None:
+        await FeedDocument.insert(
+            FeedDocument(
+                key=spec.key,
+                body=body,
+                etag=etag,
+                size=len(body),
+                last_modified=_next_last_modified(None, now),
+                last_requested_at=now,
+                created_at=now,
+                **{column._meta.name: value for column, value in values.items()},
+            )
+        )
+        _bodies.forget(spec.key)
+        return True
+    if row["etag"] == etag and _Spec.of_row(row) == spec:
+        return False
+    changed = row["etag"] != etag
+    if changed:
+        values[FeedDocument.body] = body
+        values[FeedDocument.etag] = etag
+        values[FeedDocument.size] = len(body)
+        values[FeedDocument.last_modified] = _next_last_modified(row["last_modified"], now)
+    await FeedDocument.update(values).where(FeedDocument.id == row["id"])
+    _bodies.forget(spec.key)  # this process answers the new bytes at once
+    return changed
+
+
+def _live(now: datetime) -> Where:
+    return (FeedPiece.expired == False) & (  # noqa: E712
+        FeedPiece.drop_after.is_null() | (FeedPiece.drop_after > now)
+    )
+
+
+def _members(spec: _Spec, now: datetime) -> Any:
+    """The pieces of a feed, as a condition on the routing columns."""
+    if spec.scope == "event":
+        return (FeedPiece.view == "public") & (FeedPiece.event_id == spec.event_id) & _live(now)
+    if spec.scope == "public":
+        where = (
+            (FeedPiece.view == "public")
+            & (FeedPiece.visibility == "public")
+            & FeedPiece.event_status.is_in(["published", "cancelled"])
+            & _live(now)
+        )
+        if spec.kind_filter is not None:
+            where &= FeedPiece.event_kind == spec.kind_filter
+        if spec.host_id is not None:
+            where &= FeedPiece.host_id == spec.host_id
+        if spec.grade is not None:
+            where &= (FeedPiece.grades == "") | FeedPiece.grades.like(f"%,{spec.grade},%")
+        return where
+    # private: the host view of one's organisation's events (all events: the network
+    # office), and the booker's view of one's bookings (a teacher: the school's visits).
+    hosted = (FeedPiece.view == "host") & (FeedPiece.event_status != "draft")
+    if spec.role != "admin":
+        hosted &= FeedPiece.host_id == (spec.org_id if spec.org_id is not None else -1)
+    booked = FeedPiece.booked_by == spec.user_id
+    if spec.role == "school" and spec.org_id is not None:
+        booked |= (FeedPiece.school_id == spec.org_id) & (FeedPiece.booking_kind == "class_visit")
+    return (hosted | ((FeedPiece.view == "booker") & booked)) & _live(now)
+
+
+async def _head(spec: _Spec) -> bytes:
+    base = get_settings().base_url
+    if spec.scope == "event":
+        event = await Event.select(Event.title).where(Event.id == spec.event_id).first()
+        title = event["title"] if event else f"Veranstaltung {spec.event_id}"
+        return calendar_head(
+            f"outreach: {title}", refresh=REFRESH, source=f"{base}{event_feed_path(spec.event_id)}"
+        )
+    if spec.scope == "public":
+        parts = ["outreach: öffentliche Termine"]
+        if spec.kind_filter:
+            parts.append(kind_label(spec.kind_filter))
+        if spec.host_id is not None:
+            parts.append(await _org_name(spec.host_id))
+        if spec.grade is not None:
+            parts.append(f"Klassenstufe {spec.grade}")
+        # The key holds the canonical query string: the feed's stable URL.
+        query = spec.key.partition("?")[2]
+        source = f"{base}/feeds/public.ics" + (f"?{query}" if query else "")
+        return calendar_head(" · ".join(parts), refresh=REFRESH, source=source)
+    if spec.role == "admin":
+        name = "outreach: alle Termine des Netzwerks"
+    elif spec.org_id is not None:
+        name = f"outreach: {await _org_name(spec.org_id)}"
+    else:
+        name = "outreach: meine Termine"
+    # No SOURCE: it would write the secret URL into every copy of the file.
+    return calendar_head(name, refresh=REFRESH)
+
+
+async def _org_name(org_id: int) -> str:
+    row = await Organisation.select(Organisation.name).where(Organisation.id == org_id).first()
+    return row["name"] if row else ""
+
+
+async def _join(spec: _Spec, now: datetime) -> bytes:
+    """A feed from its stored pieces: one query and a concatenation."""
+    rows = await (
+        FeedPiece.select(FeedPiece.body)
+        .where(_members(spec, now))
+        .order_by(FeedPiece.starts_at)
+        .order_by(FeedPiece.key)
+    )
+    return assemble(await _head(spec), (bytes(r["body"]) for r in rows))
+
+
+# --------------------------------------------------------------------------- publishing
+
+
+@dataclass
+class PublishResult:
+    changes: int = 0  # queued changes taken
+    rendered: int = 0  # pieces rendered
+    pieces: int = 0  # pieces whose bytes or feeds changed
+    expired: int = 0  # pieces that left their feeds (cancelled 30 days ago, or long past)
+    feeds: int = 0  # stored feeds whose bytes changed
+    dropped: int = 0  # stored feeds dropped, unused for 30 days
+    busy: bool = False  # another publisher was running
+
+    @property
+    def idle(self) -> bool:
+        return not (self.changes or self.rendered or self.expired or self.dropped)
+
+
+async def publish_pending(*, now: datetime | None = None) -> PublishResult:
+    """Render what the queued changes touch and re-join the stored feeds containing it.
+
+    Safe to call from several processes at once: one runs, the others return `busy`.
+    """
+    now = now or utcnow()
+    result = PublishResult()
+    if not await _has_work(now):
+        return result
+    async with _exclusive(wait=False) as mine:
+        if not mine:
+            result.busy = True
+            return result
+        await _publish_locked(now, result)
+    if not result.idle:
+        log.info(
+            "feeds: %d change(s), %d piece(s) rendered, %d changed, %d expired, "
+            "%d feed(s) republished, %d dropped",
+            result.changes,
+            result.rendered,
+            result.pieces,
+            result.expired,
+            result.feeds,
+            result.dropped,
+        )
+    return result
+
+
+async def _has_work(now: datetime) -> bool:
+    if await FeedChange.exists():
+        return True
+    if await FeedPiece.exists().where(
+        (FeedPiece.expired == False) & (FeedPiece.drop_after <= now)  # noqa: E712
+    ):
+        return True
+    if await FeedDocument.exists().where(FeedDocument.last_requested_at < now - STALE_AFTER):
+        return True
+    return await _missing_ids(1) != ([], [])
+
+
+async def _missing_ids(limit: int) -> tuple[list[int], list[int]]:
+    """Slots and bookings that have no piece yet (rows written before the feeds existed,
+    or by a path that did not call `mark_changed`)."""
+    slots = await FeedPiece.raw(
+        "SELECT s.id FROM slot s WHERE NOT EXISTS (SELECT 1 FROM feed_piece p "
+        "WHERE p.slot = s.id AND p.view = 'public') OR NOT EXISTS (SELECT 1 FROM feed_piece p "
+        "WHERE p.slot = s.id AND p.view = 'host') ORDER BY s.id LIMIT {}",
+        limit,
+    )
+    bookings = await FeedPiece.raw(
+        "SELECT b.id FROM booking b WHERE NOT EXISTS (SELECT 1 FROM feed_piece p "
+        "WHERE p.booking = b.id) ORDER BY b.id LIMIT {}",
+        limit,
+    )
+    return [r["id"] for r in slots], [r["id"] for r in bookings]
+
+
+_Move = tuple[Facets | None, Facets | None]  # a piece's feeds before and after
+
+
+async def _publish_locked(now: datetime, result: PublishResult) -> None:
+    changes = await FeedChange.select().order_by(FeedChange.id).limit(CHANGE_BATCH)
+    result.changes += len(changes)
+    event_ids = {c["event_id"] for c in changes if c["event_id"] is not None}
+    slot_ids = {c["slot_id"] for c in changes if c["slot_id"] is not None}
+    booking_ids = {c["booking_id"] for c in changes if c["booking_id"] is not None}
+    if event_ids:
+        slot_ids |= {
+            r["id"] for r in await Slot.select(Slot.id).where(Slot.event.is_in(list(event_ids)))
+        }
+    # A slot's or event's change shows in its bookings' pieces (times, title, status).
+    if slot_ids:
+        booking_ids |= {
+            r["id"]
+            for r in await Booking.select(Booking.id).where(Booking.slot.is_in(list(slot_ids)))
+        }
+    # A booking's change shows in its slot's host view (places, list of bookings).
+    direct = [c["booking_id"] for c in changes if c["booking_id"] is not None]
+    if direct:
+        slot_ids |= {
+            r["slot"] for r in await Booking.select(Booking.slot).where(Booking.id.is_in(direct))
+        }
+    missing_slots, missing_bookings = await _missing_ids(BACKFILL_BATCH)
+    slot_ids |= set(missing_slots)
+    booking_ids |= set(missing_bookings)
+
+    moves = await _refresh(sorted(slot_ids), sorted(booking_ids), now, result)
+    moves += await _expire(now, result)
+    for doc in await _affected(moves, event_ids):
+        spec = _Spec.of_row(doc)
+        if await _store(spec, await _join(spec, now), now, doc):
+            result.feeds += 1
+    if changes:
+        await FeedChange.delete().where(FeedChange.id.is_in([c["id"] for c in changes]))
+    stale = (
+        await FeedDocument.delete()
+        .where(FeedDocument.last_requested_at < now - STALE_AFTER)
+        .returning(FeedDocument.key)
+    )
+    for row in stale:
+        _bodies.forget(row["key"])
+    result.dropped += len(stale)
+
+
+def _digest(body: bytes) -> str:
+    return hashlib.sha256(body).hexdigest()
+
+
+def _facets_of(row: dict[str, Any]) -> Facets:
+    return Facets(
+        view=row["view"],
+        event_id=row["event_id"],
+        host_id=row["host_id"],
+        event_kind=row["event_kind"],
+        grades=row["grades"],
+        visibility=row["visibility"],
+        event_status=row["event_status"],
+        school_id=row["school_id"],
+        booked_by=row["booked_by"],
+        booking_kind=row["booking_kind"],
+        starts_at=row["starts_at"],
+        drop_after=row["drop_after"],
+    )
+
+
+def _routing_values(draft: PieceDraft) -> dict[str, Any]:
+    f = draft.facets
+    return {
+        "view": f.view,
+        "event_id": f.event_id,
+        "host_id": f.host_id,
+        "event_kind": f.event_kind,
+        "grades": f.grades,
+        "visibility": f.visibility,
+        "event_status": f.event_status,
+        "school_id": f.school_id,
+        "booked_by": f.booked_by,
+        "booking_kind": f.booking_kind,
+        "starts_at": f.starts_at,
+        "drop_after": f.drop_after,
+    }
+
+
+async def _existing_pieces(keys: Sequence[str]) -> dict[str, dict[str, Any]]:
+    found: dict[str, dict[str, Any]] = {}
+    ordered = list(keys)
+    for i in range(0, len(ordered), 500):
+        rows = await FeedPiece.select(
+            *(c for c in FeedPiece._meta.columns if c._meta.name != "body")
+        ).where(FeedPiece.key.is_in(ordered[i : i + 500]))
+        found.update({r["key"]: r for r in rows})
+    return found
+
+
+async def _refresh(
+    slot_ids: Sequence[int], booking_ids: Sequence[int], now: datetime, result: PublishResult
+) -> list[_Move]:
+    """Render the pieces of these slots and bookings; store those whose bytes or feeds
+    changed, and say which feeds each one left and joined."""
+    drafts = [*await drafts_for_slots(slot_ids), *await drafts_for_bookings(booking_ids)]
+    existing = await _existing_pieces([d.key for d in drafts])
+    moves: list[_Move] = []
+    inserts: list[FeedPiece] = []
+    for draft in drafts:
+        old = existing.get(draft.key)
+        expired = draft.facets.drop_after is not None and draft.facets.drop_after <= now
+        new_facets = None if expired else draft.facets
+        result.rendered += 1
+        if old is None:
+            # An expired piece keeps no bytes: nothing stays stored that no feed shows.
+            body = b"" if expired else draft.render(draft.data_stamp)
+            inserts.append(
+                FeedPiece(
+                    key=draft.key,
+                    slot=draft.slot_id,
+                    booking=draft.booking_id,
+                    expired=expired,
+                    stamp=draft.data_stamp,
+                    body=body,
+                    digest=_digest(body),
+                    updated_at=now,
+                    **_routing_values(draft),
+                )
+            )
+            moves.append((None, new_facets))
+            continue
+        old_facets = None if old["expired"] else _facets_of(old)
+        # Same content with the old DTSTAMP: keep the bytes, so the feeds keep theirs.
+        stamp = old["stamp"]
+        body = b"" if expired else draft.render(stamp)
+        if _digest(body) != old["digest"]:
+            if not expired:
+                stamp = max(draft.data_stamp, old["stamp"] + _SECOND)
+                body = draft.render(stamp)
+        elif old_facets == new_facets and old["expired"] == expired:
+            continue
+        await FeedPiece.update(
+            {
+                FeedPiece.expired: expired,
+                FeedPiece.stamp: stamp,
+                FeedPiece.body: body,
+                FeedPiece.digest: _digest(body),
+                FeedPiece.updated_at: now,
+                **{getattr(FeedPiece, k): v for k, v in _routing_values(draft).items()},
+            }
+        ).where(FeedPiece.id == old["id"])
+        moves.append((old_facets, new_facets))
+    for i in range(0, len(inserts), 200):
+        await FeedPiece.insert(*inserts[i : i + 200])
+    result.pieces += len(moves)
+    # Pieces of rows that are gone (a deleted booking or slot): leave their feeds.
+    asked = {f"slot:{i}" for i in slot_ids} | {f"host:{i}" for i in slot_ids}
+    asked |= {f"booking:{i}" for i in booking_ids}
+    gone = sorted(asked - {d.key for d in drafts})
+    if gone:
+        for row in (await _existing_pieces(gone)).values():
+            if not row["expired"]:
+                moves.append((_facets_of(row), None))
+        await FeedPiece.delete().where(FeedPiece.key.is_in(gone))
+    return moves
+
+
+async def _expire(now: datetime, result: PublishResult) -> list[_Move]:
+    """Pieces whose time is up (30 days after a cancellation, a year after the end)."""
+    rows = (
+        await FeedPiece.select(*(c for c in FeedPiece._meta.columns if c._meta.name != "body"))
+        .where(
+            (FeedPiece.expired == False) & (FeedPiece.drop_after <= now)  # noqa: E712
+        )
+        .limit(CHANGE_BATCH)
+    )
+    if not rows:
+        return []
+    await FeedPiece.update(
+        {FeedPiece.expired: True, FeedPiece.body: b"", FeedPiece.digest: _digest(b"")}
+    ).where(FeedPiece.id.is_in([r["id"] for r in rows]))
+    result.expired += len(rows)
+    return [(_facets_of(r), None) for r in rows]
+
+
+async def _affected(moves: Iterable[_Move], event_ids: Iterable[int]) -> list[dict[str, Any]]:
+    """The stored feeds that contained or now contain any of the moved pieces."""
+    events = set(event_ids)
+    public_keys: set[str] = set()
+    hosts: set[int] = set()
+    users: set[int] = set()
+    schools: set[int] = set()
+    admins = False
+    public_docs: list[dict[str, Any]] | None = None
+    for move in moves:
+        for facets in move:
+            if facets is None:
+                continue
+            if facets.view == "public":
+                events.add(facets.event_id)
+                if facets.listed:
+                    if public_docs is None:
+                        public_docs = await _docs_where(FeedDocument.scope == "public")
+                    public_keys |= {
+                        d["key"] for d in public_docs if _Spec.of_row(d).matches(facets)
+                    }
+            elif facets.view == "host":
+                hosts.add(facets.host_id)
+                admins = True
+            else:
+                if facets.booked_by is not None:
+                    users.add(facets.booked_by)
+                if facets.booking_kind == "class_visit" and facets.school_id is not None:
+                    schools.add(facets.school_id)
+    docs: dict[str, dict[str, Any]] = {}
+    if public_docs:
+        docs.update({d["key"]: d for d in public_docs if d["key"] in public_keys})
+    if events:
+        for d in await _docs_where(FeedDocument.event.is_in(sorted(events))):
+            docs[d["key"]] = d
+    private: list[Where] = []
+    if hosts:
+        private.append(
+            FeedDocument.role.is_in(["firm", "school"]) & FeedDocument.org_id.is_in(sorted(hosts))
+        )
+    if admins:
+        private.append(FeedDocument.role == "admin")
+    if users:
+        private.append(FeedDocument.user.is_in(sorted(users)))
+    if schools:
+        private.append((FeedDocument.role == "school") & FeedDocument.org_id.is_in(sorted(schools)))
+    if private:
+        condition = private[0]
+        for extra in private[1:]:
+            condition = condition | extra
+        for d in await _docs_where((FeedDocument.scope == "private") & condition):
+            docs[d["key"]] = d
+    return [docs[k] for k in sorted(docs)]
+
+
+async def _docs_where(condition: Any) -> list[dict[str, Any]]:
+    query: Select = FeedDocument.select(
+        *_SPEC_COLUMNS, FeedDocument.etag, FeedDocument.last_modified
+    ).where(condition)
+    return await query

@@ -1,0 +1,149 @@
+"""Signing in and out, forgotten passwords and invitations (both end in "set a password")."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from litestar import Request, get, post
+from litestar.di import NamedDependency
+from litestar.response import Redirect, Template
+
+from outreach.accounts import services as accounts
+from outreach.config import get_settings
+from outreach.errors import DomainError, Invalid, NotFound, Unauthorised
+from outreach.pages.common import (
+    FormErrors,
+    error_text,
+    flash,
+    form_data,
+    gettext_for,
+    page,
+    redirect,
+    safe_next,
+    sign_in,
+    sign_out,
+)
+from outreach.principal import Principal
+
+__all__ = ["HANDLERS", "home_of", "password_link"]
+
+log = logging.getLogger(__name__)
+
+
+def home_of(by: Principal) -> str:
+    return {"school": "/school", "firm": "/firm", "admin": "/office"}.get(by.role, "/")
+
+
+def password_link(token: str) -> str:
+    return f"{get_settings().base_url}/password/set?token={token}"
+
+
+@get("/signin")
+async def signin_form(request: Request[Any, Any, Any], by: NamedDependency[Principal]) -> Template:
+    return page(request, "auth/signin.html", next=safe_next(request.query_params.get("next"), ""))
+
+
+@post("/signin")
+async def signin(
+    request: Request[Any, Any, Any], by: NamedDependency[Principal]
+) -> Template | Redirect:
+    _ = gettext_for(request)
+    data = await form_data(request)
+    email = str(data.get("email", ""))
+    try:
+        principal = await accounts.authenticate_password(email, str(data.get("password", "")))
+    except Unauthorised:
+        # One message for an unknown address and a wrong password: no account is revealed.
+        errors = FormErrors({"__top__": _("The e-mail address or the password is wrong.")})
+        return page(
+            request,
+            "auth/signin.html",
+            status_code=400,
+            errors=errors,
+            email=email,
+            next=safe_next(data.get("next"), ""),
+        )
+    assert principal.user_id is not None
+    sign_in(request, principal.user_id, await accounts.session_stamp(principal.user_id))
+    return redirect(safe_next(data.get("next"), home_of(principal)))
+
+
+@post("/signout")
+async def signout(request: Request[Any, Any, Any]) -> Redirect:
+    sign_out(request)
+    return redirect("/")
+
+
+@get("/password/forgot")
+async def forgot_form(request: Request[Any, Any, Any], by: NamedDependency[Principal]) -> Template:
+    return page(request, "auth/forgot.html")
+
+
+@post("/password/forgot")
+async def forgot(request: Request[Any, Any, Any], by: NamedDependency[Principal]) -> Redirect:
+    _ = gettext_for(request)
+    data = await form_data(request)
+    found = await accounts.request_password_reset(str(data.get("email", "")))
+    if found is not None:
+        user, token = found
+        text = _(
+            "Hello,\n\nsomeone asked to set a new password for your outreach account. "
+            "If that was you, open this link within two hours:\n\n%(link)s\n\n"
+            "If it was not you, ignore this mail; your password stays as it is."
+        ) % {"link": password_link(token)}
+        try:
+            await accounts.send_account_mail(user.email, _("Set a new password"), text)
+        except Exception:  # the same answer either way; the log tells the operator
+            log.exception("password reset mail to user %s failed", user.id)
+    flash(
+        request,
+        _("If the address belongs to an account, a link to set a new password is on its way."),
+    )
+    return redirect("/signin")
+
+
+@get("/password/set")
+async def set_password_form(
+    request: Request[Any, Any, Any], by: NamedDependency[Principal]
+) -> Template:
+    token = request.query_params.get("token", "")
+    try:
+        user = await accounts.password_token_user(token)
+    except NotFound:
+        return page(request, "auth/set_password.html", status_code=404, invalid=True)
+    return page(request, "auth/set_password.html", token=token, email=user.email)
+
+
+@post("/password/set")
+async def set_password(
+    request: Request[Any, Any, Any], by: NamedDependency[Principal]
+) -> Template | Redirect:
+    _ = gettext_for(request)
+    data = await form_data(request)
+    token = str(data.get("token", ""))
+    errors = FormErrors()
+    try:
+        if data.get("password") != data.get("password2"):
+            raise Invalid("the two passwords differ", field="password2")
+        principal = await accounts.set_password_with_token(token, str(data.get("password", "")))
+    except NotFound:
+        return page(request, "auth/set_password.html", status_code=404, invalid=True)
+    except DomainError as exc:
+        errors.add(exc, {"password": "password", "password2": "password2"}, text=error_text(_, exc))
+        user = await accounts.password_token_user(token)
+        return page(
+            request,
+            "auth/set_password.html",
+            status_code=422,
+            errors=errors,
+            token=token,
+            email=user.email,
+        )
+    assert principal.user_id is not None
+    sign_in(request, principal.user_id, await accounts.session_stamp(principal.user_id))
+    flash(request, _("Your password is set. You are signed in."))
+    return redirect(home_of(principal))
+
+
+HANDLERS = [signin_form, signin, signout, forgot_form, forgot, set_password_form, set_password]

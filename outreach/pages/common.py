@@ -1,0 +1,324 @@
+"""Shared plumbing of the pages: rendering, sessions, guards, forms and error pages.
+
+Pages are thin like the API controllers: read a form, call one service, render or
+redirect. Rules live in the services; a `DomainError` becomes an error beside the
+field it names (`Invalid`), a message at the top (`Conflict`), or an error page.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from collections.abc import Mapping
+from datetime import date, datetime, time
+from typing import Any, TypeVar
+from urllib.parse import quote, urlencode
+
+import msgspec
+from litestar import Request
+from litestar.datastructures import Cookie
+from litestar.exceptions import HTTPException, NotFoundException, PermissionDeniedException
+from litestar.response import Redirect, Template
+
+from outreach.config import Settings, get_settings
+from outreach.errors import DomainError, Forbidden, Invalid, NotFound, Unauthorised
+from outreach.pages.i18n import LANG_COOKIE, locale_of, translations
+from outreach.principal import ANONYMOUS, Principal
+from outreach.timeutil import LOCAL_TZ
+
+__all__ = [
+    "FormErrors",
+    "form_data",
+    "gettext_for",
+    "page",
+    "page_exception_handlers",
+    "parse_date",
+    "parse_int",
+    "redirect",
+    "require",
+    "safe_next",
+    "session_secret",
+    "sign_in",
+    "sign_out",
+]
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+# Session payload keys: the user, a stamp that dies with the password, a one-shot notice.
+SESSION_USER = "uid"
+SESSION_STAMP = "stamp"
+SESSION_FLASH = "flash"
+SESSION_DONE = "done"
+
+
+def session_secret(settings: Settings, purpose: str) -> bytes:
+    """A key for one purpose derived from SECRET_KEY, so one leak does not open the others."""
+    return hashlib.sha256(f"outreach:{purpose}:{settings.secret_key}".encode()).digest()
+
+
+def gettext_for(request: Request[Any, Any, Any]) -> Any:
+    """`_()` for Python code of a page (notices, mail texts) in the request's language."""
+    return translations(locale_of(request)).gettext
+
+
+def principal_of(request: Request[Any, Any, Any]) -> Principal:
+    return request.state.get("principal", ANONYMOUS)
+
+
+def page(
+    request: Request[Any, Any, Any],
+    name: str,
+    *,
+    status_code: int = 200,
+    **context: Any,
+) -> Template:
+    """Render `templates/pages/<name>` with what every page needs."""
+    flash = None
+    session = request.scope.get("session")
+    if isinstance(session, dict) and SESSION_FLASH in session:
+        flash = session.pop(SESSION_FLASH)
+        request.set_session(session)
+    base = {
+        "me": principal_of(request),
+        "locale": locale_of(request),
+        "flash": flash,
+        "path": request.url.path,
+        "query": request.url.query,
+        "errors": context.pop("errors", None) or FormErrors(),
+    }
+    return Template(f"pages/{name}", context={**base, **context}, status_code=status_code)
+
+
+def flash(request: Request[Any, Any, Any], message: str) -> None:
+    """A notice shown once on the next page (after a POST-redirect-GET)."""
+    session = dict(request.scope.get("session") or {})
+    session[SESSION_FLASH] = message
+    request.set_session(session)
+
+
+def redirect(path: str) -> Redirect:
+    # 303: the browser follows a POST with a GET, so a reload never posts twice.
+    return Redirect(path=path, status_code=303)
+
+
+def safe_next(value: str | None, default: str = "/") -> str:
+    """Only a path on this site; `//host` and `https://...` would redirect elsewhere."""
+    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
+        return default
+    return value
+
+
+class FormErrors(dict[str, str]):
+    """Messages by field name; `top` holds what belongs to no field."""
+
+    @property
+    def top(self) -> list[str]:
+        return [message for field, message in self.items() if field == "__top__"]
+
+    def add(self, exc: DomainError, fields: Mapping[str, str] | None = None, *, text: str) -> None:
+        """File the error beside its field when the form shows one, else at the top."""
+        field = exc.field
+        if field and fields is not None and field in fields:
+            self[fields[field]] = text
+        elif field and fields is None:
+            self[field] = text
+        else:
+            self["__top__"] = text
+
+
+async def form_data(request: Request[Any, Any, Any]) -> dict[str, Any]:
+    """The posted form; repeated names (checkboxes) become lists."""
+    form = await request.form()
+    data: dict[str, Any] = {}
+    for key in form:
+        values = form.getall(key)
+        data[key] = values if len(values) > 1 else values[0]
+    data.pop("_csrf_token", None)
+    return data
+
+
+def parse_int(value: Any, *, default: int | None = None) -> int | None:
+    try:
+        return int(str(value).strip())
+    except (TypeError, ValueError):
+        return default
+
+
+def parse_date(value: Any) -> date | None:
+    try:
+        return date.fromisoformat(str(value).strip())
+    except (TypeError, ValueError):
+        return None
+
+
+def parse_local(day: Any, clock: Any) -> datetime | None:
+    """A local date and time from two form fields, as an aware instant in Europe/Berlin."""
+    parsed_day = parse_date(day)
+    try:
+        parsed_time = time.fromisoformat(str(clock).strip())
+    except (TypeError, ValueError):
+        return None
+    if parsed_day is None:
+        return None
+    return datetime.combine(parsed_day, parsed_time, tzinfo=LOCAL_TZ)
+
+
+def require(request: Request[Any, Any, Any], by: Principal, *roles: str) -> Principal:
+    """The signed-in principal if it has one of `roles` (admin always); else sign in / 403."""
+    request.state["principal"] = by
+    if not by.is_member:
+        raise Unauthorised("sign in to see this page")
+    if by.is_admin or by.role in roles:
+        return by
+    raise Forbidden("this page is for another role")
+
+
+def remember(request: Request[Any, Any, Any], by: Principal) -> Principal:
+    """Make the principal known to the templates of a page anyone may open."""
+    request.state["principal"] = by
+    return by
+
+
+def sign_in(request: Request[Any, Any, Any], user_id: int, stamp: str) -> None:
+    # A fresh session on sign-in: nothing of the anonymous one is carried over.
+    request.set_session({SESSION_USER: user_id, SESSION_STAMP: stamp})
+
+
+def sign_out(request: Request[Any, Any, Any]) -> None:
+    request.clear_session()
+
+
+def language_cookie(locale: str) -> Cookie:
+    return Cookie(
+        key=LANG_COOKIE,
+        value=locale,
+        max_age=365 * 24 * 3600,
+        httponly=True,
+        samesite="lax",
+        secure=get_settings().base_url.startswith("https://"),
+    )
+
+
+# --------------------------------------------------------------------------- error pages
+
+_TITLES = {
+    400: "The request could not be read",
+    403: "You may not do this",
+    404: "Page not found",
+    405: "This does not work that way",
+    409: "This cannot be done now",
+    422: "Please check your input",
+    500: "Something went wrong",
+}
+
+
+def _error_page(request: Request[Any, Any, Any], status: int, message: str) -> Template:
+    _ = gettext_for(request)
+    return page(
+        request,
+        "error.html",
+        status_code=status,
+        title=_(_TITLES.get(status, "Something went wrong")),
+        message=message,
+        status=status,
+    )
+
+
+def _domain_error(request: Request[Any, Any, Any], exc: DomainError) -> Any:
+    _ = gettext_for(request)
+    if isinstance(exc, Unauthorised):
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return Redirect(path=f"/signin?{urlencode({'next': target})}", status_code=303)
+    if isinstance(exc, NotFound):
+        return _error_page(request, 404, _("There is no such page, or it is not yours to see."))
+    if isinstance(exc, Forbidden):
+        return _error_page(request, 403, _("Your account may not open this page."))
+    return _error_page(request, exc.status_code, _(exc.message))
+
+
+def _http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Any:
+    _ = gettext_for(request)
+    if isinstance(exc, NotFoundException):
+        return _error_page(request, 404, _("There is no such page, or it is not yours to see."))
+    if isinstance(exc, PermissionDeniedException) and "CSRF" in str(exc.detail):
+        # The form was older than the cookie, or posted from elsewhere: ask to reload it.
+        return _error_page(
+            request,
+            403,
+            _(
+                "The form has expired or did not come from this site. "
+                "Please reload it and try again."
+            ),
+        )
+    if exc.status_code >= 500:
+        log.error("error on %s: %s", request.url.path, exc.detail)
+    return _error_page(request, exc.status_code, _(_TITLES.get(exc.status_code, "Error")))
+
+
+def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Any:
+    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    _ = gettext_for(request)
+    return _error_page(request, 500, _("The error has been logged. Please try again later."))
+
+
+page_exception_handlers: dict[Any, Any] = {
+    DomainError: _domain_error,
+    HTTPException: _http_error,
+    Exception: _unexpected,
+}
+
+
+def quote_path(value: str) -> str:
+    return quote(value, safe="")
+
+
+_AT = re.compile(r"at `\$\.([A-Za-z_]+)")
+
+
+def convert(data: Mapping[str, Any], kind: type[T]) -> T:
+    """A service struct from form values, checked by its own constraints.
+
+    Empty fields count as not given; a value that breaks a constraint becomes `Invalid`
+    naming the field, like the services' own errors, so the form shows it beside it.
+    """
+    cleaned = {k: v for k, v in data.items() if v not in ("", None)}
+    try:
+        return msgspec.convert(cleaned, kind, strict=False)
+    except msgspec.ValidationError as exc:
+        found = _AT.search(str(exc))
+        raise Invalid(str(exc), field=found.group(1) if found else None, reason="format") from None
+
+
+def error_text(_: Any, exc: DomainError) -> str:
+    """The error in the reader's language where we know it; else the service's own words.
+
+    Fixed service messages are in the catalogs; messages with values in them (dates,
+    numbers) have no entry and show in English.
+    """
+    known = {
+        "format": _("Please check this value."),
+        "full": _("This time is fully booked."),
+        "window_closed": _("Booking for this time has closed."),
+        "window_not_open": _("Booking for this time has not opened yet."),
+        "cancelled": _("This time has been cancelled."),
+        "not_published": _("This event is not published yet."),
+        "no_booking": _("This event takes no bookings."),
+        "class_conflict": _("This class already has a visit at an overlapping time."),
+        "public_holiday": _("Schools are closed on this day (public holiday)."),
+        "school_holiday": _("Schools are closed on this day (school holidays)."),
+        "key_reused": _("This form was already sent. Please reload the page."),
+        "wrong_status": _("This booking cannot be changed in its current state."),
+        "started": _("The visit has begun and can no longer be cancelled."),
+        "event_cancelled": _("This event is cancelled."),
+        "below_booked": _("The capacity cannot be lower than the places already booked."),
+        "has_bookings": _("An event with bookings cannot go back to draft; cancel it instead."),
+    }
+    if exc.reason in known:
+        text = known[exc.reason]
+        # A holiday's name and dates come from the calendar: show them too.
+        return f"{text} {exc.message}" if exc.reason.endswith("holiday") else text
+    if exc.field in ("email", "contact_email") and "valid" in exc.message:
+        return _("Please enter a valid e-mail address.")
+    return _(exc.message)

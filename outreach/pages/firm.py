@@ -1,0 +1,533 @@
+"""Firm coordinators (and the network office): events, slots, series, approvals, attendees."""
+
+from __future__ import annotations
+
+from datetime import time
+from typing import Any
+
+from litestar import Request, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath
+from litestar.response import Redirect, Template
+
+from outreach.accounts import services as accounts
+from outreach.booking import services as booking
+from outreach.errors import Conflict, Invalid, NotFound
+from outreach.events import services as events
+from outreach.events.schemas import EventIn, EventOut, EventPatch, SlotIn, SlotPatch
+from outreach.events.tables import AUDIENCES, EVENT_KINDS
+from outreach.organisations.services import get_organisation
+from outreach.pages.common import (
+    FormErrors,
+    convert,
+    error_text,
+    flash,
+    form_data,
+    gettext_for,
+    page,
+    parse_date,
+    parse_int,
+    parse_local,
+    redirect,
+    require,
+)
+from outreach.pages.school import private_feed_links
+from outreach.principal import Principal
+from outreach.timeutil import LOCAL_TZ, utcnow
+
+__all__ = ["HANDLERS"]
+
+
+def _list(value: Any) -> list[str]:
+    if value is None:
+        return []
+    return [str(v) for v in value] if isinstance(value, list) else [str(value)]
+
+
+def _grades(raw: Any) -> list[str]:
+    text = str(raw or "").replace(";", ",")
+    parts = [p.strip() for p in text.replace(" ", ",").split(",") if p.strip()]
+    if any(not p.isdigit() for p in parts):
+        raise Invalid("grades must be numbers between 1 and 13, e.g. 8, 9, 10", field="grades")
+    return parts
+
+
+def _event_values(data: dict[str, Any]) -> dict[str, Any]:
+    """The form as the fields of `EventIn`/`EventPatch` (types are checked by `convert`)."""
+    venue = {
+        "name": data.get("venue_name", ""),
+        "street": data.get("venue_street", ""),
+        "postal_code": data.get("venue_postal_code", ""),
+        "city": data.get("venue_city", ""),
+    }
+    return {
+        "kind": data.get("kind"),
+        "title": str(data.get("title", "")).strip(),
+        "description": data.get("description", ""),
+        "grades": _grades(data.get("grades")),
+        "audience": _list(data.get("audience")),
+        "visibility": data.get("visibility"),
+        "booking_mode": data.get("booking_mode"),
+        "waitlist": data.get("waitlist") == "1",
+        "status": data.get("status"),
+        "venue": venue if str(venue["name"]).strip() else None,
+    }
+
+
+def _form_of(event: EventOut) -> dict[str, Any]:
+    venue = event.venue
+    return {
+        "kind": event.kind,
+        "title": event.title,
+        "description": event.description,
+        "grades": ", ".join(str(g) for g in event.grades),
+        "audience": event.audience,
+        "visibility": event.visibility,
+        "booking_mode": event.booking_mode,
+        "waitlist": "1" if event.waitlist else "",
+        "status": event.status,
+        "venue_name": venue.name if venue else "",
+        "venue_street": venue.street if venue else "",
+        "venue_postal_code": venue.postal_code if venue else "",
+        "venue_city": venue.city if venue else "",
+    }
+
+
+_EVENT_FIELDS = {
+    name: name
+    for name in (
+        "kind",
+        "title",
+        "description",
+        "grades",
+        "audience",
+        "visibility",
+        "booking_mode",
+        "status",
+    )
+} | {"venue": "venue_name", "host": "__top__"}
+
+
+async def _managed(event_id: int, me: Principal) -> EventOut:
+    """An event `me` manages; NotFound otherwise, so other firms' events stay invisible."""
+    row = await events.load_event_row(event_id, me)
+    if not events.can_manage(row, me):
+        raise NotFound(f"no event {event_id}", field="event")
+    return await events.get_event(event_id, by=me)
+
+
+@get("/firm")
+async def dashboard(request: Request[Any, Any, Any], by: NamedDependency[Principal]) -> Template:
+    me = require(request, by, "firm")
+    host = (await get_organisation(me.org_id)).slug if me.org_id else None
+    mine = await events.list_events(events.EventFilter(host=host), by=me)
+    pending = await booking.list_bookings(by=me, status="pending")
+    now = utcnow()
+    return page(
+        request,
+        "firm/dashboard.html",
+        events=sorted(mine, key=lambda e: (e.status == "cancelled", e.id), reverse=False),
+        pending=sorted(pending, key=lambda b: b.starts_at),
+        feed=private_feed_links(await accounts.feed_token_for(by=me)),
+        now=now,
+    )
+
+
+def _event_form(
+    request: Request[Any, Any, Any],
+    *,
+    values: dict[str, Any],
+    event: EventOut | None = None,
+    errors: FormErrors | None = None,
+    status_code: int = 200,
+) -> Template:
+    return page(
+        request,
+        "firm/event_form.html",
+        status_code=status_code,
+        values=values,
+        event=event,
+        errors=errors,
+        kinds=EVENT_KINDS,
+        audiences=AUDIENCES,
+    )
+
+
+@get("/firm/events/new")
+async def new_event_form(
+    request: Request[Any, Any, Any], by: NamedDependency[Principal]
+) -> Template:
+    require(request, by, "firm")
+    defaults = {
+        "kind": "factory_tour",
+        "visibility": "public",
+        "booking_mode": "approval",
+        "waitlist": "1",
+        "status": "draft",
+        "audience": ["pupils"],
+    }
+    return _event_form(request, values=defaults)
+
+
+@post("/firm/events/new")
+async def create_event(
+    request: Request[Any, Any, Any], by: NamedDependency[Principal]
+) -> Template | Redirect:
+    me = require(request, by, "firm")
+    _ = gettext_for(request)
+    data = await form_data(request)
+    try:
+        created = await events.create_event(convert(_event_values(data), EventIn), by=me)
+    except (Invalid, Conflict) as exc:
+        errors = FormErrors()
+        errors.add(exc, _EVENT_FIELDS, text=error_text(_, exc))
+        return _event_form(request, values=data, errors=errors, status_code=422)
+    flash(request, _("The event is saved. Now add its times."))
+    return redirect(f"/firm/events/{created.id}")
+
+
+@get("/firm/events/{event_id:int}")
+async def event_detail(
+    request: Request[Any, Any, Any], event_id: FromPath[int], by: NamedDependency[Principal]
+) -> Template:
+    me = require(request, by, "firm")
+    event = await _managed(event_id, me)
+    pending = await booking.list_bookings(by=me, event_id=event_id, status="pending")
+    return page(request, "firm/event.html", event=event, pending=pending, now=utcnow())
+
+
+@get("/firm/events/{event_id:int}/edit")
+async def edit_event_form(
+    request: Request[Any, Any, Any], event_id: FromPath[int], by: NamedDependency[Principal]
+) -> Template:
+    me = require(request, by, "firm")
+    event = await _managed(event_id, me)
+    return _event_form(request, values=_form_of(event), event=event)
+
+
+@post("/firm/events/{event_id:int}/edit")
+async def edit_event(
+    request: Request[Any, Any, Any], event_id: FromPath[int], by: NamedDependency[Principal]
+) -> Template | Redirect:
+    me = require(request, by, "firm")
+    _ = gettext_for(request)
+    event = await _managed(event_id, me)
+    data = await form_data(request)
+    try:
+        wanted = _event_values(data)
+        current = _event_values(_form_of(event))
+        # Only what changed: a title or venue change tells every attendee.
+        changes = {k: v for k, v in wanted.items() if k != "kind" and v != current[k]}
+        if "venue" in changes and changes["venue"] is None:
+            del changes["venue"]
+        await events.update_event(event_id, convert(changes, EventPatch), by=me)
+    except (Invalid, Conflict) as exc:
+        errors = FormErrors()
+        errors.add(exc, _EVENT_FIELDS, text=error_text(_, exc))
+        return _event_form(request, values=data, event=event, errors=errors, status_code=422)
+    flash(request, _("The changes are saved."))
+    return redirect(f"/firm/events/{event_id}")
+
+
+@post("/firm/events/{event_id:int}/cancel")
+async def cancel_event(
+    request: Request[Any, Any, Any], event_id: FromPath[int], by: NamedDependency[Principal]
+) -> Redirect:
+    me = require(request, by, "firm")
+    _ = gettext_for(request)
+    data = await form_data(request)
+    try:
+        await events.cancel_event(event_id, str(data.get("reason", "")).strip(), by=me)
+        flash(request, _("The event is cancelled; everyone booked has been told."))
+    except (Invalid, Conflict) as exc:
+        flash(request, error_text(_, exc))
+    return redirect(f"/firm/events/{event_id}")
+
+
+_SLOT_FIELDS = {
+    "starts_at": "starts_at",
+    "ends_at": "ends_at",
+    "capacity": "capacity",
+    "min_party": "min_party",
+    "max_party": "max_party",
+    "booking_closes_at": "__top__",
+    "booking_opens_at": "__top__",
+}
+
+
+def _slot_times(data: dict[str, Any]) -> tuple[Any, Any]:
+    starts = parse_local(data.get("day"), data.get("start"))
+    ends = parse_local(data.get("day"), data.get("end"))
+    if starts is None:
+        raise Invalid("give the day and the start time", field="starts_at")
+    if ends is None:
+        raise Invalid("give the end time", field="ends_at")
+    return starts, ends
+
+
+@get("/firm/events/{event_id:int}/slots/new")
+async def new_slot_form(
+    request: Request[Any, Any, Any], event_id: FromPath[int], by: NamedDependency[Principal]
+) -> Template:
+    me = require(request, by, "firm")
+    event = await _managed(event_id, me)
+    values = {"start": "09:00", "end": "10:30", "capacity": "30", "min_party": "1"}
+    return page(request, "firm/slot_form.html", event=event, slot=None, values=values)
+
+
+@post("/firm/events/{event_id:int}/slots/new")
+async def create_slot(
+    request: Request[Any, Any, Any], event_id: FromPath[int], by: NamedDependency[Principal]
+) -> Template | Redirect:
+    me = require(request, by, "firm")
+    _ = gettext_for(request)
+    event = await _managed(event_id, me)
+    data = await form_data(request)
+    try:
+        starts, ends = _slot_times(data)
+        slot_in = convert(
+            {
+                "starts_at": starts,
+                "ends_at": ends,
+                "capacity": data.get("capacity"),
+                "min_party": data.get("min_party") or 1,
+                "max_party": data.get("max_party") or 0,
+            },
+            SlotIn,
+        )
+        await events.add_slot(event_id, slot_in, by=me)
+    except (Invalid, Conflict) as exc:
+        errors = FormErrors()
+        errors.add(exc, _SLOT_FIELDS, text=error_text(_, exc))
+        return page(
+            request,
+            "firm/slot_form.html",
+            status_code=422,
+            event=event,
+            slot=None,
+            values=data,
+            errors=errors,
+        )
+    flash(request, _("The time is added."))
+    return redirect(f"/firm/events/{event_id}")
+
+
+@get("/firm/slots/{slot_id:int}/edit")
+async def edit_slot_form(
+    request: Request[Any, Any, Any], slot_id: FromPath[int], by: NamedDependency[Principal]
+) -> Template:
+    me = require(request, by, "firm")
+    slot = await events.get_slot(slot_id, by=me)
+    event = await _managed(slot.event_id, me)
+    values = {
+        "day": slot.starts_at.astimezone(LOCAL_TZ).date().isoformat(),
+        "start": f"{slot.starts_at.astimezone(LOCAL_TZ):%H:%M}",
+        "end": f"{slot.ends_at.astimezone(LOCAL_TZ):%H:%M}",
+        "capacity": slot.capacity,
+    }
+    return page(request, "firm/slot_form.html", event=event, slot=slot, values=values)
+
+
+@post("/firm/slots/{slot_id:int}/edit")
+async def edit_slot(
+    request: Request[Any, Any, Any], slot_id: FromPath[int], by: NamedDependency[Principal]
+) -> Template | Redirect:
+    me = require(request, by, "firm")
+    _ = gettext_for(request)
+    slot = await events.get_slot(slot_id, by=me)
+    event = await _managed(slot.event_id, me)
+    data = await form_data(request)
+    try:
+        starts, ends = _slot_times(data)
+        changes: dict[str, Any] = {}
+        if (starts, ends) != (slot.starts_at, slot.ends_at):
+            changes |= {"starts_at": starts, "ends_at": ends}
+        if parse_int(data.get("capacity")) != slot.capacity:
+            changes["capacity"] = data.get("capacity")
+        await events.update_slot(slot_id, convert(changes, SlotPatch), by=me)
+    except (Invalid, Conflict) as exc:
+        errors = FormErrors()
+        errors.add(exc, _SLOT_FIELDS, text=error_text(_, exc))
+        return page(
+            request,
+            "firm/slot_form.html",
+            status_code=422,
+            event=event,
+            slot=slot,
+            values=data,
+            errors=errors,
+        )
+    flash(request, _("The time is changed; bookers have been told."))
+    return redirect(f"/firm/events/{event.id}")
+
+
+_SERIES_FIELDS = {
+    name: name
+    for name in ("first_day", "last_day", "weekdays", "times", "minutes", "capacity", "min_party")
+} | {"max_party": "max_party", "starts_at": "__top__", "ends_at": "minutes"}
+
+
+def _times(raw: Any) -> tuple[time, ...]:
+    found = []
+    for part in str(raw or "").replace(";", ",").replace(" ", ",").split(","):
+        if not part.strip():
+            continue
+        try:
+            found.append(time.fromisoformat(part.strip()))
+        except ValueError:
+            raise Invalid("times must look like 09:00, 13:00", field="times") from None
+    return tuple(found)
+
+
+@get("/firm/events/{event_id:int}/series")
+async def series_form(
+    request: Request[Any, Any, Any], event_id: FromPath[int], by: NamedDependency[Principal]
+) -> Template:
+    me = require(request, by, "firm")
+    event = await _managed(event_id, me)
+    values = {
+        "weekdays": ["1", "3"],
+        "times": "09:00, 13:00",
+        "minutes": "90",
+        "capacity": "30",
+        "min_party": "1",
+    }
+    return page(request, "firm/series.html", event=event, values=values)
+
+
+@post("/firm/events/{event_id:int}/series")
+async def create_series(
+    request: Request[Any, Any, Any], event_id: FromPath[int], by: NamedDependency[Principal]
+) -> Template | Redirect:
+    me = require(request, by, "firm")
+    _ = gettext_for(request)
+    event = await _managed(event_id, me)
+    data = await form_data(request)
+    data["weekdays"] = _list(data.get("weekdays"))
+    try:
+        first, last = parse_date(data.get("first_day")), parse_date(data.get("last_day"))
+        if first is None:
+            raise Invalid("give the first day", field="first_day")
+        if last is None:
+            raise Invalid("give the last day", field="last_day")
+        numbers = {
+            name: parse_int(data.get(name), default=default)
+            for name, default in (("minutes", None), ("capacity", None), ("min_party", 1))
+        }
+        for name, value in numbers.items():
+            if value is None:
+                raise Invalid(f"{name} must be a whole number", field=name, reason="format")
+        result = await events.add_slot_series(
+            event_id,
+            events.SeriesIn(
+                first_day=first,
+                last_day=last,
+                weekdays=tuple(int(d) for d in data["weekdays"] if d.isdigit()),
+                times=_times(data.get("times")),
+                minutes=numbers["minutes"] or 0,
+                capacity=numbers["capacity"] or 0,
+                min_party=numbers["min_party"] or 1,
+                max_party=parse_int(data.get("max_party"), default=0) or 0,
+            ),
+            by=me,
+        )
+    except (Invalid, Conflict) as exc:
+        errors = FormErrors()
+        errors.add(exc, _SERIES_FIELDS, text=error_text(_, exc))
+        return page(
+            request,
+            "firm/series.html",
+            status_code=422,
+            event=event,
+            values=data,
+            errors=errors,
+        )
+    message = _("%(n)s times were added.") % {"n": len(result.created)}
+    if result.skipped:
+        message += " " + _("Skipped because schools are closed: %(days)s") % {
+            "days": ", ".join(f"{day:%d.%m.}" for day, _reason in result.skipped)
+        }
+    flash(request, message)
+    return redirect(f"/firm/events/{event_id}")
+
+
+@post("/firm/bookings/{booking_id:int}/confirm")
+async def confirm(
+    request: Request[Any, Any, Any], booking_id: FromPath[int], by: NamedDependency[Principal]
+) -> Redirect:
+    me = require(request, by, "firm")
+    _ = gettext_for(request)
+    try:
+        done = await booking.confirm_booking(booking_id, by=me)
+        flash(request, _("Confirmed: %(title)s, %(who)s.") % _who(done))
+    except (Invalid, Conflict) as exc:
+        flash(request, error_text(_, exc))
+    return redirect(_back(request, "/firm"))
+
+
+@post("/firm/bookings/{booking_id:int}/decline")
+async def decline(
+    request: Request[Any, Any, Any], booking_id: FromPath[int], by: NamedDependency[Principal]
+) -> Redirect:
+    me = require(request, by, "firm")
+    _ = gettext_for(request)
+    data = await form_data(request)
+    try:
+        done = await booking.decline_booking(booking_id, str(data.get("reason", "")).strip(), by=me)
+        flash(request, _("Declined: %(title)s, %(who)s.") % _who(done))
+    except (Invalid, Conflict) as exc:
+        flash(request, error_text(_, exc))
+    return redirect(_back(request, "/firm"))
+
+
+def _who(done: Any) -> dict[str, str]:
+    who = f"{done.school or ''} {done.class_label}".strip() or done.contact_name
+    return {"title": done.event_title, "who": who}
+
+
+def _back(request: Request[Any, Any, Any], default: str) -> str:
+    from outreach.pages.common import safe_next
+
+    return safe_next(request.query_params.get("next"), default)
+
+
+@get("/firm/events/{event_id:int}/attendees")
+async def attendees(
+    request: Request[Any, Any, Any], event_id: FromPath[int], by: NamedDependency[Principal]
+) -> Template:
+    """Who comes, one A4 page per slot when printed; counts and contacts, never pupils."""
+    me = require(request, by, "firm")
+    event = await _managed(event_id, me)
+    found = await booking.list_bookings(by=me, event_id=event_id)
+    by_slot: dict[int, list[Any]] = {}
+    for b in found:
+        if b.status in ("confirmed", "pending", "waitlisted"):
+            by_slot.setdefault(b.slot_id, []).append(b)
+    return page(
+        request,
+        "firm/attendees.html",
+        event=event,
+        slots=[s for s in event.slots if not s.cancelled],
+        by_slot=by_slot,
+        printed=utcnow(),
+    )
+
+
+HANDLERS = [
+    dashboard,
+    new_event_form,
+    create_event,
+    event_detail,
+    edit_event_form,
+    edit_event,
+    cancel_event,
+    new_slot_form,
+    create_slot,
+    edit_slot_form,
+    edit_slot,
+    series_form,
+    create_series,
+    confirm,
+    decline,
+    attendees,
+]

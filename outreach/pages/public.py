@@ -1,0 +1,312 @@
+"""Pages for everyone: the calendar (list and month), an event, registering, subscribing."""
+
+from __future__ import annotations
+
+import calendar as pycalendar
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+from litestar import Request, Response, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath
+from litestar.response import Redirect, Template
+
+from outreach.booking import services as booking
+from outreach.booking.schemas import BookingRequest
+from outreach.config import get_settings
+from outreach.errors import Conflict, Invalid
+from outreach.events import services as events
+from outreach.events.schemas import EventOut, SlotOut
+from outreach.events.tables import EVENT_KINDS
+from outreach.organisations.services import list_organisations
+from outreach.pages.common import (
+    SESSION_DONE,
+    FormErrors,
+    convert,
+    error_text,
+    form_data,
+    gettext_for,
+    language_cookie,
+    page,
+    parse_date,
+    parse_int,
+    redirect,
+    safe_next,
+)
+from outreach.pages.i18n import LOCALES
+from outreach.principal import Principal
+from outreach.timeutil import LOCAL_TZ, utcnow
+
+__all__ = ["HANDLERS", "Occurrence", "feed_links", "google_calendar_url", "remember_done"]
+
+LIST_DAYS = 120  # the list view's default reach
+
+
+@dataclass(frozen=True)
+class Occurrence:
+    """One slot of one event, as the calendar lists it."""
+
+    event: EventOut
+    slot: SlotOut
+
+
+@dataclass(frozen=True)
+class CalendarQuery:
+    kind: str | None
+    host: str | None
+    grade: int | None
+    first: date | None
+    last: date | None
+    free: bool
+    view: str
+    month: date
+
+    @classmethod
+    def from_request(cls, request: Request[Any, Any, Any]) -> CalendarQuery:
+        q = request.query_params
+        kind = q.get("kind") if q.get("kind") in EVENT_KINDS else None
+        grade = parse_int(q.get("grade"))
+        month = parse_date(f"{q.get('month', '')}-01") or datetime.now(LOCAL_TZ).date()
+        return cls(
+            kind=kind,
+            host=(q.get("host") or "").strip() or None,
+            grade=grade if grade is not None and 1 <= grade <= 13 else None,
+            first=parse_date(q.get("from")),
+            last=parse_date(q.get("to")),
+            free=q.get("free") in ("1", "on", "true"),
+            view="month" if q.get("view") == "month" else "list",
+            month=month.replace(day=1),
+        )
+
+    def span(self) -> tuple[date, date]:
+        if self.view == "month":
+            last_day = pycalendar.monthrange(self.month.year, self.month.month)[1]
+            return self.month, self.month.replace(day=last_day)
+        first = self.first or datetime.now(LOCAL_TZ).date()
+        return first, self.last or first + timedelta(days=LIST_DAYS)
+
+    def params(self, **override: Any) -> str:
+        values = {
+            "view": self.view,
+            "kind": self.kind,
+            "host": self.host,
+            "grade": self.grade,
+            "from": self.first.isoformat() if self.first else None,
+            "to": self.last.isoformat() if self.last else None,
+            "free": "1" if self.free else None,
+            "month": f"{self.month:%Y-%m}" if self.view == "month" else None,
+        } | override
+        return urlencode({k: v for k, v in values.items() if v not in (None, "")})
+
+
+def _start(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=LOCAL_TZ)
+
+
+def feed_links(kind: str | None, host: str | None, grade: int | None) -> dict[str, str]:
+    """The public feed for a filter (kind, host, grade are the feed's own filters)."""
+    query = urlencode({k: v for k, v in (("kind", kind), ("host", host), ("grade", grade)) if v})
+    url = f"{get_settings().base_url}/feeds/public.ics" + (f"?{query}" if query else "")
+    return {"https": url, "webcal": "webcal://" + url.split("://", 1)[1]}
+
+
+def google_calendar_url(event: EventOut, slot: SlotOut) -> str:
+    def stamp(moment: datetime) -> str:
+        return moment.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+
+    venue = event.venue
+    where = ", ".join(p for p in (venue.name, venue.street, venue.city) if p) if venue else ""
+    params = {
+        "action": "TEMPLATE",
+        "text": event.title,
+        "dates": f"{stamp(slot.starts_at)}/{stamp(slot.ends_at)}",
+        "details": f"{event.description}\n\n{event.url}".strip(),
+        "location": where,
+        "ctz": "Europe/Berlin",
+    }
+    return "https://calendar.google.com/calendar/render?" + urlencode(params)
+
+
+def occurrences(items: list[EventOut], first: date, last: date) -> list[Occurrence]:
+    start, end = _start(first), _start(last + timedelta(days=1))
+    found = [
+        Occurrence(event, slot)
+        for event in items
+        for slot in event.slots
+        if not slot.cancelled and slot.ends_at >= start and slot.starts_at < end
+    ]
+    return sorted(found, key=lambda o: (o.slot.starts_at, o.event.title))
+
+
+def month_grid(month: date, items: list[Occurrence]) -> list[list[tuple[date, list[Occurrence]]]]:
+    by_day: dict[date, list[Occurrence]] = {}
+    for item in items:
+        by_day.setdefault(item.slot.starts_at.astimezone(LOCAL_TZ).date(), []).append(item)
+    weeks = pycalendar.Calendar(firstweekday=0).monthdatescalendar(month.year, month.month)
+    return [[(day, by_day.get(day, [])) for day in week] for week in weeks]
+
+
+@get("/")
+async def calendar_page(
+    request: Request[Any, Any, Any], by: NamedDependency[Principal]
+) -> Template:
+    query = CalendarQuery.from_request(request)
+    first, last = query.span()
+    found = await events.list_events(
+        events.EventFilter(
+            kind=query.kind,
+            host=query.host,
+            grade=query.grade,
+            starts_from=_start(first),
+            starts_to=_start(last + timedelta(days=1)),
+            available=query.free or None,
+            status="published",
+        ),
+        by=by,
+    )
+    items = occurrences(found, first, last)
+    prev_month = (query.month - timedelta(days=1)).replace(day=1)
+    next_month = (query.month + timedelta(days=32)).replace(day=1)
+    return page(
+        request,
+        "public/calendar.html",
+        q=query,
+        items=items,
+        grid=month_grid(query.month, items) if query.view == "month" else None,
+        hosts=await list_organisations(),
+        kinds=EVENT_KINDS,
+        feed=feed_links(query.kind, query.host, query.grade),
+        today=datetime.now(LOCAL_TZ).date(),
+        prev_month=query.params(month=f"{prev_month:%Y-%m}"),
+        next_month=query.params(month=f"{next_month:%Y-%m}"),
+        list_link=query.params(view="list", month=None),
+        month_link=query.params(view="month"),
+        google=google_calendar_url,
+    )
+
+
+async def _event_page(
+    request: Request[Any, Any, Any],
+    by: Principal,
+    event_id: int,
+    *,
+    errors: FormErrors | None = None,
+    values: dict[str, Any] | None = None,
+    status_code: int = 200,
+) -> Template:
+    event = await events.get_event(event_id, by=by)
+    takes_registrations = (
+        event.booking_mode != "none"
+        and event.kind in booking.REGISTRATION_KINDS
+        and (event.kind not in booking.TEACHER_ONLY_KINDS or by.role in ("school", "admin"))
+    )
+    return page(
+        request,
+        "public/event.html",
+        status_code=status_code,
+        event=event,
+        slots=[s for s in event.slots if not s.cancelled],
+        takes_registrations=takes_registrations,
+        takes_class_visits=event.booking_mode != "none" and event.kind in booking.CLASS_VISIT_KINDS,
+        teacher_only=event.kind in booking.TEACHER_ONLY_KINDS,
+        errors=errors,
+        values=values or {"key": secrets.token_urlsafe(16), "persons": "1"},
+        feed=feed_links(event.kind, event.host, None),
+        google=google_calendar_url,
+        now=utcnow(),
+    )
+
+
+@get("/events/{ref:str}")
+async def event_page(
+    request: Request[Any, Any, Any], ref: FromPath[str], by: NamedDependency[Principal]
+) -> Template | Response[bytes]:
+    """The event's page; `/events/<id>.ics` is its calendar file (served by the feeds)."""
+    if ref.isdigit():
+        return await _event_page(request, by, int(ref))
+    from outreach.feeds.api import event_file_response
+
+    # One GET route per path: names that are no id go to the feed, which 404s the rest.
+    return await event_file_response(request, ref, by)
+
+
+_REGISTRATION_FIELDS = {"name": "name", "email": "email", "persons": "persons", "slot": "slot"}
+
+
+@post("/events/{event_id:int}/register")
+async def register(
+    request: Request[Any, Any, Any], event_id: FromPath[int], by: NamedDependency[Principal]
+) -> Template | Redirect:
+    """A registration for an open day, parents' evening or seminar (POST-redirect-GET)."""
+    _ = gettext_for(request)
+    data = await form_data(request)
+    errors = FormErrors()
+    slot_id = parse_int(data.get("slot"))
+    try:
+        if slot_id is None:
+            raise Invalid("choose a time", field="slot")
+        req = convert(
+            {
+                "name": data.get("name"),
+                "email": data.get("email") or by.email,
+                "persons": data.get("persons"),
+                "notes": data.get("notes", ""),
+                "language": request.state.get("locale"),
+            },
+            BookingRequest,
+        )
+        placement = await booking.place_booking(slot_id, req, by=by, key=data.get("key") or None)
+    except Invalid as exc:
+        errors.add(exc, _REGISTRATION_FIELDS, text=error_text(_, exc))
+    except Conflict as exc:
+        errors.add(exc, {"slot": "slot"}, text=error_text(_, exc))
+    if errors:
+        return await _event_page(request, by, event_id, errors=errors, values=data, status_code=422)
+    remember_done(request, placement.booking)
+    return redirect("/confirmation")
+
+
+def remember_done(request: Request[Any, Any, Any], placed: Any) -> None:
+    """What the confirmation page shows, kept in the session for the redirect."""
+    session = dict(request.scope.get("session") or {})
+    session[SESSION_DONE] = {
+        "id": placed.id,
+        "status": placed.status,
+        "title": placed.event_title,
+        "event_id": placed.event_id,
+        "starts_at": placed.starts_at.isoformat(),
+        "ends_at": placed.ends_at.isoformat(),
+        "persons": placed.persons,
+        "kind": placed.kind,
+        "waitlist_position": placed.waitlist_position,
+    }
+    request.set_session(session)
+
+
+@get("/confirmation")
+async def confirmation(request: Request[Any, Any, Any], by: NamedDependency[Principal]) -> Template:
+    session = request.scope.get("session") or {}
+    done = session.get(SESSION_DONE) if isinstance(session, dict) else None
+    if done:
+        done = {
+            **done,
+            "starts_at": datetime.fromisoformat(done["starts_at"]),
+            "ends_at": datetime.fromisoformat(done["ends_at"]),
+        }
+    return page(request, "public/confirmation.html", done=done)
+
+
+@get("/language/{locale:str}")
+async def switch_language(request: Request[Any, Any, Any], locale: FromPath[str]) -> Redirect:
+    """The language switch: a plain link, remembered in a cookie (no script needed)."""
+    target = safe_next(request.query_params.get("next"))
+    response = Redirect(path=target, status_code=303)
+    if locale in LOCALES:
+        response.cookies.append(language_cookie(locale))
+    return response
+
+
+HANDLERS = [calendar_page, event_page, register, confirmation, switch_language]

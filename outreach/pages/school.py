@@ -1,0 +1,230 @@
+"""Teachers: their school's visits, booking a class visit, cancelling, their feed, seminars."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from litestar import Request, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath
+from litestar.response import Redirect, Template
+
+from outreach.accounts import services as accounts
+from outreach.booking import services as booking
+from outreach.booking.schemas import BookingRequest
+from outreach.config import get_settings
+from outreach.errors import Conflict, Invalid
+from outreach.events import services as events
+from outreach.organisations.services import list_organisations
+from outreach.pages.common import (
+    FormErrors,
+    convert,
+    error_text,
+    flash,
+    form_data,
+    gettext_for,
+    page,
+    parse_date,
+    parse_int,
+    redirect,
+    require,
+)
+from outreach.pages.public import google_calendar_url, remember_done
+from outreach.principal import Principal
+from outreach.timeutil import LOCAL_TZ, utcnow
+
+__all__ = ["HANDLERS", "private_feed_links"]
+
+SEARCH_DAYS = 42
+
+
+def private_feed_links(token: str) -> dict[str, str]:
+    url = f"{get_settings().base_url}/feeds/private/{token}.ics"
+    return {"https": url, "webcal": "webcal://" + url.split("://", 1)[1]}
+
+
+@get("/school")
+async def dashboard(request: Request[Any, Any, Any], by: NamedDependency[Principal]) -> Template:
+    me = require(request, by, "school")
+    now = utcnow()
+    visits = await booking.list_bookings(by=me)
+    seminars = await events.list_events(
+        events.EventFilter(kind="teacher_training", status="published", starts_from=now), by=me
+    )
+    return page(
+        request,
+        "school/dashboard.html",
+        upcoming=sorted((b for b in visits if b.ends_at >= now), key=lambda b: b.starts_at),
+        past=sorted(
+            (b for b in visits if b.ends_at < now), key=lambda b: b.starts_at, reverse=True
+        ),
+        seminars=seminars,
+        feed=private_feed_links(await accounts.feed_token_for(by=me)),
+        now=now,
+    )
+
+
+@post("/school/feed/rotate")
+async def rotate_feed(request: Request[Any, Any, Any], by: NamedDependency[Principal]) -> Redirect:
+    me = require(request, by, "school", "firm")
+    await accounts.rotate_feed_token(by=me)
+    flash(request, gettext_for(request)("A new feed address is set; the old one no longer works."))
+    return redirect("/school" if me.role == "school" else "/firm")
+
+
+def _day_start(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=LOCAL_TZ)
+
+
+@get("/school/book")
+async def search(request: Request[Any, Any, Any], by: NamedDependency[Principal]) -> Template:
+    """Free slots for a class, with holidays and clashes explained before anything is sent."""
+    me = require(request, by, "school")
+    q = request.query_params
+    today = datetime.now(LOCAL_TZ).date()
+    first = parse_date(q.get("from")) or today
+    last = parse_date(q.get("to")) or first + timedelta(days=SEARCH_DAYS)
+    grade = parse_int(q.get("grade"))
+    grade = grade if grade is not None and 1 <= grade <= 13 else None
+    host = (q.get("host") or "").strip() or None
+    class_label = (q.get("class_label") or "").strip()
+    found = await events.list_events(
+        events.EventFilter(
+            host=host,
+            grade=grade,
+            starts_from=_day_start(first),
+            starts_to=_day_start(last + timedelta(days=1)),
+            available=True,
+            status="published",
+        ),
+        by=me,
+    )
+    start, end = _day_start(first), _day_start(last + timedelta(days=1))
+    rows = [
+        (event, slot)
+        for event in found
+        if event.kind in booking.CLASS_VISIT_KINDS and event.booking_mode != "none"
+        for slot in event.slots
+        if slot.bookable and slot.available > 0 and start <= slot.starts_at < end
+    ]
+    rows.sort(key=lambda r: r[1].starts_at)
+    obstacles = await booking.class_visit_obstacles(
+        [slot.id for _, slot in rows], by=me, class_label=class_label or None
+    )
+    return page(
+        request,
+        "school/search.html",
+        rows=rows,
+        obstacles=obstacles,
+        firms=await list_organisations("firm"),
+        values={
+            "from": first.isoformat(),
+            "to": last.isoformat(),
+            "grade": grade or "",
+            "host": host or "",
+            "class_label": class_label,
+        },
+    )
+
+
+async def _book_page(
+    request: Request[Any, Any, Any],
+    me: Principal,
+    slot_id: int,
+    *,
+    values: dict[str, Any] | None = None,
+    errors: FormErrors | None = None,
+    status_code: int = 200,
+) -> Template:
+    slot = await events.get_slot(slot_id, by=me)
+    event = await events.get_event(slot.event_id, by=me)
+    values = values or {"key": secrets.token_urlsafe(16), "contact_email": me.email or ""}
+    obstacles = await booking.class_visit_obstacles(
+        [slot_id], by=me, class_label=values.get("class_label") or None
+    )
+    return page(
+        request,
+        "school/book.html",
+        status_code=status_code,
+        event=event,
+        slot=slot,
+        obstacle=obstacles.get(slot_id),
+        values=values,
+        errors=errors,
+        google=google_calendar_url,
+    )
+
+
+@get("/school/book/{slot_id:int}")
+async def book_form(
+    request: Request[Any, Any, Any], slot_id: FromPath[int], by: NamedDependency[Principal]
+) -> Template:
+    return await _book_page(request, require(request, by, "school"), slot_id)
+
+
+_VISIT_FIELDS = {
+    name: name
+    for name in ("class_label", "grade", "pupils", "adults", "contact_name", "contact_email")
+} | {"notes": "notes", "slot": "__top__", "booking": "__top__"}
+
+
+@post("/school/book/{slot_id:int}")
+async def book(
+    request: Request[Any, Any, Any], slot_id: FromPath[int], by: NamedDependency[Principal]
+) -> Template | Redirect:
+    me = require(request, by, "school")
+    _ = gettext_for(request)
+    data = await form_data(request)
+    errors = FormErrors()
+    try:
+        req = convert(
+            {
+                **{k: data.get(k) for k in ("class_label", "grade", "pupils", "adults")},
+                "adults": data.get("adults") or "0",
+                "contact_name": data.get("contact_name"),
+                "contact_email": data.get("contact_email") or me.email,
+                "notes": data.get("notes", ""),
+                "language": request.state.get("locale"),
+            },
+            BookingRequest,
+        )
+        placed = await booking.place_booking(slot_id, req, by=me, key=data.get("key") or None)
+    except (Invalid, Conflict) as exc:
+        errors.add(exc, _VISIT_FIELDS, text=error_text(_, exc))
+        return await _book_page(request, me, slot_id, values=data, errors=errors, status_code=422)
+    remember_done(request, placed.booking)
+    return redirect("/confirmation")
+
+
+@get("/school/bookings/{booking_id:int}/cancel")
+async def cancel_form(
+    request: Request[Any, Any, Any], booking_id: FromPath[int], by: NamedDependency[Principal]
+) -> Template:
+    me = require(request, by, "school")
+    return page(request, "school/cancel.html", booking=await booking.get_booking(booking_id, by=me))
+
+
+@post("/school/bookings/{booking_id:int}/cancel")
+async def cancel(
+    request: Request[Any, Any, Any], booking_id: FromPath[int], by: NamedDependency[Principal]
+) -> Template | Redirect:
+    me = require(request, by, "school")
+    _ = gettext_for(request)
+    data = await form_data(request)
+    try:
+        await booking.cancel_booking(booking_id, str(data.get("reason", "")).strip(), by=me)
+    except (Invalid, Conflict) as exc:
+        return page(
+            request,
+            "school/cancel.html",
+            status_code=409,
+            booking=await booking.get_booking(booking_id, by=me),
+            errors=FormErrors({"__top__": error_text(_, exc)}),
+        )
+    flash(request, _("The visit is cancelled. The host has been told."))
+    return redirect("/school")
+
+
+HANDLERS = [dashboard, rotate_feed, search, book_form, book, cancel_form, cancel]

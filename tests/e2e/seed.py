@@ -1,0 +1,86 @@
+"""Data for the browser tests: the demo network plus a small known cast.
+
+Run as `python -m tests.e2e.seed` with the server's environment (OUTREACH_DATA_DIR,
+SECRET_KEY): it migrates the fresh SQLite file, loads the demo network (so the
+screenshots show a believable calendar) and adds a firm, a school and an approval-mode
+factory tour whose names the tests know. Everything goes through the services.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, time, timedelta
+
+from outreach.accounts.services import NewUser, create_user
+from outreach.calendar.holidays import closure_on
+from outreach.db import migrate
+from outreach.demo import load_demo
+from outreach.events.schemas import EventIn, SlotIn
+from outreach.events.services import add_slot, create_event
+from outreach.organisations.services import OrganisationIn, create_organisation
+from outreach.principal import Principal
+from outreach.timeutil import LOCAL_TZ, utcnow
+
+PASSWORD = "e2e-password-123"
+FIRM_EMAIL = "koordination@e2e-feinwerk.example"
+TEACHER_EMAIL = "lehrerin@e2e-schule.example"
+ADMIN_EMAIL = "buero@e2e-netz.example"
+TOUR_TITLE = "E2E Uhrwerk-Werkstatt"
+
+
+def school_days(count: int) -> list:
+    day = utcnow().astimezone(LOCAL_TZ).date() + timedelta(days=7)
+    found = []
+    while len(found) < count:
+        if day.weekday() < 5 and closure_on(day) is None:
+            found.append(day)
+        day += timedelta(days=1)
+    return found
+
+
+async def seed() -> None:
+    await migrate()
+    await load_demo()
+    await create_organisation(
+        OrganisationIn(
+            kind="firm",
+            slug="e2e-feinwerk",
+            name="E2E Feinwerk GmbH",
+            city="Glashütte",
+            contact_email="info@e2e-feinwerk.example",
+        )
+    )
+    await create_organisation(
+        OrganisationIn(kind="school", slug="e2e-schule", name="E2E Oberschule", city="Glashütte")
+    )
+    firm = await create_user(
+        NewUser(email=FIRM_EMAIL, role="firm", org_slug="e2e-feinwerk", password=PASSWORD)
+    )
+    await create_user(
+        NewUser(email=TEACHER_EMAIL, role="school", org_slug="e2e-schule", password=PASSWORD)
+    )
+    await create_user(NewUser(email=ADMIN_EMAIL, role="admin", password=PASSWORD))
+    by = Principal(role="firm", user_id=firm.id, org_id=firm.organisation, email=FIRM_EMAIL)
+    event = await create_event(
+        EventIn(
+            kind="factory_tour",
+            title=TOUR_TITLE,
+            description="Wie ein Uhrwerk entsteht: Drehen, Fräsen, Montieren.",
+            grades=[8, 9],
+            audience=["pupils"],
+            booking_mode="approval",
+            status="published",
+        ),
+        by=by,
+    )
+    for day in school_days(3):
+        start = datetime.combine(day, time(9, 0), tzinfo=LOCAL_TZ)
+        await add_slot(
+            event.id,
+            SlotIn(starts_at=start, ends_at=start + timedelta(minutes=90), capacity=30),
+            by=by,
+        )
+
+
+if __name__ == "__main__":
+    asyncio.run(seed())
