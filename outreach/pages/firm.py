@@ -297,19 +297,26 @@ async def create_slot(
         )
         await events.add_slot(event_id, slot_in, by=me)
     except (Invalid, Conflict) as exc:
-        errors = FormErrors()
-        errors.add(exc, _SLOT_FIELDS, text=error_text(_, exc))
-        return page(
-            request,
-            "firm/slot_form.html",
-            status_code=422,
-            event=event,
-            slot=None,
-            values=data,
-            errors=errors,
-        )
+        return _slot_form_again(request, exc, event, None, data)
     flash(request, _("The time is added."))
     return redirect(f"/firm/events/{event_id}")
+
+
+def _slot_form_again(
+    request: Request[Any, Any, Any], exc: Invalid | Conflict, event: Any, slot: Any, data: Any
+) -> Template:
+    """The slot form once more, with the service's refusal beside its field."""
+    errors = FormErrors()
+    errors.add(exc, _SLOT_FIELDS, text=error_text(gettext_for(request), exc))
+    return page(
+        request,
+        "firm/slot_form.html",
+        status_code=422,
+        event=event,
+        slot=slot,
+        values=data,
+        errors=errors,
+    )
 
 
 @get("/firm/slots/{slot_id:int}/edit")
@@ -346,17 +353,7 @@ async def edit_slot(
             changes["capacity"] = data.get("capacity")
         await events.update_slot(slot_id, convert(changes, SlotPatch), by=me)
     except (Invalid, Conflict) as exc:
-        errors = FormErrors()
-        errors.add(exc, _SLOT_FIELDS, text=error_text(_, exc))
-        return page(
-            request,
-            "firm/slot_form.html",
-            status_code=422,
-            event=event,
-            slot=slot,
-            values=data,
-            errors=errors,
-        )
+        return _slot_form_again(request, exc, event, slot, data)
     flash(request, _("The time is changed; bookers have been told."))
     return redirect(f"/firm/events/{event.id}")
 

@@ -393,3 +393,26 @@ async def test_the_event_page_and_its_calendar_file_share_the_path(client, world
     assert ics.status_code == 200
     assert ics.headers["content-type"].startswith("text/calendar")
     assert (await client.get("/events/nonsense")).status_code == 404
+
+
+async def test_slot_forms_show_the_refusal_beside_the_field(client, world):
+    from outreach.booking.services import place_booking
+
+    event_id = await make_event(world.firm_a)
+    slot_id = await make_slot(world.firm_a, event_id, capacity=30)
+    await place_booking(slot_id, class_visit(pupils=20, adults=2), by=world.school_a)
+    await sign_in(client, world.firm_a.email)
+    day = school_day(20).isoformat()
+    bad_new = await post_form(
+        client,
+        f"/firm/events/{event_id}/slots/new",
+        {"day": day, "start": "10:00", "end": "09:00", "capacity": "20"},
+    )
+    assert bad_new.status_code == 422 and 'id="f-end-error"' in bad_new.text
+    below_booked = await post_form(
+        client,
+        f"/firm/slots/{slot_id}/edit",
+        {"day": day, "start": "09:00", "end": "10:30", "capacity": "10"},
+    )
+    assert below_booked.status_code == 422 and 'id="f-capacity-error"' in below_booked.text
+    assert (await Slot.objects().where(Slot.id == slot_id).first()).capacity == 30
