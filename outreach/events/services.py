@@ -47,6 +47,7 @@ __all__ = [
     "slot_bookable",
     "update_event",
     "update_slot",
+    "venue_out",
 ]
 
 # Which kinds each host role may create: schools host parents' evenings.
@@ -83,6 +84,20 @@ async def load_event_row(event_id: int, by: Principal) -> Event:
     if event is None or not _can_see(event, by):
         raise NotFound(f"no event {event_id}", field="event")
     return event
+
+
+def venue_out(row: dict[str, Any] | None) -> VenueOut | None:
+    """A venue row as answered to clients (None when the event has no venue)."""
+    if row is None:
+        return None
+    return VenueOut(
+        name=row["name"],
+        street=row["street"],
+        postal_code=row["postal_code"],
+        city=row["city"],
+        lat=row["lat"],
+        lon=row["lon"],
+    )
 
 
 def slot_bookable(
@@ -153,16 +168,7 @@ async def _assemble(events: list[dict[str, Any]], now: datetime) -> list[EventOu
                 description=e["description"],
                 host=hosts[e["host"]]["slug"],
                 host_name=hosts[e["host"]]["name"],
-                venue=VenueOut(
-                    name=v["name"],
-                    street=v["street"],
-                    postal_code=v["postal_code"],
-                    city=v["city"],
-                    lat=v["lat"],
-                    lon=v["lon"],
-                )
-                if v
-                else None,
+                venue=venue_out(v),
                 grades=sorted(e["grades"] or []),
                 audience=list(e["audience"] or []),
                 topics=list(e["topics"] or []),

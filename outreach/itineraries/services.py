@@ -34,6 +34,7 @@ from outreach.config import get_settings
 from outreach.db import write_transaction
 from outreach.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorised
 from outreach.events.schemas import VenueOut
+from outreach.events.services import venue_out
 from outreach.events.tables import Event, Slot, Venue
 from outreach.itineraries import ical, planner
 from outreach.itineraries.planner import Candidate, Plan, Rules
@@ -229,16 +230,7 @@ async def _load_infos(
                 contact_name=h["contact_name"],
                 contact_phone=h["contact_phone"],
                 contact_email=h["contact_email"],
-                venue=VenueOut(
-                    name=v["name"],
-                    street=v["street"],
-                    postal_code=v["postal_code"],
-                    city=v["city"],
-                    lat=v["lat"],
-                    lon=v["lon"],
-                )
-                if v
-                else None,
+                venue=venue_out(v),
                 lat=lat,
                 lon=lon,
             )
