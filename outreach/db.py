@@ -12,6 +12,7 @@ import logging
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, TypeVar
 
+import asyncpg
 from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import SQLiteEngine, TransactionType
 
@@ -32,6 +33,7 @@ __all__ = [
     "migrate",
     "ping",
     "start_pool",
+    "unreachable",
     "use_engine",
     "write_transaction",
 ]
@@ -158,6 +160,36 @@ async def ping() -> bool:
         log.warning("database ping failed", exc_info=True)
         return False
     return bool(rows) and rows[0]["ok"] == 1
+
+
+_UNREACHABLE: tuple[type[BaseException], ...] = (
+    ConnectionError,  # refused, reset, aborted
+    TimeoutError,
+    asyncpg.PostgresConnectionError,  # class 08, among them "connection was closed"
+    asyncpg.CannotConnectNowError,  # starting up or shutting down
+    asyncpg.AdminShutdownError,
+    asyncpg.TooManyConnectionsError,
+)
+
+
+def unreachable(exc: BaseException) -> bool:
+    """The error says the database cannot be reached now, not that a request was wrong.
+
+    The asyncpg pool replaces a lost connection on its next use, so once the database
+    answers again the same process recovers by itself: a caller may retry later.
+    """
+    seen: BaseException | None = exc
+    for _ in range(5):  # the error itself and what it was raised from
+        if seen is None:
+            return False
+        if isinstance(seen, _UNREACHABLE):
+            return True
+        if isinstance(seen, asyncpg.InterfaceError) and "connection is closed" in str(seen):
+            return True
+        if isinstance(seen, OSError) and "Connect call failed" in str(seen):
+            return True  # several addresses tried, each refused
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 async def start_pool(max_size: int) -> None:

@@ -25,7 +25,10 @@ async def _broker_ok(redis_url: str) -> bool:
 
 async def health_report() -> tuple[bool, dict[str, Any]]:
     settings = get_settings()
-    database_ok = await asyncio.wait_for(db.ping(), timeout=5)
+    try:
+        database_ok = await asyncio.wait_for(db.ping(), timeout=5)
+    except TimeoutError:  # a database that does not answer is down, not an error of ours
+        database_ok = False
     if settings.redis_url:
         broker, broker_ok = "redis", await _broker_ok(settings.redis_url)
     else:

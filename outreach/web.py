@@ -8,13 +8,14 @@ from typing import Any
 
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, NotAuthorizedException, ValidationException
-from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR, HTTP_503_SERVICE_UNAVAILABLE
 
+from outreach import db
 from outreach.accounts.services import authenticate_token, principal_for_session
 from outreach.errors import DomainError, Unauthorised
 from outreach.principal import ANONYMOUS, Principal
 
-__all__ = ["exception_handlers", "provide_principal"]
+__all__ = ["database_unreachable", "exception_handlers", "provide_principal"]
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +111,24 @@ def _api_http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[d
     return Response(body, status_code=exc.status_code, headers=exc.headers)
 
 
+RETRY_AFTER_SECONDS = 5
+
+
+def database_unreachable(exc: Exception) -> Response[dict[str, str]] | None:
+    """503 with Retry-After while the database cannot be reached; the pool reconnects."""
+    if not db.unreachable(exc):
+        return None
+    log.warning("database unreachable: %s: %s", type(exc).__name__, exc)
+    return Response(
+        {"message": "the database cannot be reached at the moment; try again shortly"},
+        status_code=HTTP_503_SERVICE_UNAVAILABLE,
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
+
+
 def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, str]]:
+    if (unavailable := database_unreachable(exc)) is not None:
+        return unavailable
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return Response(
         {"message": "internal error; it has been logged"},

@@ -21,6 +21,7 @@ from litestar.datastructures import Cookie
 from litestar.exceptions import HTTPException, NotFoundException, PermissionDeniedException
 from litestar.response import Redirect, Template
 
+from outreach import db
 from outreach.config import Settings, get_settings
 from outreach.errors import DomainError, Forbidden, Invalid, NotFound, Unauthorised
 from outreach.pages.i18n import LANG_COOKIE, locale_of, translations
@@ -258,8 +259,14 @@ def _http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Any:
 
 
 def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Any:
-    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     _ = gettext_for(request)
+    if db.unreachable(exc):  # a moment without the database: 503, the pool reconnects
+        log.warning("database unreachable on %s: %s", request.url.path, exc)
+        message = _("The service is briefly unavailable. Please try again in a few seconds.")
+        response = _error_page(request, 503, message)
+        response.headers["Retry-After"] = "5"
+        return response
+    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return _error_page(request, 500, _("The error has been logged. Please try again later."))
 
 
