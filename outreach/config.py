@@ -86,6 +86,10 @@ class Settings:
     rate_limit_per_minute: int = 30
     max_body_bytes: int = 1_000_000
     broker_namespace: str = "outreach"
+    # Outbox: how long a worker's claim on a notice lasts (a killed worker's notices are
+    # taken again after it), and the first retry delay after a failed send (doubling).
+    notification_lease_seconds: int = 300
+    notification_retry_seconds: int = 30
     # Class day planner: straight-line distance x detour factor at these speeds, plus
     # a buffer per leg (gathering the class, crossing roads, boarding the bus).
     planner_walk_kmh: float = 4.5
@@ -142,6 +146,8 @@ class Settings:
             rate_limit_per_minute=_int(env, "RATE_LIMIT_PER_MINUTE", 30),
             max_body_bytes=_int(env, "MAX_BODY_BYTES", 1_000_000, minimum=1024),
             broker_namespace=env.get("OUTREACH_BROKER_NAMESPACE") or "outreach",
+            notification_lease_seconds=_int(env, "NOTIFICATION_LEASE_SECONDS", 300, minimum=1),
+            notification_retry_seconds=_int(env, "NOTIFICATION_RETRY_SECONDS", 30, minimum=1),
             planner_walk_kmh=_float(env, "PLANNER_WALK_KMH", 4.5, 0.5, 15),
             planner_bus_kmh=_float(env, "PLANNER_BUS_KMH", 30.0, 5, 120),
             planner_detour_factor=_float(env, "PLANNER_DETOUR_FACTOR", 1.3, 1, 5),

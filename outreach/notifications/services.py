@@ -83,6 +83,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+# Defaults of the settings NOTIFICATION_LEASE_SECONDS and NOTIFICATION_RETRY_SECONDS.
 LEASE = timedelta(minutes=5)
 MAX_ATTEMPTS = 8
 BACKOFF_BASE = timedelta(seconds=30)
@@ -169,10 +170,14 @@ def set_dispatcher(dispatcher: Dispatcher | None) -> None:
 
 
 async def claim(
-    notification_id: int, now: datetime | None = None, *, lease: timedelta = LEASE
+    notification_id: int, now: datetime | None = None, *, lease: timedelta | None = None
 ) -> ClaimedNotification | None:
-    """Take the row if it is due (or its holder's lease ran out); None if someone else has it."""
+    """Take the row if it is due (or its holder's lease ran out); None if someone else has it.
+
+    `lease` defaults to the setting NOTIFICATION_LEASE_SECONDS (`LEASE`, five minutes).
+    """
     now = _now(now)
+    lease = lease or timedelta(seconds=config.get_settings().notification_lease_seconds)
     rows = await (
         N.update({N.status: "sending", N.lease_until: now + lease, N.attempts: N.attempts + 1})
         .where((N.id == notification_id) & _claimable(now))
@@ -199,15 +204,21 @@ async def due_ids(now: datetime | None = None, limit: int = 500) -> list[int]:
 
 
 async def take_due(
-    now: datetime | None = None, limit: int = 500, *, hold: timedelta = HANDOVER_HOLD
+    now: datetime | None = None, limit: int = 500, *, hold: timedelta | None = None
 ) -> list[int]:
     """Due ids to hand to the broker, each held back from the next sweeps for `hold`.
 
     Without the hold every sweep would queue a backlog again while workers are still
     on it. A stale claim is turned back into a pending row here. When several sweeps
-    race, the conditional update gives each id to one of them.
+    race, the conditional update gives each id to one of them. The hold is
+    `HANDOVER_HOLD`, or the claim's lease if that is shorter: a message lost with a
+    killed worker (taken from the queue, never claimed) is handed again no later than
+    a claim it made would be.
     """
     now = _now(now)
+    if hold is None:
+        lease = timedelta(seconds=config.get_settings().notification_lease_seconds)
+        hold = min(HANDOVER_HOLD, lease)
     not_held = N.lease_until.is_null() | (N.lease_until < now)
     handover = ((N.status == "pending") & (N.due_at <= now) & not_held) | _stale(now)
     candidates = await N.select(N.id).where(handover).order_by(N.due_at).limit(limit)
@@ -251,8 +262,10 @@ async def deliver(notification_id: int, now: datetime | None = None) -> Delivery
 
 
 def backoff(attempts: int) -> timedelta:
-    """30 s after the first failed attempt, doubling, at most an hour."""
-    return min(BACKOFF_BASE * 2 ** max(attempts - 1, 0), BACKOFF_CAP)
+    """NOTIFICATION_RETRY_SECONDS (`BACKOFF_BASE`, 30 s) after the first failed attempt,
+    doubling, at most an hour."""
+    base = timedelta(seconds=config.get_settings().notification_retry_seconds)
+    return min(base * 2 ** max(attempts - 1, 0), BACKOFF_CAP)
 
 
 async def skip_pending(*, reason: str) -> int:
