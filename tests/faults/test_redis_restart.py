@@ -10,6 +10,7 @@ notice must reach the SMTP server exactly once.
 from __future__ import annotations
 
 import asyncio
+import statistics
 import time
 from pathlib import Path
 
@@ -58,20 +59,24 @@ async def test_redis_killed_during_a_burst_loses_no_booking_and_no_mail(
     worker = await start_worker(env, tmp_path / "worker.log")
     statuses: dict[int, int] = {}
     down_for = 0.0
+    redis_down = False
+    seconds: dict[bool, list[float]] = {False: [], True: []}  # answer times, Redis up/down
     try:
         answered = asyncio.Event()
 
         async def redis_outage() -> None:
-            nonlocal down_for
+            nonlocal down_for, redis_down
             while len(statuses) < KILL_AFTER:
                 await answered.wait()
                 answered.clear()
             await redis_server.kill()
+            redis_down = True
             killed = time.monotonic()
             while len(statuses) < RESTART_AFTER:
                 await answered.wait()
                 answered.clear()
             await redis_server.start()
+            redis_down = False
             down_for = time.monotonic() - killed
 
         gate = asyncio.Semaphore(AT_ONCE)
@@ -79,11 +84,13 @@ async def test_redis_killed_during_a_burst_loses_no_booking_and_no_mail(
 
             async def book(i: int) -> None:
                 async with gate:
+                    started, down_then = time.monotonic(), redis_down
                     response = await client.post(
                         f"{web.url}/api/v1/slots/{scene.slot_ids[i % 8]}/bookings",
                         json={"class_label": f"r{i}", "grade": 8, "pupils": 2, "adults": 1},
                         headers={**bearer(scene.token), "Idempotency-Key": f"redis-{i}"},
                     )
+                seconds[down_then].append(time.monotonic() - started)
                 statuses[i] = response.status_code
                 answered.set()
 
@@ -122,6 +129,9 @@ async def test_redis_killed_during_a_burst_loses_no_booking_and_no_mail(
             extra={
                 "redis_down_s": round(down_for, 1),
                 "mailed_by_sweep": sweep_log.read_text().count(" sent to "),
+                # Informative only: each booking tries to hand its notices to Redis.
+                "median_ms_redis_up": round(1000 * statistics.median(seconds[False])),
+                "median_ms_redis_down": round(1000 * statistics.median(seconds[True])),
             },
         )
     )
