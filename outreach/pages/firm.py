@@ -32,6 +32,7 @@ from outreach.pages.common import (
     require,
 )
 from outreach.pages.school import private_feed_links
+from outreach.presenters import services as presenters
 from outreach.principal import Principal
 from outreach.timeutil import LOCAL_TZ, utcnow
 
@@ -130,6 +131,7 @@ async def dashboard(request: Request[Any, Any, Any], by: NamedDependency[Princip
         pending=sorted(pending, key=lambda b: b.starts_at),
         feed=private_feed_links(await accounts.feed_token_for(by=me)),
         now=now,
+        invitations=await presenters.list_invitations(by=me),
     )
 
 
