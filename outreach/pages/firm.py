@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import time
+from datetime import datetime, time
 from typing import Any
 
 from litestar import Request, get, post
@@ -252,9 +252,23 @@ _SLOT_FIELDS = {
     "capacity": "capacity",
     "min_party": "min_party",
     "max_party": "max_party",
-    "booking_closes_at": "__top__",
-    "booking_opens_at": "__top__",
+    "booking_closes_at": "booking_closes_at",
+    "booking_opens_at": "booking_opens_at",
 }
+
+
+def _window(data: dict[str, Any], name: str) -> datetime | None:
+    """An optional local date and time from a `datetime-local` field, in Europe/Berlin."""
+    raw = str(data.get(name) or "").strip()
+    if not raw:
+        return None
+    try:
+        moment = datetime.fromisoformat(raw)
+    except ValueError:
+        raise Invalid("give a date and time, e.g. 2026-03-01 08:00", field=name) from None
+    if moment.tzinfo is not None:
+        raise Invalid("give a local date and time", field=name)
+    return moment.replace(tzinfo=LOCAL_TZ)
 
 
 def _slot_times(data: dict[str, Any]) -> tuple[Any, Any]:
@@ -294,6 +308,8 @@ async def create_slot(
                 "capacity": data.get("capacity"),
                 "min_party": data.get("min_party") or 1,
                 "max_party": data.get("max_party") or 0,
+                "booking_opens_at": _window(data, "booking_opens_at"),
+                "booking_closes_at": _window(data, "booking_closes_at"),
             },
             SlotIn,
         )
