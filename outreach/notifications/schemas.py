@@ -42,6 +42,7 @@ PRESENTER_KINDS = (
     "presenter.withdrawn",
     "presenter.accepted",
     "presenter.declined",
+    "presenter.evening_cancelled",
 )
 
 # Kinds that put the visit into the booker's calendar, and kinds that take it out.

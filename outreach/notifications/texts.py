@@ -277,6 +277,11 @@ _EN.update(
         ),
         "Nachricht der Firma": "Message from the firm",
         "Zum Elternabend": "Open the parents' evening",
+        "Elternabend abgesagt": "Parents' evening cancelled",
+        "%(school)s hat den Elternabend „%(title)s“ abgesagt, zu dem %(firm)s eingeladen war.": (
+            "%(school)s has cancelled the parents' evening “%(title)s” to which %(firm)s "
+            "was invited."
+        ),
     }
 )
 _CS.update(
@@ -303,6 +308,11 @@ _CS.update(
         ),
         "Nachricht der Firma": "Zpráva od firmy",
         "Zum Elternabend": "Otevřít schůzku s rodiči",
+        "Elternabend abgesagt": "Schůzka s rodiči zrušena",
+        "%(school)s hat den Elternabend „%(title)s“ abgesagt, zu dem %(firm)s eingeladen war.": (
+            "%(school)s zrušila schůzku s rodiči „%(title)s“, na kterou byla pozvána firma "
+            "%(firm)s."
+        ),
     }
 )
 

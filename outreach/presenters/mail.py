@@ -31,6 +31,7 @@ _STILL = {
     "presenter.withdrawn": ("withdrawn",),
     "presenter.accepted": ("accepted",),
     "presenter.declined": ("declined",),
+    "presenter.evening_cancelled": ("invited", "accepted"),
 }
 
 
@@ -46,6 +47,7 @@ async def _context(invitation_id: int) -> dict[str, Any] | None:
             P.firm.contact_email.as_alias("firm_email"),
             P.event.title.as_alias("event_title"),
             P.event.status.as_alias("event_status"),
+            P.event.cancel_reason.as_alias("cancel_reason"),
             P.event.host.name.as_alias("school_name"),
             P.event.host.contact_email.as_alias("school_email"),
             P.event.venue.name.as_alias("venue_name"),
@@ -79,7 +81,7 @@ async def presenter_message(
         return None, "the invitation no longer exists"
     if ctx["status"] not in _STILL[note.kind]:
         return None, f"the invitation is {ctx['status']} by now"
-    if note.kind == "presenter.invited" and ctx["event_status"] == "cancelled":
+    if note.kind != "presenter.evening_cancelled" and ctx["event_status"] == "cancelled":
         return None, "the parents' evening is cancelled"
     lang = language_of(note.language)
     town = " ".join(p for p in (ctx["venue_postal_code"], ctx["venue_city"]) if p)
@@ -100,6 +102,7 @@ async def presenter_message(
         "when": format_when(slot["starts_at"], slot["ends_at"], lang) if slot else "",
         "where": ", ".join(p for p in (ctx["venue_name"], ctx["venue_street"], town) if p),
         "message": ctx["message"],
+        "reason": ctx["cancel_reason"],
         "answer": ctx["answer"],
         "firm_url": f"{settings.base_url}/firm#invitations",
         "evening_url": f"{settings.base_url}/school/evenings/{ctx['event']}",
@@ -113,7 +116,11 @@ async def presenter_message(
     message["Subject"] = subject
     message["From"] = one_line(settings.mail_from)
     message["To"] = _address(note.recipient, "")
-    to_firm = note.kind in ("presenter.invited", "presenter.withdrawn")
+    to_firm = note.kind in (
+        "presenter.invited",
+        "presenter.withdrawn",
+        "presenter.evening_cancelled",
+    )
     reply = ctx["school_email"] if to_firm else ctx["firm_email"]
     if reply:
         message["Reply-To"] = _address(reply, ctx["school_name" if to_firm else "firm_name"])

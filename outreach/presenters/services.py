@@ -36,6 +36,7 @@ __all__ = [
     "invitations_for_event",
     "invite_firms",
     "list_invitations",
+    "tell_evening_cancelled",
     "withdraw",
 ]
 
@@ -359,6 +360,15 @@ async def _tell_firm(invitation_id: int, kind: str, now: datetime) -> None:
     recipients = [(p["email"], p["language"]) for p in people] or [(row["contact"], "de")]
     for email, language in recipients:
         await _enqueue(kind, invitation_id, email, language, now)
+
+
+async def tell_evening_cancelled(event_id: int, *, now: datetime) -> None:
+    """Inside the cancelling transaction: firms still invited or presenting are told."""
+    rows = await P.select(P.id).where(
+        (P.event == event_id) & P.status.is_in(["invited", "accepted"])
+    )
+    for row in rows:
+        await _tell_firm(row["id"], "presenter.evening_cancelled", now)
 
 
 async def _tell_school(invitation_id: int, now: datetime) -> None:

@@ -147,23 +147,37 @@ async def test_withdrawn_invitation_cannot_be_accepted_and_the_firm_is_told(worl
     gone = await presenters.withdraw(invitation.id, by=world.school_a)
     assert gone.status == "withdrawn"
     with pytest.raises(Conflict):
-        await presenters.accept(invitation.id, by=world.firm_a)
+        await presenters.decline(invitation.id, by=world.firm_a)
     # The invitation mail is no longer true: it is skipped; the withdrawal goes out.
     assert await deliver_all() == ["skipped", "sent"]
     [mail] = read_eml_dir(mail_settings.mail_dir)
     assert "zurückgezogen" in mail["Subject"]
 
 
-async def test_cancelled_evening_takes_no_invitations_and_answers(world):
+async def test_cancelled_evening_takes_no_invitations_and_answers(world, mail_settings):
     evening = await make_evening(world.school_a)
     [invitation] = (
-        await presenters.invite_firms(evening, InviteIn(firms=["firm-a"]), by=world.school_a)
-    ).invited
+        await presenters.invite_firms(
+            evening, InviteIn(firms=["firm-a", "firm-b"]), by=world.school_a
+        )
+    ).invited[:1]
+    await presenters.accept(invitation.id, by=world.firm_a)
+    assert await deliver_all() == ["sent", "sent", "sent"]
+    await presenters.decline(
+        (await presenters.list_invitations(by=world.firm_b))[0].id, by=world.firm_b
+    )
     await events.cancel_event(evening, "Krankheit", by=world.school_a)
+    # The firm that was to present is told; the one that declined is not.
+    told = [n for n in await notices() if n["kind"] == "presenter.evening_cancelled"]
+    assert [n["recipient"] for n in told] == [world.firm_a.email]
+    # Firm B's answer to the school is moot once the evening is cancelled: not mailed.
+    assert await deliver_all() == ["skipped", "sent"]
+    cancelled = [m for m in read_eml_dir(mail_settings.mail_dir) if "abgesagt" in m["Subject"]]
+    assert len(cancelled) == 1 and "Krankheit" in text_of(cancelled[0])
     with pytest.raises(Conflict):
         await presenters.invite_firms(evening, InviteIn(firms=["firm-b"]), by=world.school_a)
     with pytest.raises(Conflict):
-        await presenters.accept(invitation.id, by=world.firm_a)
+        await presenters.decline(invitation.id, by=world.firm_a)
 
 
 @pytest.mark.parametrize("language", ["en", "cs"])
