@@ -193,3 +193,14 @@ async def test_the_mails_are_in_the_recipients_language(world, mail_settings, la
     assert expected in mail["Subject"]
     assert mail["Content-Language"] == language
     assert "{{" not in text_of(mail) and "%(" not in text_of(mail)
+
+
+def test_every_presenter_notice_has_its_three_templates() -> None:
+    from pathlib import Path
+
+    from outreach.notifications.mail import TEMPLATE_DIR
+    from outreach.notifications.schemas import PRESENTER_KINDS
+
+    for kind in PRESENTER_KINDS:
+        for suffix in ("subject.txt", "txt", "html"):
+            assert (Path(TEMPLATE_DIR) / "notifications" / f"{kind}.{suffix}").is_file(), kind
