@@ -56,9 +56,7 @@ DESCRIPTION = "presenter_invitation: firms invited to present at a school's pare
 
 
 async def forwards():
-    manager = MigrationManager(
-        migration_id=ID, app_name="outreach", description=DESCRIPTION
-    )
+    manager = MigrationManager(migration_id=ID, app_name="outreach", description=DESCRIPTION)
 
     manager.add_table(
         class_name="PresenterInvitation",
