@@ -29,6 +29,7 @@ from outreach.pages import (
     static_router,
     template_config,
 )
+from outreach.presenters.api import EventPresenterController, PresenterInvitationController
 from outreach.web import exception_handlers, provide_principal
 
 __all__ = ["create_app"]
@@ -108,6 +109,8 @@ def create_app(*, start_workers: bool = True, use_pool: bool = True) -> Litestar
             MeController,
             ItineraryController,
             ItineraryCalendarController,
+            EventPresenterController,
+            PresenterInvitationController,
             FeedController,
             EventCalendarController,
             *bench_route_handlers(),

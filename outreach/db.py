@@ -60,6 +60,7 @@ def all_tables() -> list[type[Table]]:
     from outreach.itineraries.tables import Itinerary, ItineraryVisit
     from outreach.notifications.tables import Notification
     from outreach.organisations.tables import Organisation
+    from outreach.presenters.tables import PresenterInvitation
 
     return [
         Organisation,
@@ -77,6 +78,7 @@ def all_tables() -> list[type[Table]]:
         FeedDocument,
         Itinerary,
         ItineraryVisit,
+        PresenterInvitation,
     ]
 
 

@@ -1284,6 +1284,28 @@ class _Loader:
             await self._register_public(
                 slot, self.rng.randint(8, 15) if when == "past" else self.rng.randint(3, 8), 2
             )
+            if when == "future":
+                await self._presenters(event, slug)
+
+    async def _presenters(self, event: EventOut, school: str) -> None:
+        """The school invites three firms to present; two accept, one has not answered."""
+        from outreach.presenters import services as presenters
+        from outreach.presenters.schemas import InviteIn
+
+        firms = self.rng.sample(sorted(self.coordinators), 3)
+        host = self.teachers.get(school, self.admin)
+        invited = await presenters.invite_firms(
+            event.id,
+            InviteIn(
+                firms=firms, message="Bitte stellen Sie in 10 Minuten Ihre Ausbildungsberufe vor."
+            ),
+            by=host,
+            now=self.now,
+        )
+        for invitation in invited.invited[:2]:
+            await presenters.accept(
+                invitation.id, by=self.coordinators[invitation.firm], now=self.now
+            )
 
     async def _teacher_trainings(self) -> None:
         cal = self.cal

@@ -26,6 +26,7 @@ from outreach.security import (
 __all__ = [
     "LANGUAGES",
     "NewUser",
+    "UserChange",
     "authenticate_password",
     "authenticate_token",
     "create_user",
@@ -33,16 +34,20 @@ __all__ = [
     "get_user",
     "invite_user",
     "issue_api_token",
+    "list_open_invitations",
     "list_users",
     "normalise_email",
     "password_token_user",
     "principal_for",
     "principal_for_session",
+    "reinvite_user",
     "request_password_reset",
     "rotate_feed_token",
     "send_account_mail",
     "session_stamp",
     "set_password_with_token",
+    "set_user_active",
+    "update_user",
     "user_for_feed_token",
 ]
 
@@ -72,28 +77,31 @@ class NewUser:
     language: str = "de"
 
 
+async def _organisation_for(role: str, org_slug: str | None) -> int | None:
+    """The organisation a user of `role` belongs to: a firm's or a school's own kind."""
+    if role not in ROLES:
+        raise Invalid(f"role must be one of {', '.join(ROLES)}", field="role")
+    if role in _ROLE_ORG_KIND:
+        if not org_slug:
+            raise Invalid(f"a {role} user needs an organisation", field="org")
+        org = await get_by_slug(org_slug, field="org")
+        if org.kind != _ROLE_ORG_KIND[role]:
+            raise Invalid(
+                f"organisation {org.slug!r} is a {org.kind}, not a {_ROLE_ORG_KIND[role]}",
+                field="org",
+            )
+        return org.id
+    return (await get_by_slug(org_slug, field="org")).id if org_slug else None
+
+
 async def create_user(data: NewUser, *, by: Principal | None = None) -> User:
     """Create a user; `by=None` is the operator on the command line."""
     if by is not None and not by.is_admin:
         raise Forbidden("only the network office creates users")
     email = normalise_email(data.email)
-    if data.role not in ROLES:
-        raise Invalid(f"role must be one of {', '.join(ROLES)}", field="role")
     if data.language not in LANGUAGES:
         raise Invalid(f"language must be one of {', '.join(LANGUAGES)}", field="language")
-    org_id: int | None = None
-    if data.role in _ROLE_ORG_KIND:
-        if not data.org_slug:
-            raise Invalid(f"a {data.role} user needs an organisation", field="org")
-        org = await get_by_slug(data.org_slug, field="org")
-        if org.kind != _ROLE_ORG_KIND[data.role]:
-            raise Invalid(
-                f"organisation {org.slug!r} is a {org.kind}, not a {_ROLE_ORG_KIND[data.role]}",
-                field="org",
-            )
-        org_id = org.id
-    elif data.org_slug:
-        org_id = (await get_by_slug(data.org_slug, field="org")).id
+    org_id = await _organisation_for(data.role, data.org_slug)
     if data.password is not None and len(data.password) < 10:
         raise Invalid("password must have at least 10 characters", field="password")
     async with write_transaction():
@@ -367,3 +375,87 @@ async def send_account_mail(recipient: str, subject: str, text: str) -> None:
     message["Message-ID"] = make_msgid("account", domain=mail_host(settings))
     message.set_content(text)
     await transport_for(settings).send(message)
+
+
+# ---------------------------------------------------------------------------
+# The network office manages people: change, deactivate, reactivate, invite again.
+#
+# A deactivated user (`active` false) is refused everywhere a person is recognised:
+# password sign-in, page sessions, API tokens, private feeds and set-password links
+# (`authenticate_*`, `principal_for_session`, `user_for_feed_token`,
+# `password_token_user` all ask for an active user). Reactivating restores all of it.
+
+
+@dataclass(frozen=True)
+class UserChange:
+    name: str
+    role: str
+    org_slug: str | None
+    language: str = "de"
+
+
+def _office_only(by: Principal) -> None:
+    if not by.is_admin:
+        raise Forbidden("only the network office manages users")
+
+
+async def update_user(user_id: int, data: UserChange, *, by: Principal) -> User:
+    """Change a person's name, role, organisation and mail language."""
+    _office_only(by)
+    if data.language not in LANGUAGES:
+        raise Invalid(f"language must be one of {', '.join(LANGUAGES)}", field="language")
+    if len(data.name) > 200:
+        raise Invalid("name must be at most 200 characters", field="name")
+    org_id = await _organisation_for(data.role, data.org_slug)
+    if user_id == by.user_id and data.role != "admin":
+        raise Conflict("you cannot take the network office role from yourself", field="role")
+    async with write_transaction():
+        user = await get_user(user_id)
+        user.name = data.name.strip()
+        user.role = data.role
+        user.organisation = org_id
+        user.language = data.language
+        await user.save([User.name, User.role, User.organisation, User.language])
+    return user
+
+
+async def set_user_active(user_id: int, active: bool, *, by: Principal) -> User:
+    """Deactivate (or reactivate) a person: sign-in, sessions, tokens and feeds follow."""
+    _office_only(by)
+    if user_id == by.user_id and not active:
+        raise Conflict("you cannot deactivate yourself", field="user")
+    async with write_transaction():
+        user = await get_user(user_id)
+        user.active = active
+        await user.save([User.active])
+    return user
+
+
+async def list_open_invitations(*, by: Principal) -> list[dict[str, object]]:
+    """Active people who have not set a password yet: their invitation is still open."""
+    _office_only(by)
+    return await (
+        User.select(
+            User.id,
+            User.email,
+            User.name,
+            User.role,
+            User.created_at,
+            User.organisation.name.as_alias("organisation_name"),
+        )
+        .where(User.password_hash.is_null() & (User.active == True))  # noqa: E712
+        .order_by(User.created_at)
+    )
+
+
+async def reinvite_user(
+    user_id: int, *, by: Principal, now: datetime | None = None
+) -> tuple[User, str]:
+    """A fresh set-password link for an open invitation (the old link stays valid too)."""
+    _office_only(by)
+    user = await get_user(user_id)
+    if not user.active:
+        raise Conflict("the user is deactivated; reactivate them first", field="user")
+    if user.password_hash:
+        raise Conflict("this person has set a password; they can reset it themselves", field="user")
+    return user, _password_token(user, "invite", now or datetime.now(UTC))

@@ -371,6 +371,10 @@ async def cancel_event(
             {Slot.cancelled: True, Slot.sequence: Slot.sequence + 1, Slot.updated_at: now}
         ).where((Slot.event == event_id) & (Slot.cancelled == False))  # noqa: E712
         await booking.cancel_all_for_event(event_id, reason, now=now)
+        if event.kind == "parents_evening":
+            from outreach.presenters.services import tell_evening_cancelled
+
+            await tell_evening_cancelled(event_id, now=now)
     await booking.after_commit()
     return await get_event(event_id, by=by, now=now)
 

@@ -11,6 +11,7 @@ __all__ = [
     "CANCEL_KINDS",
     "HOST_KINDS",
     "KINDS",
+    "PRESENTER_KINDS",
     "REQUEST_KINDS",
     "ClaimedNotification",
     "DeliveryOutcome",
@@ -35,6 +36,14 @@ BOOKER_KINDS = (
 # What the host firm is told.
 HOST_KINDS = ("host.booking_received", "host.booking_cancelled")
 KINDS = BOOKER_KINDS + HOST_KINDS
+# About a firm presenting at a school's parents' evening (outreach.presenters): no booking.
+PRESENTER_KINDS = (
+    "presenter.invited",
+    "presenter.withdrawn",
+    "presenter.accepted",
+    "presenter.declined",
+    "presenter.evening_cancelled",
+)
 
 # Kinds that put the visit into the booker's calendar, and kinds that take it out.
 REQUEST_KINDS = (

@@ -49,6 +49,7 @@ from outreach.notifications import mail, transports
 from outreach.notifications.schemas import (
     CANCEL_KINDS,
     KINDS,
+    PRESENTER_KINDS,
     REQUEST_KINDS,
     ClaimedNotification,
     DeliveryOutcome,
@@ -120,19 +121,23 @@ async def enqueue(
     payload: Mapping[str, Any] | None = None,
     instant: datetime | None = None,
     due_at: datetime | None = None,
+    key: str | None = None,
 ) -> int | None:
     """Queue one notice inside the caller's transaction; the id, or None if already queued.
 
     Only inserts a row. `instant` tells apart repeats of the same kind for one booking
-    (e.g. each move of a slot); `due_at` defaults to now.
+    (e.g. each move of a slot); `due_at` defaults to now. `key` replaces the dedupe key
+    for notices that concern no booking (several recipients of one change).
     """
-    if kind not in KINDS:
+    if kind not in KINDS and kind not in PRESENTER_KINDS:
         raise ValueError(f"unknown notification kind {kind!r}")
     recipient = recipient.strip()
     if not recipient:
         log.info("no address for %s of booking %s; nothing queued", kind, booking_id)
         return None
     row = _new_row(kind, booking_id, recipient, language, payload, instant, due_at)
+    if key is not None:
+        row.dedupe_key = key[:200]
     new_ids = await _insert_ignoring_duplicates([row])
     for new_id in new_ids:
         _remember(new_id)
@@ -242,6 +247,8 @@ async def deliver(notification_id: int, now: datetime | None = None) -> Delivery
     note = await claim(notification_id, now)
     if note is None:
         return "not_claimed"
+    if note.kind in PRESENTER_KINDS:
+        return await _deliver_presenter_notice(note, now)
     try:
         ctx = await _load_context(note.booking_id)
         skip = _skip_reason(note, ctx, now)
@@ -258,6 +265,22 @@ async def deliver(notification_id: int, now: datetime | None = None) -> Delivery
         return await _after_failure(note, now, exc)
     # Outside the try: a failure here must not put back a mail that went out.
     await _finish(note, now, itip=method)
+    return "sent"
+
+
+async def _deliver_presenter_notice(note: ClaimedNotification, now: datetime) -> DeliveryOutcome:
+    """A notice about a presenter invitation (no booking): its own mail, same outbox rules."""
+    from outreach.presenters.mail import presenter_message
+
+    try:
+        message, skip = await presenter_message(note, config.get_settings(), now=now)
+        if message is None:
+            await _finish(note, now, note_text=SKIPPED_PREFIX + skip)
+            return "skipped"
+        await transports.transport_for(config.get_settings()).send(message)
+    except Exception as exc:
+        return await _after_failure(note, now, exc)
+    await _finish(note, now)
     return "sent"
 
 

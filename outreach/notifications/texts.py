@@ -251,6 +251,71 @@ _CS: dict[str, str] = {
     ),
 }
 
+# Presenter invitations at parents' evenings (outreach.presenters).
+_EN.update(
+    {
+        "Einladung zum Elternabend": "Invitation to a parents' evening",
+        "%(school)s lädt %(firm)s ein, sich beim Elternabend „%(title)s“ vorzustellen.": (
+            "%(school)s invites %(firm)s to present at the parents' evening “%(title)s”."
+        ),
+        "Nachricht der Schule": "Message from the school",
+        "Bitte sagen Sie zu oder ab.": "Please accept or decline.",
+        "Zusagen oder absagen": "Accept or decline",
+        "Einladung zurückgezogen": "Invitation withdrawn",
+        "%(school)s hat die Einladung an %(firm)s zum Elternabend „%(title)s“ zurückgezogen.": (
+            "%(school)s has withdrawn the invitation of %(firm)s to the parents' evening "
+            "“%(title)s”."
+        ),
+        "Ihre Einladungen": "Your invitations",
+        "Zusage zum Elternabend": "Accepted for the parents' evening",
+        "Absage zum Elternabend": "Declined for the parents' evening",
+        "%(firm)s stellt sich beim Elternabend „%(title)s“ vor.": (
+            "%(firm)s will present at the parents' evening “%(title)s”."
+        ),
+        "%(firm)s kann sich beim Elternabend „%(title)s“ leider nicht vorstellen.": (
+            "Unfortunately %(firm)s cannot present at the parents' evening “%(title)s”."
+        ),
+        "Nachricht der Firma": "Message from the firm",
+        "Zum Elternabend": "Open the parents' evening",
+        "Elternabend abgesagt": "Parents' evening cancelled",
+        "%(school)s hat den Elternabend „%(title)s“ abgesagt, zu dem %(firm)s eingeladen war.": (
+            "%(school)s has cancelled the parents' evening “%(title)s” to which %(firm)s "
+            "was invited."
+        ),
+    }
+)
+_CS.update(
+    {
+        "Einladung zum Elternabend": "Pozvánka na třídní schůzku s rodiči",
+        "%(school)s lädt %(firm)s ein, sich beim Elternabend „%(title)s“ vorzustellen.": (
+            "%(school)s zve firmu %(firm)s, aby se představila na schůzce s rodiči „%(title)s“."
+        ),
+        "Nachricht der Schule": "Zpráva od školy",
+        "Bitte sagen Sie zu oder ab.": "Prosíme o přijetí, nebo odmítnutí.",
+        "Zusagen oder absagen": "Přijmout, nebo odmítnout",
+        "Einladung zurückgezogen": "Pozvánka odvolána",
+        "%(school)s hat die Einladung an %(firm)s zum Elternabend „%(title)s“ zurückgezogen.": (
+            "%(school)s odvolala pozvánku firmy %(firm)s na schůzku s rodiči „%(title)s“."
+        ),
+        "Ihre Einladungen": "Vaše pozvánky",
+        "Zusage zum Elternabend": "Účast na schůzce s rodiči přijata",
+        "Absage zum Elternabend": "Účast na schůzce s rodiči odmítnuta",
+        "%(firm)s stellt sich beim Elternabend „%(title)s“ vor.": (
+            "Firma %(firm)s se představí na schůzce s rodiči „%(title)s“."
+        ),
+        "%(firm)s kann sich beim Elternabend „%(title)s“ leider nicht vorstellen.": (
+            "Firma %(firm)s se bohužel nemůže představit na schůzce s rodiči „%(title)s“."
+        ),
+        "Nachricht der Firma": "Zpráva od firmy",
+        "Zum Elternabend": "Otevřít schůzku s rodiči",
+        "Elternabend abgesagt": "Schůzka s rodiči zrušena",
+        "%(school)s hat den Elternabend „%(title)s“ abgesagt, zu dem %(firm)s eingeladen war.": (
+            "%(school)s zrušila schůzku s rodiči „%(title)s“, na kterou byla pozvána firma "
+            "%(firm)s."
+        ),
+    }
+)
+
 CATALOGUE: dict[str, dict[str, str]] = {"de": {}, "en": _EN, "cs": _CS}
 
 

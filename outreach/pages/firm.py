@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import time
+from datetime import datetime, time
 from typing import Any
 
 from litestar import Request, get, post
@@ -32,6 +32,7 @@ from outreach.pages.common import (
     require,
 )
 from outreach.pages.school import private_feed_links
+from outreach.presenters import services as presenters
 from outreach.principal import Principal
 from outreach.timeutil import LOCAL_TZ, utcnow
 
@@ -130,6 +131,7 @@ async def dashboard(request: Request[Any, Any, Any], by: NamedDependency[Princip
         pending=sorted(pending, key=lambda b: b.starts_at),
         feed=private_feed_links(await accounts.feed_token_for(by=me)),
         now=now,
+        invitations=await presenters.list_invitations(by=me),
     )
 
 
@@ -250,9 +252,23 @@ _SLOT_FIELDS = {
     "capacity": "capacity",
     "min_party": "min_party",
     "max_party": "max_party",
-    "booking_closes_at": "__top__",
-    "booking_opens_at": "__top__",
+    "booking_closes_at": "booking_closes_at",
+    "booking_opens_at": "booking_opens_at",
 }
+
+
+def _window(data: dict[str, Any], name: str) -> datetime | None:
+    """An optional local date and time from a `datetime-local` field, in Europe/Berlin."""
+    raw = str(data.get(name) or "").strip()
+    if not raw:
+        return None
+    try:
+        moment = datetime.fromisoformat(raw)
+    except ValueError:
+        raise Invalid("give a date and time, e.g. 2026-03-01 08:00", field=name) from None
+    if moment.tzinfo is not None:
+        raise Invalid("give a local date and time", field=name)
+    return moment.replace(tzinfo=LOCAL_TZ)
 
 
 def _slot_times(data: dict[str, Any]) -> tuple[Any, Any]:
@@ -292,6 +308,8 @@ async def create_slot(
                 "capacity": data.get("capacity"),
                 "min_party": data.get("min_party") or 1,
                 "max_party": data.get("max_party") or 0,
+                "booking_opens_at": _window(data, "booking_opens_at"),
+                "booking_closes_at": _window(data, "booking_closes_at"),
             },
             SlotIn,
         )

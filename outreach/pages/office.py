@@ -113,6 +113,7 @@ async def _users_page(
         "office/users.html",
         status_code=status_code,
         users=await accounts.list_users(by=me),
+        open_invitations=await accounts.list_open_invitations(by=me),
         organisations=await organisations.list_organisations(),
         values=values or {"role": "school", "language": "de"},
         errors=errors,
@@ -148,9 +149,15 @@ async def invite(
         fields = {f: f for f in ("email", "role", "org", "name", "language")}
         errors.add(exc, fields, text=error_text(_, exc))
         return await _users_page(request, me, values=data, errors=errors, status_code=422)
-    # The invitation is written in the invited person's language, not the office's.
+    await _send_invitation(request, user, token)
+    return redirect("/office/users")
+
+
+async def _send_invitation(request: Request[Any, Any, Any], user: Any, token: str) -> None:
+    """Mail the set-password link in the invited person's language; say how it went."""
     from outreach.pages.i18n import translations
 
+    _ = gettext_for(request)
     t = translations(user.language).gettext
     text = t(
         "Hello,\n\nthe network office has opened an outreach account for you (%(email)s). "
@@ -166,6 +173,109 @@ async def invite(
             _("The account exists, but the mail failed. Send this link yourself: %(link)s")
             % {"link": password_link(token)},
         )
+
+
+_USER_FIELDS = {f: f for f in ("name", "role", "org", "language", "user")}
+
+
+async def _user_form(
+    request: Request[Any, Any, Any],
+    user_id: int,
+    *,
+    values: dict[str, Any] | None = None,
+    errors: FormErrors | None = None,
+    status_code: int = 200,
+) -> Template:
+    user = await accounts.get_user(user_id)
+    orgs = await organisations.list_organisations()
+    slug_of = {o.id: o.slug for o in orgs}
+    current = {
+        "name": user.name,
+        "role": user.role,
+        "org": slug_of.get(user.organisation, ""),
+        "language": user.language,
+    }
+    return page(
+        request,
+        "office/user.html",
+        status_code=status_code,
+        user=user,
+        organisations=orgs,
+        values=values or current,
+        errors=errors,
+    )
+
+
+@get("/office/users/{user_id:int}")
+async def user_form(
+    request: Request[Any, Any, Any], user_id: FromPath[int], by: NamedDependency[Principal]
+) -> Template:
+    require(request, by)
+    return await _user_form(request, user_id)
+
+
+@post("/office/users/{user_id:int}")
+async def edit_user(
+    request: Request[Any, Any, Any], user_id: FromPath[int], by: NamedDependency[Principal]
+) -> Template | Redirect:
+    me = require(request, by)
+    _ = gettext_for(request)
+    data = await form_data(request)
+    try:
+        user = await accounts.update_user(
+            user_id,
+            accounts.UserChange(
+                name=str(data.get("name", "")),
+                role=str(data.get("role", "")),
+                org_slug=str(data.get("org", "")) or None,
+                language=str(data.get("language", "de")),
+            ),
+            by=me,
+        )
+    except (Invalid, Conflict, NotFound) as exc:
+        if isinstance(exc, NotFound) and exc.field != "org":
+            raise
+        errors = FormErrors()
+        errors.add(exc, _USER_FIELDS, text=error_text(_, exc))
+        return await _user_form(request, user_id, values=data, errors=errors, status_code=422)
+    flash(request, _("The changes to %(email)s are saved.") % {"email": user.email})
+    return redirect("/office/users")
+
+
+@post("/office/users/{user_id:int}/active")
+async def set_active(
+    request: Request[Any, Any, Any], user_id: FromPath[int], by: NamedDependency[Principal]
+) -> Redirect:
+    """Deactivate or reactivate: `active=0` or `active=1`."""
+    me = require(request, by)
+    _ = gettext_for(request)
+    data = await form_data(request)
+    active = str(data.get("active", "")) == "1"
+    try:
+        user = await accounts.set_user_active(user_id, active, by=me)
+        text = (
+            _("%(email)s can sign in again.")
+            if active
+            else _("%(email)s is deactivated: no sign-in, no API token, no feed.")
+        )
+        flash(request, text % {"email": user.email})
+    except (Invalid, Conflict) as exc:
+        flash(request, error_text(_, exc))
+    return redirect("/office/users")
+
+
+@post("/office/users/{user_id:int}/reinvite")
+async def reinvite(
+    request: Request[Any, Any, Any], user_id: FromPath[int], by: NamedDependency[Principal]
+) -> Redirect:
+    me = require(request, by)
+    _ = gettext_for(request)
+    try:
+        user, token = await accounts.reinvite_user(user_id, by=me)
+    except (Invalid, Conflict) as exc:
+        flash(request, error_text(_, exc))
+        return redirect("/office/users")
+    await _send_invitation(request, user, token)
     return redirect("/office/users")
 
 
@@ -265,6 +375,10 @@ HANDLERS = [
     create_org,
     users,
     invite,
+    user_form,
+    edit_user,
+    set_active,
+    reinvite,
     all_events,
     all_bookings,
     failed,

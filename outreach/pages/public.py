@@ -37,6 +37,7 @@ from outreach.pages.common import (
     safe_next,
 )
 from outreach.pages.i18n import LOCALES
+from outreach.presenters import services as presenters
 from outreach.principal import Principal
 from outreach.timeutil import LOCAL_TZ, utcnow
 
@@ -217,6 +218,7 @@ async def _event_page(
         feed=feed_links(event.kind, event.host, None),
         google=google_calendar_url,
         now=utcnow(),
+        presenters=(await presenters.accepted_presenters([event.id])).get(event.id, []),
     )
 
 

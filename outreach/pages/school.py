@@ -17,7 +17,7 @@ from outreach.booking.schemas import BookingRequest
 from outreach.config import get_settings
 from outreach.errors import Conflict, Invalid
 from outreach.events import services as events
-from outreach.organisations.services import list_organisations
+from outreach.organisations.services import get_organisation, list_organisations
 from outreach.pages.common import (
     FormErrors,
     convert,
@@ -53,6 +53,12 @@ async def dashboard(request: Request[Any, Any, Any], by: NamedDependency[Princip
     seminars = await events.list_events(
         events.EventFilter(kind="teacher_training", status="published", starts_from=now), by=me
     )
+    school = (await get_organisation(me.org_id)).slug if me.org_id else None
+    evenings = (
+        await events.list_events(events.EventFilter(kind="parents_evening", host=school), by=me)
+        if school
+        else []
+    )
     return page(
         request,
         "school/dashboard.html",
@@ -61,6 +67,7 @@ async def dashboard(request: Request[Any, Any, Any], by: NamedDependency[Princip
             (b for b in visits if b.ends_at < now), key=lambda b: b.starts_at, reverse=True
         ),
         seminars=seminars,
+        evenings=sorted(evenings, key=lambda e: e.id, reverse=True),
         feed=private_feed_links(await accounts.feed_token_for(by=me)),
         now=now,
     )

@@ -18,6 +18,7 @@ from outreach.demo import load_demo
 from outreach.events.schemas import EventIn, SlotIn
 from outreach.events.services import add_slot, create_event
 from outreach.organisations.services import OrganisationIn, create_organisation
+from outreach.presenters.services import create_evening
 from outreach.principal import Principal
 from outreach.timeutil import LOCAL_TZ, utcnow
 
@@ -26,6 +27,7 @@ FIRM_EMAIL = "koordination@e2e-feinwerk.example"
 TEACHER_EMAIL = "lehrerin@e2e-schule.example"
 ADMIN_EMAIL = "buero@e2e-netz.example"
 TOUR_TITLE = "E2E Uhrwerk-Werkstatt"
+EVENING_TITLE = "E2E Elternabend Berufsorientierung"
 
 
 def school_days(count: int) -> list:
@@ -56,7 +58,7 @@ async def seed() -> None:
     firm = await create_user(
         NewUser(email=FIRM_EMAIL, role="firm", org_slug="e2e-feinwerk", password=PASSWORD)
     )
-    await create_user(
+    teacher = await create_user(
         NewUser(email=TEACHER_EMAIL, role="school", org_slug="e2e-schule", password=PASSWORD)
     )
     await create_user(NewUser(email=ADMIN_EMAIL, role="admin", password=PASSWORD))
@@ -80,6 +82,24 @@ async def seed() -> None:
             SlotIn(starts_at=start, ends_at=start + timedelta(minutes=90), capacity=30),
             by=by,
         )
+
+    # The school's parents' evening, to which the tests invite the firm.
+    host = Principal(
+        role="school", user_id=teacher.id, org_id=teacher.organisation, email=TEACHER_EMAIL
+    )
+    evening_day = school_days(6)[-1]
+    evening_start = datetime.combine(evening_day, time(18, 30), tzinfo=LOCAL_TZ)
+    await create_evening(
+        EventIn(
+            kind="parents_evening",
+            title=EVENING_TITLE,
+            description="Betriebe stellen Ausbildungsberufe vor.",
+            audience=["parents"],
+            status="published",
+        ),
+        SlotIn(starts_at=evening_start, ends_at=evening_start + timedelta(minutes=90), capacity=60),
+        by=host,
+    )
 
 
 if __name__ == "__main__":

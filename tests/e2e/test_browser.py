@@ -11,7 +11,14 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from tests.e2e.conftest import ROOT
-from tests.e2e.seed import ADMIN_EMAIL, FIRM_EMAIL, PASSWORD, TEACHER_EMAIL, TOUR_TITLE
+from tests.e2e.seed import (
+    ADMIN_EMAIL,
+    EVENING_TITLE,
+    FIRM_EMAIL,
+    PASSWORD,
+    TEACHER_EMAIL,
+    TOUR_TITLE,
+)
 
 DOCS = ROOT / "docs" / "screenshots"
 
@@ -96,12 +103,17 @@ async def test_a_family_subscribes_to_a_filtered_feed(context, server, artifacts
 
 PUBLIC_PAGES = {"calendar": "/", "calendar-month": "/?view=month", "signin": "/signin"}
 ROLE_PAGES = {
-    TEACHER_EMAIL: {"school-dashboard": "/school", "school-search": "/school/book"},
+    TEACHER_EMAIL: {
+        "school-dashboard": "/school",
+        "school-search": "/school/book",
+        "school-new-evening": "/school/evenings/new",
+    },
     FIRM_EMAIL: {"firm-home": "/firm", "firm-new-event": "/firm/events/new"},
     ADMIN_EMAIL: {
         "office": "/office",
         "office-users": "/office/users",
         "office-holidays": "/office/holidays",
+        "office-user": "/office/users/1",
     },
 }
 
@@ -139,6 +151,12 @@ async def test_main_pages_have_no_serious_accessibility_violations(
                 await page.goto(path)
                 await shot(page, artifacts, name + suffix)
                 await check_axe(page, axe_source, name)
+            if email == TEACHER_EMAIL:
+                await page.goto("/school")
+                await page.get_by_role("link", name=EVENING_TITLE).click()
+                await page.wait_for_load_state()
+                await shot(page, artifacts, "school-evening" + suffix)
+                await check_axe(page, axe_source, "school-evening")
             if email == FIRM_EMAIL:
                 await page.goto("/firm")
                 await page.get_by_role("link", name=re.compile(TOUR_TITLE)).first.click()
@@ -151,3 +169,53 @@ async def test_main_pages_have_no_serious_accessibility_violations(
                 await page.emulate_media(media="screen")
     finally:
         await ctx.close()
+
+
+async def test_a_school_invites_a_firm_to_its_parents_evening_and_the_public_sees_it(
+    browser, server, artifacts
+):
+    teacher = await browser.new_context(base_url=server, locale="de-DE")
+    firm = await browser.new_context(base_url=server, locale="de-DE")
+    public = await browser.new_context(base_url=server, locale="de-DE")
+    try:
+        t = await teacher.new_page()
+        await sign_in(t, TEACHER_EMAIL)
+        await t.goto("/school")
+        await t.get_by_role("link", name=EVENING_TITLE).click()
+        await t.wait_for_url(re.compile(r"/school/evenings/\d+$"))
+        evening_path = urlsplit(t.url).path
+        event_id = evening_path.rsplit("/", 1)[1]
+        await t.get_by_label(re.compile("E2E Feinwerk GmbH")).check()
+        await t.fill("#f-message", "Bitte stellen Sie den Beruf Uhrmacher vor.")
+        await t.get_by_role("button", name="Einladungen senden").click()
+        await t.wait_for_load_state()
+        assert "eingeladen" in await t.locator(".notice").inner_text()
+        row = t.locator("#invitations tr", has_text="E2E Feinwerk GmbH")
+        assert "noch keine Antwort" in await row.inner_text()
+
+        f = await firm.new_page()
+        await sign_in(f, FIRM_EMAIL)
+        await f.goto("/firm")
+        card = f.locator("li.invitation", has_text=EVENING_TITLE)
+        assert "Uhrmacher" in await card.inner_text()
+        await shot(f, artifacts, "firm-invitations")
+        await card.locator("input[name=message]").fill("Wir kommen gern zu zweit.")
+        await card.get_by_role("button", name=re.compile("^Zusagen")).click()
+        await f.wait_for_load_state()
+        assert "Schule wurde benachrichtigt" in await f.locator(".notice").inner_text()
+
+        p = await public.new_page()
+        await p.goto(f"/events/{event_id}")
+        presenting = p.locator("ul.presenters")
+        assert "E2E Feinwerk GmbH" in await presenting.inner_text()
+        await shot(p, artifacts, "public-evening")
+
+        await t.goto(evening_path)
+        row = t.locator("#invitations tr", has_text="E2E Feinwerk GmbH")
+        text = await row.inner_text()
+        assert "stellt sich vor" in text and "zu zweit" in text
+        await shot(t, artifacts, "school-evening-answered")
+    finally:
+        await teacher.close()
+        await firm.close()
+        await public.close()

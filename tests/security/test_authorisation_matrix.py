@@ -24,6 +24,8 @@ from outreach.booking.schemas import BookingRequest
 from outreach.db import all_tables
 from outreach.itineraries import services as itineraries
 from outreach.itineraries.schemas import ItineraryIn
+from outreach.presenters import services as presenters
+from outreach.presenters.schemas import InviteIn
 from tests.factories import at, make_event, make_slot, make_world, school_day
 from tests.support import bearer
 
@@ -104,6 +106,18 @@ POLICY: dict[tuple[str, str], Case] = {
     ("GET", "/api/v1/itineraries/{itinerary_id:int}/replacements"): case({"school_a", "admin"}),
     ("GET", "/api/v1/me/feed"): case(MEMBERS),
     ("POST", "/api/v1/me/feed/rotate"): case(MEMBERS),
+    # Presenters at school A's parents' evening: school A invites, firm A is invited.
+    ("GET", "/api/v1/events/{evening_id:int}/presenters"): case(ROLES),
+    ("POST", "/api/v1/events/{evening_id:int}/presenters"): case(
+        {"school_a", "admin"}, lambda ids: {"firms": ["firm-b"]}
+    ),
+    ("GET", "/api/v1/presenter-invitations"): case(MEMBERS),
+    ("GET", "/api/v1/presenter-invitations/{invitation_id:int}"): case(INSIDERS),
+    ("POST", "/api/v1/presenter-invitations/{invitation_id:int}/accept"): case({"firm_a"}),
+    ("POST", "/api/v1/presenter-invitations/{invitation_id:int}/decline"): case({"firm_a"}),
+    ("POST", "/api/v1/presenter-invitations/{invitation_id:int}/withdraw"): case(
+        {"school_a", "admin"}
+    ),
 }
 # Routes tested elsewhere, with the reason; they are counted but not in the API matrix.
 ELSEWHERE = {
@@ -160,7 +174,14 @@ async def build_scene() -> tuple[Any, dict[str, int]]:
         ItineraryIn(slot_ids=[afternoon], class_label="8c", grade=8, pupils=10, adults=1),
         by=world.school_a,
     )
+    evening = await make_event(world.school_a, kind="parents_evening")
+    await make_slot(world.school_a, evening, capacity=80, starts_at=at(school_day(), 18, 30))
+    invited = await presenters.invite_firms(
+        evening, InviteIn(firms=["firm-a"], message=MARKER), by=world.school_a
+    )
     return world, {
+        "evening_id": evening,
+        "invitation_id": invited.invited[0].id,
         "event_id": event_a,
         "slot_id": slot_a,
         "booking_id": placed.booking.id,

@@ -1,0 +1,1 @@
+"""Firms presenting at schools' parents' evenings: invitations and answers."""
