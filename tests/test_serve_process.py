@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from tests.support import TEST_SECRET
+from tests.support import TEST_REDIS_URL, TEST_SECRET, require_service
 from tests.test_cli import run
 
 
@@ -81,7 +81,9 @@ def test_secret_key_missing_with_postgres_exits_2(tmp_path):
 class Server:
     """`outreach serve` on the embedded database, its log lines collected as they come."""
 
-    def __init__(self, data_dir: Path, extra_env: dict[str, str]) -> None:
+    def __init__(
+        self, data_dir: Path, extra_env: dict[str, str], extra_args: tuple[str, ...] = ()
+    ) -> None:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         env = {**os.environ, "OUTREACH_DATA_DIR": str(data_dir), "SECRET_KEY": TEST_SECRET}
@@ -89,11 +91,12 @@ class Server:
             env.pop(name, None)
         env.update(extra_env)
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "outreach.cli", "serve", "--port", str(self.port)],
+            [sys.executable, "-m", "outreach.cli", "serve", "--port", str(self.port), *extra_args],
             env=env,
             stderr=subprocess.PIPE,
             stdout=subprocess.DEVNULL,
             text=True,
+            start_new_session=True,  # stop() ends the server's worker processes too
         )
         self.lines: list[str] = []
         self.reader = threading.Thread(target=self._read, daemon=True)
@@ -118,7 +121,7 @@ class Server:
 
     def stop(self) -> None:
         if self.process.poll() is None:
-            self.process.kill()
+            os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait(timeout=30)
 
 
@@ -199,3 +202,35 @@ def test_sigterm_lets_the_request_in_flight_finish(server, tmp_path):
     # uvicorn re-raises the captured SIGTERM once it has shut down cleanly.
     assert server.process.wait(timeout=30) in (0, -signal.SIGTERM)
     assert any("Application shutdown complete" in line for line in server.lines), server.lines
+
+
+def test_metrics_of_several_server_processes_add_up(tmp_path):
+    from redis import Redis
+
+    try:
+        Redis.from_url(TEST_REDIS_URL, socket_connect_timeout=2).ping()
+    except OSError as exc:
+        require_service("Redis", str(exc))
+    assert run(tmp_path, "migrate").returncode == 0
+    env = {"REDIS_URL": TEST_REDIS_URL, "OUTREACH_BROKER_NAMESPACE": f"t-metrics-{os.getpid()}"}
+    server = Server(tmp_path, env, ("--workers", "2"))
+    try:
+        for _ in range(40):
+            assert fetch(server.base + "/api/v1/events")[0] == 200
+        for _ in range(12):  # scrapes land on either process; each must count all 40
+            status, _, body = fetch(server.base + "/metrics")
+            assert status == 200
+            text = body.decode()
+            line = next(
+                row
+                for row in text.splitlines()
+                if row.startswith("outreach_http_requests_total{")
+                and 'route="/api/v1/events"' in row
+                and 'status="200"' in row
+            )
+            assert float(line.rsplit(" ", 1)[1]) == 40.0, line
+        # Both processes served some of the requests: each wrote its own samples.
+        writers = {path.stem.rsplit("_", 1)[1] for path in (tmp_path / "metrics").glob("*.db")}
+        assert len(writers) >= 2, writers
+    finally:
+        server.stop()
