@@ -168,6 +168,7 @@ def worker(processes: int, threads: int) -> None:
         str(processes),
         "--threads",
         str(threads),
+        "--skip-logging",  # workers.tasks sets up the JSON log lines
     ]
     sys.exit(dramatiq_main())
 
