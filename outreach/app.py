@@ -6,7 +6,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from litestar import Litestar, Response, get
+from litestar import Litestar, Request, Response, get
 from litestar.config.response_cache import ResponseCacheConfig
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
@@ -20,8 +20,14 @@ from outreach.config import Settings, get_settings
 from outreach.events.api import EventController, SlotController
 from outreach.feeds.api import EventCalendarController, FeedController, bench_route_handlers
 from outreach.hardening import rate_limit_config, rate_limit_store, security_headers
-from outreach.health import health_report
+from outreach.health import check_metrics_reader, health_report
 from outreach.itineraries.api import ItineraryCalendarController, ItineraryController
+from outreach.observability import (
+    RequestObservability,
+    draining,
+    install_drain_on_sigterm,
+    render_metrics,
+)
 from outreach.pages import (
     csrf_config,
     page_router,
@@ -54,9 +60,23 @@ async def live() -> dict[str, str]:
 
 @get("/health/ready", tags=["operations"])
 async def ready() -> Response[dict[str, Any]]:
-    """Readiness: send traffic only while the database and broker answer."""
+    """Readiness: send traffic only while the database and broker answer, and not draining."""
+    if draining():
+        return Response({"status": "draining"}, status_code=503)
     ok, report = await health_report()
     return Response(report, status_code=200 if ok else 503)
+
+
+@get("/metrics", tags=["operations"], include_in_schema=False)
+async def metrics(request: Request[Any, Any, Any]) -> Response[bytes]:
+    """Prometheus metrics: with METRICS_TOKEN as a bearer token, else from loopback only."""
+    check_metrics_reader(request, get_settings())
+    body, content_type = await render_metrics()
+    return Response(body, media_type=content_type)
+
+
+async def _drain_on_sigterm() -> None:
+    install_drain_on_sigterm(get_settings().shutdown_drain_seconds)
 
 
 async def _start_pool() -> None:
@@ -97,11 +117,12 @@ def create_app(*, start_workers: bool = True, use_pool: bool = True) -> Litestar
         ),
         security=[{"bearer": []}],
     )
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             health,
             live,
             ready,
+            metrics,
             EventController,
             SlotController,
             SlotBookingController,
@@ -124,6 +145,7 @@ def create_app(*, start_workers: bool = True, use_pool: bool = True) -> Litestar
         exception_handlers=exception_handlers,
         openapi_config=openapi,
         on_startup=[
+            _drain_on_sigterm,
             *([_start_pool] if use_pool else []),
             *([_start_workers] if start_workers else []),
         ],
@@ -136,7 +158,12 @@ def create_app(*, start_workers: bool = True, use_pool: bool = True) -> Litestar
         stores={"rate_limit": rate_limit_store(settings)},
         request_max_body_size=settings.max_body_bytes,
         debug=False,
+        # Logging is set up once per process (outreach.observability): JSON lines.
+        logging_config=None,
     )
+    # Outermost: request id, access line and request metrics for every answer, 404s too.
+    app.asgi_handler = RequestObservability(app.asgi_handler)
+    return app
 
 
 def _hardening(settings: Settings) -> list[Any]:

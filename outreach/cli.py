@@ -13,21 +13,22 @@ import click
 
 from outreach.config import ConfigError, get_settings
 from outreach.errors import DomainError
+from outreach.observability import prepare_multiprocess_dir, setup_logging
 
 T = TypeVar("T")
 log = logging.getLogger("outreach")
 
 
-def _setup_logging() -> None:
-    logging.basicConfig(
-        level=os.environ.get("LOG_LEVEL", "INFO").upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    logging.getLogger("piccolo").setLevel(logging.WARNING)
-
-
 def _fail(message: str) -> None:
     click.echo(f"error: {message}", err=True)
+    sys.exit(2)
+
+
+def _fail_config(exc: ConfigError) -> None:
+    """Every wrong setting on a line of its own, so one start shows them all."""
+    click.echo("error: the configuration has problems:", err=True)
+    for problem in exc.problems:
+        click.echo(f"  - {problem}", err=True)
     sys.exit(2)
 
 
@@ -49,18 +50,19 @@ def _run(make: Callable[[], Awaitable[T]]) -> T:
         _fail(f"{exc.field}: {exc}" if exc.field else str(exc))
         raise  # unreachable: _fail exits
     except ConfigError as exc:
-        _fail(str(exc))
+        _fail_config(exc)
         raise
 
 
 @click.group()
 def main() -> None:
     """outreach: school outreach for a network of firms."""
-    _setup_logging()
     try:
-        get_settings()
+        settings = get_settings()
     except ConfigError as exc:
-        _fail(str(exc))
+        _fail_config(exc)
+        raise
+    setup_logging(settings.log_format)
 
 
 @main.command()
@@ -129,12 +131,21 @@ def serve(host: str, port: int, workers: int, with_demo: bool) -> None:
     )
     if workers > 1 and settings.embedded_worker:
         _fail("--workers needs REDIS_URL: the in-process worker lives in one process only")
+    if workers > 1:
+        # Each process writes its metrics here; /metrics in any of them adds all up.
+        metrics_dir = os.environ.setdefault(
+            "PROMETHEUS_MULTIPROC_DIR", str(settings.data_dir / "metrics")
+        )
+        prepare_multiprocess_dir(metrics_dir)
     uvicorn.run(
         "outreach.asgi:app",
         host=host,
         port=port,
         workers=workers,
         log_level="info",
+        # Our JSON access line (outreach.observability) replaces uvicorn's.
+        access_log=False,
+        log_config=None,
         proxy_headers=True,
         # On SIGTERM, requests in flight get this long to finish before the process exits.
         timeout_graceful_shutdown=20,
@@ -157,6 +168,7 @@ def worker(processes: int, threads: int) -> None:
         str(processes),
         "--threads",
         str(threads),
+        "--skip-logging",  # workers.tasks sets up the JSON log lines
     ]
     sys.exit(dramatiq_main())
 

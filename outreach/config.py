@@ -10,61 +10,107 @@ import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 __all__ = ["ConfigError", "Settings", "get_settings", "set_settings"]
 
 
 class ConfigError(ValueError):
-    """A setting has a value we cannot use; the message names the variable."""
+    """Settings we cannot use; the message names each variable, `problems` lists them."""
+
+    def __init__(self, problems: str | list[str]) -> None:
+        self.problems = [problems] if isinstance(problems, str) else list(problems)
+        super().__init__("; ".join(self.problems))
 
 
-def _int(env: dict[str, str], name: str, default: int, minimum: int = 0) -> int:
-    raw = env.get(name)
-    if raw is None or raw == "":
+class _Reader:
+    """Reads variables, noting every problem instead of stopping at the first one."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.env = env
+        self.problems: list[str] = []
+
+    def raw(self, name: str) -> str | None:
+        value = self.env.get(name)
+        return None if value is None or value.strip() == "" else value.strip()
+
+    def integer(self, name: str, default: int, minimum: int = 0, maximum: int = 10**9) -> int:
+        raw = self.raw(name)
+        if raw is None:
+            return default
+        try:
+            value = int(raw)
+        except ValueError:
+            self.problems.append(f"{name} must be a whole number, got {raw!r}")
+            return default
+        if not minimum <= value <= maximum:
+            self.problems.append(f"{name} must lie between {minimum} and {maximum}, got {value}")
+            return default
+        return value
+
+    def number(self, name: str, default: float, minimum: float, maximum: float) -> float:
+        raw = self.raw(name)
+        if raw is None:
+            return default
+        try:
+            value = float(raw)
+        except ValueError:
+            self.problems.append(f"{name} must be a number, got {raw!r}")
+            return default
+        if not minimum <= value <= maximum:
+            self.problems.append(f"{name} must lie between {minimum} and {maximum}, got {value}")
+            return default
+        return value
+
+    def flag(self, name: str, default: bool) -> bool:
+        raw = (self.raw(name) or "").lower()
+        if not raw:
+            return default
+        if raw in ("1", "true", "yes", "on"):
+            return True
+        if raw in ("0", "false", "no", "off"):
+            return False
+        self.problems.append(f"{name} must be true or false, got {raw!r}")
         return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
-    if value < minimum:
-        raise ConfigError(f"{name} must be at least {minimum}, got {value}")
-    return value
 
+    def int_list(self, name: str, default: tuple[int, ...], maximum: int) -> tuple[int, ...]:
+        raw = self.raw(name)
+        if raw is None:
+            return default
+        try:
+            values = {int(part) for part in raw.split(",") if part.strip()}
+        except ValueError:
+            self.problems.append(f"{name} must be a comma-separated list of numbers, got {raw!r}")
+            return default
+        if any(not 0 <= v <= maximum for v in values):
+            self.problems.append(f"{name} values must lie between 0 and {maximum}, got {raw!r}")
+            return default
+        return tuple(sorted(values, reverse=True))
 
-def _float(env: dict[str, str], name: str, default: float, minimum: float, maximum: float) -> float:
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
-    if not minimum <= value <= maximum:
-        raise ConfigError(f"{name} must lie between {minimum} and {maximum}, got {value}")
-    return value
-
-
-def _flag(env: dict[str, str], name: str, default: bool) -> bool:
-    raw = (env.get(name) or "").strip().lower()
-    if not raw:
-        return default
-    if raw in ("1", "true", "yes", "on"):
-        return True
-    if raw in ("0", "false", "no", "off"):
-        return False
-    raise ConfigError(f"{name} must be true or false, got {raw!r}")
-
-
-def _int_list(env: dict[str, str], name: str, default: tuple[int, ...]) -> tuple[int, ...]:
-    raw = env.get(name)
-    if not raw:
-        return default
-    try:
-        return tuple(sorted({int(part) for part in raw.split(",") if part.strip()}, reverse=True))
-    except ValueError:
-        raise ConfigError(
-            f"{name} must be a comma-separated list of numbers, got {raw!r}"
-        ) from None
+    def url(self, name: str, schemes: tuple[str, ...], hint: str) -> str | None:
+        """A URL with one of `schemes` and a host (unix:// needs a path instead)."""
+        raw = self.raw(name)
+        if raw is None:
+            return None
+        parts = urlsplit(raw)
+        if parts.scheme not in schemes:
+            self.problems.append(
+                f"{name} must start with {' or '.join(s + '://' for s in schemes)}"
+                f" ({hint}), got scheme {parts.scheme or 'none'!r}"
+            )
+            return None
+        try:
+            parts.port  # noqa: B018 (raises on a port that is not a number)
+        except ValueError:
+            self.problems.append(f"{name} has a port that is not a number between 0 and 65535")
+            return None
+        if parts.scheme != "unix" and not parts.hostname:
+            self.problems.append(f"{name} must name a host ({hint})")
+            return None
+        if parts.scheme == "unix" and not parts.path:
+            self.problems.append(f"{name} must name a socket path ({hint})")
+            return None
+        return raw
 
 
 @dataclass(frozen=True)
@@ -96,6 +142,12 @@ class Settings:
     planner_bus_kmh: float = 30.0
     planner_detour_factor: float = 1.3
     planner_buffer_minutes: int = 10
+    # Bearer token for /metrics; without it only loopback clients may read them.
+    metrics_token: str | None = None
+    # json: one object per line (production); text: for a person at a terminal.
+    log_format: str = "json"
+    # On SIGTERM: seconds of answering "not ready" before the server stops taking requests.
+    shutdown_drain_seconds: float = 0.0
 
     @property
     def sqlite_path(self) -> Path:
@@ -111,54 +163,85 @@ class Settings:
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
-        env = dict(os.environ if env is None else env)
-        data_dir = Path(env.get("OUTREACH_DATA_DIR") or "./var").resolve()
-        database_url = env.get("DATABASE_URL") or None
-        if database_url and not database_url.startswith(("postgres://", "postgresql://")):
-            raise ConfigError(
-                "DATABASE_URL must be a PostgreSQL URL (postgresql://user@host:port/db); "
-                "leave it unset for the embedded SQLite database"
+        """Read and check every variable; ConfigError lists all problems at once."""
+        read = _Reader(dict(os.environ if env is None else env))
+        data_dir = Path(read.raw("OUTREACH_DATA_DIR") or "./var").resolve()
+        database_url = read.url(
+            "DATABASE_URL",
+            ("postgres", "postgresql"),
+            "postgresql://user@host:port/db; leave it unset for the embedded SQLite database",
+        )
+        if read.raw("DATABASE_URL") and database_url is None:
+            database_url = read.raw("DATABASE_URL")  # reported; keeps the SECRET_KEY check
+        redis_url = read.url(
+            "REDIS_URL", ("redis", "rediss", "unix"), "e.g. redis://127.0.0.1:6379/0"
+        )
+        smtp_url = read.url("SMTP_URL", ("smtp", "smtps"), "e.g. smtp://user:pass@mail:587")
+        base_url = (read.raw("BASE_URL") or "http://127.0.0.1:8000").rstrip("/")
+        base = urlsplit(base_url)
+        if base.scheme not in ("http", "https") or not base.hostname:
+            read.problems.append(
+                f"BASE_URL must be an http:// or https:// address with a host, got {base_url!r}"
             )
-        redis_url = env.get("REDIS_URL") or None
-        if redis_url and not redis_url.startswith(("redis://", "rediss://", "unix://")):
-            raise ConfigError("REDIS_URL must start with redis://, rediss:// or unix://")
-        smtp_url = env.get("SMTP_URL") or None
-        if smtp_url and not smtp_url.startswith(("smtp://", "smtps://")):
-            raise ConfigError("SMTP_URL must start with smtp:// or smtps://")
-        base_url = (env.get("BASE_URL") or "http://127.0.0.1:8000").rstrip("/")
-        secret_key = env.get("SECRET_KEY") or _embedded_secret(data_dir, database_url)
-        if len(secret_key) < 32:
-            raise ConfigError("SECRET_KEY must be at least 32 characters long")
-        return cls(
+        secret_key = read.raw("SECRET_KEY")
+        if secret_key is None:
+            if database_url:
+                read.problems.append(
+                    "SECRET_KEY must be set when DATABASE_URL is set (production): "
+                    "32 or more random characters"
+                )
+                secret_key = ""
+            else:
+                secret_key = _embedded_secret(data_dir)
+        elif len(secret_key) < 32:
+            read.problems.append(
+                f"SECRET_KEY must be at least 32 characters long, got {len(secret_key)}"
+            )
+        metrics_token = read.raw("METRICS_TOKEN")
+        if metrics_token is not None and len(metrics_token) < 24:
+            read.problems.append("METRICS_TOKEN must be at least 24 characters long")
+        settings = cls(
             data_dir=data_dir,
             database_url=database_url,
             redis_url=redis_url,
             smtp_url=smtp_url,
             base_url=base_url,
             secret_key=secret_key,
-            mail_from=env.get("MAIL_FROM") or "outreach <noreply@outreach.invalid>",
-            booking_closes_hours=_int(env, "BOOKING_CLOSES_HOURS", 48),
-            reminder_days=_int_list(env, "REMINDER_DAYS", (7, 1)),
-            anonymise_after_days=_int(env, "ANONYMISE_AFTER_DAYS", 365, minimum=1),
-            db_pool_max=_int(env, "DB_POOL_MAX", 10, minimum=1),
-            embedded_worker=redis_url is None and _flag(env, "EMBEDDED_WORKER", True),
-            scheduler_interval=_int(env, "SCHEDULER_INTERVAL", 15, minimum=1),
-            rate_limit_per_minute=_int(env, "RATE_LIMIT_PER_MINUTE", 30),
-            max_body_bytes=_int(env, "MAX_BODY_BYTES", 1_000_000, minimum=1024),
-            broker_namespace=env.get("OUTREACH_BROKER_NAMESPACE") or "outreach",
-            notification_lease_seconds=_int(env, "NOTIFICATION_LEASE_SECONDS", 300, minimum=1),
-            notification_retry_seconds=_int(env, "NOTIFICATION_RETRY_SECONDS", 30, minimum=1),
-            planner_walk_kmh=_float(env, "PLANNER_WALK_KMH", 4.5, 0.5, 15),
-            planner_bus_kmh=_float(env, "PLANNER_BUS_KMH", 30.0, 5, 120),
-            planner_detour_factor=_float(env, "PLANNER_DETOUR_FACTOR", 1.3, 1, 5),
-            planner_buffer_minutes=_int(env, "PLANNER_BUFFER_MINUTES", 10),
+            mail_from=read.raw("MAIL_FROM") or "outreach <noreply@outreach.invalid>",
+            booking_closes_hours=read.integer("BOOKING_CLOSES_HOURS", 48, maximum=24 * 365),
+            reminder_days=read.int_list("REMINDER_DAYS", (7, 1), maximum=365),
+            anonymise_after_days=read.integer("ANONYMISE_AFTER_DAYS", 365, minimum=1, maximum=3650),
+            db_pool_max=read.integer("DB_POOL_MAX", 10, minimum=1, maximum=500),
+            embedded_worker=redis_url is None and read.flag("EMBEDDED_WORKER", True),
+            scheduler_interval=read.integer("SCHEDULER_INTERVAL", 15, minimum=1, maximum=3600),
+            rate_limit_per_minute=read.integer("RATE_LIMIT_PER_MINUTE", 30, maximum=1_000_000),
+            max_body_bytes=read.integer(
+                "MAX_BODY_BYTES", 1_000_000, minimum=1024, maximum=100_000_000
+            ),
+            broker_namespace=read.raw("OUTREACH_BROKER_NAMESPACE") or "outreach",
+            notification_lease_seconds=read.integer(
+                "NOTIFICATION_LEASE_SECONDS", 300, minimum=1, maximum=86_400
+            ),
+            notification_retry_seconds=read.integer(
+                "NOTIFICATION_RETRY_SECONDS", 30, minimum=1, maximum=86_400
+            ),
+            planner_walk_kmh=read.number("PLANNER_WALK_KMH", 4.5, 0.5, 15),
+            planner_bus_kmh=read.number("PLANNER_BUS_KMH", 30.0, 5, 120),
+            planner_detour_factor=read.number("PLANNER_DETOUR_FACTOR", 1.3, 1, 5),
+            planner_buffer_minutes=read.integer("PLANNER_BUFFER_MINUTES", 10, maximum=240),
+            metrics_token=metrics_token,
+            log_format=read.raw("LOG_FORMAT") or "json",
+            shutdown_drain_seconds=read.number("SHUTDOWN_DRAIN_SECONDS", 0.0, 0, 60),
         )
+        if settings.log_format not in ("json", "text"):
+            read.problems.append(f"LOG_FORMAT must be json or text, got {settings.log_format!r}")
+        if read.problems:
+            raise ConfigError(read.problems)
+        return settings
 
 
-def _embedded_secret(data_dir: Path, database_url: str | None) -> str:
-    """Production must set SECRET_KEY; the embedded default keeps a random one in the data dir."""
-    if database_url:
-        raise ConfigError("SECRET_KEY must be set when DATABASE_URL is set (production)")
+def _embedded_secret(data_dir: Path) -> str:
+    """The embedded default keeps a random key in the data dir (production sets SECRET_KEY)."""
     path = data_dir / "secret_key"
     if path.exists():
         return path.read_text().strip()

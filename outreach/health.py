@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import hmac
 from typing import Any
 
 from outreach import db
-from outreach.config import get_settings
+from outreach.config import Settings, get_settings
+from outreach.errors import Forbidden, Unauthorised
 
-__all__ = ["health_report"]
+__all__ = ["check_metrics_reader", "health_report"]
 
 
 async def _broker_ok(redis_url: str) -> bool:
@@ -43,3 +45,26 @@ async def health_report() -> tuple[bool, dict[str, Any]]:
         "broker": {"kind": broker, "ok": broker_ok},
         "mail": "smtp" if settings.smtp_url else "files",
     }
+
+
+LOOPBACK = ("127.0.0.1", "::1")
+
+
+def check_metrics_reader(request: Any, settings: Settings) -> None:
+    """Who may read /metrics: the holder of METRICS_TOKEN; without one, loopback only.
+
+    A request that came through a proxy (X-Forwarded-For, Forwarded) is never taken for
+    a loopback one; the proxy of compose.yaml refuses /metrics from outside anyway.
+    """
+    if settings.metrics_token:
+        scheme, _, presented = (request.headers.get("authorization") or "").partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(
+            presented.strip().encode(), settings.metrics_token.encode()
+        ):
+            raise Unauthorised("/metrics needs 'Bearer <METRICS_TOKEN>'", field="Authorization")
+        return
+    client = request.client.host if request.client else None
+    # Forwarded: the address may come from a header (uvicorn's proxy support); trust none.
+    forwarded = "x-forwarded-for" in request.headers or "forwarded" in request.headers
+    if client not in LOOPBACK or forwarded:
+        raise Forbidden("/metrics is served to loopback only (set METRICS_TOKEN)")

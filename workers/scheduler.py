@@ -2,8 +2,13 @@
 
 In production (`outreach scheduler`) a tick sends one `sweep` message to Redis and a
 worker does the sweep; in the embedded default a tick runs the sweep right here.
-Several schedulers may run at once: the claims on the outbox rows keep it to one
-mail per notice.
+
+Several schedulers may run at once (one per machine, for availability). On PostgreSQL
+a tick first takes an advisory lock: while one scheduler ticks, the others skip theirs,
+so the work is not done twice. Every part is also safe on its own should two ever run
+together: reminders have a unique dedupe key, anonymising touches only rows not yet
+anonymised, the feed publisher has its own lock, and claims on the outbox rows keep it
+to one mail per notice.
 """
 
 from __future__ import annotations
@@ -12,13 +17,23 @@ import asyncio
 import contextlib
 import logging
 import signal
+from collections.abc import AsyncIterator
 from datetime import datetime
 
-from outreach import config
+import asyncpg
+
+from outreach import config, db
 from outreach.notifications import services
 from outreach.notifications.schemas import SweepResult
 
-__all__ = ["DEFAULT_INTERVAL", "run_scheduler", "run_scheduler_forever", "run_sweep_once"]
+__all__ = [
+    "DEFAULT_INTERVAL",
+    "run_scheduler",
+    "run_scheduler_forever",
+    "run_sweep_once",
+    "tick",
+    "tick_leadership",
+]
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +71,7 @@ async def run_scheduler(
     log.info("scheduler: every %.0f s, %s", interval, "in-process" if direct else "via the broker")
     while not stop_event.is_set():
         try:
-            await _tick(direct)
+            await tick(direct)
         except Exception:
             # The next tick tries again; the outbox keeps everything meanwhile.
             log.exception("scheduler tick failed")
@@ -103,6 +118,45 @@ async def _publish_feeds(direct: bool) -> None:
     except Exception:
         # The changes stay queued in the database; the next tick tries again.
         log.exception("feed publishing failed")
+
+
+# pg_try_advisory_lock key of the scheduler's tick: a fixed 64-bit number of our own
+# (the feed publisher uses another).
+TICK_LOCK_KEY = 0x6F7574_7469636B
+
+
+@contextlib.asynccontextmanager
+async def tick_leadership() -> AsyncIterator[bool]:
+    """True for the one scheduler that may tick now; the others get False and skip.
+
+    A session advisory lock on a connection of its own (not from the pool, whose
+    connections change hands), released at the end of the tick or when the connection
+    drops with a dead scheduler. SQLite has one process per database: always True.
+    """
+    if not db.is_postgres():
+        yield True
+        return
+    dsn = db.current_engine().config["dsn"]
+    conn = await asyncpg.connect(dsn, timeout=10)
+    try:
+        leader = bool(await conn.fetchval("SELECT pg_try_advisory_lock($1)", TICK_LOCK_KEY))
+        try:
+            yield leader
+        finally:
+            if leader:
+                await conn.execute("SELECT pg_advisory_unlock($1)", TICK_LOCK_KEY)
+    finally:
+        await conn.close()
+
+
+async def tick(direct: bool) -> bool:
+    """One tick if no other scheduler is ticking; True if this one did the work."""
+    async with tick_leadership() as leader:
+        if not leader:
+            log.debug("scheduler: another scheduler is ticking; skipped")
+            return False
+        await _tick(direct)
+        return True
 
 
 async def _tick(direct: bool) -> None:

@@ -33,6 +33,7 @@ from outreach.events.tables import Event, Slot
 from outreach.feeds import changes as feeds
 from outreach.notifications import services as notifications
 from outreach.notifications.links import verify_respond_token
+from outreach.observability import BOOKINGS_PLACED
 from outreach.organisations.tables import Organisation
 from outreach.principal import Principal
 from outreach.timeutil import local, utcnow
@@ -220,6 +221,8 @@ async def _idempotent(
             return replay
         raise
     await after_commit()
+    for out in outs:
+        BOOKINGS_PLACED.labels(out.status).inc()
     return Placement(bookings=outs)
 
 

@@ -56,6 +56,7 @@ from outreach.feeds.render import (
     kind_label,
 )
 from outreach.feeds.tables import FeedChange, FeedDocument, FeedPiece
+from outreach.observability import FEED_RENDERS
 from outreach.organisations.tables import Organisation
 from outreach.principal import Principal
 from outreach.timeutil import utcnow
@@ -496,6 +497,7 @@ def _next_last_modified(previous: datetime | None, now: datetime) -> datetime:
 
 async def _store(spec: _Spec, body: bytes, now: datetime, row: dict[str, Any] | None) -> bool:
     """Save the bytes of a feed; True if they changed."""
+    FEED_RENDERS.labels(spec.scope).inc()
     etag = _etag(body)
     values = {
         FeedDocument.scope: spec.scope,

@@ -43,6 +43,8 @@ from contextvars import ContextVar
 from datetime import datetime, timedelta
 from typing import Any
 
+from piccolo.query.functions.aggregate import Count
+
 from outreach import config
 from outreach.booking.tables import HOLDING_STATUSES, Booking
 from outreach.notifications import mail, transports
@@ -58,6 +60,7 @@ from outreach.notifications.schemas import (
 )
 from outreach.notifications.tables import Notification
 from outreach.notifications.texts import language_of
+from outreach.observability import NOTIFICATION_DELIVERIES
 from outreach.timeutil import as_utc, utcnow
 
 __all__ = [
@@ -255,6 +258,7 @@ async def deliver(notification_id: int, now: datetime | None = None) -> Delivery
         if skip is not None:
             await _finish(note, now, note_text=SKIPPED_PREFIX + skip)
             log.info("notification %s (%s) skipped: %s", note.id, note.kind, skip)
+            NOTIFICATION_DELIVERIES.labels("skipped").inc()
             return "skipped"
         assert ctx is not None  # _skip_reason skips a missing booking
         method = await _itip_method(note, ctx)
@@ -262,9 +266,12 @@ async def deliver(notification_id: int, now: datetime | None = None) -> Delivery
         message = mail.build_message(note, ctx, settings, method=method, now=now)
         await transports.transport_for(settings).send(message)
     except Exception as exc:
-        return await _after_failure(note, now, exc)
+        outcome = await _after_failure(note, now, exc)
+        NOTIFICATION_DELIVERIES.labels(outcome).inc()
+        return outcome
     # Outside the try: a failure here must not put back a mail that went out.
     await _finish(note, now, itip=method)
+    NOTIFICATION_DELIVERIES.labels("sent").inc()
     return "sent"
 
 
@@ -282,6 +289,14 @@ async def _deliver_presenter_notice(note: ClaimedNotification, now: datetime) ->
         return await _after_failure(note, now, exc)
     await _finish(note, now)
     return "sent"
+
+
+async def outbox_counts(now: datetime | None = None) -> tuple[dict[str, int], int]:
+    """Notices by status, and how many are due now (the queue depth), for the metrics."""
+    now = _now(now)
+    rows = await N.select(N.status, Count(N.id, alias="n")).group_by(N.status)
+    due = await N.count().where(_claimable(now))
+    return {row["status"]: row["n"] for row in rows}, due
 
 
 def backoff(attempts: int) -> timedelta:

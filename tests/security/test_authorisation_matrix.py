@@ -58,6 +58,8 @@ POLICY: dict[tuple[str, str], Case] = {
     ("GET", "/health"): case(ROLES),
     ("GET", "/health/live"): case(ROLES),
     ("GET", "/health/ready"): case(ROLES),
+    # No user role: only METRICS_TOKEN or loopback (tests/test_operability.py), not a user token.
+    ("GET", "/metrics"): case(set()),
     ("GET", "/api/v1/events"): case(ROLES),
     ("POST", "/api/v1/events"): case(
         {"firm_a", "admin"},  # an event of firm A: firm B may not create it
@@ -138,7 +140,7 @@ def api_routes() -> set[tuple[str, str]]:
 
 
 def in_matrix(path: str) -> bool:
-    return path.startswith(("/api/", "/health"))
+    return path.startswith(("/api/", "/health", "/metrics"))
 
 
 def test_every_route_has_a_policy():
