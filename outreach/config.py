@@ -80,6 +80,10 @@ class Settings:
     booking_closes_hours: int = 48
     reminder_days: tuple[int, ...] = (7, 1)
     anonymise_after_days: int = 365
+    # A public registration is held this long for the registrant to confirm the address.
+    registration_confirm_hours: int = 24
+    # Session and CSRF cookies: Secure when None and BASE_URL is https, else as set.
+    cookie_secure: bool | None = None
     db_pool_max: int = 10
     embedded_worker: bool = True
     scheduler_interval: int = 15
@@ -100,6 +104,13 @@ class Settings:
     @property
     def mail_dir(self) -> Path:
         return self.data_dir / "mail"
+
+    @property
+    def secure_cookies(self) -> bool:
+        """Cookies only over HTTPS: by BASE_URL unless COOKIE_SECURE says otherwise."""
+        if self.cookie_secure is not None:
+            return self.cookie_secure
+        return self.base_url.startswith("https://")
 
     @property
     def uses_postgres(self) -> bool:
@@ -136,6 +147,8 @@ class Settings:
             booking_closes_hours=_int(env, "BOOKING_CLOSES_HOURS", 48),
             reminder_days=_int_list(env, "REMINDER_DAYS", (7, 1)),
             anonymise_after_days=_int(env, "ANONYMISE_AFTER_DAYS", 365, minimum=1),
+            registration_confirm_hours=_int(env, "REGISTRATION_CONFIRM_HOURS", 24, minimum=1),
+            cookie_secure=_flag(env, "COOKIE_SECURE", False) if env.get("COOKIE_SECURE") else None,
             db_pool_max=_int(env, "DB_POOL_MAX", 10, minimum=1),
             embedded_worker=redis_url is None and _flag(env, "EMBEDDED_WORKER", True),
             scheduler_interval=_int(env, "SCHEDULER_INTERVAL", 15, minimum=1),

@@ -339,6 +339,8 @@ async def _reminder_candidates(now: datetime) -> list[dict[str, Any]]:
         & (Booking.event.status != "cancelled")
         & Booking.anonymised_at.is_null()
         & (Booking.contact_email != "")
+        # An unconfirmed public registration gets no reminder; it may yet be released.
+        & Booking.verify_by.is_null()
     )
 
 
