@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from outreach.accounts.tables import ROLES, ApiToken, User
+from outreach.audit.services import record
 from outreach.config import get_settings
 from outreach.db import write_transaction
 from outreach.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorised
@@ -72,7 +73,9 @@ class NewUser:
     language: str = "de"
 
 
-async def create_user(data: NewUser, *, by: Principal | None = None) -> User:
+async def create_user(
+    data: NewUser, *, by: Principal | None = None, action: str = "user.create"
+) -> User:
     """Create a user; `by=None` is the operator on the command line."""
     if by is not None and not by.is_admin:
         raise Forbidden("only the network office creates users")
@@ -108,6 +111,13 @@ async def create_user(data: NewUser, *, by: Principal | None = None) -> User:
             language=data.language,
         )
         await user.save()
+        await record(
+            action,
+            by=by,
+            object_type="user",
+            object_id=user.id,
+            detail={"role": user.role, "organisation": org_id},
+        )
     return user
 
 
@@ -322,6 +332,7 @@ async def invite_user(
             language=data.language,
         ),
         by=by,
+        action="user.invite",
     )
     return user, _password_token(user, "invite", now or datetime.now(UTC))
 

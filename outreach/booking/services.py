@@ -22,6 +22,7 @@ import msgspec
 from piccolo.columns.combination import WhereRaw
 
 from outreach.accounts.services import normalise_email
+from outreach.audit import services as audit
 from outreach.booking.schemas import BookingOut, BookingRequest
 from outreach.booking.tables import HOLDING_STATUSES, Booking, IdempotencyRecord
 from outreach.calendar.holidays import closure_on
@@ -952,8 +953,13 @@ async def list_bookings(
     status: str | None = None,
     limit: int = 500,
     offset: int = 0,
+    audit_view: str | None = None,
 ) -> list[BookingOut]:
-    """The bookings `by` may see: a school its own, a firm those of its events, admin all."""
+    """The bookings `by` may see: a school its own, a firm those of its events, admin all.
+
+    `audit_view` names a view that shows a host other people's contact data (the
+    attendee list, the API list): each such look by a firm or the office is logged.
+    """
     if not by.is_member:
         raise Unauthorised("sign in to see bookings")
     query = Booking.objects().order_by(Booking.id).limit(limit).offset(offset)
@@ -970,7 +976,17 @@ async def list_bookings(
         query = query.where(Booking.event == event_id)
     if status is not None:
         query = query.where(Booking.status == status)
-    return await _outs(await query)
+    found = await _outs(await query)
+    if audit_view and by.role in ("firm", "admin") and found:
+        async with write_transaction():
+            await audit.record(
+                "bookings.view",
+                by=by,
+                object_type="event" if event_id is not None else "bookings",
+                object_id=event_id,
+                detail={"view": audit_view, "bookings": len(found), "status": status},
+            )
+    return found
 
 
 async def _outs(bookings: list[Booking]) -> list[BookingOut]:

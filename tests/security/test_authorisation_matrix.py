@@ -104,6 +104,10 @@ POLICY: dict[tuple[str, str], Case] = {
     ("GET", "/api/v1/itineraries/{itinerary_id:int}/replacements"): case({"school_a", "admin"}),
     ("GET", "/api/v1/me/feed"): case(MEMBERS),
     ("POST", "/api/v1/me/feed/rotate"): case(MEMBERS),
+    ("GET", "/api/v1/me/export"): case(MEMBERS),
+    # A wrong confirmation answers 422 (allowed, but nothing deleted); anonymous 401.
+    ("POST", "/api/v1/me/delete"): case(MEMBERS, lambda ids: {"confirm": "not-me@x.example"}),
+    ("GET", "/api/v1/audit"): case({"admin"}),
 }
 # Routes tested elsewhere, with the reason; they are counted but not in the API matrix.
 ELSEWHERE = {
