@@ -266,3 +266,22 @@ async def test_the_confirm_page_shows_a_button_and_confirms_on_post(client, worl
     assert done.status_code == 303
     row = await Booking.objects().where(Booking.id == placed.id).first()
     assert row.verify_by is None and row.status == "confirmed"
+
+
+async def test_the_host_sees_an_unconfirmed_registration_without_a_confirm_button(
+    client, world, settings
+):
+    from tests.pages.conftest import give_password, sign_in
+
+    event, slot = await open_day(world, mode="approval")
+    placed = (await booking.place_booking(slot, registration(2), by=ANONYMOUS)).booking
+    await give_password(world.firm_a.email)
+    await sign_in(client, world.firm_a.email)
+    confirm_form = f'action="/firm/bookings/{placed.id}/confirm'
+    html = (await client.get(f"/firm/events/{event}")).text
+    assert "E-Mail-Adresse noch nicht bestätigt" in html and confirm_form not in html
+    attendees = (await client.get(f"/firm/events/{event}/attendees")).text
+    assert "E-Mail-Adresse noch nicht bestätigt" in attendees
+    await booking.confirm_address(placed.id, address_token(settings, placed.id))
+    html = (await client.get(f"/firm/events/{event}")).text
+    assert confirm_form in html and "E-Mail-Adresse noch nicht bestätigt" not in html
