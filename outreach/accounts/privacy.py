@@ -17,6 +17,7 @@ import hmac
 from datetime import datetime
 from typing import Any
 
+from outreach.accounts.services import DELETED_DOMAIN
 from outreach.accounts.tables import ApiToken, User
 from outreach.audit.services import record
 from outreach.booking import services as booking
@@ -123,7 +124,7 @@ async def delete_account(
         anonymised = await booking.anonymise_bookings_of(user.id, now=now)
         await User.update(
             {
-                User.email: f"deleted-{user.id}@deleted.invalid",
+                User.email: f"deleted-{user.id}@{DELETED_DOMAIN}",
                 User.name: "",
                 User.password_hash: None,
                 User.feed_selector: None,

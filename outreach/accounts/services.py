@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from outreach.accounts.tables import ROLES, ApiToken, User
 from outreach.audit.services import record
 from outreach.config import get_settings
-from outreach.db import write_transaction
+from outreach.db import for_update, write_transaction
 from outreach.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorised
 from outreach.organisations.services import get_by_slug
 from outreach.principal import Principal
@@ -44,6 +44,7 @@ __all__ = [
     "send_account_mail",
     "session_stamp",
     "set_password_with_token",
+    "set_user_active",
     "user_for_feed_token",
 ]
 
@@ -355,6 +356,42 @@ async def list_users(*, by: Principal) -> list[dict[str, object]]:
         # Whether the invitation was taken up; the hash itself never leaves this module.
         row["has_password"] = bool(row.pop("password_hash"))
     return rows
+
+
+DELETED_DOMAIN = "deleted.invalid"
+
+
+async def set_user_active(user_id: int, active: bool, *, by: Principal) -> User:
+    """The office deactivates a user (sign-in, sessions, tokens and feed stop) or undoes it."""
+    if not by.is_admin:
+        raise Forbidden("only the network office deactivates users")
+    async with write_transaction():
+        user = await for_update(User.objects().where(User.id == user_id)).first()
+        if user is None:
+            raise NotFound(f"no user {user_id}", field="user")
+        if user.email.endswith("@" + DELETED_DOMAIN):
+            raise Conflict("a deleted account cannot be reactivated", field="user")
+        if not active and user.role == "admin" and user.active:
+            admins = await for_update(
+                User.select(User.id).where((User.role == "admin") & (User.active == True))  # noqa: E712
+            )
+            if len(admins) <= 1:
+                raise Conflict(
+                    "the last network office account cannot be deactivated",
+                    field="user",
+                    reason="last_admin_active",
+                )
+        if user.active != active:
+            user.active = active
+            await user.save([User.active])
+            await record(
+                "user.activate" if active else "user.deactivate",
+                by=by,
+                object_type="user",
+                object_id=user.id,
+                detail={"role": user.role},
+            )
+    return user
 
 
 async def send_account_mail(recipient: str, subject: str, text: str) -> None:

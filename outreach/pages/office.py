@@ -171,6 +171,22 @@ async def invite(
     return redirect("/office/users")
 
 
+@post("/office/users/{user_id:int}/active")
+async def set_active(
+    request: Request[Any, Any, Any], user_id: FromPath[int], by: NamedDependency[Principal]
+) -> Redirect:
+    """Deactivate a user (or undo it); the office's own last account stays active."""
+    me = require(request, by)
+    _ = gettext_for(request)
+    active = (await form_data(request)).get("active") == "yes"
+    try:
+        await accounts.set_user_active(user_id, active, by=me)
+        flash(request, _("The account is active.") if active else _("The account is deactivated."))
+    except Conflict as exc:
+        flash(request, error_text(_, exc))
+    return redirect("/office/users")
+
+
 @get("/office/events")
 async def all_events(request: Request[Any, Any, Any], by: NamedDependency[Principal]) -> Template:
     me = require(request, by)
@@ -300,6 +316,7 @@ async def holiday_calendar(
 
 HANDLERS = [
     audit_log,
+    set_active,
     overview,
     orgs,
     create_org,

@@ -154,3 +154,33 @@ async def test_the_office_reads_the_log_by_api_and_page_filtered_and_paged(clien
     assert 'rel="next"' in page_one.text
     page_two = await client.get("/office/audit?action=test.thing&page=2")
     assert page_two.text.count("<tr>") == 5 + 1 and 'rel="prev"' in page_two.text
+
+
+async def test_the_office_deactivates_a_user_and_it_is_logged(client, world):
+    from outreach.accounts.services import principal_for_session, session_stamp, set_user_active
+    from outreach.errors import Conflict, Forbidden
+
+    stamp = await session_stamp(world.firm_b.user_id)
+    with pytest.raises(Forbidden):
+        await set_user_active(world.firm_b.user_id, False, by=world.firm_a)
+    await give_password(world.admin.email)
+    await sign_in(client, world.admin.email)
+    users = await client.get("/office/users")
+    assert f'action="/office/users/{world.firm_b.user_id}/active"' in users.text
+    from tests.pages.conftest import post_form
+
+    done = await post_form(
+        client,
+        f"/office/users/{world.firm_b.user_id}/active",
+        {"active": "no"},
+        from_page="/office/users",
+    )
+    assert done.status_code == 303
+    assert await principal_for_session(world.firm_b.user_id, stamp) is None
+    api = await client.get("/api/v1/me/feed", headers=bearer(world.tokens["firm_b"]))
+    assert api.status_code == 401
+    assert await actions() == ["user.deactivate"]
+    await set_user_active(world.firm_b.user_id, True, by=world.admin)
+    assert await actions() == ["user.deactivate", "user.activate"]
+    with pytest.raises(Conflict):
+        await set_user_active(world.admin.user_id, False, by=world.admin)
