@@ -200,7 +200,7 @@ async def all_bookings(request: Request[Any, Any, Any], by: NamedDependency[Prin
     status = request.query_params.get("status") or None
     if status not in (None, "pending", "confirmed", "waitlisted", "declined", "cancelled"):
         status = None
-    found = await booking.list_bookings(by=me, status=status)
+    found = await booking.list_bookings(by=me, status=status, audit_view="office_bookings")
     return page(request, "office/bookings.html", bookings=found, status=status)
 
 

@@ -285,3 +285,22 @@ async def test_the_host_sees_an_unconfirmed_registration_without_a_confirm_butto
     await booking.confirm_address(placed.id, address_token(settings, placed.id))
     html = (await client.get(f"/firm/events/{event}")).text
     assert confirm_form in html and "E-Mail-Adresse noch nicht bestätigt" not in html
+
+
+async def test_a_scheduler_tick_releases_expired_holds(world):
+    from workers.scheduler import _tick
+
+    _, slot = await open_day(world, capacity=5)
+    # Registered 25 hours ago and never confirmed: its deadline passed an hour ago.
+    stale = (
+        await booking.place_booking(
+            slot, registration(3), by=ANONYMOUS, now=utcnow() - timedelta(hours=25)
+        )
+    ).booking
+    fresh = (
+        await booking.place_booking(slot, registration(2, "f@x.example"), by=ANONYMOUS)
+    ).booking
+    await _tick(True)
+    statuses = {r["id"]: r["status"] for r in await Booking.select(Booking.id, Booking.status)}
+    assert statuses == {stale.id: "cancelled", fresh.id: "pending"}
+    assert await held(slot) == 2
