@@ -18,7 +18,7 @@ from outreach.errors import Forbidden, Invalid
 from outreach.principal import Principal
 from outreach.timeutil import local, utcnow
 
-__all__ = ["AuditFilter", "AuditPage", "list_entries", "record"]
+__all__ = ["PAGE_SIZE", "AuditFilter", "AuditPage", "list_entries", "record"]
 
 # Keys that would carry personal contact data; `record` refuses them.
 _CONTACT_KEYS = frozenset(
