@@ -15,6 +15,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 
 from outreach import __version__, db
 from outreach.accounts.api import MeController
+from outreach.audit.api import AuditController
 from outreach.booking.api import BookingController, SlotBookingController
 from outreach.config import Settings, get_settings
 from outreach.events.api import EventController, SlotController
@@ -128,6 +129,7 @@ def create_app(*, start_workers: bool = True, use_pool: bool = True) -> Litestar
             SlotBookingController,
             BookingController,
             MeController,
+            AuditController,
             ItineraryController,
             ItineraryCalendarController,
             EventPresenterController,

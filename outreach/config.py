@@ -126,6 +126,10 @@ class Settings:
     booking_closes_hours: int = 48
     reminder_days: tuple[int, ...] = (7, 1)
     anonymise_after_days: int = 365
+    # A public registration is held this long for the registrant to confirm the address.
+    registration_confirm_hours: int = 24
+    # Session and CSRF cookies: Secure when None and BASE_URL is https, else as set.
+    cookie_secure: bool | None = None
     db_pool_max: int = 10
     embedded_worker: bool = True
     scheduler_interval: int = 15
@@ -156,6 +160,13 @@ class Settings:
     @property
     def mail_dir(self) -> Path:
         return self.data_dir / "mail"
+
+    @property
+    def secure_cookies(self) -> bool:
+        """Cookies only over HTTPS: by BASE_URL unless COOKIE_SECURE says otherwise."""
+        if self.cookie_secure is not None:
+            return self.cookie_secure
+        return self.base_url.startswith("https://")
 
     @property
     def uses_postgres(self) -> bool:
@@ -211,6 +222,10 @@ class Settings:
             booking_closes_hours=read.integer("BOOKING_CLOSES_HOURS", 48, maximum=24 * 365),
             reminder_days=read.int_list("REMINDER_DAYS", (7, 1), maximum=365),
             anonymise_after_days=read.integer("ANONYMISE_AFTER_DAYS", 365, minimum=1, maximum=3650),
+            registration_confirm_hours=read.integer(
+                "REGISTRATION_CONFIRM_HOURS", 24, minimum=1, maximum=24 * 30
+            ),
+            cookie_secure=read.flag("COOKIE_SECURE", False) if read.raw("COOKIE_SECURE") else None,
             db_pool_max=read.integer("DB_POOL_MAX", 10, minimum=1, maximum=500),
             embedded_worker=redis_url is None and read.flag("EMBEDDED_WORKER", True),
             scheduler_interval=read.integer("SCHEDULER_INTERVAL", 15, minimum=1, maximum=3600),

@@ -104,6 +104,18 @@ async def _housekeeping() -> None:
     await anonymise_ended_bookings()
 
 
+async def _release_unconfirmed() -> None:
+    """Every tick, not hourly: an unconfirmed registration must not hold places long
+    after its deadline. Indexed on verify_by, so a tick with nothing due costs one probe."""
+    from outreach.booking.services import release_unverified
+
+    try:
+        await release_unverified()
+    except Exception:
+        # Nothing is lost: the next tick finds the same registrations again.
+        log.exception("releasing unconfirmed registrations failed")
+
+
 async def _publish_feeds(direct: bool) -> None:
     """Calendar feeds: render what changed, here (embedded) or by a worker (Redis)."""
     try:
@@ -161,6 +173,7 @@ async def tick(direct: bool) -> bool:
 
 async def _tick(direct: bool) -> None:
     await _housekeeping()
+    await _release_unconfirmed()
     await _publish_feeds(direct)
     if direct:
         result = await run_sweep_once()

@@ -1,16 +1,29 @@
-"""The caller's own things: their private calendar feed."""
+"""The caller's own things: their private calendar feed, their data, their account."""
 
 from __future__ import annotations
 
-from litestar import Controller, get, post
-from litestar.di import NamedDependency
-from msgspec import Struct
+from typing import Annotated, Any
 
-from outreach.accounts import services
+from litestar import Controller, Response, get, post
+from litestar.di import NamedDependency
+from litestar.params import JSONBody
+from msgspec import Meta, Struct
+
+from outreach.accounts import privacy, services
 from outreach.config import get_settings
 from outreach.principal import Principal
 
 __all__ = ["MeController"]
+
+
+class DeleteIn(Struct, forbid_unknown_fields=True):
+    # The account's own e-mail address, typed again: a deletion is never an accident.
+    confirm: Annotated[str, Meta(max_length=254)]
+
+
+class Deleted(Struct):
+    deleted: bool
+    bookings_anonymised: int
 
 
 class FeedUrl(Struct):
@@ -36,3 +49,21 @@ class MeController(Controller):
     async def rotate(self, by: NamedDependency[Principal]) -> FeedUrl:
         """A new private feed URL; the old one answers 404 from now on."""
         return _feed_url(await services.rotate_feed_token(by=by))
+
+    @get("/export")
+    async def export(self, by: NamedDependency[Principal]) -> Response[dict[str, Any]]:
+        """Your data as JSON: account, organisation, your bookings, token metadata."""
+        data = await privacy.export_data(by=by)
+        return Response(
+            data,
+            headers={
+                "Content-Disposition": 'attachment; filename="outreach-my-data.json"',
+                "Cache-Control": "no-store",
+            },
+        )
+
+    @post("/delete", status_code=200)
+    async def delete(self, data: JSONBody[DeleteIn], by: NamedDependency[Principal]) -> Deleted:
+        """Delete your account: tokens revoked, your bookings' contact data anonymised."""
+        count = await privacy.delete_account(by=by, confirm_email=data.confirm)
+        return Deleted(deleted=True, bookings_anonymised=count)

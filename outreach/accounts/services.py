@@ -10,8 +10,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from outreach.accounts.tables import ROLES, ApiToken, User
+from outreach.audit.services import record
 from outreach.config import get_settings
-from outreach.db import write_transaction
+from outreach.db import for_update, write_transaction
 from outreach.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorised
 from outreach.organisations.services import get_by_slug
 from outreach.principal import Principal
@@ -94,7 +95,9 @@ async def _organisation_for(role: str, org_slug: str | None) -> int | None:
     return (await get_by_slug(org_slug, field="org")).id if org_slug else None
 
 
-async def create_user(data: NewUser, *, by: Principal | None = None) -> User:
+async def create_user(
+    data: NewUser, *, by: Principal | None = None, action: str = "user.create"
+) -> User:
     """Create a user; `by=None` is the operator on the command line."""
     if by is not None and not by.is_admin:
         raise Forbidden("only the network office creates users")
@@ -116,6 +119,13 @@ async def create_user(data: NewUser, *, by: Principal | None = None) -> User:
             language=data.language,
         )
         await user.save()
+        await record(
+            action,
+            by=by,
+            object_type="user",
+            object_id=user.id,
+            detail={"role": user.role, "organisation": org_id},
+        )
     return user
 
 
@@ -330,6 +340,7 @@ async def invite_user(
             language=data.language,
         ),
         by=by,
+        action="user.invite",
     )
     return user, _password_token(user, "invite", now or datetime.now(UTC))
 
@@ -352,6 +363,44 @@ async def list_users(*, by: Principal) -> list[dict[str, object]]:
         # Whether the invitation was taken up; the hash itself never leaves this module.
         row["has_password"] = bool(row.pop("password_hash"))
     return rows
+
+
+DELETED_DOMAIN = "deleted.invalid"
+
+
+async def set_user_active(user_id: int, active: bool, *, by: Principal) -> User:
+    """The office deactivates a user (sign-in, sessions, tokens and feed stop) or undoes it."""
+    if not by.is_admin:
+        raise Forbidden("only the network office deactivates users")
+    if user_id == by.user_id and not active:
+        raise Conflict("you cannot deactivate yourself", field="user")
+    async with write_transaction():
+        user = await for_update(User.objects().where(User.id == user_id)).first()
+        if user is None:
+            raise NotFound(f"no user {user_id}", field="user")
+        if user.email.endswith("@" + DELETED_DOMAIN):
+            raise Conflict("a deleted account cannot be reactivated", field="user")
+        if not active and user.role == "admin" and user.active:
+            admins = await for_update(
+                User.select(User.id).where((User.role == "admin") & (User.active == True))  # noqa: E712
+            )
+            if len(admins) <= 1:
+                raise Conflict(
+                    "the last network office account cannot be deactivated",
+                    field="user",
+                    reason="last_admin_active",
+                )
+        if user.active != active:
+            user.active = active
+            await user.save([User.active])
+            await record(
+                "user.activate" if active else "user.deactivate",
+                by=by,
+                object_type="user",
+                object_id=user.id,
+                detail={"role": user.role},
+            )
+    return user
 
 
 async def send_account_mail(recipient: str, subject: str, text: str) -> None:
@@ -416,18 +465,6 @@ async def update_user(user_id: int, data: UserChange, *, by: Principal) -> User:
         user.organisation = org_id
         user.language = data.language
         await user.save([User.name, User.role, User.organisation, User.language])
-    return user
-
-
-async def set_user_active(user_id: int, active: bool, *, by: Principal) -> User:
-    """Deactivate (or reactivate) a person: sign-in, sessions, tokens and feeds follow."""
-    _office_only(by)
-    if user_id == by.user_id and not active:
-        raise Conflict("you cannot deactivate yourself", field="user")
-    async with write_transaction():
-        user = await get_user(user_id)
-        user.active = active
-        await user.save([User.active])
     return user
 
 

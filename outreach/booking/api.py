@@ -56,7 +56,7 @@ class BookingController(Controller):
         status: BookingStatus = None,
     ) -> list[BookingOut]:
         """A school sees its bookings, a firm those of its events, the network office all."""
-        return await services.list_bookings(by=by, event_id=event, status=status)
+        return await services.list_bookings(by=by, event_id=event, status=status, audit_view="api")
 
     @get("/{booking_id:int}")
     async def get_booking(

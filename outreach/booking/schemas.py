@@ -63,3 +63,5 @@ class BookingOut(Struct):
     updated_at: datetime
     # The booker answered the reminder "we are coming"; hosts see who did not.
     reconfirmed_at: datetime | None = None
+    # A public registration is held until then for the registrant to confirm the address.
+    verify_by: datetime | None = None

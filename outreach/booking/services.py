@@ -22,6 +22,7 @@ import msgspec
 from piccolo.columns.combination import WhereRaw
 
 from outreach.accounts.services import normalise_email
+from outreach.audit import services as audit
 from outreach.booking.schemas import BookingOut, BookingRequest
 from outreach.booking.tables import HOLDING_STATUSES, Booking, IdempotencyRecord
 from outreach.calendar.holidays import closure_on
@@ -32,24 +33,29 @@ from outreach.events.services import can_manage, load_event_row
 from outreach.events.tables import Event, Slot
 from outreach.feeds import changes as feeds
 from outreach.notifications import services as notifications
-from outreach.notifications.links import verify_respond_token
+from outreach.notifications.links import verify_address_token, verify_respond_token
 from outreach.observability import BOOKINGS_PLACED
 from outreach.organisations.tables import Organisation
 from outreach.principal import Principal
 from outreach.timeutil import local, utcnow
 
 __all__ = [
+    "UNVERIFIED_REASON",
     "Obstacle",
     "Placement",
     "after_commit",
+    "anonymise_bookings_of",
     "anonymise_ended_bookings",
+    "bookings_made_by",
     "cancel_all_for_event",
     "cancel_booking",
     "cancel_by_link",
     "class_visit_obstacles",
+    "confirm_address",
     "confirm_booking",
     "decline_booking",
     "get_booking",
+    "get_booking_by_address_link",
     "get_booking_by_link",
     "has_active_bookings",
     "list_bookings",
@@ -59,6 +65,7 @@ __all__ = [
     "place_many",
     "promote_waiting",
     "reconfirm_by_link",
+    "release_unverified",
 ]
 
 log = logging.getLogger(__name__)
@@ -69,6 +76,8 @@ REGISTRATION_KINDS = frozenset({"open_day", "parents_evening", "teacher_training
 TEACHER_ONLY_KINDS = frozenset({"teacher_training"})
 OPEN_STATUSES = ("pending", "confirmed", "waitlisted")
 _KEY = re.compile(r"^[\x21-\x7e]{1,200}$")
+# The reason recorded on a registration released because its address was not confirmed.
+UNVERIFIED_REASON = "e-mail address not confirmed in time"
 
 
 @dataclass(frozen=True)
@@ -242,10 +251,18 @@ async def _place(
     if req.is_class_visit:
         await _check_class_free(by.org_id, fields["class_label"], slot)
     orgs = await _org_rows([event.host, *([fields["school"]] if fields.get("school") else [])])
+    # Anyone may register without an account: such a registration holds its places only
+    # until the address is confirmed, so made-up addresses cannot block a slot for long.
+    verify_by = (
+        min(now + timedelta(hours=get_settings().registration_confirm_hours), slot.starts_at)
+        if by.user_id is None and fields["kind"] == "registration"
+        else None
+    )
     # From the claim to the commit this transaction holds the slot's row lock: keep that
     # stretch to the few writes that must follow it.
     if await _claim_places(slot.id, fields["persons"]):
-        status = "confirmed" if event.booking_mode == "auto" else "pending"
+        # Unconfirmed: held as pending; confirming the address decides (confirm_address).
+        status = "confirmed" if event.booking_mode == "auto" and not verify_by else "pending"
     elif event.waitlist and waitlist_allowed:
         status = "waitlisted"
     else:
@@ -264,12 +281,17 @@ async def _place(
         language=req.language or by.language,
         created_at=now,
         updated_at=now,
+        verify_by=verify_by,
         **fields,
     )
     await booking.save()
     await feeds.mark_changed(booking_id=booking.id)
-    await _tell_booker(booking, f"booking.{'received' if status == 'pending' else status}")
-    await _tell_host(booking, orgs[event.host]["contact_email"], "host.booking_received")
+    if verify_by is not None:
+        # Only the link to confirm the address; the host hears of it once confirmed.
+        await _tell_booker(booking, "booking.received", _address_payload(verify_by))
+    else:
+        await _tell_booker(booking, f"booking.{'received' if status == 'pending' else status}")
+        await _tell_host(booking, orgs[event.host]["contact_email"], "host.booking_received")
     position = (await _waitlist_positions([booking])).get(booking.id)
     return _out(booking, slot.to_dict(), event.title, orgs, event.host, position)
 
@@ -479,6 +501,12 @@ async def confirm_booking(
                 field="status",
                 reason="wrong_status",
             )
+        if booking.verify_by is not None:
+            raise Conflict(
+                "the registrant has not confirmed the e-mail address yet",
+                field="status",
+                reason="unverified",
+            )
         await _set_status(booking, "confirmed", now)
         await _tell_booker(booking, "booking.confirmed")
         out = (await _outs([booking]))[0]
@@ -548,9 +576,12 @@ async def _refuse_if_started(booking: Booking, now: datetime | None = None) -> N
         )
 
 
-async def _booking_by_link(booking_id: int, token: str) -> tuple[Booking, Event]:
-    """The booking a reminder's signed link names; a wrong token looks like no booking."""
-    if not verify_respond_token(get_settings(), booking_id, token):
+async def _booking_by_link(
+    booking_id: int, token: str, *, purpose: str = "respond"
+) -> tuple[Booking, Event]:
+    """The booking a mail's signed link names; a wrong token looks like no booking."""
+    check = verify_address_token if purpose == "address" else verify_respond_token
+    if not check(get_settings(), booking_id, token):
         raise NotFound(f"no booking {booking_id}", field="booking")
     booking = await for_update(Booking.objects().where(Booking.id == booking_id)).first()
     if booking is None:
@@ -597,6 +628,163 @@ async def cancel_by_link(
     return out
 
 
+def _address_payload(verify_by: datetime) -> dict[str, Any]:
+    # The mail shows the link and the deadline; "address" marks the first mail as the one
+    # that carries the link to confirm the address.
+    return {"address": True, "verify_by": verify_by.isoformat()}
+
+
+async def get_booking_by_address_link(booking_id: int, token: str) -> BookingOut:
+    """What the confirm-your-address page shows (a GET: mail scanners open links)."""
+    booking, _ = await _booking_by_link(booking_id, token, purpose="address")
+    return (await _outs([booking]))[0]
+
+
+async def confirm_address(
+    booking_id: int, token: str, *, now: datetime | None = None
+) -> BookingOut:
+    """The registrant confirms the e-mail address from the first mail's link.
+
+    A held registration becomes confirmed (auto mode) or stays pending for the host
+    (approval mode); a waiting one becomes an ordinary waiting booking and moves up if
+    places are free. The host hears of it now. Confirming twice changes nothing more.
+    """
+    now = now or utcnow()
+    async with write_transaction():
+        booking, event = await _booking_by_link(booking_id, token, purpose="address")
+        if booking.status not in OPEN_STATUSES:
+            raise Conflict(
+                f"this registration is {booking.status}", field="status", reason="wrong_status"
+            )
+        if booking.verify_by is not None:
+            if booking.verify_by <= now:
+                # The scheduler releases it at its next tick; the places are no longer held.
+                raise Conflict(
+                    "the time to confirm this registration has passed",
+                    field="booking",
+                    reason="expired",
+                )
+            await _address_confirmed(booking, event, now)
+            # Read again: a promotion from the waiting list changed the row meanwhile.
+            booking = await Booking.objects().where(Booking.id == booking_id).first()
+        out = (await _outs([booking]))[0]
+    await after_commit()
+    return out
+
+
+async def _address_confirmed(booking: Booking, event: Event, now: datetime) -> None:
+    booking.verify_by = None
+    booking.updated_at = now
+    await booking.save([Booking.verify_by, Booking.updated_at])
+    if booking.status == "pending" and event.booking_mode == "auto":
+        await _set_status(booking, "confirmed", now)
+        await _tell_booker(booking, "booking.confirmed")
+    elif booking.status == "waitlisted":
+        await _tell_booker(booking, "booking.waitlisted")
+    host = (await _org_rows([event.host]))[event.host]
+    await _tell_host(booking, host["contact_email"], "host.booking_received")
+    if booking.status == "waitlisted":
+        await promote_waiting(booking.slot, now=now)
+
+
+async def release_unverified(*, now: datetime | None = None) -> int:
+    """Cancel public registrations whose address was not confirmed in time.
+
+    Their places are freed and go to the waiting list as for any cancellation; the
+    registrant is told once. One transaction per registration, each re-checked under its
+    row lock, so a confirmation racing with the release wins or loses cleanly, and
+    several schedulers may run this at once.
+    """
+    now = now or utcnow()
+    due = await (
+        Booking.select(Booking.id)
+        .where(
+            Booking.verify_by.is_not_null()
+            & (Booking.verify_by <= now)
+            & Booking.status.is_in(list(OPEN_STATUSES))
+        )
+        .order_by(Booking.id)
+    )
+    released = 0
+    for row in due:
+        async with write_transaction():
+            booking = await for_update(
+                Booking.objects().where(
+                    (Booking.id == row["id"])
+                    & (Booking.verify_by <= now)
+                    & Booking.status.is_in(list(OPEN_STATUSES))
+                )
+            ).first()
+            if booking is None:  # confirmed or released meanwhile
+                continue
+            freed = await _end(booking, "cancelled", UNVERIFIED_REASON, now)
+            await _tell_booker(
+                booking, "booking.cancelled", {"by": "unverified", "reason": UNVERIFIED_REASON}
+            )
+            if freed:
+                await promote_waiting(booking.slot, now=now)
+            released += 1
+        await after_commit()
+    if released:
+        log.info("released %d registration(s) whose address was not confirmed", released)
+    return released
+
+
+async def bookings_made_by(user_id: int) -> list[dict[str, Any]]:
+    """The bookings a user made, for their data export: theirs only, nobody else's."""
+    rows = await (
+        Booking.select(
+            Booking.id,
+            Booking.kind,
+            Booking.status,
+            Booking.persons,
+            Booking.class_label,
+            Booking.grade,
+            Booking.pupils,
+            Booking.adults,
+            Booking.contact_name,
+            Booking.contact_email,
+            Booking.notes,
+            Booking.language,
+            Booking.created_at,
+            Booking.updated_at,
+            Booking.event.title.as_alias("event_title"),
+            Booking.slot.starts_at.as_alias("starts_at"),
+            Booking.slot.ends_at.as_alias("ends_at"),
+        )
+        .where(Booking.booked_by == user_id)
+        .order_by(Booking.id)
+    )
+    for row in rows:
+        for name in ("created_at", "updated_at", "starts_at", "ends_at"):
+            row[name] = local(row[name]).isoformat()
+    return rows
+
+
+async def anonymise_bookings_of(user_id: int, *, now: datetime | None = None) -> int:
+    """Drop the contact data of every booking a user made (their account is deleted).
+
+    Status, counts, grade and school stay, so places held and the reports stay right.
+    Runs in the caller's transaction.
+    """
+    rows = (
+        await Booking.update(
+            {
+                Booking.contact_name: "",
+                Booking.contact_email: "",
+                Booking.notes: "",
+                Booking.booked_by: None,
+                Booking.anonymised_at: now or utcnow(),
+            }
+        )
+        .where(Booking.booked_by == user_id)
+        .returning(Booking.id)
+    )
+    for row in rows:
+        await feeds.mark_changed(booking_id=row["id"])
+    return len(rows)
+
+
 async def promote_waiting(slot_id: int, *, now: datetime | None = None) -> list[int]:
     """Give freed places to waiting bookings in arrival order, each that fits.
 
@@ -610,7 +798,13 @@ async def promote_waiting(slot_id: int, *, now: datetime | None = None) -> list[
         return []
     waiting = await for_update(
         Booking.objects()
-        .where((Booking.slot == slot_id) & (Booking.status == "waitlisted"))
+        .where(
+            (Booking.slot == slot_id)
+            & (Booking.status == "waitlisted")
+            # An unconfirmed registration keeps its place in line but is passed over
+            # until its address is confirmed (confirm_address then tries again).
+            & Booking.verify_by.is_null()
+        )
         .order_by(Booking.id)
     )
     free = slot.capacity - slot.held
@@ -762,8 +956,13 @@ async def list_bookings(
     status: str | None = None,
     limit: int = 500,
     offset: int = 0,
+    audit_view: str | None = None,
 ) -> list[BookingOut]:
-    """The bookings `by` may see: a school its own, a firm those of its events, admin all."""
+    """The bookings `by` may see: a school its own, a firm those of its events, admin all.
+
+    `audit_view` names a view that shows a host other people's contact data (the
+    attendee list, the API list): each such look by a firm or the office is logged.
+    """
     if not by.is_member:
         raise Unauthorised("sign in to see bookings")
     query = Booking.objects().order_by(Booking.id).limit(limit).offset(offset)
@@ -780,7 +979,17 @@ async def list_bookings(
         query = query.where(Booking.event == event_id)
     if status is not None:
         query = query.where(Booking.status == status)
-    return await _outs(await query)
+    found = await _outs(await query)
+    if audit_view and by.role in ("firm", "admin") and found:
+        async with write_transaction():
+            await audit.record(
+                "bookings.view",
+                by=by,
+                object_type="event" if event_id is not None else "bookings",
+                object_id=event_id,
+                detail={"view": audit_view, "bookings": len(found), "status": status},
+            )
+    return found
 
 
 async def _outs(bookings: list[Booking]) -> list[BookingOut]:
@@ -842,6 +1051,7 @@ def _out(
         notes=b.notes,
         reason=b.reason,
         waitlist_position=waitlist_position,
+        verify_by=local(b.verify_by) if b.verify_by else None,
         reconfirmed_at=local(b.reconfirmed_at) if b.reconfirmed_at else None,
         created_at=local(b.created_at),
         updated_at=local(b.updated_at),

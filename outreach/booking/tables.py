@@ -38,6 +38,9 @@ class Booking(Table, tablename="booking"):
     created_at = Timestamptz(default=TimestamptzNow())
     updated_at = Timestamptz(default=TimestamptzNow())
     anonymised_at = Timestamptz(null=True, default=None)
+    # A public registration holds its places only until the registrant confirms the
+    # e-mail address by this instant; None once confirmed, and for signed-in bookers.
+    verify_by = Timestamptz(null=True, default=None, index=True)
 
 
 class IdempotencyRecord(Table, tablename="idempotency_record"):

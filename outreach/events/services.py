@@ -289,7 +289,26 @@ async def create_event(data: EventIn, *, by: Principal, now: datetime | None = N
             reminder_days=sorted(set(data.reminder_days or []), reverse=True),
         )
         await event.save()
+        await _audit_on_behalf("event.create", event, by, {"title_set": True})
     return await get_event(event.id, by=by, now=now)
+
+
+async def _audit_on_behalf(
+    action: str, event: Event, by: Principal, detail: dict[str, Any], *, slot_id: int | None = None
+) -> None:
+    """The network office acting for a host leaves a trace; hosts' own work does not."""
+    if not by.is_admin or by.belongs_to(event.host):
+        return
+    from outreach.audit.services import record
+
+    on = {"event": event.id, "host": event.host, **detail}
+    await record(
+        action,
+        by=by,
+        object_type="slot" if slot_id is not None else "event",
+        object_id=slot_id if slot_id is not None else event.id,
+        detail=on,
+    )
 
 
 async def _managed_event(event_id: int, by: Principal, *, lock: bool = False) -> Event:
@@ -339,6 +358,7 @@ async def update_event(
             setattr(event, key, value)
         event.updated_at = now
         await event.save()
+        await _audit_on_behalf("event.update", event, by, {"fields": sorted(changes)})
         await feeds.mark_changed(event_id=event.id)
         if venue_changed or "title" in changes:
             # Attendees' calendars carry the place and title: raise SEQUENCE, tell them.
@@ -366,6 +386,7 @@ async def cancel_event(
         event.cancel_reason = reason
         event.updated_at = now
         await event.save()
+        await _audit_on_behalf("event.cancel", event, by, {})
         await feeds.mark_changed(event_id=event.id)
         await Slot.update(
             {Slot.cancelled: True, Slot.sequence: Slot.sequence + 1, Slot.updated_at: now}
@@ -435,6 +456,9 @@ async def add_slot(
         )
         await slot.save()
         await feeds.mark_changed(slot_id=slot.id)
+        await _audit_on_behalf(
+            "slot.create", event, by, {"capacity": data.capacity}, slot_id=slot.id
+        )
     return await get_slot(slot.id, by=by, now=now)
 
 
@@ -507,6 +531,13 @@ async def update_slot(
             ]
         )
         await feeds.mark_changed(slot_id=slot.id)
+        await _audit_on_behalf(
+            "slot.update",
+            event,
+            by,
+            {"moved": bool(moved), "capacity": slot.capacity},
+            slot_id=slot.id,
+        )
         if moved:
             await booking.notify_slot_moved(slot_id, old_start, old_end, now=now)
         if raised:

@@ -16,11 +16,14 @@ if TYPE_CHECKING:
     from outreach.config import Settings
 
 __all__ = [
+    "address_token",
+    "address_url",
     "booking_url",
     "event_url",
     "mail_host",
     "respond_token",
     "respond_url",
+    "verify_address_token",
     "verify_respond_token",
 ]
 
@@ -50,3 +53,19 @@ def respond_url(settings: Settings, booking_id: int) -> str:
 
 def verify_respond_token(settings: Settings, booking_id: int, token: str) -> bool:
     return hmac.compare_digest(respond_token(settings, booking_id), token)
+
+
+# A public registrant confirms the e-mail address with its own link: another purpose in
+# the HMAC, so the reminder's link cannot stand in for it and the other way round.
+def address_token(settings: Settings, booking_id: int) -> str:
+    message = f"booking-address:{booking_id}".encode()
+    return hmac.new(settings.secret_key.encode(), message, hashlib.sha256).hexdigest()[:32]
+
+
+def address_url(settings: Settings, booking_id: int) -> str:
+    token = address_token(settings, booking_id)
+    return f"{settings.base_url}/bookings/{booking_id}/verify?token={token}"
+
+
+def verify_address_token(settings: Settings, booking_id: int, token: str) -> bool:
+    return hmac.compare_digest(address_token(settings, booking_id), token)

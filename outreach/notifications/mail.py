@@ -165,7 +165,21 @@ def _template_values(
         "booking_url": links.booking_url(settings, ctx.booking_id),
         "event_url": links.event_url(settings, ctx.event_id),
         "respond_url": links.respond_url(settings, ctx.booking_id),
+        # Only the first mail of an unconfirmed public registration carries this link.
+        "address_url": (
+            links.address_url(settings, ctx.booking_id) if payload.get("address") else ""
+        ),
+        "verify_until": _verify_until(payload, lang),
     }
+
+
+def _verify_until(payload: dict[str, Any], lang: str) -> str:
+    raw = payload.get("verify_by")
+    if not raw:
+        return ""
+    moment = local(datetime.fromisoformat(str(raw)))
+    day = format_date(moment, format="medium", locale=lang)
+    return f"{day}, {format_time(moment, format='short', tzinfo=LOCAL_TZ, locale=lang)}"
 
 
 def _old_when(payload: dict[str, Any], lang: str) -> str:

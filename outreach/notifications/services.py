@@ -47,6 +47,7 @@ from piccolo.query.functions.aggregate import Count
 
 from outreach import config
 from outreach.booking.tables import HOLDING_STATUSES, Booking
+from outreach.db import write_transaction
 from outreach.notifications import mail, transports
 from outreach.notifications.schemas import (
     CANCEL_KINDS,
@@ -61,6 +62,7 @@ from outreach.notifications.schemas import (
 from outreach.notifications.tables import Notification
 from outreach.notifications.texts import language_of
 from outreach.observability import NOTIFICATION_DELIVERIES
+from outreach.principal import Principal
 from outreach.timeutil import as_utc, utcnow
 
 __all__ = [
@@ -337,13 +339,26 @@ async def list_failed(limit: int = 100) -> list[dict[str, Any]]:
     )
 
 
-async def requeue(notification_id: int, now: datetime | None = None) -> bool:
+async def requeue(
+    notification_id: int, now: datetime | None = None, *, by: Principal | None = None
+) -> bool:
     """Give a failed notice a fresh set of attempts (the admin's "try again")."""
-    rows = await (
-        N.update({N.status: "pending", N.attempts: 0, N.due_at: _now(now), N.lease_until: None})
-        .where((N.id == notification_id) & (N.status == "failed"))
-        .returning(N.id)
-    )
+    from outreach.audit.services import record
+
+    async with write_transaction():
+        rows = await (
+            N.update({N.status: "pending", N.attempts: 0, N.due_at: _now(now), N.lease_until: None})
+            .where((N.id == notification_id) & (N.status == "failed"))
+            .returning(N.id)
+        )
+        if rows and by is not None:
+            await record(
+                "notification.requeue",
+                by=by,
+                object_type="notification",
+                object_id=notification_id,
+                now=_now(now),
+            )
     if rows:
         _remember(notification_id)
     return bool(rows)
@@ -390,6 +405,8 @@ async def _reminder_candidates(now: datetime) -> list[dict[str, Any]]:
         & (Booking.event.status != "cancelled")
         & Booking.anonymised_at.is_null()
         & (Booking.contact_email != "")
+        # An unconfirmed public registration gets no reminder; it may yet be released.
+        & Booking.verify_by.is_null()
     )
 
 

@@ -17,6 +17,19 @@ DEFAULT_LANGUAGE = "de"
 LANGUAGES = ("de", "en", "cs")
 
 _EN: dict[str, str] = {
+    "Bitte bestätigen Sie Ihre E-Mail-Adresse bis %(until)s über diesen Link. Bis "
+    "dahin halten wir die Plätze für Sie frei; ohne Bestätigung verfällt die "
+    "Anmeldung und die Plätze werden wieder frei:": (
+        "Please confirm your e-mail address by %(until)s with this link. Until then we "
+        "hold the places for you; without confirmation the registration lapses and the "
+        "places are freed:"
+    ),
+    "Ihre Anmeldung für „%(title)s“ ist verfallen, weil die E-Mail-Adresse nicht "
+    "rechtzeitig bestätigt wurde. Die Plätze sind wieder frei; Sie können sich gern "
+    "erneut anmelden.": (
+        "Your registration for “%(title)s” has lapsed because the e-mail address was not "
+        "confirmed in time. The places are free again; you are welcome to register again."
+    ),
     "Guten Tag %(name)s,": "Dear %(name)s,",
     "Guten Tag,": "Hello,",
     "Veranstaltung": "Event",
@@ -135,6 +148,18 @@ _EN: dict[str, str] = {
 }
 
 _CS: dict[str, str] = {
+    "Bitte bestätigen Sie Ihre E-Mail-Adresse bis %(until)s über diesen Link. Bis "
+    "dahin halten wir die Plätze für Sie frei; ohne Bestätigung verfällt die "
+    "Anmeldung und die Plätze werden wieder frei:": (
+        "Potvrďte prosím svou e-mailovou adresu do %(until)s pomocí tohoto odkazu. Do té "
+        "doby pro vás místa držíme; bez potvrzení přihláška propadne a místa se uvolní:"
+    ),
+    "Ihre Anmeldung für „%(title)s“ ist verfallen, weil die E-Mail-Adresse nicht "
+    "rechtzeitig bestätigt wurde. Die Plätze sind wieder frei; Sie können sich gern "
+    "erneut anmelden.": (
+        "Vaše přihláška na akci „%(title)s“ propadla, protože e-mailová adresa nebyla "
+        "včas potvrzena. Místa jsou opět volná; můžete se klidně přihlásit znovu."
+    ),
     "Guten Tag %(name)s,": "Dobrý den, %(name)s,",
     "Guten Tag,": "Dobrý den,",
     "Veranstaltung": "Akce",

@@ -66,6 +66,15 @@ async def create_organisation(data: OrganisationIn, *, by: Principal | None = No
             raise Conflict(f"an organisation with slug {data.slug!r} exists", field="slug")
         org = Organisation(**{**data.__dict__, "name": data.name.strip()})
         await org.save()
+        from outreach.audit.services import record
+
+        await record(
+            "organisation.create",
+            by=by,
+            object_type="organisation",
+            object_id=org.id,
+            detail={"kind": org.kind, "slug": org.slug},
+        )
     return org
 
 

@@ -37,7 +37,7 @@ def session_config(settings: Settings) -> CookieBackendConfig:
         max_age=12 * 3600,
         httponly=True,
         samesite="lax",
-        secure=settings.base_url.startswith("https://"),
+        secure=settings.secure_cookies,
         exclude=_NOT_PAGES,
     )
 
@@ -48,7 +48,7 @@ def csrf_config(settings: Settings) -> CSRFConfig:
         cookie_name="outreach_csrf",
         cookie_httponly=True,  # forms carry the token; no script needs to read it
         cookie_samesite="lax",
-        cookie_secure=settings.base_url.startswith("https://"),
+        cookie_secure=settings.secure_cookies,
         exclude=_NOT_PAGES,
     )
 

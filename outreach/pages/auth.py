@@ -5,13 +5,15 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from litestar import Request, get, post
+from litestar import Request, Response, get, post
+from litestar.background_tasks import BackgroundTask
 from litestar.di import NamedDependency
 from litestar.response import Redirect, Template
 
+from outreach.accounts import privacy
 from outreach.accounts import services as accounts
 from outreach.config import get_settings
-from outreach.errors import DomainError, Invalid, NotFound, Unauthorised
+from outreach.errors import Conflict, DomainError, Invalid, NotFound, Unauthorised
 from outreach.pages.common import (
     FormErrors,
     error_text,
@@ -20,6 +22,7 @@ from outreach.pages.common import (
     gettext_for,
     page,
     redirect,
+    require,
     safe_next,
     sign_in,
     sign_out,
@@ -85,6 +88,11 @@ async def forgot(request: Request[Any, Any, Any], by: NamedDependency[Principal]
     _ = gettext_for(request)
     data = await form_data(request)
     found = await accounts.request_password_reset(str(data.get("email", "")))
+    flash(
+        request,
+        _("If the address belongs to an account, a link to set a new password is on its way."),
+    )
+    response = redirect("/signin")
     if found is not None:
         user, token = found
         text = _(
@@ -92,15 +100,18 @@ async def forgot(request: Request[Any, Any, Any], by: NamedDependency[Principal]
             "If that was you, open this link within two hours:\n\n%(link)s\n\n"
             "If it was not you, ignore this mail; your password stays as it is."
         ) % {"link": password_link(token)}
-        try:
-            await accounts.send_account_mail(user.email, _("Set a new password"), text)
-        except Exception:  # the same answer either way; the log tells the operator
-            log.exception("password reset mail to user %s failed", user.id)
-    flash(
-        request,
-        _("If the address belongs to an account, a link to set a new password is on its way."),
-    )
-    return redirect("/signin")
+        # After the answer is sent: the mail server's time must not tell who has an account.
+        response.background = BackgroundTask(
+            _send_reset, user.id, user.email, _("Set a new password"), text
+        )
+    return response
+
+
+async def _send_reset(user_id: int, email: str, subject: str, text: str) -> None:
+    try:
+        await accounts.send_account_mail(email, subject, text)
+    except Exception:  # the same answer either way; the log tells the operator
+        log.exception("password reset mail to user %s failed", user_id)
 
 
 @get("/password/set")
@@ -146,4 +157,66 @@ async def set_password(
     return redirect(home_of(principal))
 
 
-HANDLERS = [signin_form, signin, signout, forgot_form, forgot, set_password_form, set_password]
+@get("/account")
+async def account_page(request: Request[Any, Any, Any], by: NamedDependency[Principal]) -> Template:
+    """Your data: download it, or delete your account."""
+    require(request, by, "school", "firm")
+    return page(request, "auth/account.html")
+
+
+@get("/account/export")
+async def account_export(
+    request: Request[Any, Any, Any], by: NamedDependency[Principal]
+) -> Response[Any]:
+    me = require(request, by, "school", "firm")
+    return Response(
+        await privacy.export_data(by=me),
+        media_type="application/json",
+        headers={
+            "Content-Disposition": 'attachment; filename="outreach-my-data.json"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+@post("/account/delete")
+async def account_delete(
+    request: Request[Any, Any, Any], by: NamedDependency[Principal]
+) -> Template | Redirect:
+    me = require(request, by, "school", "firm")
+    _ = gettext_for(request)
+    data = await form_data(request)
+    try:
+        if data.get("understood") != "yes":
+            raise Invalid("tick the box to confirm the deletion", field="understood")
+        await privacy.delete_account(by=me, password=str(data.get("password", "")))
+    except (Invalid, Conflict) as exc:
+        errors = FormErrors()
+        errors.add(
+            exc,
+            {"password": "password", "understood": "understood"},
+            text=_("The password is wrong.")
+            if exc.field == "password"
+            else error_text(_, exc)
+            if exc.field != "understood"
+            else _("Please tick the box to confirm."),
+        )
+        return page(request, "auth/account.html", status_code=422, errors=errors)
+    # A fresh session that holds only the notice: nothing of the account is kept.
+    request.set_session({})
+    flash(request, _("Your account is deleted."))
+    return redirect("/")
+
+
+HANDLERS = [
+    signin_form,
+    signin,
+    signout,
+    forgot_form,
+    forgot,
+    set_password_form,
+    set_password,
+    account_page,
+    account_export,
+    account_delete,
+]

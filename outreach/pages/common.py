@@ -198,7 +198,7 @@ def language_cookie(locale: str) -> Cookie:
         max_age=365 * 24 * 3600,
         httponly=True,
         samesite="lax",
-        secure=get_settings().base_url.startswith("https://"),
+        secure=get_settings().secure_cookies,
     )
 
 
@@ -321,6 +321,9 @@ def error_text(_: Any, exc: DomainError) -> str:
         "event_cancelled": _("This event is cancelled."),
         "below_booked": _("The capacity cannot be lower than the places already booked."),
         "has_bookings": _("An event with bookings cannot go back to draft; cancel it instead."),
+        "expired": _("The time to confirm has passed; the places are free again."),
+        "unverified": _("The registrant has not confirmed the e-mail address yet."),
+        "last_admin": _("The last network office account cannot be deleted."),
     }
     if exc.reason in known:
         text = known[exc.reason]

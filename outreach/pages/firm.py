@@ -513,7 +513,8 @@ async def attendees(
     """Who comes, one A4 page per slot when printed; counts and contacts, never pupils."""
     me = require(request, by, "firm")
     event = await _managed(event_id, me)
-    found = await booking.list_bookings(by=me, event_id=event_id)
+    # The list (and its print) shows contact data: the look is logged (audit_view).
+    found = await booking.list_bookings(by=me, event_id=event_id, audit_view="attendee_list")
     by_slot: dict[int, list[Any]] = {}
     for b in found:
         if b.status in ("confirmed", "pending", "waitlisted"):

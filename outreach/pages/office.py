@@ -7,6 +7,7 @@ import logging
 from datetime import date
 from email import message_from_bytes, policy
 from typing import Any
+from urllib.parse import urlencode
 
 from litestar import Request, get, post
 from litestar.di import NamedDependency
@@ -14,6 +15,7 @@ from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 from outreach.accounts import services as accounts
+from outreach.audit import services as audit
 from outreach.booking import services as booking
 from outreach.calendar import holidays
 from outreach.config import get_settings
@@ -292,7 +294,7 @@ async def all_bookings(request: Request[Any, Any, Any], by: NamedDependency[Prin
     status = request.query_params.get("status") or None
     if status not in (None, "pending", "confirmed", "waitlisted", "declined", "cancelled"):
         status = None
-    found = await booking.list_bookings(by=me, status=status)
+    found = await booking.list_bookings(by=me, status=status, audit_view="office_bookings")
     return page(request, "office/bookings.html", bookings=found, status=status)
 
 
@@ -306,14 +308,51 @@ async def failed(request: Request[Any, Any, Any], by: NamedDependency[Principal]
 async def retry(
     request: Request[Any, Any, Any], notification_id: FromPath[int], by: NamedDependency[Principal]
 ) -> Redirect:
-    require(request, by)
+    me = require(request, by)
     _ = gettext_for(request)
-    if await notifications.requeue(notification_id):
+    if await notifications.requeue(notification_id, by=me):
         await booking.after_commit()  # hand it to the workers now, not at the next sweep
         flash(request, _("The notice is queued again."))
     else:
         flash(request, _("This notice is no longer failed."))
     return redirect("/office/notifications")
+
+
+@get("/office/audit")
+async def audit_log(request: Request[Any, Any, Any], by: NamedDependency[Principal]) -> Template:
+    """Who did what as the office, and who looked at attendee lists; newest first, paged."""
+    me = require(request, by)
+    q = request.query_params
+    page_no = max(parse_int(q.get("page"), default=1) or 1, 1)
+    filters = audit.AuditFilter(
+        action=(q.get("action") or "").strip()[:64] or None,
+        object_type=(q.get("object_type") or "").strip()[:32] or None,
+        actor=parse_int(q.get("actor")),
+    )
+    found = await audit.list_entries(
+        filters, by=me, limit=audit.PAGE_SIZE, offset=(page_no - 1) * audit.PAGE_SIZE
+    )
+    last_page = max((found.total + audit.PAGE_SIZE - 1) // audit.PAGE_SIZE, 1)
+    keep = {
+        k: v
+        for k, v in (
+            ("action", filters.action),
+            ("object_type", filters.object_type),
+            ("actor", filters.actor),
+        )
+        if v
+    }
+    return page(
+        request,
+        "office/audit.html",
+        entries=found.entries,
+        total=found.total,
+        filters=filters,
+        page_no=page_no,
+        last_page=last_page,
+        prev_link=urlencode({**keep, "page": page_no - 1}) if page_no > 1 else None,
+        next_link=urlencode({**keep, "page": page_no + 1}) if page_no < last_page else None,
+    )
 
 
 @get("/office/mails")
@@ -370,6 +409,7 @@ async def holiday_calendar(
 
 
 HANDLERS = [
+    audit_log,
     overview,
     orgs,
     create_org,

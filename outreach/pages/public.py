@@ -284,6 +284,8 @@ def remember_done(request: Request[Any, Any, Any], placed: Any) -> None:
         "persons": placed.persons,
         "kind": placed.kind,
         "waitlist_position": placed.waitlist_position,
+        # A registration without an account waits for the address to be confirmed.
+        "verify_by": placed.verify_by.isoformat() if placed.verify_by else None,
     }
     request.set_session(session)
 
@@ -297,6 +299,9 @@ async def confirmation(request: Request[Any, Any, Any], by: NamedDependency[Prin
             **done,
             "starts_at": datetime.fromisoformat(done["starts_at"]),
             "ends_at": datetime.fromisoformat(done["ends_at"]),
+            "verify_by": (
+                datetime.fromisoformat(done["verify_by"]) if done.get("verify_by") else None
+            ),
         }
     return page(request, "public/confirmation.html", done=done)
 

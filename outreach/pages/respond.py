@@ -1,4 +1,4 @@
-"""The reminder's link: keep or cancel a booking without signing in.
+"""Links in mails: keep or cancel a booking, confirm a registration's e-mail address.
 
 GET only shows the booking and two buttons (mail scanners open links); POST acts, after
 the booking service has checked the link's HMAC token.
@@ -67,4 +67,41 @@ async def respond(
     return redirect(f"/bookings/{booking_id}/respond?token={token}")
 
 
-HANDLERS = [respond_page, respond]
+@get("/bookings/{booking_id:int}/verify")
+async def address_page(
+    request: Request[Any, Any, Any], booking_id: FromPath[int], by: NamedDependency[Principal]
+) -> Template:
+    """The first mail's link: one button, so a mail scanner opening it confirms nothing."""
+    token = request.query_params.get("token", "")
+    found = await booking.get_booking_by_address_link(booking_id, token)
+    return page(request, "respond/verify.html", booking=found, token=token)
+
+
+@post("/bookings/{booking_id:int}/verify")
+async def confirm_address(
+    request: Request[Any, Any, Any], booking_id: FromPath[int], by: NamedDependency[Principal]
+) -> Template | Redirect:
+    _ = gettext_for(request)
+    token = str((await form_data(request)).get("token", ""))
+    try:
+        done = await booking.confirm_address(booking_id, token)
+    except Conflict as exc:
+        found = await booking.get_booking_by_address_link(booking_id, token)
+        return page(
+            request,
+            "respond/verify.html",
+            status_code=409,
+            booking=found,
+            token=token,
+            errors=FormErrors({"__top__": error_text(_, exc)}),
+        )
+    if done.status == "confirmed":
+        flash(request, _("Thank you: your address is confirmed and you are registered."))
+    elif done.status == "waitlisted":
+        flash(request, _("Thank you: your address is confirmed; you stay on the waiting list."))
+    else:
+        flash(request, _("Thank you: your address is confirmed; the host will now decide."))
+    return redirect(f"/bookings/{booking_id}/verify?token={token}")
+
+
+HANDLERS = [respond_page, respond, address_page, confirm_address]

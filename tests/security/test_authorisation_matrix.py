@@ -120,6 +120,10 @@ POLICY: dict[tuple[str, str], Case] = {
     ("POST", "/api/v1/presenter-invitations/{invitation_id:int}/withdraw"): case(
         {"school_a", "admin"}
     ),
+    ("GET", "/api/v1/me/export"): case(MEMBERS),
+    # A wrong confirmation answers 422 (allowed, but nothing deleted); anonymous 401.
+    ("POST", "/api/v1/me/delete"): case(MEMBERS, lambda ids: {"confirm": "not-me@x.example"}),
+    ("GET", "/api/v1/audit"): case({"admin"}),
 }
 # Routes tested elsewhere, with the reason; they are counted but not in the API matrix.
 ELSEWHERE = {
