@@ -245,25 +245,23 @@ async def _load_infos(
 async def _class_busy(
     school_id: int | None, label: str | None, days: Iterable[dt.date], *, skip: Iterable[int] = ()
 ) -> list[tuple[dt.datetime, dt.datetime]]:
-    """When the class already has visits on `days` (bookings in `skip` aside)."""
+    """When the class already has visits on `days` (bookings in `skip` aside).
+
+    The booking engine says which visits keep a class busy; the planner only narrows
+    them to this class, as the engine's own clash check does.
+    """
     days = sorted(set(days))
     if school_id is None or not label or not days:
         return []
-    rows = await Booking.select(
-        Booking.id, Booking.class_label, Booking.slot.starts_at, Booking.slot.ends_at
-    ).where(
-        (Booking.school == school_id)
-        & (Booking.kind == "class_visit")
-        & Booking.status.is_in(list(OPEN_STATUSES))
-        & (Booking.slot.starts_at >= _midnight(days[0]))
-        & (Booking.slot.starts_at < _midnight(days[-1], 1))
+    visits = await booking.class_visits_overlapping(
+        school_id, _midnight(days[0]), _midnight(days[-1], 1)
     )
     wanted = " ".join(label.split()).casefold()
     skip = set(skip)
     return [
-        (r["slot.starts_at"], r["slot.ends_at"])
-        for r in rows
-        if r["id"] not in skip and r["class_label"].casefold() == wanted
+        (v.starts_at, v.ends_at)
+        for v in visits
+        if v.booking_id not in skip and v.class_label.casefold() == wanted
     ]
 
 
