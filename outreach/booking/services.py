@@ -41,6 +41,7 @@ from outreach.timeutil import local, utcnow
 
 __all__ = [
     "UNVERIFIED_REASON",
+    "ClassVisitSpan",
     "Obstacle",
     "Placement",
     "after_commit",
@@ -51,6 +52,7 @@ __all__ = [
     "cancel_booking",
     "cancel_by_link",
     "class_visit_obstacles",
+    "class_visits_overlapping",
     "confirm_address",
     "confirm_booking",
     "decline_booking",
@@ -424,20 +426,48 @@ def _registration_fields(req: BookingRequest, by: Principal, event: Event) -> di
     }
 
 
+@dataclass(frozen=True, slots=True)
+class ClassVisitSpan:
+    """An open class visit of a school: which class, when."""
+
+    booking_id: int
+    class_label: str
+    starts_at: datetime
+    ends_at: datetime
+
+
+async def class_visits_overlapping(
+    school_id: int | None, start: datetime, end: datetime
+) -> list[ClassVisitSpan]:
+    """The school's open class visits overlapping [start, end): one query.
+
+    The one place that says which visits keep a class busy; the engine's clash check,
+    the teacher's search and the day planner all ask here.
+    """
+    if school_id is None:
+        return []
+    rows = await Booking.select(
+        Booking.id, Booking.class_label, Booking.slot.starts_at, Booking.slot.ends_at
+    ).where(
+        (Booking.school == school_id)
+        & (Booking.kind == "class_visit")
+        & Booking.status.is_in(list(OPEN_STATUSES))
+        & (Booking.slot.starts_at < end)
+        & (Booking.slot.ends_at > start)
+    )
+    return [
+        ClassVisitSpan(r["id"], r["class_label"], r["slot.starts_at"], r["slot.ends_at"])
+        for r in rows
+    ]
+
+
 async def _check_class_free(school_id: int | None, label: str, slot: Slot) -> None:
     """One class, one place at a time: refuse a slot overlapping another of its bookings."""
     # Serialise bookings of one school, so two overlapping requests cannot both pass.
     await for_update(Organisation.select(Organisation.id).where(Organisation.id == school_id))
-    rows = await Booking.select(Booking.class_label, Booking.slot.starts_at).where(
-        (Booking.school == school_id)
-        & (Booking.kind == "class_visit")
-        & Booking.status.is_in(list(OPEN_STATUSES))
-        & (Booking.slot.starts_at < slot.ends_at)
-        & (Booking.slot.ends_at > slot.starts_at)
-    )
-    for row in rows:
-        if row["class_label"].casefold() == label.casefold():
-            when = local(row["slot.starts_at"])
+    for visit in await class_visits_overlapping(school_id, slot.starts_at, slot.ends_at):
+        if visit.class_label.casefold() == label.casefold():
+            when = local(visit.starts_at)
             raise Conflict(
                 f"class {label} already has a visit at {when:%d.%m.%Y %H:%M} that overlaps",
                 field="class_label",
@@ -1104,19 +1134,25 @@ async def class_visit_obstacles(
     )
     found: dict[int, Obstacle] = {}
     label = " ".join((class_label or "").split()).casefold()
+    if not slots:
+        return found
+    busy = await class_visits_overlapping(
+        by.org_id, min(s["starts_at"] for s in slots), max(s["ends_at"] for s in slots)
+    )
     for slot in slots:
         closure = closure_on(local(slot["starts_at"]).date())
         if closure is not None:
             found[slot["id"]] = Obstacle(closure.reason, closure.message, True, closure)
             continue
-        rows = await Booking.select(Booking.class_label).where(
-            (Booking.school == by.org_id)
-            & (Booking.kind == "class_visit")
-            & Booking.status.is_in(list(OPEN_STATUSES))
-            & (Booking.slot.starts_at < slot["ends_at"])
-            & (Booking.slot.ends_at > slot["starts_at"])
+        labels = tuple(
+            sorted(
+                {
+                    v.class_label
+                    for v in busy
+                    if v.starts_at < slot["ends_at"] and v.ends_at > slot["starts_at"]
+                }
+            )
         )
-        labels = tuple(sorted({r["class_label"] for r in rows}))
         if not labels:
             continue
         if label and label in {x.casefold() for x in labels}:

@@ -9,6 +9,8 @@ Three views of the same visit, each a piece of its own:
   contact, a note or a name: the URL of a feed is a password that gets shared.
 - `booker` ("booking:<id>"): one booking for its school's teachers or its registrant:
   class label, persons, status.
+- `leg` ("leg:<id>"): on a class's day at several firms, the walk or bus ride to the
+  visit of booking <id> from the visit before it; in the same feeds as the booker view.
 
 A piece is rendered with a given DTSTAMP (`PieceDraft.render`) so that the publisher
 can keep the stamp, and thus the bytes, when nothing else in the piece changed.
@@ -27,6 +29,7 @@ from outreach.booking.tables import Booking
 from outreach.config import get_settings
 from outreach.events.tables import Event, Slot, Venue
 from outreach.feeds.ical import VEventSpec, vevent_bytes
+from outreach.itineraries.services import FeedLeg
 from outreach.organisations.tables import Organisation
 
 __all__ = [
@@ -36,6 +39,7 @@ __all__ = [
     "Facets",
     "PieceDraft",
     "drafts_for_bookings",
+    "drafts_for_legs",
     "drafts_for_slots",
     "feed_host",
     "kind_label",
@@ -467,5 +471,66 @@ def _booker_piece(
         booking_id=booking["id"],
         facets=_facets("booker", slot, event, _booker_drop_after(slot, cancelled_at), booking),
         data_stamp=stamp,
+        spec=spec,
+    )
+
+
+def drafts_for_legs(legs: Sequence[FeedLeg]) -> list[PieceDraft]:
+    """The travel legs of class days: each a VEVENT in the teacher's private feed."""
+    return [_leg_piece(leg) for leg in legs]
+
+
+def _leg_piece(leg: FeedLeg) -> PieceDraft:
+    way = "Fußweg" if leg.mode == "foot" else "Busfahrt"
+    summary = f"{way} zu {leg.destination} {_DASH} Klasse {leg.class_label}"
+    if not leg.active:
+        summary = f"Entfällt: {summary}"
+    km = f"{leg.km:.1f}".replace(".", ",")
+    url = f"{get_settings().base_url}/school/itineraries/{leg.itinerary_id}"
+    lines = [
+        f"Von {leg.origin} zu {leg.destination}: etwa {leg.minutes} Minuten mit Puffer"
+        f" ({km} km Luftlinie).",
+        f"Teil des Firmentags der Klasse {leg.class_label}.",
+        url,
+    ]
+    drop_after = leg.arrives_at + min(
+        PAST_KEPT, timedelta(days=get_settings().anonymise_after_days)
+    )
+    if not leg.active:
+        drop_after = min(drop_after, leg.stamp + CANCELLED_KEPT)
+    spec = VEventSpec(
+        uid=f"feed-itinerary-{leg.itinerary_id}-leg-{leg.booking_id}@{feed_host()}",
+        sequence=leg.sequence,
+        stamp=leg.stamp,
+        start=leg.departs_at,
+        end=leg.arrives_at,
+        summary=summary,
+        description="\n".join(lines),
+        location=leg.destination_address,
+        url=url,
+        status="CONFIRMED" if leg.active else "CANCELLED",
+        categories=("Weg",),
+        classification="PRIVATE",
+    )
+    facets = Facets(
+        view="leg",
+        event_id=leg.event_id,
+        host_id=leg.host_id,
+        event_kind="factory_tour",
+        grades="",
+        visibility="network",
+        event_status=leg.event_status,
+        school_id=leg.school_id,
+        booked_by=leg.booked_by,
+        booking_kind="class_visit",
+        starts_at=leg.departs_at,
+        drop_after=drop_after,
+    )
+    return PieceDraft(
+        key=f"leg:{leg.booking_id}",
+        slot_id=leg.slot_id,
+        booking_id=leg.booking_id,
+        facets=facets,
+        data_stamp=leg.stamp,
         spec=spec,
     )

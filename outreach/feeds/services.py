@@ -52,10 +52,12 @@ from outreach.feeds.render import (
     Facets,
     PieceDraft,
     drafts_for_bookings,
+    drafts_for_legs,
     drafts_for_slots,
     kind_label,
 )
 from outreach.feeds.tables import FeedChange, FeedDocument, FeedPiece
+from outreach.itineraries.services import feed_legs
 from outreach.observability import FEED_RENDERS
 from outreach.organisations.tables import Organisation
 from outreach.principal import Principal
@@ -569,7 +571,8 @@ def _members(spec: _Spec, now: datetime) -> Any:
     booked = FeedPiece.booked_by == spec.user_id
     if spec.role == "school" and spec.org_id is not None:
         booked |= (FeedPiece.school_id == spec.org_id) & (FeedPiece.booking_kind == "class_visit")
-    return (hosted | ((FeedPiece.view == "booker") & booked)) & _live(now)
+    # A class's day adds its travel legs beside the visits ("leg" pieces).
+    return (hosted | (FeedPiece.view.is_in(["booker", "leg"]) & booked)) & _live(now)
 
 
 async def _head(spec: _Spec) -> bytes:
@@ -795,7 +798,13 @@ async def _refresh(
 ) -> list[_Move]:
     """Render the pieces of these slots and bookings; store those whose bytes or feeds
     changed, and say which feeds each one left and joined."""
-    drafts = [*await drafts_for_slots(slot_ids), *await drafts_for_bookings(booking_ids)]
+    # A change to one visit of a class's day changes the legs around it: all its legs.
+    legs, day_bookings = await feed_legs(booking_ids)
+    drafts = [
+        *await drafts_for_slots(slot_ids),
+        *await drafts_for_bookings(booking_ids),
+        *drafts_for_legs(legs),
+    ]
     existing = await _existing_pieces([d.key for d in drafts])
     moves: list[_Move] = []
     inserts: list[FeedPiece] = []
@@ -849,6 +858,7 @@ async def _refresh(
     # Pieces of rows that are gone (a deleted booking or slot): leave their feeds.
     asked = {f"slot:{i}" for i in slot_ids} | {f"host:{i}" for i in slot_ids}
     asked |= {f"booking:{i}" for i in booking_ids}
+    asked |= {f"leg:{i}" for i in {*booking_ids, *day_bookings}}
     gone = sorted(asked - {d.key for d in drafts})
     if gone:
         for row in (await _existing_pieces(gone)).values():

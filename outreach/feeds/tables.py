@@ -27,8 +27,9 @@ from outreach.organisations.tables import Organisation
 __all__ = ["PIECE_VIEWS", "SCOPES", "FeedChange", "FeedDocument", "FeedPiece"]
 
 # public: a slot as anyone sees it; host: with booked and free places (no personal
-# data); booker: one booking as its school or registrant sees it.
-PIECE_VIEWS = ("public", "host", "booker")
+# data); booker: one booking as its school or registrant sees it; leg: the way to a
+# visit of a class's day, beside the booker view.
+PIECE_VIEWS = ("public", "host", "booker", "leg")
 SCOPES = ("public", "event", "private")
 
 

@@ -61,6 +61,10 @@ __all__ = [
     "ItineraryNotice",
     "ItineraryUnavailable",
     "book_itinerary",
+    "book_replacement",
+    "cancel_itinerary",
+    "cancel_visit",
+    "feed_legs",
     "get_itinerary",
     "itinerary_calendar",
     "itinerary_for_booking",
@@ -241,25 +245,23 @@ async def _load_infos(
 async def _class_busy(
     school_id: int | None, label: str | None, days: Iterable[dt.date], *, skip: Iterable[int] = ()
 ) -> list[tuple[dt.datetime, dt.datetime]]:
-    """When the class already has visits on `days` (bookings in `skip` aside)."""
+    """When the class already has visits on `days` (bookings in `skip` aside).
+
+    The booking engine says which visits keep a class busy; the planner only narrows
+    them to this class, as the engine's own clash check does.
+    """
     days = sorted(set(days))
     if school_id is None or not label or not days:
         return []
-    rows = await Booking.select(
-        Booking.id, Booking.class_label, Booking.slot.starts_at, Booking.slot.ends_at
-    ).where(
-        (Booking.school == school_id)
-        & (Booking.kind == "class_visit")
-        & Booking.status.is_in(list(OPEN_STATUSES))
-        & (Booking.slot.starts_at >= _midnight(days[0]))
-        & (Booking.slot.starts_at < _midnight(days[-1], 1))
+    visits = await booking.class_visits_overlapping(
+        school_id, _midnight(days[0]), _midnight(days[-1], 1)
     )
     wanted = " ".join(label.split()).casefold()
     skip = set(skip)
     return [
-        (r["slot.starts_at"], r["slot.ends_at"])
-        for r in rows
-        if r["id"] not in skip and r["class_label"].casefold() == wanted
+        (v.starts_at, v.ends_at)
+        for v in visits
+        if v.booking_id not in skip and v.class_label.casefold() == wanted
     ]
 
 
@@ -1342,7 +1344,273 @@ async def itinerary_for_booking(booking_id: int) -> ItineraryNotice | None:
         day=row.day,
         class_label=row.class_label,
         other_visits=[_visit_status(v) for v in visits if v.booking["id"] != booking_id],
-        itinerary_url=f"{base}/api/v1/itineraries/{row.id}",
-        replacements_url=f"{base}/api/v1/itineraries/{row.id}/replacements?booking={booking_id}",
+        itinerary_url=itinerary_page_url(row.id),
+        replacements_url=f"{itinerary_page_url(row.id)}?replace={booking_id}#replacements",
         ics_url=f"{base}/itineraries/{row.id}.ics",
     )
+
+
+def itinerary_page_url(itinerary_id: int) -> str:
+    """The teacher's page of the day (status, cancel, replacements, print, .ics)."""
+    return f"{get_settings().base_url}/school/itineraries/{itinerary_id}"
+
+
+async def book_replacement(
+    itinerary_id: int,
+    booking_id: int,
+    slot_id: int,
+    *,
+    by: Principal,
+    key: str | None = None,
+    now: dt.datetime | None = None,
+) -> Booked:
+    """Book `slot_id` in place of the fallen-away visit `booking_id`, into the same day.
+
+    Only a slot that `replacement_options` proposes is taken: it keeps the other visits,
+    the travel between them and the school day. The booking goes through the engine
+    (no waiting list: the class needs the places) and joins the itinerary in the same
+    transaction.
+    """
+    now = now or utcnow()
+    _require_teacher(by)
+    row = await _itinerary_row(itinerary_id, by)
+    visits = await _visits(row.id)
+    if any(v.active and v.info.slot_id == slot_id for v in visits):
+        # Already in the day (a double click, a retried request): book nothing more.
+        return Booked(await get_itinerary(row.id, by=by, now=now), replayed=True)
+    target = next((v for v in visits if v.booking["id"] == booking_id), None)
+    if target is None:
+        raise NotFound(
+            f"booking {booking_id} is not part of itinerary {itinerary_id}", field="booking"
+        )
+    if target.active:
+        raise Conflict(
+            "this visit is still on: cancel it before booking a replacement",
+            field="booking",
+            reason="wrong_status",
+        )
+    options = await replacement_options(itinerary_id, booking_id, by=by, now=now, limit=10)
+    fixed = {v.slot_id for v in (await get_itinerary(itinerary_id, by=by)).visits}
+    offered = {v.slot_id for p in options.proposals for v in p.visits if v.slot_id not in fixed}
+    if slot_id not in offered:
+        raise Conflict(
+            "this slot no longer fits the day: pick one of the replacements shown",
+            field="slot",
+            reason="unavailable",
+        )
+    contact = (
+        await Booking.select(Booking.contact_name, Booking.contact_email, Booking.language)
+        .where(Booking.id == booking_id)
+        .first()
+    )
+    request = BookingRequest(
+        class_label=row.class_label,
+        grade=row.grade,
+        pupils=row.pupils,
+        adults=row.adults,
+        contact_name=contact["contact_name"] or None,
+        contact_email=contact["contact_email"] or None,
+        language=contact["language"] or None,
+    )
+    async with write_transaction():
+        placement = await booking.place_many([slot_id], request, by=by, key=key, now=now)
+        new_id = placement.bookings[0].id
+        linked = await ItineraryVisit.exists().where(ItineraryVisit.booking == new_id)
+        if not linked:
+            last = (
+                await ItineraryVisit.select(ItineraryVisit.position)
+                .where(ItineraryVisit.itinerary == row.id)
+                .order_by(ItineraryVisit.position, ascending=False)
+                .first()
+            )
+            await ItineraryVisit.insert(
+                ItineraryVisit(
+                    itinerary=row.id, booking=new_id, position=(last["position"] if last else 0) + 1
+                )
+            )
+    await booking.after_commit()
+    return Booked(await get_itinerary(row.id, by=by, now=now), replayed=placement.replayed)
+
+
+async def cancel_visit(
+    itinerary_id: int,
+    booking_id: int,
+    reason: str,
+    *,
+    by: Principal,
+    now: dt.datetime | None = None,
+) -> ItineraryOut:
+    """Cancel one visit of the day; the others stay booked and a replacement can be sought."""
+    row = await _itinerary_row(itinerary_id, by)
+    linked = await ItineraryVisit.exists().where(
+        (ItineraryVisit.itinerary == row.id) & (ItineraryVisit.booking == booking_id)
+    )
+    if not linked:
+        raise NotFound(
+            f"booking {booking_id} is not part of itinerary {itinerary_id}", field="booking"
+        )
+    await booking.cancel_booking(booking_id, reason, by=by, now=now)
+    return await get_itinerary(row.id, by=by, now=now)
+
+
+async def cancel_itinerary(
+    itinerary_id: int, reason: str, *, by: Principal, now: dt.datetime | None = None
+) -> ItineraryOut:
+    """Cancel every visit of the day still on, in one transaction; each host is told."""
+    now = now or utcnow()
+    _require_teacher(by)
+    row = await _itinerary_row(itinerary_id, by)
+    visits = [v for v in await _visits(row.id) if v.active]
+    if not visits:
+        raise Conflict(
+            "every visit of this day is already cancelled", field="itinerary", reason="wrong_status"
+        )
+    async with write_transaction():
+        for v in visits:
+            await booking.cancel_booking(v.booking["id"], reason, by=by, now=now)
+    await booking.after_commit()
+    return await get_itinerary(row.id, by=by, now=now)
+
+
+# ---------------------------------------------------------------------------
+# Legs for the private feeds
+
+
+@dataclass(frozen=True)
+class FeedLeg:
+    """The way to one visit of a day from the visit before it, for the teacher's feed.
+
+    Keyed by the visit it leads to. `active` is False when that visit, or every visit
+    before it, fell away: the leg then stays in the feed as cancelled for a while.
+    """
+
+    booking_id: int  # the visit the leg leads to
+    slot_id: int
+    itinerary_id: int
+    school_id: int
+    booked_by: int | None
+    class_label: str
+    origin: str  # host names
+    destination: str
+    destination_address: str
+    mode: str
+    minutes: int
+    km: float
+    departs_at: dt.datetime
+    arrives_at: dt.datetime
+    active: bool
+    sequence: int  # grows with any change of the day's visits
+    stamp: dt.datetime  # the newest change among them
+    event_id: int
+    host_id: int
+    event_status: str
+
+
+async def feed_legs(booking_ids: Iterable[int]) -> tuple[list[FeedLeg], set[int]]:
+    """The legs of the itineraries these bookings belong to, and every booking of them.
+
+    The second value lets the feed publisher re-render the whole day when one visit of
+    it changes (a cancelled visit joins its neighbours with a new leg).
+    """
+    ids = sorted(set(booking_ids))
+    if not ids:
+        return [], set()
+    links = await ItineraryVisit.select(ItineraryVisit.itinerary).where(
+        ItineraryVisit.booking.is_in(ids)
+    )
+    itinerary_ids = sorted({r["itinerary"] for r in links})
+    if not itinerary_ids:
+        return [], set()
+    legs: list[FeedLeg] = []
+    members: set[int] = set()
+    for row in await Itinerary.objects().where(Itinerary.id.is_in(itinerary_ids)):
+        visits = await _visits(row.id)
+        members |= {v.booking["id"] for v in visits}
+        legs.extend(await _legs_of(row, visits))
+    return legs, members
+
+
+async def _legs_of(row: Itinerary, visits: list[_Visit]) -> list[FeedLeg]:
+    if len(visits) < 2:
+        return []
+    rules = travel_rules(
+        row.travel_mode,
+        row.day,
+        dt.time.fromisoformat(row.arrive_at),
+        dt.time.fromisoformat(row.leave_by),
+    )
+    active_legs = {leg.to: leg for leg in _day_plan(row, visits)[0]}
+    # Each counter only grows and a replacement adds a visit: the sum grows on any change.
+    sequence = len(visits) + sum(v.booking["sequence"] + v.info.sequence for v in visits)
+    stamp = max([row.created_at, *(v.booking["updated_at"] for v in visits)])
+    booked_by = (
+        await Booking.select(Booking.booked_by).where(Booking.id == visits[0].booking["id"]).first()
+    )["booked_by"]
+    q = _Query(
+        days=(row.day,),
+        grade=row.grade,
+        pupils=row.pupils,
+        adults=row.adults,
+        arrive=dt.time.fromisoformat(row.arrive_at),
+        leave=dt.time.fromisoformat(row.leave_by),
+        travel_mode=row.travel_mode,
+        lunch_minutes=row.lunch_minutes,
+        firms=frozenset(),
+        topics=frozenset(),
+        min_visits=1,
+        max_visits=len(visits),
+        limit=1,
+    )
+    out = []
+    # Every visit after the first (in the day as booked) has a leg leading to it.
+    for before, visit in itertools.pairwise(visits):
+        dest = visit.info
+        leg = active_legs.get(dest.host) if visit.active else None
+        if leg is not None:
+            origin = next(v.info for v in visits if v.active and v.info.host == leg.from_)
+            minutes, km = leg.minutes, leg.km
+            departs = leg.departs_at or origin.ends_at
+            arrives = leg.arrives_at or departs + dt.timedelta(minutes=minutes)
+        else:
+            origin = before.info
+            if None in (origin.lat, origin.lon, dest.lat, dest.lon):
+                continue
+            drawn = planner.make_leg(_candidate(origin, q), _candidate(dest, q), rules)
+            minutes, km = drawn.minutes, round(drawn.km, 2)
+            departs = origin.ends_at
+            arrives = departs + dt.timedelta(minutes=minutes)
+        venue = dest.venue
+        address = (
+            ", ".join(
+                p
+                for p in (venue.name, venue.street, f"{venue.postal_code} {venue.city}".strip())
+                if p
+            )
+            if venue
+            else ""
+        )
+        out.append(
+            FeedLeg(
+                booking_id=visit.booking["id"],
+                slot_id=dest.slot_id,
+                itinerary_id=row.id,
+                school_id=row.school,
+                booked_by=booked_by,
+                class_label=row.class_label,
+                origin=origin.host_name,
+                destination=dest.host_name,
+                destination_address=address,
+                mode=row.travel_mode,
+                minutes=minutes,
+                km=km,
+                departs_at=departs,
+                arrives_at=arrives,
+                active=leg is not None,
+                sequence=sequence,
+                stamp=stamp,
+                event_id=dest.event_id,
+                host_id=dest.host_id,
+                event_status=dest.status,
+            )
+        )
+    return out

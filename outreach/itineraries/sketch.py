@@ -55,8 +55,12 @@ def route_svg(
     width: int = 640,
     height: int = 420,
     title: str = "Route",
+    title_id: str = "route-title",
 ) -> str:
-    """The route through `stops` as a standalone SVG document (a string)."""
+    """The route through `stops` as a standalone SVG document (a string).
+
+    `title_id` must be unique in the page when several sketches share one.
+    """
     pad, label_room = 48, 150
     lat0 = sum(s.lat for s in stops) / len(stops) if stops else 0.0
     kx = math.cos(math.radians(lat0))
@@ -79,9 +83,9 @@ def route_svg(
     points = [point(i) for i in range(len(stops))]
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}"'
-        f' width="{width}" height="{height}" role="img" aria-labelledby="route-title"'
+        f' width="{width}" height="{height}" role="img" aria-labelledby="{escape(title_id)}"'
         ' font-family="sans-serif" font-size="13">',
-        f'<title id="route-title">{escape(title)}</title>',
+        f'<title id="{escape(title_id)}">{escape(title)}</title>',
         f'<rect x="0" y="0" width="{width}" height="{height}" fill="#fff" stroke="#999"/>',
     ]
     if len(points) > 1:

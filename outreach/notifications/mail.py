@@ -170,6 +170,24 @@ def _template_values(
             links.address_url(settings, ctx.booking_id) if payload.get("address") else ""
         ),
         "verify_until": _verify_until(payload, lang),
+        **_itinerary_values(ctx, lang),
+    }
+
+
+def _itinerary_values(ctx: MailContext, lang: str) -> dict[str, Any]:
+    """The class's day this visit was part of: the visits still on, and where to replace."""
+    notice = ctx.itinerary
+    if notice is None:
+        return {"itinerary": None, "itinerary_day": "", "itinerary_others": []}
+    others = [
+        f"{v.host_name}, {local(v.starts_at):%H:%M}{_EN_DASH}{local(v.ends_at):%H:%M}"
+        for v in notice.other_visits
+        if v.status in ("pending", "confirmed", "waitlisted")
+    ]
+    return {
+        "itinerary": notice,
+        "itinerary_day": format_date(notice.day, format="full", locale=lang),
+        "itinerary_others": others,
     }
 
 

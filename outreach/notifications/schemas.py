@@ -110,6 +110,9 @@ class MailContext:
     venue_street: str = ""
     venue_postal_code: str = ""
     venue_city: str = ""
+    # For a visit that is part of a class's day at several firms (cancelled, declined):
+    # an `outreach.itineraries.services.ItineraryNotice`, else None.
+    itinerary: Any = None
 
     @property
     def sequence(self) -> int:

@@ -36,6 +36,7 @@ Services import neither Litestar nor Dramatiq: after the caller's transaction co
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
@@ -263,6 +264,8 @@ async def deliver(notification_id: int, now: datetime | None = None) -> Delivery
             NOTIFICATION_DELIVERIES.labels("skipped").inc()
             return "skipped"
         assert ctx is not None  # _skip_reason skips a missing booking
+        if note.kind in ITINERARY_KINDS:
+            ctx = dataclasses.replace(ctx, itinerary=await _itinerary_notice(ctx.booking_id))
         method = await _itip_method(note, ctx)
         settings = config.get_settings()
         message = mail.build_message(note, ctx, settings, method=method, now=now)
@@ -563,6 +566,17 @@ async def _after_failure(
         )
     await N.update(values).where(_holding(note))
     return "failed" if give_up else "retry"
+
+
+# A visit of a class's day fell away: the mail says so and offers a replacement.
+ITINERARY_KINDS = ("booking.cancelled", "booking.declined", "event.cancelled")
+
+
+async def _itinerary_notice(booking_id: int) -> Any:
+    # Imported here: itineraries.services imports the booking engine, which imports us.
+    from outreach.itineraries.services import itinerary_for_booking
+
+    return await itinerary_for_booking(booking_id)
 
 
 async def _load_context(booking_id: int | None) -> MailContext | None:

@@ -145,6 +145,15 @@ _EN: dict[str, str] = {
     "eine Buchung für „%(title)s“ wurde storniert. Die Plätze sind wieder frei.": (
         "A booking for “%(title)s” has been cancelled. Its places are free again."
     ),
+    "Dieser Besuch war Teil des Firmentags der Klasse %(label)s am %(day)s.": (
+        "This visit was part of the class day of %(label)s on %(day)s."
+    ),
+    "Diese Besuche des Tages bleiben gebucht:": "These visits of the day stay booked:",
+    "Ersatz für diesen Besuch finden und mit einem Klick buchen": (
+        "Find a replacement for this visit and book it in one click"
+    ),
+    "Kein Besuch dieses Tages findet mehr statt.": "No visit of this day takes place any more.",
+    "Ihr Firmentag": "Your class day",
 }
 
 _CS: dict[str, str] = {
@@ -274,6 +283,15 @@ _CS: dict[str, str] = {
     "eine Buchung für „%(title)s“ wurde storniert. Die Plätze sind wieder frei.": (
         "rezervace na akci „%(title)s“ byla zrušena. Místa jsou opět volná."
     ),
+    "Dieser Besuch war Teil des Firmentags der Klasse %(label)s am %(day)s.": (
+        "Tato návštěva byla součástí dne ve firmách třídy %(label)s, %(day)s."
+    ),
+    "Diese Besuche des Tages bleiben gebucht:": "Tyto návštěvy dne zůstávají rezervované:",
+    "Ersatz für diesen Besuch finden und mit einem Klick buchen": (
+        "Najít náhradu za tuto návštěvu a rezervovat ji jedním kliknutím"
+    ),
+    "Kein Besuch dieses Tages findet mehr statt.": "Žádná návštěva tohoto dne se již nekoná.",
+    "Ihr Firmentag": "Váš den ve firmách",
 }
 
 # Presenter invitations at parents' evenings (outreach.presenters).

@@ -18,7 +18,7 @@ from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
 from outreach.config import Settings
-from outreach.pages import auth, firm, office, presenters, public, respond, school
+from outreach.pages import auth, firm, office, planner, presenters, public, respond, school
 from outreach.pages.common import page_exception_handlers, session_secret
 from outreach.pages.i18n import install
 
@@ -75,6 +75,7 @@ def page_router() -> Router:
             *public.HANDLERS,
             *auth.HANDLERS,
             *school.HANDLERS,
+            *planner.HANDLERS,
             *firm.HANDLERS,
             *office.HANDLERS,
             *respond.HANDLERS,

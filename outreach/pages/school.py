@@ -17,6 +17,7 @@ from outreach.booking.schemas import BookingRequest
 from outreach.config import get_settings
 from outreach.errors import Conflict, Invalid
 from outreach.events import services as events
+from outreach.itineraries import services as itineraries
 from outreach.organisations.services import get_organisation, list_organisations
 from outreach.pages.common import (
     FormErrors,
@@ -49,6 +50,7 @@ def private_feed_links(token: str) -> dict[str, str]:
 async def dashboard(request: Request[Any, Any, Any], by: NamedDependency[Principal]) -> Template:
     me = require(request, by, "school")
     now = utcnow()
+    today = now.astimezone(LOCAL_TZ).date()
     visits = await booking.list_bookings(by=me)
     seminars = await events.list_events(
         events.EventFilter(kind="teacher_training", status="published", starts_from=now), by=me
@@ -68,6 +70,7 @@ async def dashboard(request: Request[Any, Any, Any], by: NamedDependency[Princip
         ),
         seminars=seminars,
         evenings=sorted(evenings, key=lambda e: e.id, reverse=True),
+        class_days=[i for i in await itineraries.list_itineraries(by=me) if i.date >= today],
         feed=private_feed_links(await accounts.feed_token_for(by=me)),
         now=now,
     )

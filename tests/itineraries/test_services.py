@@ -370,8 +370,9 @@ async def test_a_cancelled_visit_gets_replacement_options_keeping_the_others(net
     notice = await itineraries.itinerary_for_booking(kaden.booking_id)
     assert notice is not None and notice.itinerary_id == it.id
     assert [v.host for v in notice.other_visits] == ["rehn", "seifert"]
+    # The teacher's page of the day, where the replacements are booked in one click.
     assert notice.replacements_url.endswith(
-        f"/api/v1/itineraries/{it.id}/replacements?booking={kaden.booking_id}"
+        f"/school/itineraries/{it.id}?replace={kaden.booking_id}#replacements"
     )
     assert await itineraries.itinerary_for_booking(10**6) is None
 

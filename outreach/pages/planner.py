@@ -1,0 +1,403 @@
+"""Teachers: the class day planner. Plan a day at several firms, book it all or nothing,
+follow each visit's status, cancel, replace a visit that fell away, print the day.
+
+Planning is a GET (it changes nothing, so the form works without JavaScript and the
+result can be bookmarked); booking, cancelling and replacing are POSTs with the CSRF
+token and, where places are taken, an idempotency key in a hidden field so that a
+double click books once. Every rule is in `outreach.itineraries.services`.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import date, timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+from litestar import Request, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath
+from litestar.response import Redirect, Template
+
+from outreach.errors import Conflict, Invalid
+from outreach.itineraries import services as itineraries
+from outreach.itineraries.schemas import (
+    ItineraryIn,
+    ItineraryOut,
+    PlanOut,
+    PlanRequest,
+    ProposalOut,
+)
+from outreach.itineraries.sketch import RouteStop, route_svg, stops_of
+from outreach.organisations.services import list_organisations
+from outreach.pages.common import (
+    FormErrors,
+    convert,
+    error_text,
+    flash,
+    form_data,
+    gettext_for,
+    page,
+    parse_date,
+    parse_int,
+    redirect,
+    require,
+)
+from outreach.principal import Principal
+from outreach.timeutil import LOCAL_TZ, utcnow
+
+__all__ = ["HANDLERS"]
+
+MAX_DAYS = 31
+# Fields of the planning form, carried as hidden fields into each "book this day" form.
+_PLAN_FIELDS = (
+    "date",
+    "date_to",
+    "grade",
+    "pupils",
+    "adults",
+    "arrive_at",
+    "leave_by",
+    "lunch_minutes",
+    "travel_mode",
+    "max_visits",
+    "topics",
+    "class_label",
+)
+# Service field -> form field, for errors shown beside their field.
+_FIELDS = {name: name for name in _PLAN_FIELDS} | {
+    "dates": "date_to",
+    "firms": "firms",
+    "min_visits": "max_visits",
+    "slot_ids": "__top__",
+    "slot": "__top__",
+}
+
+
+def _values(source: Any) -> dict[str, Any]:
+    """The planning form's values from a query string or a posted form."""
+
+    def one(name: str) -> str:
+        value = source.get(name)
+        if isinstance(value, list):
+            value = value[-1] if value else ""
+        return str(value or "").strip()
+
+    firms = source.getall("firms", []) if hasattr(source, "getall") else source.get("firms", [])
+    if isinstance(firms, str):
+        firms = [firms]
+    values: dict[str, Any] = {name: one(name) for name in _PLAN_FIELDS}
+    values["firms"] = [f.strip() for f in firms if f and f.strip()]
+    return values
+
+
+def _defaults() -> dict[str, Any]:
+    start = datetime_today() + timedelta(days=14)
+    while start.weekday() >= 5:
+        start += timedelta(days=1)
+    return {
+        "date": start.isoformat(),
+        "date_to": "",
+        "grade": "",
+        "pupils": "",
+        "adults": "2",
+        "arrive_at": "08:00",
+        "leave_by": "15:00",
+        "lunch_minutes": "0",
+        "travel_mode": "foot",
+        "max_visits": "3",
+        "topics": "",
+        "class_label": "",
+        "firms": [],
+    }
+
+
+def datetime_today() -> date:
+    return utcnow().astimezone(LOCAL_TZ).date()
+
+
+def _days(values: dict[str, Any]) -> list[date]:
+    first = parse_date(values.get("date"))
+    if first is None:
+        raise Invalid("Please give a date.", field="date")
+    last = parse_date(values.get("date_to")) if values.get("date_to") else first
+    if last is None or last < first:
+        raise Invalid("The end of the range must be a date on or after the first.", field="date_to")
+    if (last - first).days >= MAX_DAYS:
+        raise Invalid("Plan at most 31 days at a time.", field="date_to")
+    days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
+    if len(days) == 1:
+        return days  # a single date is checked as asked, and explained if closed
+    # A range looks at the weekdays in it.
+    return [d for d in days if d.weekday() < 5] or days
+
+
+def _plan_request(values: dict[str, Any]) -> PlanRequest:
+    days = _days(values)
+    topics = [t.strip() for t in values.get("topics", "").split(",") if t.strip()]
+    max_visits = parse_int(values.get("max_visits"), default=3) or 3
+    return convert(
+        {
+            "grade": values.get("grade"),
+            "pupils": values.get("pupils"),
+            "adults": values.get("adults") or "0",
+            "dates": [d.isoformat() for d in days],
+            "arrive_at": values.get("arrive_at"),
+            "leave_by": values.get("leave_by"),
+            "travel_mode": values.get("travel_mode") or "foot",
+            "lunch_minutes": values.get("lunch_minutes") or "0",
+            "firms": values.get("firms") or [],
+            "topics": topics,
+            "max_visits": max_visits,
+            "min_visits": min(2, max_visits),
+            "class_label": values.get("class_label") or None,
+        },
+        PlanRequest,
+    )
+
+
+def _sketch(proposal: ProposalOut, n: int, mode: str, title: str) -> str:
+    stops = [
+        RouteStop(v.host_name, v.venue.lat, v.venue.lon, f"{v.starts_at:%H:%M}")
+        for v in proposal.visits
+        if v.venue is not None and v.venue.lat is not None and v.venue.lon is not None
+    ]
+    if not stops:
+        return ""
+    return route_svg(stops, mode=mode, width=420, height=260, title=title, title_id=f"sketch-{n}")
+
+
+def _date_link(values: dict[str, Any], day: date | None) -> str:
+    if day is None:
+        return ""
+    query = {k: v for k, v in values.items() if k != "firms" and v}
+    query |= {"date": day.isoformat(), "date_to": ""}
+    pairs = [*query.items(), *(("firms", f) for f in values.get("firms", []))]
+    return "/school/plan?" + urlencode(pairs)
+
+
+async def _planner_page(
+    request: Request[Any, Any, Any],
+    values: dict[str, Any],
+    *,
+    plan: PlanOut | None = None,
+    errors: FormErrors | None = None,
+    taken: bool = False,
+    status_code: int = 200,
+) -> Template:
+    _ = gettext_for(request)
+    sketches = []
+    if plan is not None:
+        sketches = [
+            _sketch(
+                p,
+                n,
+                values.get("travel_mode") or "foot",
+                _("Route sketch of proposal %(n)s") % {"n": n},
+            )
+            for n, p in enumerate(plan.proposals, start=1)
+        ]
+    return page(
+        request,
+        "school/planner.html",
+        status_code=status_code,
+        values=values,
+        plan=plan,
+        sketches=sketches,
+        taken=taken,
+        errors=errors,
+        firms=await list_organisations("firm"),
+        date_link=lambda day: _date_link(values, day),
+        new_key=lambda: secrets.token_urlsafe(16),
+    )
+
+
+@get("/school/plan")
+async def planner(request: Request[Any, Any, Any], by: NamedDependency[Principal]) -> Template:
+    """The form, and with a date given, the ranked proposals or why nothing fits."""
+    me = require(request, by, "school")
+    _ = gettext_for(request)
+    if "date" not in request.query_params:
+        return await _planner_page(request, _defaults())
+    values = _values(request.query_params)
+    errors = FormErrors()
+    try:
+        plan = await itineraries.plan_day(_plan_request(values), by=me)
+    except Invalid as exc:
+        errors.add(exc, _FIELDS, text=error_text(_, exc))
+        return await _planner_page(request, values, errors=errors, status_code=422)
+    return await _planner_page(request, values, plan=plan)
+
+
+@post("/school/plan/book")
+async def book_day(
+    request: Request[Any, Any, Any], by: NamedDependency[Principal]
+) -> Template | Redirect:
+    """Book one proposal all or nothing; when a part was just taken, fresh proposals."""
+    me = require(request, by, "school")
+    _ = gettext_for(request)
+    data = await form_data(request)
+    values = _values(data)
+    slot_ids = data.get("slot_ids") or []
+    slot_ids = [slot_ids] if isinstance(slot_ids, str) else slot_ids
+    errors = FormErrors()
+    try:
+        if not values["class_label"]:
+            raise Invalid("Please name the class (e.g. 8a) before booking.", field="class_label")
+        req = _plan_request(values)
+        booked = await itineraries.book_itinerary(
+            convert(
+                {
+                    "slot_ids": [parse_int(s) for s in slot_ids],
+                    "class_label": values["class_label"],
+                    "grade": req.grade,
+                    "pupils": req.pupils,
+                    "adults": req.adults,
+                    "contact_email": me.email,
+                    "language": request.state.get("locale"),
+                    "travel_mode": req.travel_mode,
+                    "arrive_at": req.arrive_at,
+                    "leave_by": req.leave_by,
+                    "lunch_minutes": req.lunch_minutes,
+                    "firms": req.firms,
+                    "topics": req.topics,
+                },
+                ItineraryIn,
+            ),
+            by=me,
+            key=str(data.get("key") or "") or None,
+        )
+    except itineraries.ItineraryUnavailable as exc:
+        # Nothing was booked: say so, and show what fits now.
+        return await _planner_page(request, values, plan=exc.plan, taken=True, status_code=409)
+    except (Invalid, Conflict) as exc:
+        errors.add(exc, _FIELDS, text=error_text(_, exc))
+        return await _planner_page(request, values, errors=errors, status_code=422)
+    flash(request, _("The day is booked. Each firm's part shows its own status."))
+    return redirect(f"/school/itineraries/{booked.itinerary.id}")
+
+
+async def _itinerary_page(
+    request: Request[Any, Any, Any],
+    me: Principal,
+    itinerary_id: int,
+    *,
+    errors: FormErrors | None = None,
+    status_code: int = 200,
+) -> Template:
+    _ = gettext_for(request)
+    it = await itineraries.get_itinerary(itinerary_id, by=me)
+    now = utcnow()
+    # For each visit that fell away (and has not started): what would replace it.
+    replacements: dict[int, PlanOut] = {}
+    for visit in it.visits:
+        if visit.status in ("cancelled", "declined") and visit.starts_at > now:
+            replacements[visit.booking_id] = await itineraries.replacement_options(
+                it.id, visit.booking_id, by=me, now=now
+            )
+    kept = {v.slot_id for v in it.visits}
+    stops = stops_of(it)
+    return page(
+        request,
+        "school/itinerary.html",
+        status_code=status_code,
+        itinerary=it,
+        replacements=replacements,
+        kept=kept,
+        sketch=route_svg(stops, mode=it.travel_mode, width=480, height=300, title=_("Route sketch"))
+        if stops
+        else "",
+        cancellable=it.status != "cancelled" and it.visits[0].starts_at > now,
+        errors=errors,
+        new_key=lambda: secrets.token_urlsafe(16),
+        hosts={v.host: v.host_name for v in it.visits},
+    )
+
+
+@get("/school/itineraries/{itinerary_id:int}")
+async def itinerary(
+    request: Request[Any, Any, Any], itinerary_id: FromPath[int], by: NamedDependency[Principal]
+) -> Template:
+    return await _itinerary_page(request, require(request, by, "school"), itinerary_id)
+
+
+@get("/school/itineraries/{itinerary_id:int}/print")
+async def itinerary_print(
+    request: Request[Any, Any, Any], itinerary_id: FromPath[int], by: NamedDependency[Principal]
+) -> Template:
+    """One page to print and hand to parents: times, places, ways, contacts, a sketch."""
+    me = require(request, by, "school")
+    it: ItineraryOut = await itineraries.get_itinerary(itinerary_id, by=me)
+    stops = stops_of(it)
+    sketch = route_svg(stops, mode=it.travel_mode, title="Skizze der Wege") if stops else ""
+    return Template("itineraries/print.html", context={"itinerary": it, "route_svg": sketch})
+
+
+@post("/school/itineraries/{itinerary_id:int}/visits/{booking_id:int}/cancel")
+async def cancel_visit(
+    request: Request[Any, Any, Any],
+    itinerary_id: FromPath[int],
+    booking_id: FromPath[int],
+    by: NamedDependency[Principal],
+) -> Template | Redirect:
+    me = require(request, by, "school")
+    _ = gettext_for(request)
+    data = await form_data(request)
+    try:
+        await itineraries.cancel_visit(
+            itinerary_id, booking_id, str(data.get("reason", "")).strip(), by=me
+        )
+    except (Invalid, Conflict) as exc:
+        errors = FormErrors({"__top__": error_text(_, exc)})
+        return await _itinerary_page(request, me, itinerary_id, errors=errors, status_code=409)
+    flash(request, _("The visit is cancelled. The host has been told."))
+    return redirect(f"/school/itineraries/{itinerary_id}#replacements")
+
+
+@post("/school/itineraries/{itinerary_id:int}/cancel")
+async def cancel_day(
+    request: Request[Any, Any, Any], itinerary_id: FromPath[int], by: NamedDependency[Principal]
+) -> Template | Redirect:
+    me = require(request, by, "school")
+    _ = gettext_for(request)
+    data = await form_data(request)
+    try:
+        await itineraries.cancel_itinerary(itinerary_id, str(data.get("reason", "")).strip(), by=me)
+    except (Invalid, Conflict) as exc:
+        errors = FormErrors({"__top__": error_text(_, exc)})
+        return await _itinerary_page(request, me, itinerary_id, errors=errors, status_code=409)
+    flash(request, _("The whole day is cancelled. Every host has been told."))
+    return redirect(f"/school/itineraries/{itinerary_id}")
+
+
+@post("/school/itineraries/{itinerary_id:int}/replace")
+async def replace_visit(
+    request: Request[Any, Any, Any], itinerary_id: FromPath[int], by: NamedDependency[Principal]
+) -> Template | Redirect:
+    """Book the chosen replacement into the day (one click, idempotent)."""
+    me = require(request, by, "school")
+    _ = gettext_for(request)
+    data = await form_data(request)
+    booking_id, slot_id = parse_int(data.get("booking")), parse_int(data.get("slot"))
+    try:
+        if booking_id is None or slot_id is None:
+            raise Invalid("Please pick a replacement.", field="slot")
+        await itineraries.book_replacement(
+            itinerary_id, booking_id, slot_id, by=me, key=str(data.get("key") or "") or None
+        )
+    except (Invalid, Conflict) as exc:
+        errors = FormErrors({"__top__": error_text(_, exc)})
+        return await _itinerary_page(request, me, itinerary_id, errors=errors, status_code=409)
+    flash(request, _("The replacement is booked into your day."))
+    return redirect(f"/school/itineraries/{itinerary_id}")
+
+
+HANDLERS = [
+    planner,
+    book_day,
+    itinerary,
+    itinerary_print,
+    cancel_visit,
+    cancel_day,
+    replace_visit,
+]
