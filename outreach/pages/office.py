@@ -36,6 +36,7 @@ from outreach.pages.common import (
 )
 from outreach.principal import Principal
 from outreach.timeutil import LOCAL_TZ, utcnow
+from outreach.web import IdPath
 
 __all__ = ["HANDLERS"]
 
@@ -194,7 +195,7 @@ async def failed(request: Request[Any, Any, Any], by: NamedDependency[Principal]
 
 @post("/office/notifications/{notification_id:int}/retry")
 async def retry(
-    request: Request[Any, Any, Any], notification_id: FromPath[int], by: NamedDependency[Principal]
+    request: Request[Any, Any, Any], notification_id: IdPath, by: NamedDependency[Principal]
 ) -> Redirect:
     require(request, by)
     _ = gettext_for(request)
@@ -231,7 +232,7 @@ async def mail(
     return page(
         request,
         "office/mail.html",
-        name=name,
+        mail_name=name,  # not `name`: that is page()'s own parameter (the template)
         headers=[(k, str(message[k])) for k in ("From", "To", "Subject", "Date") if message[k]],
         text=body.get_content() if body is not None else "",
         parts=[part.get_content_type() for part in message.walk()],
