@@ -7,7 +7,6 @@ from typing import Any
 
 from litestar import Request, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 from outreach.accounts import services as accounts
@@ -34,6 +33,7 @@ from outreach.pages.common import (
 from outreach.pages.school import private_feed_links
 from outreach.principal import Principal
 from outreach.timeutil import LOCAL_TZ, utcnow
+from outreach.web import IdPath
 
 __all__ = ["HANDLERS"]
 
@@ -188,7 +188,7 @@ async def create_event(
 
 @get("/firm/events/{event_id:int}")
 async def event_detail(
-    request: Request[Any, Any, Any], event_id: FromPath[int], by: NamedDependency[Principal]
+    request: Request[Any, Any, Any], event_id: IdPath, by: NamedDependency[Principal]
 ) -> Template:
     me = require(request, by, "firm")
     event = await _managed(event_id, me)
@@ -198,7 +198,7 @@ async def event_detail(
 
 @get("/firm/events/{event_id:int}/edit")
 async def edit_event_form(
-    request: Request[Any, Any, Any], event_id: FromPath[int], by: NamedDependency[Principal]
+    request: Request[Any, Any, Any], event_id: IdPath, by: NamedDependency[Principal]
 ) -> Template:
     me = require(request, by, "firm")
     event = await _managed(event_id, me)
@@ -207,7 +207,7 @@ async def edit_event_form(
 
 @post("/firm/events/{event_id:int}/edit")
 async def edit_event(
-    request: Request[Any, Any, Any], event_id: FromPath[int], by: NamedDependency[Principal]
+    request: Request[Any, Any, Any], event_id: IdPath, by: NamedDependency[Principal]
 ) -> Template | Redirect:
     me = require(request, by, "firm")
     _ = gettext_for(request)
@@ -231,7 +231,7 @@ async def edit_event(
 
 @post("/firm/events/{event_id:int}/cancel")
 async def cancel_event(
-    request: Request[Any, Any, Any], event_id: FromPath[int], by: NamedDependency[Principal]
+    request: Request[Any, Any, Any], event_id: IdPath, by: NamedDependency[Principal]
 ) -> Redirect:
     me = require(request, by, "firm")
     _ = gettext_for(request)
@@ -267,7 +267,7 @@ def _slot_times(data: dict[str, Any]) -> tuple[Any, Any]:
 
 @get("/firm/events/{event_id:int}/slots/new")
 async def new_slot_form(
-    request: Request[Any, Any, Any], event_id: FromPath[int], by: NamedDependency[Principal]
+    request: Request[Any, Any, Any], event_id: IdPath, by: NamedDependency[Principal]
 ) -> Template:
     me = require(request, by, "firm")
     event = await _managed(event_id, me)
@@ -277,7 +277,7 @@ async def new_slot_form(
 
 @post("/firm/events/{event_id:int}/slots/new")
 async def create_slot(
-    request: Request[Any, Any, Any], event_id: FromPath[int], by: NamedDependency[Principal]
+    request: Request[Any, Any, Any], event_id: IdPath, by: NamedDependency[Principal]
 ) -> Template | Redirect:
     me = require(request, by, "firm")
     _ = gettext_for(request)
@@ -321,7 +321,7 @@ def _slot_form_again(
 
 @get("/firm/slots/{slot_id:int}/edit")
 async def edit_slot_form(
-    request: Request[Any, Any, Any], slot_id: FromPath[int], by: NamedDependency[Principal]
+    request: Request[Any, Any, Any], slot_id: IdPath, by: NamedDependency[Principal]
 ) -> Template:
     me = require(request, by, "firm")
     slot = await events.get_slot(slot_id, by=me)
@@ -337,7 +337,7 @@ async def edit_slot_form(
 
 @post("/firm/slots/{slot_id:int}/edit")
 async def edit_slot(
-    request: Request[Any, Any, Any], slot_id: FromPath[int], by: NamedDependency[Principal]
+    request: Request[Any, Any, Any], slot_id: IdPath, by: NamedDependency[Principal]
 ) -> Template | Redirect:
     me = require(request, by, "firm")
     _ = gettext_for(request)
@@ -378,7 +378,7 @@ def _times(raw: Any) -> tuple[time, ...]:
 
 @get("/firm/events/{event_id:int}/series")
 async def series_form(
-    request: Request[Any, Any, Any], event_id: FromPath[int], by: NamedDependency[Principal]
+    request: Request[Any, Any, Any], event_id: IdPath, by: NamedDependency[Principal]
 ) -> Template:
     me = require(request, by, "firm")
     event = await _managed(event_id, me)
@@ -394,7 +394,7 @@ async def series_form(
 
 @post("/firm/events/{event_id:int}/series")
 async def create_series(
-    request: Request[Any, Any, Any], event_id: FromPath[int], by: NamedDependency[Principal]
+    request: Request[Any, Any, Any], event_id: IdPath, by: NamedDependency[Principal]
 ) -> Template | Redirect:
     me = require(request, by, "firm")
     _ = gettext_for(request)
@@ -450,7 +450,7 @@ async def create_series(
 
 @post("/firm/bookings/{booking_id:int}/confirm")
 async def confirm(
-    request: Request[Any, Any, Any], booking_id: FromPath[int], by: NamedDependency[Principal]
+    request: Request[Any, Any, Any], booking_id: IdPath, by: NamedDependency[Principal]
 ) -> Redirect:
     me = require(request, by, "firm")
     _ = gettext_for(request)
@@ -464,7 +464,7 @@ async def confirm(
 
 @post("/firm/bookings/{booking_id:int}/decline")
 async def decline(
-    request: Request[Any, Any, Any], booking_id: FromPath[int], by: NamedDependency[Principal]
+    request: Request[Any, Any, Any], booking_id: IdPath, by: NamedDependency[Principal]
 ) -> Redirect:
     me = require(request, by, "firm")
     _ = gettext_for(request)
@@ -490,7 +490,7 @@ def _back(request: Request[Any, Any, Any], default: str) -> str:
 
 @get("/firm/events/{event_id:int}/attendees")
 async def attendees(
-    request: Request[Any, Any, Any], event_id: FromPath[int], by: NamedDependency[Principal]
+    request: Request[Any, Any, Any], event_id: IdPath, by: NamedDependency[Principal]
 ) -> Template:
     """Who comes, one A4 page per slot when printed; counts and contacts, never pupils."""
     me = require(request, by, "firm")
