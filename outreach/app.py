@@ -10,6 +10,7 @@ from litestar import Litestar, Request, Response, get
 from litestar.config.response_cache import ResponseCacheConfig
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.plugins import RedocRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 
@@ -43,9 +44,10 @@ __all__ = ["create_app"]
 
 log = logging.getLogger(__name__)
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+_DOWN = {503: ResponseSpec(dict[str, Any], description="The database or the broker is down")}
 
 
-@get("/health", tags=["operations"], include_in_schema=True)
+@get("/health", tags=["operations"], include_in_schema=True, responses=_DOWN)
 async def health() -> Response[dict[str, Any]]:
     """Database and broker state; 503 when one of them is down."""
     ok, report = await health_report()
@@ -59,7 +61,7 @@ async def live() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@get("/health/ready", tags=["operations"])
+@get("/health/ready", tags=["operations"], responses=_DOWN)
 async def ready() -> Response[dict[str, Any]]:
     """Readiness: send traffic only while the database and broker answer, and not draining."""
     if draining():

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Any
+from typing import Annotated, Any
 
+import msgspec
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, NotAuthorizedException, ValidationException
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.params import PathParameter, QueryParameter
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR, HTTP_503_SERVICE_UNAVAILABLE
 
 from outreach import db
@@ -15,9 +18,62 @@ from outreach.accounts.services import authenticate_token, principal_for_session
 from outreach.errors import DomainError, Unauthorised
 from outreach.principal import ANONYMOUS, Principal
 
-__all__ = ["database_unreachable", "exception_handlers", "provide_principal"]
+__all__ = [
+    "IDEMPOTENCY_KEY",
+    "MAX_ID",
+    "READ_ERRORS",
+    "WRITE_ERRORS",
+    "ErrorOut",
+    "IdPath",
+    "IdQuery",
+    "database_unreachable",
+    "error_responses",
+    "exception_handlers",
+    "provide_principal",
+]
 
 log = logging.getLogger(__name__)
+
+# Row ids are PostgreSQL `integer`s: a larger number names no row, and the database
+# drivers refuse to bind it (a 500 before), so the route refuses it as bad input (422).
+MAX_ID = 2**31 - 1
+IdPath = Annotated[int, PathParameter(ge=1, le=MAX_ID)]
+IdQuery = Annotated[int | None, QueryParameter(ge=1, le=MAX_ID)]
+# What booking.services accepts as an Idempotency-Key, documented so clients know.
+IDEMPOTENCY_KEY = r"^[\x21-\x7e]{1,200}$"
+
+
+class ErrorOut(msgspec.Struct):
+    """Every error answer of the API: a message naming the field, and the field itself."""
+
+    message: str
+    field: str | None = None
+    reason: str | None = None
+    errors: list[dict[str, Any]] | None = None
+
+
+_ERROR_MEANING = {
+    400: "The request could not be read",
+    401: "No valid bearer token (or none where the operation needs one)",
+    403: "The caller's role or organisation may not do this",
+    404: "No such object, or not the caller's to see",
+    409: "The request is valid but cannot be done in the current state; `reason` says why",
+    422: "Invalid input; `field` names the offending field",
+    429: "Too many requests from this address; retry after `Retry-After` seconds",
+}
+
+
+def error_responses(*codes: int) -> dict[int, ResponseSpec]:
+    """The OpenAPI `responses=` of a route for the error answers it can give."""
+    return {
+        code: ResponseSpec(data_container=ErrorOut, description=_ERROR_MEANING[code])
+        for code in codes
+    }
+
+
+# What any API route can answer besides success; writes can also conflict with the state.
+READ_ERRORS = error_responses(400, 401, 403, 404, 422)
+WRITE_ERRORS = error_responses(400, 401, 403, 404, 409, 422)
 
 
 async def provide_principal(request: Request[Any, Any, Any]) -> Principal:

@@ -12,6 +12,7 @@ from msgspec import Meta, Struct
 from outreach.accounts import privacy, services
 from outreach.config import get_settings
 from outreach.principal import Principal
+from outreach.web import READ_ERRORS, WRITE_ERRORS
 
 __all__ = ["MeController"]
 
@@ -40,12 +41,12 @@ class MeController(Controller):
     path = "/api/v1/me"
     tags = ["me"]
 
-    @get("/feed")
+    @get("/feed", responses=READ_ERRORS)
     async def feed(self, by: NamedDependency[Principal]) -> FeedUrl:
         """The URL of your private calendar feed."""
         return _feed_url(await services.feed_token_for(by=by))
 
-    @post("/feed/rotate", status_code=200)
+    @post("/feed/rotate", status_code=200, responses=WRITE_ERRORS)
     async def rotate(self, by: NamedDependency[Principal]) -> FeedUrl:
         """A new private feed URL; the old one answers 404 from now on."""
         return _feed_url(await services.rotate_feed_token(by=by))

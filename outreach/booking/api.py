@@ -6,11 +6,19 @@ from typing import Annotated
 
 from litestar import Controller, Response, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, HeaderParameter, JSONBody, QueryParameter
+from litestar.params import HeaderParameter, JSONBody, QueryParameter
 
 from outreach.booking import services
 from outreach.booking.schemas import BookingOut, BookingRequest, ReasonIn
 from outreach.principal import Principal
+from outreach.web import (
+    IDEMPOTENCY_KEY,
+    READ_ERRORS,
+    WRITE_ERRORS,
+    IdPath,
+    IdQuery,
+    error_responses,
+)
 
 __all__ = ["BookingController", "SlotBookingController"]
 
@@ -23,14 +31,18 @@ class SlotBookingController(Controller):
     path = "/api/v1/slots"
     tags = ["bookings"]
 
-    @post("/{slot_id:int}/bookings", status_code=201)
+    @post(
+        "/{slot_id:int}/bookings",
+        status_code=201,
+        responses=error_responses(400, 401, 403, 404, 409, 422, 429),
+    )
     async def book(
         self,
-        slot_id: FromPath[int],
+        slot_id: IdPath,
         data: JSONBody[BookingRequest],
         by: NamedDependency[Principal],
         idempotency_key: Annotated[
-            str | None, HeaderParameter(name="Idempotency-Key", max_length=200)
+            str | None, HeaderParameter(name="Idempotency-Key", pattern=IDEMPOTENCY_KEY)
         ] = None,
     ) -> Response[BookingOut]:
         """Book a class visit (teachers) or register (anyone, where the event takes it).
@@ -48,37 +60,33 @@ class BookingController(Controller):
     path = "/api/v1/bookings"
     tags = ["bookings"]
 
-    @get("/")
+    @get("/", responses=READ_ERRORS)
     async def list_bookings(
         self,
         by: NamedDependency[Principal],
-        event: Annotated[int | None, QueryParameter()] = None,
+        event: IdQuery = None,
         status: BookingStatus = None,
     ) -> list[BookingOut]:
         """A school sees its bookings, a firm those of its events, the network office all."""
         return await services.list_bookings(by=by, event_id=event, status=status, audit_view="api")
 
-    @get("/{booking_id:int}")
-    async def get_booking(
-        self, booking_id: FromPath[int], by: NamedDependency[Principal]
-    ) -> BookingOut:
+    @get("/{booking_id:int}", responses=READ_ERRORS)
+    async def get_booking(self, booking_id: IdPath, by: NamedDependency[Principal]) -> BookingOut:
         return await services.get_booking(booking_id, by=by)
 
-    @post("/{booking_id:int}/confirm", status_code=200)
-    async def confirm(
-        self, booking_id: FromPath[int], by: NamedDependency[Principal]
-    ) -> BookingOut:
+    @post("/{booking_id:int}/confirm", status_code=200, responses=WRITE_ERRORS)
+    async def confirm(self, booking_id: IdPath, by: NamedDependency[Principal]) -> BookingOut:
         return await services.confirm_booking(booking_id, by=by)
 
-    @post("/{booking_id:int}/decline", status_code=200)
+    @post("/{booking_id:int}/decline", status_code=200, responses=WRITE_ERRORS)
     async def decline(
-        self, booking_id: FromPath[int], data: JSONBody[ReasonIn], by: NamedDependency[Principal]
+        self, booking_id: IdPath, data: JSONBody[ReasonIn], by: NamedDependency[Principal]
     ) -> BookingOut:
         return await services.decline_booking(booking_id, data.reason, by=by)
 
-    @post("/{booking_id:int}/cancel", status_code=200)
+    @post("/{booking_id:int}/cancel", status_code=200, responses=WRITE_ERRORS)
     async def cancel(
-        self, booking_id: FromPath[int], data: JSONBody[ReasonIn], by: NamedDependency[Principal]
+        self, booking_id: IdPath, data: JSONBody[ReasonIn], by: NamedDependency[Principal]
     ) -> BookingOut:
         """Cancel (booker, host or network office); a waiting booking that fits moves up."""
         return await services.cancel_booking(booking_id, data.reason, by=by)

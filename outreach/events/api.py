@@ -7,7 +7,7 @@ from typing import Annotated
 
 from litestar import Controller, get, patch, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, JSONBody, QueryParameter
+from litestar.params import JSONBody, QueryParameter
 
 from outreach.booking.schemas import ReasonIn
 from outreach.events import services
@@ -21,6 +21,7 @@ from outreach.events.schemas import (
     SlotPatch,
 )
 from outreach.principal import Principal
+from outreach.web import READ_ERRORS, WRITE_ERRORS, IdPath
 
 __all__ = ["EventController", "SlotController"]
 
@@ -29,7 +30,7 @@ class EventController(Controller):
     path = "/api/v1/events"
     tags = ["events"]
 
-    @get("/")
+    @get("/", responses=READ_ERRORS)
     async def list_events(
         self,
         by: NamedDependency[Principal],
@@ -51,34 +52,34 @@ class EventController(Controller):
         )
         return await services.list_events(filters, by=by)
 
-    @post("/")
+    @post("/", responses=WRITE_ERRORS)
     async def create_event(
         self, data: JSONBody[EventIn], by: NamedDependency[Principal]
     ) -> EventOut:
         """Create an event of your own organisation (the network office: any `host`)."""
         return await services.create_event(data, by=by)
 
-    @get("/{event_id:int}")
-    async def get_event(self, event_id: FromPath[int], by: NamedDependency[Principal]) -> EventOut:
+    @get("/{event_id:int}", responses=READ_ERRORS)
+    async def get_event(self, event_id: IdPath, by: NamedDependency[Principal]) -> EventOut:
         return await services.get_event(event_id, by=by)
 
-    @patch("/{event_id:int}")
+    @patch("/{event_id:int}", responses=WRITE_ERRORS)
     async def update_event(
-        self, event_id: FromPath[int], data: JSONBody[EventPatch], by: NamedDependency[Principal]
+        self, event_id: IdPath, data: JSONBody[EventPatch], by: NamedDependency[Principal]
     ) -> EventOut:
         """Change an event; attendees are told of changes to its title or place."""
         return await services.update_event(event_id, data, by=by)
 
-    @post("/{event_id:int}/cancel", status_code=200)
+    @post("/{event_id:int}/cancel", status_code=200, responses=WRITE_ERRORS)
     async def cancel_event(
-        self, event_id: FromPath[int], data: JSONBody[ReasonIn], by: NamedDependency[Principal]
+        self, event_id: IdPath, data: JSONBody[ReasonIn], by: NamedDependency[Principal]
     ) -> EventOut:
         """Cancel the event: every booking is cancelled and told."""
         return await services.cancel_event(event_id, data.reason, by=by)
 
-    @post("/{event_id:int}/slots")
+    @post("/{event_id:int}/slots", responses=WRITE_ERRORS)
     async def add_slot(
-        self, event_id: FromPath[int], data: JSONBody[SlotIn], by: NamedDependency[Principal]
+        self, event_id: IdPath, data: JSONBody[SlotIn], by: NamedDependency[Principal]
     ) -> SlotOut:
         return await services.add_slot(event_id, data, by=by)
 
@@ -87,9 +88,9 @@ class SlotController(Controller):
     path = "/api/v1/slots"
     tags = ["events"]
 
-    @patch("/{slot_id:int}")
+    @patch("/{slot_id:int}", responses=WRITE_ERRORS)
     async def update_slot(
-        self, slot_id: FromPath[int], data: JSONBody[SlotPatch], by: NamedDependency[Principal]
+        self, slot_id: IdPath, data: JSONBody[SlotPatch], by: NamedDependency[Principal]
     ) -> SlotOut:
         """Move a slot or change its capacity; moved bookings get a new invitation."""
         return await services.update_slot(slot_id, data, by=by)

@@ -24,6 +24,7 @@ from outreach.events.schemas import EventKind
 from outreach.feeds import services
 from outreach.feeds.http import feed_headers, is_not_modified
 from outreach.principal import Principal
+from outreach.web import MAX_ID, IdPath, error_responses
 
 __all__ = [
     "EventCalendarController",
@@ -42,8 +43,9 @@ _RESPONSES = {
         description="Not modified: the client's copy (If-None-Match, If-Modified-Since) is current",
     ),
     404: ResponseSpec(data_container=None, description="No such feed"),
+    **error_responses(401, 422),
 }
-_EVENT_FILE = re.compile(r"^([1-9][0-9]{0,17})\.ics$")
+_EVENT_FILE = re.compile(r"^([1-9][0-9]{0,9})\.ics$")
 _TOKEN_FILE = re.compile(r"^([A-Za-z0-9_-]{1,200})\.ics$")
 
 
@@ -142,7 +144,7 @@ class EventCalendarController(Controller):
     async def event(
         self,
         request: Request[Any, Any, Any],
-        event_id: FromPath[int],
+        event_id: IdPath,
         by: NamedDependency[Principal],
     ) -> ASGIResponse:
         """One event as iCalendar (also at `/events/{id}.ics`)."""
@@ -157,7 +159,7 @@ async def event_file_response(
     A plain `Response`, so that a handler that otherwise answers a page can return it.
     """
     match = _EVENT_FILE.match(name)
-    if match is None:
+    if match is None or int(match.group(1)) > MAX_ID:
         raise NotFoundException()
     feed = await services.event_feed(int(match.group(1)), by=by)
     status, headers, body = _answer(request, feed)

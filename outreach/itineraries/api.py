@@ -9,7 +9,7 @@ from litestar import Controller, Response, get, post
 from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.params import FromPath, HeaderParameter, JSONBody, QueryParameter
+from litestar.params import FromPath, HeaderParameter, JSONBody
 
 from outreach.itineraries import services
 from outreach.itineraries.schemas import (
@@ -20,17 +20,18 @@ from outreach.itineraries.schemas import (
     PlanRequest,
 )
 from outreach.principal import Principal
+from outreach.web import IDEMPOTENCY_KEY, MAX_ID, READ_ERRORS, IdPath, IdQuery, error_responses
 
 __all__ = ["ItineraryCalendarController", "ItineraryController"]
 
-_ICS_FILE = re.compile(r"^([1-9][0-9]{0,17})\.ics$")
+_ICS_FILE = re.compile(r"^([1-9][0-9]{0,9})\.ics$")
 
 
 class ItineraryController(Controller):
     path = "/api/v1/itineraries"
     tags = ["itineraries"]
 
-    @post("/plan", status_code=200)
+    @post("/plan", status_code=200, responses=error_responses(400, 401, 403, 404, 409, 422, 429))
     async def plan(self, data: JSONBody[PlanRequest], by: NamedDependency[Principal]) -> PlanOut:
         """Ranked proposals for a class's day at several firms (2-4 visits), or why none fits.
 
@@ -45,10 +46,11 @@ class ItineraryController(Controller):
         "/",
         status_code=201,
         responses={
+            **error_responses(400, 401, 403, 404, 422, 429),
             409: ResponseSpec(
                 data_container=ItineraryConflictOut,
                 description="A part could not be placed: nothing was booked; fresh proposals",
-            )
+            ),
         },
     )
     async def book(
@@ -56,7 +58,7 @@ class ItineraryController(Controller):
         data: JSONBody[ItineraryIn],
         by: NamedDependency[Principal],
         idempotency_key: Annotated[
-            str | None, HeaderParameter(name="Idempotency-Key", max_length=200)
+            str | None, HeaderParameter(name="Idempotency-Key", pattern=IDEMPOTENCY_KEY)
         ] = None,
     ) -> Response[ItineraryOut]:
         """Book the class into every slot in one transaction, or into none (409).
@@ -68,25 +70,25 @@ class ItineraryController(Controller):
         headers = {"Idempotent-Replayed": "true"} if booked.replayed else {}
         return Response(booked.itinerary, status_code=201, headers=headers)
 
-    @get("/")
+    @get("/", responses=READ_ERRORS)
     async def list_itineraries(self, by: NamedDependency[Principal]) -> list[ItineraryOut]:
         """A school's itineraries; the network office sees all."""
         return await services.list_itineraries(by=by)
 
-    @get("/{itinerary_id:int}")
+    @get("/{itinerary_id:int}", responses=READ_ERRORS)
     async def get_itinerary(
-        self, itinerary_id: FromPath[int], by: NamedDependency[Principal]
+        self, itinerary_id: IdPath, by: NamedDependency[Principal]
     ) -> ItineraryOut:
         """The itinerary with each visit's status (its school and the network office)."""
         return await services.get_itinerary(itinerary_id, by=by)
 
-    @get("/{itinerary_id:int}/replacements")
+    @get("/{itinerary_id:int}/replacements", responses=READ_ERRORS)
     async def replacements(
         self,
-        itinerary_id: FromPath[int],
+        itinerary_id: IdPath,
         by: NamedDependency[Principal],
         # Optional here so that who may ask is decided before what was asked.
-        booking: Annotated[int | None, QueryParameter(ge=1)] = None,
+        booking: IdQuery = None,
     ) -> PlanOut:
         """Days that keep the other visits and replace the visit of `booking` (required)."""
         return await services.replacement_options(itinerary_id, booking, by=by)
@@ -97,13 +99,13 @@ class ItineraryCalendarController(Controller):
     path = "/itineraries"
     tags = ["itineraries"]
 
-    @get("/{name:str}", media_type="text/calendar")
+    @get("/{name:str}", media_type="text/calendar", responses=READ_ERRORS)
     async def calendar(
         self, name: FromPath[str], by: NamedDependency[Principal]
     ) -> Response[bytes]:
         """The itinerary as one iCalendar file, `/itineraries/{id}.ics`: visits and legs."""
         match = _ICS_FILE.match(name)
-        if match is None:
+        if match is None or int(match.group(1)) > MAX_ID:
             raise NotFoundException()
         body = await services.itinerary_calendar(int(match.group(1)), by=by)
         return Response(

@@ -28,6 +28,8 @@ __all__ = [
 ]
 
 TravelMode = Literal["foot", "bus"]
+# A row id fits PostgreSQL's `integer`; a larger number would fail in the driver (a 500).
+SlotId = Annotated[int, Meta(ge=1, le=2**31 - 1)]
 # Local wall time "HH:MM" in Europe/Berlin.
 LocalTime = Annotated[str, Meta(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]
 Slug = Annotated[str, Meta(min_length=1, max_length=64)]
@@ -122,7 +124,7 @@ class ItineraryIn(Struct, forbid_unknown_fields=True):
     the school day is that of the chosen slots and their hosts are the wanted firms.
     """
 
-    slot_ids: Annotated[list[int], Meta(min_length=1, max_length=4)]
+    slot_ids: Annotated[list[SlotId], Meta(min_length=1, max_length=4)]
     class_label: Annotated[str, Meta(min_length=1, max_length=32)]
     grade: Annotated[int, Meta(ge=1, le=13)]
     pupils: Annotated[int, Meta(ge=1, le=1000)]

@@ -171,10 +171,10 @@ async def _load_infos(
     else:
         if not days:
             return []
+        # One condition per run of consecutive days, not per day: the query stays short.
         span = None
-        for day in sorted(set(days)):
-            start = _midnight(day)
-            part = (Slot.starts_at >= start) & (Slot.starts_at < _midnight(day, 1))
+        for first, last in _runs(sorted(set(days))):
+            part = (Slot.starts_at >= _midnight(first)) & (Slot.starts_at < _midnight(last, 1))
             span = part if span is None else span | part
         query = query.where(span)  # type: ignore[arg-type]
     slots = await query
@@ -305,6 +305,8 @@ def _query(req: PlanRequest, by: Principal) -> _Query:
         raise Invalid("date (or dates) is required", field="date")
     if len(days) > 31:
         raise Invalid("at most 31 dates at a time", field="dates")
+    if days[-1].year >= 9999:  # the day after would be past the calendar's end
+        raise Invalid("dates must be before the year 9999", field="date")
     arrive, leave = _time(req.arrive_at, "arrive_at"), _time(req.leave_by, "leave_by")
     if leave <= arrive:
         raise Invalid("leave_by must be after arrive_at", field="leave_by")
@@ -330,6 +332,17 @@ def _query(req: PlanRequest, by: Principal) -> _Query:
         class_label=" ".join(req.class_label.split()) if req.class_label else None,
         school_id=by.org_id if by.role == "school" else None,
     )
+
+
+def _runs(days: Sequence[dt.date]) -> list[tuple[dt.date, dt.date]]:
+    """Sorted days as (first, last) runs of consecutive days."""
+    runs: list[tuple[dt.date, dt.date]] = []
+    for day in days:
+        if runs and (day - runs[-1][1]).days == 1:
+            runs[-1] = (runs[-1][0], day)
+        else:
+            runs.append((day, day))
+    return runs
 
 
 def _midnight(day: dt.date, plus_days: int = 0) -> dt.datetime:
@@ -805,10 +818,18 @@ def _smaller_group(
 async def _other_dates(q: _Query, now: dt.datetime, most: int = 3) -> list[Suggestion]:
     """School days near the ones asked for on which a plan would fit (two queries)."""
     tomorrow = local(now).date() + dt.timedelta(days=1)
-    first = max(tomorrow, q.days[0] - dt.timedelta(days=PROBE_DAYS_BEFORE))
-    last = q.days[-1] + dt.timedelta(days=PROBE_DAYS_AFTER)
-    probe = [first + dt.timedelta(days=n) for n in range((last - first).days + 1)]
-    probe = [d for d in probe if d not in q.days and d.weekday() < 5 and closure_on(d) is None]
+    # Only the weeks around each day asked for: dates centuries apart once made a probe of
+    # a million days (a 500). No neighbours past the calendar's end or in the past.
+    near: set[dt.date] = set()
+    for asked in q.days:
+        if asked > dt.date.max - dt.timedelta(days=PROBE_DAYS_AFTER):
+            continue
+        last = asked + dt.timedelta(days=PROBE_DAYS_AFTER)
+        if last < tomorrow:
+            continue
+        first = max(tomorrow, last - dt.timedelta(days=PROBE_DAYS_AFTER + PROBE_DAYS_BEFORE))
+        near.update(first + dt.timedelta(days=n) for n in range((last - first).days + 1))
+    probe = sorted(d for d in near if d not in q.days and d.weekday() < 5 and closure_on(d) is None)
     if not probe:
         return []
     infos = await _load_infos(days=probe)

@@ -7,7 +7,6 @@ from typing import Any
 
 from litestar import Request, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 from outreach.accounts import services as accounts
@@ -35,6 +34,7 @@ from outreach.pages.school import private_feed_links
 from outreach.presenters import services as presenters
 from outreach.principal import Principal
 from outreach.timeutil import LOCAL_TZ, utcnow
+from outreach.web import IdPath
 
 __all__ = ["HANDLERS"]
 
@@ -190,7 +190,7 @@ async def create_event(
 
 @get("/firm/events/{event_id:int}")
 async def event_detail(
-    request: Request[Any, Any, Any], event_id: FromPath[int], by: NamedDependency[Principal]
+    request: Request[Any, Any, Any], event_id: IdPath, by: NamedDependency[Principal]
 ) -> Template:
     me = require(request, by, "firm")
     event = await _managed(event_id, me)
@@ -200,7 +200,7 @@ async def event_detail(
 
 @get("/firm/events/{event_id:int}/edit")
 async def edit_event_form(
-    request: Request[Any, Any, Any], event_id: FromPath[int], by: NamedDependency[Principal]
+    request: Request[Any, Any, Any], event_id: IdPath, by: NamedDependency[Principal]
 ) -> Template:
     me = require(request, by, "firm")
     event = await _managed(event_id, me)
@@ -209,7 +209,7 @@ async def edit_event_form(
 
 @post("/firm/events/{event_id:int}/edit")
 async def edit_event(
-    request: Request[Any, Any, Any], event_id: FromPath[int], by: NamedDependency[Principal]
+    request: Request[Any, Any, Any], event_id: IdPath, by: NamedDependency[Principal]
 ) -> Template | Redirect:
     me = require(request, by, "firm")
     _ = gettext_for(request)
@@ -233,7 +233,7 @@ async def edit_event(
 
 @post("/firm/events/{event_id:int}/cancel")
 async def cancel_event(
-    request: Request[Any, Any, Any], event_id: FromPath[int], by: NamedDependency[Principal]
+    request: Request[Any, Any, Any], event_id: IdPath, by: NamedDependency[Principal]
 ) -> Redirect:
     me = require(request, by, "firm")
     _ = gettext_for(request)
@@ -283,7 +283,7 @@ def _slot_times(data: dict[str, Any]) -> tuple[Any, Any]:
 
 @get("/firm/events/{event_id:int}/slots/new")
 async def new_slot_form(
-    request: Request[Any, Any, Any], event_id: FromPath[int], by: NamedDependency[Principal]
+    request: Request[Any, Any, Any], event_id: IdPath, by: NamedDependency[Principal]
 ) -> Template:
     me = require(request, by, "firm")
     event = await _managed(event_id, me)
@@ -293,7 +293,7 @@ async def new_slot_form(
 
 @post("/firm/events/{event_id:int}/slots/new")
 async def create_slot(
-    request: Request[Any, Any, Any], event_id: FromPath[int], by: NamedDependency[Principal]
+    request: Request[Any, Any, Any], event_id: IdPath, by: NamedDependency[Principal]
 ) -> Template | Redirect:
     me = require(request, by, "firm")
     _ = gettext_for(request)
@@ -339,7 +339,7 @@ def _slot_form_again(
 
 @get("/firm/slots/{slot_id:int}/edit")
 async def edit_slot_form(
-    request: Request[Any, Any, Any], slot_id: FromPath[int], by: NamedDependency[Principal]
+    request: Request[Any, Any, Any], slot_id: IdPath, by: NamedDependency[Principal]
 ) -> Template:
     me = require(request, by, "firm")
     slot = await events.get_slot(slot_id, by=me)
@@ -355,7 +355,7 @@ async def edit_slot_form(
 
 @post("/firm/slots/{slot_id:int}/edit")
 async def edit_slot(
-    request: Request[Any, Any, Any], slot_id: FromPath[int], by: NamedDependency[Principal]
+    request: Request[Any, Any, Any], slot_id: IdPath, by: NamedDependency[Principal]
 ) -> Template | Redirect:
     me = require(request, by, "firm")
     _ = gettext_for(request)
@@ -396,7 +396,7 @@ def _times(raw: Any) -> tuple[time, ...]:
 
 @get("/firm/events/{event_id:int}/series")
 async def series_form(
-    request: Request[Any, Any, Any], event_id: FromPath[int], by: NamedDependency[Principal]
+    request: Request[Any, Any, Any], event_id: IdPath, by: NamedDependency[Principal]
 ) -> Template:
     me = require(request, by, "firm")
     event = await _managed(event_id, me)
@@ -412,7 +412,7 @@ async def series_form(
 
 @post("/firm/events/{event_id:int}/series")
 async def create_series(
-    request: Request[Any, Any, Any], event_id: FromPath[int], by: NamedDependency[Principal]
+    request: Request[Any, Any, Any], event_id: IdPath, by: NamedDependency[Principal]
 ) -> Template | Redirect:
     me = require(request, by, "firm")
     _ = gettext_for(request)
@@ -468,7 +468,7 @@ async def create_series(
 
 @post("/firm/bookings/{booking_id:int}/confirm")
 async def confirm(
-    request: Request[Any, Any, Any], booking_id: FromPath[int], by: NamedDependency[Principal]
+    request: Request[Any, Any, Any], booking_id: IdPath, by: NamedDependency[Principal]
 ) -> Redirect:
     me = require(request, by, "firm")
     _ = gettext_for(request)
@@ -482,7 +482,7 @@ async def confirm(
 
 @post("/firm/bookings/{booking_id:int}/decline")
 async def decline(
-    request: Request[Any, Any, Any], booking_id: FromPath[int], by: NamedDependency[Principal]
+    request: Request[Any, Any, Any], booking_id: IdPath, by: NamedDependency[Principal]
 ) -> Redirect:
     me = require(request, by, "firm")
     _ = gettext_for(request)
@@ -508,7 +508,7 @@ def _back(request: Request[Any, Any, Any], default: str) -> str:
 
 @get("/firm/events/{event_id:int}/attendees")
 async def attendees(
-    request: Request[Any, Any, Any], event_id: FromPath[int], by: NamedDependency[Principal]
+    request: Request[Any, Any, Any], event_id: IdPath, by: NamedDependency[Principal]
 ) -> Template:
     """Who comes, one A4 page per slot when printed; counts and contacts, never pupils."""
     me = require(request, by, "firm")

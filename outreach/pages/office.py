@@ -38,6 +38,7 @@ from outreach.pages.common import (
 )
 from outreach.principal import Principal
 from outreach.timeutil import LOCAL_TZ, utcnow
+from outreach.web import IdPath
 
 __all__ = ["HANDLERS"]
 
@@ -210,7 +211,7 @@ async def _user_form(
 
 @get("/office/users/{user_id:int}")
 async def user_form(
-    request: Request[Any, Any, Any], user_id: FromPath[int], by: NamedDependency[Principal]
+    request: Request[Any, Any, Any], user_id: IdPath, by: NamedDependency[Principal]
 ) -> Template:
     require(request, by)
     return await _user_form(request, user_id)
@@ -218,7 +219,7 @@ async def user_form(
 
 @post("/office/users/{user_id:int}")
 async def edit_user(
-    request: Request[Any, Any, Any], user_id: FromPath[int], by: NamedDependency[Principal]
+    request: Request[Any, Any, Any], user_id: IdPath, by: NamedDependency[Principal]
 ) -> Template | Redirect:
     me = require(request, by)
     _ = gettext_for(request)
@@ -246,7 +247,7 @@ async def edit_user(
 
 @post("/office/users/{user_id:int}/active")
 async def set_active(
-    request: Request[Any, Any, Any], user_id: FromPath[int], by: NamedDependency[Principal]
+    request: Request[Any, Any, Any], user_id: IdPath, by: NamedDependency[Principal]
 ) -> Redirect:
     """Deactivate or reactivate: `active=0` or `active=1`."""
     me = require(request, by)
@@ -268,7 +269,7 @@ async def set_active(
 
 @post("/office/users/{user_id:int}/reinvite")
 async def reinvite(
-    request: Request[Any, Any, Any], user_id: FromPath[int], by: NamedDependency[Principal]
+    request: Request[Any, Any, Any], user_id: IdPath, by: NamedDependency[Principal]
 ) -> Redirect:
     me = require(request, by)
     _ = gettext_for(request)
@@ -306,7 +307,7 @@ async def failed(request: Request[Any, Any, Any], by: NamedDependency[Principal]
 
 @post("/office/notifications/{notification_id:int}/retry")
 async def retry(
-    request: Request[Any, Any, Any], notification_id: FromPath[int], by: NamedDependency[Principal]
+    request: Request[Any, Any, Any], notification_id: IdPath, by: NamedDependency[Principal]
 ) -> Redirect:
     me = require(request, by)
     _ = gettext_for(request)
@@ -380,7 +381,7 @@ async def mail(
     return page(
         request,
         "office/mail.html",
-        name=name,
+        mail_name=name,  # not `name`: that is page()'s own parameter (the template)
         headers=[(k, str(message[k])) for k in ("From", "To", "Subject", "Date") if message[k]],
         text=body.get_content() if body is not None else "",
         parts=[part.get_content_type() for part in message.walk()],

@@ -16,10 +16,9 @@ from urllib.parse import urlencode
 
 from litestar import Request, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
-from outreach.errors import Conflict, Invalid
+from outreach.errors import Conflict, Forbidden, Invalid
 from outreach.itineraries import services as itineraries
 from outreach.itineraries.schemas import (
     ItineraryIn,
@@ -45,6 +44,7 @@ from outreach.pages.common import (
 )
 from outreach.principal import Principal
 from outreach.timeutil import LOCAL_TZ, utcnow
+from outreach.web import IdPath
 
 __all__ = ["HANDLERS"]
 
@@ -235,6 +235,9 @@ async def book_day(
 ) -> Template | Redirect:
     """Book one proposal all or nothing; when a part was just taken, fresh proposals."""
     me = require(request, by, "school")
+    if me.role != "school":
+        # The office may look at the planner, but a class day is booked by its school.
+        raise Forbidden("only a teacher books a class day for their school")
     _ = gettext_for(request)
     data = await form_data(request)
     values = _values(data)
@@ -316,14 +319,14 @@ async def _itinerary_page(
 
 @get("/school/itineraries/{itinerary_id:int}")
 async def itinerary(
-    request: Request[Any, Any, Any], itinerary_id: FromPath[int], by: NamedDependency[Principal]
+    request: Request[Any, Any, Any], itinerary_id: IdPath, by: NamedDependency[Principal]
 ) -> Template:
     return await _itinerary_page(request, require(request, by, "school"), itinerary_id)
 
 
 @get("/school/itineraries/{itinerary_id:int}/print")
 async def itinerary_print(
-    request: Request[Any, Any, Any], itinerary_id: FromPath[int], by: NamedDependency[Principal]
+    request: Request[Any, Any, Any], itinerary_id: IdPath, by: NamedDependency[Principal]
 ) -> Template:
     """One page to print and hand to parents: times, places, ways, contacts, a sketch."""
     me = require(request, by, "school")
@@ -336,8 +339,8 @@ async def itinerary_print(
 @post("/school/itineraries/{itinerary_id:int}/visits/{booking_id:int}/cancel")
 async def cancel_visit(
     request: Request[Any, Any, Any],
-    itinerary_id: FromPath[int],
-    booking_id: FromPath[int],
+    itinerary_id: IdPath,
+    booking_id: IdPath,
     by: NamedDependency[Principal],
 ) -> Template | Redirect:
     me = require(request, by, "school")
@@ -356,7 +359,7 @@ async def cancel_visit(
 
 @post("/school/itineraries/{itinerary_id:int}/cancel")
 async def cancel_day(
-    request: Request[Any, Any, Any], itinerary_id: FromPath[int], by: NamedDependency[Principal]
+    request: Request[Any, Any, Any], itinerary_id: IdPath, by: NamedDependency[Principal]
 ) -> Template | Redirect:
     me = require(request, by, "school")
     _ = gettext_for(request)
@@ -372,7 +375,7 @@ async def cancel_day(
 
 @post("/school/itineraries/{itinerary_id:int}/replace")
 async def replace_visit(
-    request: Request[Any, Any, Any], itinerary_id: FromPath[int], by: NamedDependency[Principal]
+    request: Request[Any, Any, Any], itinerary_id: IdPath, by: NamedDependency[Principal]
 ) -> Template | Redirect:
     """Book the chosen replacement into the day (one click, idempotent)."""
     me = require(request, by, "school")

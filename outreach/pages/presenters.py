@@ -11,7 +11,6 @@ from typing import Any
 
 from litestar import Request, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 from outreach.errors import Conflict, Invalid, NotFound
@@ -33,6 +32,7 @@ from outreach.pages.common import (
 from outreach.presenters import services as presenters
 from outreach.presenters.schemas import InviteIn
 from outreach.principal import Principal
+from outreach.web import IdPath
 
 __all__ = ["HANDLERS"]
 
@@ -164,14 +164,14 @@ async def _evening_page(
 
 @get("/school/evenings/{event_id:int}")
 async def evening(
-    request: Request[Any, Any, Any], event_id: FromPath[int], by: NamedDependency[Principal]
+    request: Request[Any, Any, Any], event_id: IdPath, by: NamedDependency[Principal]
 ) -> Template:
     return await _evening_page(request, require(request, by, "school"), event_id)
 
 
 @post("/school/evenings/{event_id:int}/invite")
 async def invite(
-    request: Request[Any, Any, Any], event_id: FromPath[int], by: NamedDependency[Principal]
+    request: Request[Any, Any, Any], event_id: IdPath, by: NamedDependency[Principal]
 ) -> Template | Redirect:
     me = require(request, by, "school")
     _ = gettext_for(request)
@@ -202,7 +202,7 @@ async def invite(
 
 @post("/school/invitations/{invitation_id:int}/withdraw")
 async def withdraw(
-    request: Request[Any, Any, Any], invitation_id: FromPath[int], by: NamedDependency[Principal]
+    request: Request[Any, Any, Any], invitation_id: IdPath, by: NamedDependency[Principal]
 ) -> Redirect:
     me = require(request, by, "school")
     _ = gettext_for(request)
@@ -245,14 +245,14 @@ async def _answer(request: Request[Any, Any, Any], by: Principal, invitation_id:
 
 @post("/firm/invitations/{invitation_id:int}/accept")
 async def accept(
-    request: Request[Any, Any, Any], invitation_id: FromPath[int], by: NamedDependency[Principal]
+    request: Request[Any, Any, Any], invitation_id: IdPath, by: NamedDependency[Principal]
 ) -> Redirect:
     return await _answer(request, by, invitation_id, True)
 
 
 @post("/firm/invitations/{invitation_id:int}/decline")
 async def decline(
-    request: Request[Any, Any, Any], invitation_id: FromPath[int], by: NamedDependency[Principal]
+    request: Request[Any, Any, Any], invitation_id: IdPath, by: NamedDependency[Principal]
 ) -> Redirect:
     return await _answer(request, by, invitation_id, False)
 

@@ -40,6 +40,7 @@ from outreach.pages.i18n import LOCALES
 from outreach.presenters import services as presenters
 from outreach.principal import Principal
 from outreach.timeutil import LOCAL_TZ, utcnow
+from outreach.web import IdPath
 
 __all__ = ["HANDLERS", "Occurrence", "feed_links", "google_calendar_url", "remember_done"]
 
@@ -240,7 +241,7 @@ _REGISTRATION_FIELDS = {"name": "name", "email": "email", "persons": "persons", 
 
 @post("/events/{event_id:int}/register")
 async def register(
-    request: Request[Any, Any, Any], event_id: FromPath[int], by: NamedDependency[Principal]
+    request: Request[Any, Any, Any], event_id: IdPath, by: NamedDependency[Principal]
 ) -> Template | Redirect:
     """A registration for an open day, parents' evening or seminar (POST-redirect-GET)."""
     _ = gettext_for(request)

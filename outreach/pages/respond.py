@@ -10,7 +10,6 @@ from typing import Any
 
 from litestar import Request, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 from outreach.booking import services as booking
@@ -25,13 +24,14 @@ from outreach.pages.common import (
     redirect,
 )
 from outreach.principal import Principal
+from outreach.web import IdPath
 
 __all__ = ["HANDLERS"]
 
 
 @get("/bookings/{booking_id:int}/respond")
 async def respond_page(
-    request: Request[Any, Any, Any], booking_id: FromPath[int], by: NamedDependency[Principal]
+    request: Request[Any, Any, Any], booking_id: IdPath, by: NamedDependency[Principal]
 ) -> Template:
     token = request.query_params.get("token", "")
     found = await booking.get_booking_by_link(booking_id, token)
@@ -40,7 +40,7 @@ async def respond_page(
 
 @post("/bookings/{booking_id:int}/respond")
 async def respond(
-    request: Request[Any, Any, Any], booking_id: FromPath[int], by: NamedDependency[Principal]
+    request: Request[Any, Any, Any], booking_id: IdPath, by: NamedDependency[Principal]
 ) -> Template | Redirect:
     _ = gettext_for(request)
     data = await form_data(request)
@@ -69,7 +69,7 @@ async def respond(
 
 @get("/bookings/{booking_id:int}/verify")
 async def address_page(
-    request: Request[Any, Any, Any], booking_id: FromPath[int], by: NamedDependency[Principal]
+    request: Request[Any, Any, Any], booking_id: IdPath, by: NamedDependency[Principal]
 ) -> Template:
     """The first mail's link: one button, so a mail scanner opening it confirms nothing."""
     token = request.query_params.get("token", "")
@@ -79,7 +79,7 @@ async def address_page(
 
 @post("/bookings/{booking_id:int}/verify")
 async def confirm_address(
-    request: Request[Any, Any, Any], booking_id: FromPath[int], by: NamedDependency[Principal]
+    request: Request[Any, Any, Any], booking_id: IdPath, by: NamedDependency[Principal]
 ) -> Template | Redirect:
     _ = gettext_for(request)
     token = str((await form_data(request)).get("token", ""))

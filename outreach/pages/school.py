@@ -8,7 +8,6 @@ from typing import Any
 
 from litestar import Request, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 from outreach.accounts import services as accounts
@@ -35,6 +34,7 @@ from outreach.pages.common import (
 from outreach.pages.public import google_calendar_url, remember_done
 from outreach.principal import Principal
 from outreach.timeutil import LOCAL_TZ, utcnow
+from outreach.web import IdPath
 
 __all__ = ["HANDLERS", "private_feed_links"]
 
@@ -169,7 +169,7 @@ async def _book_page(
 
 @get("/school/book/{slot_id:int}")
 async def book_form(
-    request: Request[Any, Any, Any], slot_id: FromPath[int], by: NamedDependency[Principal]
+    request: Request[Any, Any, Any], slot_id: IdPath, by: NamedDependency[Principal]
 ) -> Template:
     return await _book_page(request, require(request, by, "school"), slot_id)
 
@@ -182,7 +182,7 @@ _VISIT_FIELDS = {
 
 @post("/school/book/{slot_id:int}")
 async def book(
-    request: Request[Any, Any, Any], slot_id: FromPath[int], by: NamedDependency[Principal]
+    request: Request[Any, Any, Any], slot_id: IdPath, by: NamedDependency[Principal]
 ) -> Template | Redirect:
     me = require(request, by, "school")
     _ = gettext_for(request)
@@ -210,7 +210,7 @@ async def book(
 
 @get("/school/bookings/{booking_id:int}/cancel")
 async def cancel_form(
-    request: Request[Any, Any, Any], booking_id: FromPath[int], by: NamedDependency[Principal]
+    request: Request[Any, Any, Any], booking_id: IdPath, by: NamedDependency[Principal]
 ) -> Template:
     me = require(request, by, "school")
     return page(request, "school/cancel.html", booking=await booking.get_booking(booking_id, by=me))
@@ -218,7 +218,7 @@ async def cancel_form(
 
 @post("/school/bookings/{booking_id:int}/cancel")
 async def cancel(
-    request: Request[Any, Any, Any], booking_id: FromPath[int], by: NamedDependency[Principal]
+    request: Request[Any, Any, Any], booking_id: IdPath, by: NamedDependency[Principal]
 ) -> Template | Redirect:
     me = require(request, by, "school")
     _ = gettext_for(request)

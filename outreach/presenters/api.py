@@ -6,11 +6,12 @@ from typing import Annotated
 
 from litestar import Controller, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, JSONBody, QueryParameter
+from litestar.params import JSONBody, QueryParameter
 
 from outreach.presenters import services
 from outreach.presenters.schemas import AnswerIn, InvitationOut, InviteIn, PresenterStatus
 from outreach.principal import Principal
+from outreach.web import IdPath
 
 __all__ = ["EventPresenterController", "PresenterInvitationController"]
 
@@ -21,14 +22,14 @@ class EventPresenterController(Controller):
 
     @get("/")
     async def list_presenters(
-        self, evening_id: FromPath[int], by: NamedDependency[Principal]
+        self, evening_id: IdPath, by: NamedDependency[Principal]
     ) -> list[InvitationOut]:
         """The hosting school and the office see every invitation; others the accepted firms."""
         return await services.invitations_for_event(evening_id, by=by)
 
     @post("/")
     async def invite(
-        self, evening_id: FromPath[int], data: JSONBody[InviteIn], by: NamedDependency[Principal]
+        self, evening_id: IdPath, data: JSONBody[InviteIn], by: NamedDependency[Principal]
     ) -> list[InvitationOut]:
         """The hosting school invites firms (slugs) to present at its parents' evening."""
         result = await services.invite_firms(evening_id, data, by=by)
@@ -50,27 +51,27 @@ class PresenterInvitationController(Controller):
 
     @get("/{invitation_id:int}")
     async def get_invitation(
-        self, invitation_id: FromPath[int], by: NamedDependency[Principal]
+        self, invitation_id: IdPath, by: NamedDependency[Principal]
     ) -> InvitationOut:
         return await services.get_invitation(invitation_id, by=by)
 
     @post("/{invitation_id:int}/accept", status_code=200)
     async def accept(
-        self, invitation_id: FromPath[int], data: JSONBody[AnswerIn], by: NamedDependency[Principal]
+        self, invitation_id: IdPath, data: JSONBody[AnswerIn], by: NamedDependency[Principal]
     ) -> InvitationOut:
         """The invited firm will present; the school is told."""
         return await services.accept(invitation_id, data.message, by=by)
 
     @post("/{invitation_id:int}/decline", status_code=200)
     async def decline(
-        self, invitation_id: FromPath[int], data: JSONBody[AnswerIn], by: NamedDependency[Principal]
+        self, invitation_id: IdPath, data: JSONBody[AnswerIn], by: NamedDependency[Principal]
     ) -> InvitationOut:
         """The invited firm will not present; the school is told."""
         return await services.decline(invitation_id, data.message, by=by)
 
     @post("/{invitation_id:int}/withdraw", status_code=200)
     async def withdraw(
-        self, invitation_id: FromPath[int], by: NamedDependency[Principal]
+        self, invitation_id: IdPath, by: NamedDependency[Principal]
     ) -> InvitationOut:
         """The hosting school takes the invitation back; the firm is told."""
         return await services.withdraw(invitation_id, by=by)
