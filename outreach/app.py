@@ -30,6 +30,7 @@ from outreach.pages import (
     template_config,
 )
 from outreach.web import exception_handlers, provide_principal
+from outreach.workplan.api import MilestoneController, ReportController, WorkPlanController
 
 __all__ = ["create_app"]
 
@@ -110,6 +111,9 @@ def create_app(*, start_workers: bool = True, use_pool: bool = True) -> Litestar
             ItineraryCalendarController,
             FeedController,
             EventCalendarController,
+            WorkPlanController,
+            MilestoneController,
+            ReportController,
             *bench_route_handlers(),
             page_router(),
             static_router(),

@@ -58,6 +58,7 @@ def all_tables() -> list[type[Table]]:
     from outreach.itineraries.tables import Itinerary, ItineraryVisit
     from outreach.notifications.tables import Notification
     from outreach.organisations.tables import Organisation
+    from outreach.workplan.tables import Milestone, MilestoneEvent, Priority, WorkPlan
 
     return [
         Organisation,
@@ -75,6 +76,10 @@ def all_tables() -> list[type[Table]]:
         FeedDocument,
         Itinerary,
         ItineraryVisit,
+        WorkPlan,
+        Priority,
+        Milestone,
+        MilestoneEvent,
     ]
 
 

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from outreach.config import Settings
 
 __all__ = [
+    "attendees_url",
     "booking_url",
     "event_url",
     "mail_host",
@@ -32,6 +33,11 @@ def mail_host(settings: Settings) -> str:
 
 def booking_url(settings: Settings, booking_id: int) -> str:
     return f"{settings.base_url}/bookings/{booking_id}"
+
+
+def attendees_url(settings: Settings, event_id: int) -> str:
+    """The host's attendee list, where attendance is recorded."""
+    return f"{settings.base_url}/firm/events/{event_id}/attendees"
 
 
 def event_url(settings: Settings, event_id: int) -> str:

@@ -33,7 +33,7 @@ BOOKER_KINDS = (
     "booking.reminder",
 )
 # What the host firm is told.
-HOST_KINDS = ("host.booking_received", "host.booking_cancelled")
+HOST_KINDS = ("host.booking_received", "host.booking_cancelled", "host.attendance_missing")
 KINDS = BOOKER_KINDS + HOST_KINDS
 
 # Kinds that put the visit into the booker's calendar, and kinds that take it out.

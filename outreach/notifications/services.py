@@ -119,11 +119,13 @@ async def enqueue(
     payload: Mapping[str, Any] | None = None,
     instant: datetime | None = None,
     due_at: datetime | None = None,
+    dedupe: str | None = None,
 ) -> int | None:
     """Queue one notice inside the caller's transaction; the id, or None if already queued.
 
     Only inserts a row. `instant` tells apart repeats of the same kind for one booking
-    (e.g. each move of a slot); `due_at` defaults to now.
+    (e.g. each move of a slot); `due_at` defaults to now. `dedupe` replaces the key for
+    notices that are once per something else (per slot and recipient).
     """
     if kind not in KINDS:
         raise ValueError(f"unknown notification kind {kind!r}")
@@ -132,6 +134,8 @@ async def enqueue(
         log.info("no address for %s of booking %s; nothing queued", kind, booking_id)
         return None
     row = _new_row(kind, booking_id, recipient, language, payload, instant, due_at)
+    if dedupe is not None:
+        row.dedupe_key = dedupe
     new_ids = await _insert_ignoring_duplicates([row])
     for new_id in new_ids:
         _remember(new_id)

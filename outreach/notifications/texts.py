@@ -132,6 +132,16 @@ _EN: dict[str, str] = {
     "eine Buchung für „%(title)s“ wurde storniert. Die Plätze sind wieder frei.": (
         "A booking for “%(title)s” has been cancelled. Its places are free again."
     ),
+    # Attendance reminder to the host
+    "Teilnahme eintragen": "Record attendance",
+    "Teilnehmerliste": "Attendee list",
+    "„%(title)s“ ist vorbei; wer gekommen ist, steht noch nicht fest.": (
+        "“%(title)s” is over, but who came to this date has not been recorded yet."
+    ),
+    "Bitte tragen Sie in der Teilnehmerliste ein, wie viele Personen je Buchung da waren (0, wenn niemand kam). Der Jahresbericht des Netzwerks zählt nur eingetragene Teilnahmen.": (  # noqa: E501
+        "Please record on the attendee list how many persons of each booking came (0 if "
+        "nobody came). The network's annual report counts recorded attendance only."
+    ),
 }
 
 _CS: dict[str, str] = {
@@ -248,6 +258,16 @@ _CS: dict[str, str] = {
     ),
     "eine Buchung für „%(title)s“ wurde storniert. Die Plätze sind wieder frei.": (
         "rezervace na akci „%(title)s“ byla zrušena. Místa jsou opět volná."
+    ),
+    # Attendance reminder to the host
+    "Teilnahme eintragen": "Zapište účast",
+    "Teilnehmerliste": "Seznam účastníků",
+    "„%(title)s“ ist vorbei; wer gekommen ist, steht noch nicht fest.": (
+        "„%(title)s“ skončila, ale u tohoto termínu ještě není zapsáno, kdo přišel."
+    ),
+    "Bitte tragen Sie in der Teilnehmerliste ein, wie viele Personen je Buchung da waren (0, wenn niemand kam). Der Jahresbericht des Netzwerks zählt nur eingetragene Teilnahmen.": (  # noqa: E501
+        "Zapište prosím do seznamu účastníků, kolik osob z každé rezervace přišlo (0, pokud "
+        "nikdo nepřišel). Výroční zpráva sítě počítá jen zapsanou účast."
     ),
 }
 
