@@ -32,6 +32,7 @@ __all__ = [
     "ask_hosts_for_attendance",
     "record_attendance",
     "record_many",
+    "recorded_for",
 ]
 
 log = logging.getLogger(__name__)
@@ -61,12 +62,34 @@ async def record_attendance(
 
 
 async def record_many(
-    entries: dict[int, int], *, by: Principal, now: datetime | None = None
+    entries: dict[int, int],
+    *,
+    by: Principal,
+    event_id: int | None = None,
+    now: datetime | None = None,
 ) -> list[AttendanceOut]:
-    """Several bookings at once (the attendee list form): all recorded, or none."""
+    """Several bookings at once (the attendee list form): all recorded, or none.
+
+    With `event_id`, every booking must belong to that event.
+    """
     now = as_utc(now) if now else utcnow()
     async with write_transaction():
+        if event_id is not None and entries:
+            foreign = await Booking.count().where(
+                Booking.id.is_in(list(entries)) & (Booking.event != event_id)
+            )
+            if foreign:
+                raise NotFound("a booking of another event", field="booking")
         return [await _record(b, n, by=by, now=now) for b, n in sorted(entries.items())]
+
+
+async def recorded_for(event_id: int, *, by: Principal) -> dict[int, int | None]:
+    """Attendance by booking id of an event the caller hosts (None: not recorded)."""
+    event = await Event.objects().where(Event.id == event_id).first()
+    if event is None or not can_manage(event, by):
+        raise NotFound(f"no event {event_id}", field="event")
+    rows = await Booking.select(Booking.id, Booking.attended).where(Booking.event == event_id)
+    return {row["id"]: row["attended"] for row in rows}
 
 
 async def _record(booking_id: int, attended: int, *, by: Principal, now: datetime) -> AttendanceOut:

@@ -69,12 +69,19 @@ def line_chart(title: str, labels: Sequence[str], series: dict[str, Sequence[flo
 
 
 def progress_chart(
-    title: str, labels: Sequence[str], actual: Sequence[float], expected: Sequence[float]
+    title: str,
+    labels: Sequence[str],
+    actual: Sequence[float],
+    expected: Sequence[float],
+    *,
+    names: tuple[str, str] = ("recorded", "expected"),
 ) -> str:
     """Milestones as horizontal bars in percent of their target (100 = reached)."""
     config = _config(title) | {"range": (0, 100), "x_label_rotation": 0, "stack_from_top": True}
     chart = pygal.HorizontalStackedBar(**config)
     chart.x_labels = list(labels)
-    chart.add("%", [min(v, 100.0) for v in actual])
-    chart.add("+", [min(e, max(100.0 - a, 0.0)) for a, e in zip(actual, expected, strict=True)])
+    chart.add(names[0], [min(v, 100.0) for v in actual])
+    chart.add(
+        names[1], [min(e, max(100.0 - a, 0.0)) for a, e in zip(actual, expected, strict=True)]
+    )
     return _render(chart)

@@ -224,7 +224,7 @@ async def _fill_by_slot(ctx: _Context) -> ReportOut:
         name="fill-by-slot",
         school_year=ctx.year,
         title="Fill rate by slot",
-        columns=["Time", "Event", "Host", "Places", "Booked", "Fill rate %", "Attended"],
+        columns=["Time", "Event", "Host", "Places", "Booked", "Fill rate (percent)", "Attended"],
         rows=rows,
         total=[TOTAL if ctx.by.is_admin else NETWORK_TOTAL, None, None, *cells[1:]],
     )
@@ -240,7 +240,7 @@ async def _fill_by_host(ctx: _Context) -> ReportOut:
         name="fill-by-host",
         school_year=ctx.year,
         title="Fill rate by firm",
-        columns=["Host", "Slots", "Places", "Booked", "Fill rate %", "Attended"],
+        columns=["Host", "Slots", "Places", "Booked", "Fill rate (percent)", "Attended"],
         rows=[[h, *_fill_cells(groups[h])] for h in sorted(groups, key=str.lower)],
         total=[TOTAL if ctx.by.is_admin else NETWORK_TOTAL, *_fill_cells(every)],
     )
@@ -262,7 +262,7 @@ async def _no_shows(ctx: _Context) -> ReportOut:
         name="no-shows",
         school_year=ctx.year,
         title="No-shows",
-        columns=["Host", "Bookings with attendance", "No-shows", "No-show rate %"],
+        columns=["Host", "Bookings with attendance", "No-shows", "No-show rate (percent)"],
         rows=[[h, *_no_show_cells(groups[h])] for h in sorted(groups, key=str.lower)],
         total=[TOTAL if ctx.by.is_admin else NETWORK_TOTAL, *_no_show_cells(every)],
     )
@@ -322,12 +322,12 @@ async def _comparison(ctx: _Context) -> ReportOut:
     mine_prev = [f for f in prev_all if in_booking_scope(f, ctx.by)]
     mine_this = [f for f in this_all if in_booking_scope(f, ctx.by)]
     old_rate, new_rate = _no_show_cells(mine_prev)[2], _no_show_cells(mine_this)[2]
-    rows.append(["No-show rate %", old_rate, new_rate, None])
+    rows.append(["No-show rate (percent)", old_rate, new_rate, None])
     return ReportOut(
         name="comparison",
         school_year=ctx.year,
         title="Comparison with the previous school year",
-        columns=["Figure", before, ctx.year, "Change %"],
+        columns=["Figure", before, ctx.year, "Change (percent)"],
         rows=rows,
     )
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 import pytest
@@ -24,6 +25,8 @@ from outreach.booking.schemas import BookingRequest
 from outreach.db import all_tables
 from outreach.itineraries import services as itineraries
 from outreach.itineraries.schemas import ItineraryIn
+from outreach.workplan import services as workplans
+from outreach.workplan.schemas import MilestoneIn, WorkPlanIn
 from tests.factories import at, make_event, make_slot, make_world, school_day
 from tests.support import bearer
 
@@ -104,6 +107,26 @@ POLICY: dict[tuple[str, str], Case] = {
     ("GET", "/api/v1/itineraries/{itinerary_id:int}/replacements"): case({"school_a", "admin"}),
     ("GET", "/api/v1/me/feed"): case(MEMBERS),
     ("POST", "/api/v1/me/feed/rotate"): case(MEMBERS),
+    ("POST", "/api/v1/bookings/{booking_id:int}/attendance"): case(
+        {"firm_a", "admin"}, lambda ids: {"attended": 1}
+    ),
+    ("GET", "/api/v1/workplans"): case(MEMBERS),
+    ("POST", "/api/v1/workplans"): case(
+        {"admin"}, lambda ids: {"school_year": "2030/31", "title": "Plan"}
+    ),
+    ("GET", "/api/v1/workplans/{plan_id:int}"): case(MEMBERS),
+    ("POST", "/api/v1/workplans/{plan_id:int}/priorities"): case(
+        {"admin"}, lambda ids: {"title": "Schwerpunkt"}
+    ),
+    ("POST", "/api/v1/workplans/{plan_id:int}/milestones"): case(
+        {"admin"},
+        lambda ids: {"title": "M", "due_on": "2031-03-04", "metric": "pupils", "target": 5},
+    ),
+    ("POST", "/api/v1/milestones/{milestone_id:int}/events"): case(
+        {"admin"}, lambda ids: {"event_id": ids["event_id"]}
+    ),
+    ("DELETE", "/api/v1/milestones/{milestone_id:int}"): case({"admin"}),
+    ("GET", "/api/v1/reports/{name:str}"): case(MEMBERS),
 }
 # Routes tested elsewhere, with the reason; they are counted but not in the API matrix.
 ELSEWHERE = {
@@ -160,7 +183,17 @@ async def build_scene() -> tuple[Any, dict[str, int]]:
         ItineraryIn(slot_ids=[afternoon], class_label="8c", grade=8, pupils=10, adults=1),
         by=world.school_a,
     )
+    plan = await workplans.create_plan(WorkPlanIn(school_year="2030/31", title="P"), by=world.admin)
+    await workplans.add_milestone(
+        plan,
+        MilestoneIn(title="M", due_on=date(2031, 3, 4), metric="pupils", target=5, owner="firm-a"),
+        by=world.admin,
+    )
+    milestone = (await workplans.get_plan(plan, by=world.admin)).milestones[0].id
     return world, {
+        "plan_id": plan,
+        "milestone_id": milestone,
+        "name": "by-school",  # type: ignore[dict-item]
         "event_id": event_a,
         "slot_id": slot_a,
         "booking_id": placed.booking.id,

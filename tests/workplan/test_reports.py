@@ -125,13 +125,13 @@ async def test_fill_rates_and_no_shows(rw):
 async def test_comparison_with_the_previous_year(rw):
     w = rw.world
     report = await get_report("comparison", YEAR, by=w.admin)
-    assert report.columns == ["Figure", "2025/26", "2026/27", "Change %"]
+    assert report.columns == ["Figure", "2025/26", "2026/27", "Change (percent)"]
     rows = _rows(report)
     assert rows["Classes"] == [1, 2, 100.0]
     assert rows["Pupils"] == [10, 34, 240.0]
     assert rows["Schools"] == [1, 2, 100.0]
     assert rows["Teacher-seminar participants"] == [0, 3, None]
-    assert rows["No-show rate %"] == [0.0, 20.0, None]
+    assert rows["No-show rate (percent)"] == [0.0, 20.0, None]
     firm_b = _rows(await get_report("comparison", YEAR, by=w.firm_b))
     assert firm_b["Pupils"] == [0, 15, None]
 
