@@ -41,7 +41,7 @@ def defuse(value: Cell) -> Cell:
     return value
 
 
-def report_rows(report: ReportOut, translate: object = None) -> list[list[Cell]]:
+def report_rows(report: ReportOut) -> list[list[Cell]]:
     rows: list[list[Cell]] = [list(report.columns), *report.rows]
     if report.total is not None:
         rows.append(list(report.total))
