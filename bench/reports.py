@@ -24,7 +24,7 @@ from outreach.organisations.tables import Organisation
 from outreach.principal import Principal
 from outreach.timeutil import LOCAL_TZ
 from outreach.workplan import services
-from outreach.workplan.reports import REPORTS, get_report
+from outreach.workplan.reports import REPORTS, get_report, get_reports
 from outreach.workplan.schemas import MilestoneIn, WorkPlanIn
 
 DB = "outreach_bench_reports"
@@ -153,6 +153,16 @@ async def main() -> None:
                 print(f"{who:6} {name:13} {ms:7.1f} ms  ratio {ms / base:5.1f}")
             ms = await _timed(lambda by=by: services.get_plan(plan, by=by, now=NOW))
             print(f"{who:6} {'work plan':13} {ms:7.1f} ms  ratio {ms / base:5.1f}")
+            one_by_one = await _timed(
+                lambda by=by: asyncio.gather(
+                    *(get_report(n, YEAR, by=by, now=NOW) for n in REPORTS)
+                )
+            )
+            shared = await _timed(lambda by=by: get_reports(list(REPORTS), YEAR, by=by, now=NOW))
+            print(
+                f"{who:6} all 10 reports: one by one {one_by_one:.0f} ms, sharing the facts "
+                f"{shared:.0f} ms  ratio {shared / base:5.1f}"
+            )
     finally:
         await drop_postgres(DB)
 

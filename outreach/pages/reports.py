@@ -31,9 +31,10 @@ from outreach.pages.common import (
     require,
 )
 from outreach.principal import Principal
+from outreach.timeutil import local, utcnow
 from outreach.workplan import charts, exports, services
 from outreach.workplan.facts import month_labels, previous_year, school_year_bounds
-from outreach.workplan.reports import REPORTS, get_report
+from outreach.workplan.reports import REPORTS, get_report, get_reports
 from outreach.workplan.schemas import MilestoneIn, PriorityIn, ReportOut, WorkPlanIn
 from outreach.workplan.tables import METRICS
 
@@ -75,7 +76,7 @@ async def bilanz(request: Request[Any, Any, Any], by: NamedDependency[Principal]
     year = _year(request)
     plan_id = await services.plan_for_year(year)
     plan = await services.get_plan(plan_id, by=me) if plan_id else None
-    tables = {name: await get_report(name, year, by=me) for name in TABLES}
+    tables = await get_reports(list(TABLES), year, by=me)
     return page(
         request,
         "reports/bilanz.html",
@@ -100,11 +101,13 @@ def _chart_svg(name: str, year: str, reports: dict[str, ReportOut], _: Any, plan
         )
     if name == "month":
         this, before = reports["by-month"], reports["by-month-before"]
+        this_month = local(utcnow()).strftime("%Y-%m")
         return charts.line_chart(
             _("Pupils reached per month"),
             [label[5:] for label in month_labels(year)],
             {
-                year: [row[2] for row in this.rows],
+                # Months still to come have no figure yet, not a zero.
+                year: [row[2] if row[0] <= this_month else None for row in this.rows],
                 before.school_year: [row[2] for row in before.rows],
             },
         )
@@ -114,6 +117,7 @@ def _chart_svg(name: str, year: str, reports: dict[str, ReportOut], _: Any, plan
             _("Classes and pupils by host"),
             [str(r[0]) for r in rows],
             {_("Classes"): [r[1] for r in rows], _("Pupils"): [r[2] for r in rows]},
+            horizontal=True,
         )
     if name == "grade":
         rows = reports["by-grade"].rows
@@ -127,6 +131,7 @@ def _chart_svg(name: str, year: str, reports: dict[str, ReportOut], _: Any, plan
         _("Fill rate by host, in percent"),
         [str(r[0]) for r in rows],
         {_("Fill rate (percent)"): [r[4] for r in rows]},
+        horizontal=True,
     )
 
 

@@ -52,8 +52,27 @@ def _render(chart: pygal.graph.graph.Graph) -> str:
     return _SCRIPT.sub("", chart.render(is_unicode=True))
 
 
-def bar_chart(title: str, labels: Sequence[str], series: dict[str, Sequence[float | None]]) -> str:
-    chart = pygal.Bar(**_config(title))
+def bar_chart(
+    title: str,
+    labels: Sequence[str],
+    series: dict[str, Sequence[float | None]],
+    *,
+    horizontal: bool = False,
+) -> str:
+    """Bars; `horizontal` for long names (hosts), one band per name, top to bottom."""
+    if horizontal:
+        rows = max(len(labels), 1) * max(len(series), 1)
+        config = _config(title) | {
+            "x_label_rotation": 0,
+            "height": max(360, 120 + 18 * rows),
+            "truncate_label": 40,
+        }
+        chart = pygal.HorizontalBar(**config)
+        # pygal draws the first label at the bottom; reverse so the list reads downwards.
+        labels = list(reversed(labels))
+        series = {name: list(reversed(values)) for name, values in series.items()}
+    else:
+        chart = pygal.Bar(**_config(title))
     chart.x_labels = list(labels)
     for name, values in series.items():
         chart.add(name, list(values))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from outreach.errors import Invalid, Unauthorised
@@ -28,7 +28,7 @@ from outreach.workplan.facts import (
 )
 from outreach.workplan.schemas import Cell, ReportOut
 
-__all__ = ["REPORTS", "Figures", "figures", "get_report", "metric_value"]
+__all__ = ["REPORTS", "Figures", "figures", "get_report", "get_reports", "metric_value"]
 
 NETWORK_TOTAL = "Network total"
 TOTAL = "Total"
@@ -139,17 +139,32 @@ def _sort_key(value: str) -> tuple[int, str]:
 # --------------------------------------------------------------------------- builders
 
 
-@dataclass(frozen=True)
+@dataclass
 class _Context:
+    """One request's reports: the facts of a year are fetched once and shared."""
+
     year: str
     by: Principal
     now: datetime
+    _bookings: dict[str, list[BookingFact]] = field(default_factory=dict)
+    _slots: list[SlotFact] | None = None
+
+    async def bookings(self, year: str | None = None) -> list[BookingFact]:
+        year = year or self.year
+        if year not in self._bookings:
+            self._bookings[year] = await booking_facts(year, now=self.now)
+        return self._bookings[year]
+
+    async def slots(self) -> list[SlotFact]:
+        if self._slots is None:
+            self._slots = await slot_facts(self.year)
+        return self._slots
 
 
 async def _reach_report(
     ctx: _Context, name: str, title: str, key: Callable[[BookingFact], str | None], heading: str
 ) -> ReportOut:
-    every = await booking_facts(ctx.year, now=ctx.now)
+    every = await ctx.bookings()
     mine = [f for f in every if in_booking_scope(f, ctx.by)]
     columns, rows = _reach(key, heading)(ctx.year, mine, every)
     counted = [f for f in every if key(f) is not None]
@@ -205,7 +220,7 @@ def _fill_cells(slots: list[SlotFact]) -> list[Cell]:
 
 
 async def _fill_by_slot(ctx: _Context) -> ReportOut:
-    every = await slot_facts(ctx.year)
+    every = await ctx.slots()
     mine = [s for s in every if in_slot_scope(s, ctx.by)]
     rows: list[list[Cell]] = [
         [
@@ -231,7 +246,7 @@ async def _fill_by_slot(ctx: _Context) -> ReportOut:
 
 
 async def _fill_by_host(ctx: _Context) -> ReportOut:
-    every = await slot_facts(ctx.year)
+    every = await ctx.slots()
     groups: dict[str, list[SlotFact]] = defaultdict(list)
     for s in every:
         if in_slot_scope(s, ctx.by):
@@ -253,7 +268,7 @@ def _no_show_cells(facts: list[BookingFact]) -> list[Cell]:
 
 
 async def _no_shows(ctx: _Context) -> ReportOut:
-    every = await booking_facts(ctx.year, now=ctx.now)
+    every = await ctx.bookings()
     groups: dict[str, list[BookingFact]] = defaultdict(list)
     for f in every:
         if in_booking_scope(f, ctx.by):
@@ -278,9 +293,7 @@ def _seminar_cells(facts: list[BookingFact]) -> list[Cell]:
 
 
 async def _seminars(ctx: _Context) -> ReportOut:
-    every = [
-        f for f in await booking_facts(ctx.year, now=ctx.now) if f.event_kind == "teacher_training"
-    ]
+    every = [f for f in await ctx.bookings() if f.event_kind == "teacher_training"]
     groups: dict[tuple[datetime, str, str], list[BookingFact]] = defaultdict(list)
     for f in every:
         if in_booking_scope(f, ctx.by):
@@ -311,8 +324,8 @@ _COMPARED = (
 
 async def _comparison(ctx: _Context) -> ReportOut:
     before = previous_year(ctx.year)
-    this_all = await booking_facts(ctx.year, now=ctx.now)
-    prev_all = await booking_facts(before, now=ctx.now)
+    this_all = await ctx.bookings()
+    prev_all = await ctx.bookings(before)
     this_fig = figures(f for f in this_all if in_booking_scope(f, ctx.by))
     prev_fig = figures(f for f in prev_all if in_booking_scope(f, ctx.by))
     rows: list[list[Cell]] = []
@@ -356,3 +369,17 @@ async def get_report(
         raise Invalid(f"no report {name!r}; one of {', '.join(REPORTS)}", field="name")
     school_year_bounds(year)
     return await REPORTS[name](_Context(year, by, now or utcnow()))
+
+
+async def get_reports(
+    names: list[str], year: str, *, by: Principal, now: datetime | None = None
+) -> dict[str, ReportOut]:
+    """Several reports of one year from one fetch of its facts (the Bilanz page)."""
+    if not by.is_member:
+        raise Unauthorised("sign in to see reports")
+    unknown = [n for n in names if n not in REPORTS]
+    if unknown:
+        raise Invalid(f"no report {unknown[0]!r}", field="name")
+    school_year_bounds(year)
+    ctx = _Context(year, by, now or utcnow())
+    return {name: await REPORTS[name](ctx) for name in names}

@@ -42,6 +42,8 @@ async def test_office_and_firm_open_the_bilanz(browser, server, axe_source, arti
         assert await page.locator("table.milestones tbody tr").count() >= 6
         assert await _charts_loaded(page) == 5
         office_shot = await shot(page, artifacts, "bilanz-office")
+        for n, figure in enumerate(await page.locator(".charts figure").all()):
+            await figure.screenshot(path=str(artifacts / f"bilanz-chart-{n}.png"))
         await page.emulate_media(media="print")
         await page.pdf(path=str(artifacts / "bilanz-office.pdf"), format="A4")
         await page.emulate_media(media="screen")

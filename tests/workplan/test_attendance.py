@@ -94,3 +94,15 @@ async def test_hosts_are_asked_once_per_slot_three_days_after(rw):
     await Notification.delete().where(Notification.kind == "host.attendance_missing")
     await record_attendance(b["SA3"], 20, by=w.firm_a)
     assert await ask_hosts_for_attendance(utcnow()) == 0
+
+
+async def test_the_scheduler_tick_asks_at_most_hourly(rw, monkeypatch):
+    from workers import scheduler
+
+    monkeypatch.setattr(scheduler, "_last_attendance", 0.0)
+    await scheduler._ask_for_attendance()
+    kind = Notification.kind == "host.attendance_missing"
+    assert await Notification.count().where(kind) == 1
+    await Notification.delete().where(kind)
+    await scheduler._ask_for_attendance()  # within the hour: not asked again
+    assert await Notification.count().where(kind) == 0

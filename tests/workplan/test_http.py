@@ -72,10 +72,13 @@ async def test_a_firm_sees_only_its_own_figures_and_network_totals(client, rw):
     host_chart = await client.get("/reports/charts/host.svg", params={"year": YEAR})
     assert firm_b not in host_chart.text and firm_a in host_chart.text
     by_host = _csv((await client.get("/reports/export/by-host", params={"year": YEAR})).content)
-    assert by_host[1:] == [[firm_a, "1", "19", "24", "1"], ["Network total", "2", "34", "40", "1"]]
+    assert by_host[1:] == [
+        [firm_a, "1", "19", "24", "1"],
+        ["Netzwerk gesamt", "2", "34", "40", "1"],
+    ]  # in the reader's language
     xlsx = await client.get("/reports/export/fill-by-host", params={"year": YEAR, "format": "xlsx"})
     rows = list(load_workbook(io.BytesIO(xlsx.content)).active.iter_rows(values_only=True))
-    assert rows[1:] == [(firm_a, 4, 105, 71, 67.6, 24), ("Network total", 6, 155, 98, 63.2, 40)]
+    assert rows[1:] == [(firm_a, 4, 105, 71, 67.6, 24), ("Netzwerk gesamt", 6, 155, 98, 63.2, 40)]
     # Firm A's booking export: its own bookings, school B visited it (SA2), never firm B's.
     exported = _csv((await client.get("/reports/bookings/export?format=csv")).content)
     ids = {int(row[0]) for row in exported[1:]}
