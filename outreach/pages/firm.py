@@ -493,8 +493,11 @@ def _back(request: Request[Any, Any, Any], default: str) -> str:
 async def attendees(
     request: Request[Any, Any, Any], event_id: FromPath[int], by: NamedDependency[Principal]
 ) -> Template:
-    """Who comes, one A4 page per slot when printed; counts and contacts, never pupils."""
-    me = require(request, by, "firm")
+    """Who comes, one A4 page per slot when printed; counts and contacts, never pupils.
+
+    Schools that host (parents' evenings) use it too: to record who came.
+    """
+    me = require(request, by, "firm", "school")
     event = await _managed(event_id, me)
     found = await booking.list_bookings(by=me, event_id=event_id)
     by_slot: dict[int, list[Any]] = {}
@@ -519,7 +522,7 @@ async def record_attendance(
     request: Request[Any, Any, Any], event_id: FromPath[int], by: NamedDependency[Principal]
 ) -> Redirect:
     """Who came, per booking of one slot (`attended_<booking id>`; empty: not recorded)."""
-    me = require(request, by, "firm")
+    me = require(request, by, "firm", "school")
     _ = gettext_for(request)
     await _managed(event_id, me)
     data = await form_data(request)

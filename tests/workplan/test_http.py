@@ -192,3 +192,56 @@ async def test_api_attendance_reports_and_plans(client, rw):
         headers=bearer(tokens["firm_a"]),
     )
     assert denied.status_code == 403
+
+
+async def test_the_office_writes_the_plan_on_its_page(client, rw):
+    await sign_in(client, rw.world.admin.email)
+    path = "/office/workplan?year=2027/28"
+    created = await post_form(
+        client,
+        "/office/workplan",
+        {"school_year": "2027/28", "title": "Plan 27/28"},
+        from_page=path,
+    )
+    assert created.status_code == 303
+    html = (await client.get(path)).text
+    assert "Plan 27/28" in html
+    plan_id = await services.plan_for_year("2027/28")
+    added = await post_form(
+        client,
+        f"/office/workplan/{plan_id}/milestones?year=2027/28",
+        {
+            "title": "Zehn Klassen",
+            "owner": "firm-a",
+            "due_on": "2028-06-30",
+            "metric": "class_visits",
+            "target": "10",
+            "event_ids": str(rw.tour_a),
+        },
+        from_page=path,
+    )
+    assert added.status_code == 303
+    plan = await services.get_plan(plan_id, by=rw.world.admin)
+    assert [(m.title, m.owner, m.target, m.event_ids) for m in plan.milestones] == [
+        ("Zehn Klassen", "firm-a", 10, [rw.tour_a])
+    ]
+    late = await post_form(
+        client,
+        f"/office/workplan/{plan_id}/milestones?year=2027/28",
+        {"title": "Zu spät", "due_on": "2028-08-02", "metric": "pupils", "target": "5"},
+        from_page=path,
+    )
+    assert late.status_code == 422
+    assert len((await services.get_plan(plan_id, by=rw.world.admin)).milestones) == 1
+    # Firms and schools read the review but do not edit the plan.
+    await sign_in(client, rw.world.firm_a.email)
+    assert (await client.get(path)).status_code == 403
+
+
+async def test_a_school_opens_only_the_attendee_lists_of_its_own_events(client, rw):
+    await sign_in(client, rw.world.school_a.email)
+    # School A booked firm A's tour, but only the host records who came.
+    assert (await client.get(f"/firm/events/{rw.tour_a}/attendees")).status_code == 404
+    html = (await client.get("/reports", params={"year": YEAR})).text
+    firm_b = (await get_by_slug("firm-b")).name
+    assert "Vier Klassen" in html and "Ziel von B" not in html and firm_b not in html
