@@ -210,6 +210,10 @@ async def _plan(rw) -> tuple[int, dict[str, int]]:
             target=2,
         ),
     }
+    # Due at the end of October: SA3 (November) no longer counts, so it is missed.
+    specs["M6"] = MilestoneIn(
+        title="Hundert bis Oktober", due_on=date(2026, 10, 31), metric="pupils", target=100
+    )
     for key, spec in specs.items():
         before = {m.id for m in (await services.get_plan(plan_id, by=w.admin)).milestones}
         await services.add_milestone(plan_id, spec, by=w.admin)
@@ -228,6 +232,7 @@ async def test_milestone_progress_comes_from_attendance(rw):
     assert got[ids["M3"]] == (15, 0, 150.0, "achieved")
     assert got[ids["M4"]] == (3, 0, 100.0, "achieved")
     assert got[ids["M5"]] == (2, 0, 100.0, "achieved")
+    assert got[ids["M6"]] == (34, 0, 34.0, "missed")
 
     mine = await services.get_plan(plan_id, by=w.firm_a)
     seen = {m.id: (m.actual, m.status) for m in mine.milestones}
