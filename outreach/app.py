@@ -39,6 +39,7 @@ from outreach.pages import (
 )
 from outreach.presenters.api import EventPresenterController, PresenterInvitationController
 from outreach.web import exception_handlers, provide_principal
+from outreach.workplan.api import MilestoneController, ReportController, WorkPlanController
 
 __all__ = ["create_app"]
 
@@ -138,6 +139,9 @@ def create_app(*, start_workers: bool = True, use_pool: bool = True) -> Litestar
             PresenterInvitationController,
             FeedController,
             EventCalendarController,
+            WorkPlanController,
+            MilestoneController,
+            ReportController,
             *bench_route_handlers(),
             page_router(),
             static_router(),

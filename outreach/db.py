@@ -61,6 +61,7 @@ def all_tables() -> list[type[Table]]:
     from outreach.notifications.tables import Notification
     from outreach.organisations.tables import Organisation
     from outreach.presenters.tables import PresenterInvitation
+    from outreach.workplan.tables import Milestone, MilestoneEvent, Priority, WorkPlan
 
     return [
         Organisation,
@@ -79,6 +80,10 @@ def all_tables() -> list[type[Table]]:
         Itinerary,
         ItineraryVisit,
         PresenterInvitation,
+        WorkPlan,
+        Priority,
+        Milestone,
+        MilestoneEvent,
     ]
 
 

@@ -49,6 +49,9 @@ from outreach.organisations.services import OrganisationIn, create_organisation
 from outreach.organisations.tables import Organisation
 from outreach.principal import ANONYMOUS, Principal
 from outreach.timeutil import LOCAL_TZ, local, utcnow
+from outreach.workplan import services as workplan
+from outreach.workplan.facts import school_year_of
+from outreach.workplan.schemas import MilestoneIn, PriorityIn, WorkPlanIn
 
 __all__ = [
     "ADMIN_EMAIL",
@@ -872,6 +875,8 @@ class _Loader:
         await self._parents_evenings()
         await self._teacher_trainings()
         await self._fair()
+        await self._attendance()
+        await self._work_plan()
         s = self.stats
         return (
             f"demo network: {len(FIRMS)} firms, {len(SCHOOLS)} schools, {s.events} events, "
@@ -1411,3 +1416,152 @@ class _Loader:
             )
         )
         await self._slot(event, _at(day, time(9, 0)), 300, capacity=1500)
+
+    # -- after the events: who came, and the year's work plan
+
+    async def _attendance(self) -> None:
+        """Hosts recorded who came, except for the last ten days (shown as expected)."""
+        from outreach.booking.attendance import record_attendance
+        from outreach.booking.tables import Booking
+
+        rows = (
+            await Booking.select(Booking.id, Booking.persons, Booking.kind)
+            .where(
+                (Booking.status == "confirmed")
+                & (Booking.slot.ends_at <= self.now - timedelta(days=10))
+            )
+            .order_by(Booking.id)
+        )
+        for row in rows:
+            roll = self.rng.random()
+            if roll < 0.04:
+                came = 0  # a no-show
+            elif roll < 0.25 and row["kind"] == "class_visit":
+                came = max(row["persons"] - self.rng.randint(1, 3), 1)  # some pupils were ill
+            else:
+                came = row["persons"]
+            await record_attendance(row["id"], came, by=self.admin, now=self.now)
+
+    async def _work_plan(self) -> None:
+        """The work plan of the current school year, as agreed with the members."""
+        from outreach.events.tables import Event
+
+        year = school_year_of(self.now)
+        first = int(year[:4])
+        plan = await workplan.create_plan(
+            WorkPlanIn(
+                school_year=year,
+                title=f"Arbeitsplan {year}: Berufsorientierung im Netzwerk",
+                notes="Beschlossen in der Mitgliederversammlung; Bilanz im Juli.",
+            ),
+            by=self.admin,
+            now=self.now,
+        )
+        firms = await workplan.add_priority(
+            plan,
+            PriorityIn(
+                title="Berufsorientierung in den Betrieben",
+                description="Jede Klasse der Partnerschulen sieht mindestens einen Betrieb.",
+                position=1,
+            ),
+            by=self.admin,
+        )
+        people = await workplan.add_priority(
+            plan,
+            PriorityIn(
+                title="Lehrkräfte und Eltern einbinden",
+                description="Fortbildungen, Tage der offenen Tür und Elternabende.",
+                position=2,
+            ),
+            by=self.admin,
+        )
+
+        async def events_of(kind: str, host: str | None = None) -> list[int]:
+            query = Event.select(Event.id).where(
+                (Event.kind == kind) & (Event.status != "cancelled")
+            )
+            if host is not None:
+                query = query.where(Event.host.slug == host)
+            return [row["id"] for row in await query]
+
+        milestones = (
+            (
+                "Klassenbesuche in den Betrieben",
+                None,
+                date(first + 1, 6, 30),
+                "class_visits",
+                60,
+                firms,
+                [],
+            ),
+            (
+                "Schülerinnen und Schüler erreicht",
+                None,
+                date(first + 1, 7, 15),
+                "pupils",
+                1500,
+                firms,
+                [],
+            ),
+            (
+                "Alle Partnerschulen erreicht",
+                None,
+                date(first + 1, 7, 31),
+                "schools",
+                len(SCHOOLS),
+                firms,
+                [],
+            ),
+            (
+                "Betriebsbesichtigungen bei Rehn Feinmechanik",
+                "rehn-feinmechanik",
+                date(first + 1, 3, 31),
+                "pupils",
+                150,
+                firms,
+                [],
+            ),
+            (
+                "Lehrkräfte in den Fortbildungen",
+                None,
+                date(first + 1, 6, 30),
+                "seminar_participants",
+                25,
+                people,
+                await events_of("teacher_training"),
+            ),
+            (
+                "Besucher der Tage der offenen Tür",
+                None,
+                date(first + 1, 5, 31),
+                "open_day_visitors",
+                200,
+                people,
+                await events_of("open_day"),
+            ),
+            (
+                "Elternabende an der Oberschule Glashütte",
+                "os-glashuette",
+                date(first + 1, 6, 30),
+                "parents_evening_attendance",
+                40,
+                people,
+                await events_of("parents_evening", "os-glashuette"),
+            ),
+        )
+        for position, (title, owner, due, metric, target, prio, linked) in enumerate(milestones):
+            await workplan.add_milestone(
+                plan,
+                MilestoneIn(
+                    title=title,
+                    owner=owner,
+                    due_on=due,
+                    metric=metric,  # type: ignore[arg-type]
+                    target=target,
+                    priority_id=prio,
+                    event_ids=linked,
+                    position=position,
+                ),
+                by=self.admin,
+                now=self.now,
+            )

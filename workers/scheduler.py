@@ -116,6 +116,22 @@ async def _release_unconfirmed() -> None:
         log.exception("releasing unconfirmed registrations failed")
 
 
+ATTENDANCE_EVERY = 3600.0  # seconds; the reminder is due days after a slot, not to the minute
+_last_attendance = 0.0
+
+
+async def _ask_for_attendance() -> None:
+    """Hosts who have not recorded who came, 3 days after a slot, get one mail per slot."""
+    global _last_attendance
+    loop_time = asyncio.get_running_loop().time()
+    if _last_attendance and loop_time - _last_attendance < ATTENDANCE_EVERY:
+        return
+    _last_attendance = loop_time
+    from outreach.booking.attendance import ask_hosts_for_attendance
+
+    await ask_hosts_for_attendance()
+
+
 async def _publish_feeds(direct: bool) -> None:
     """Calendar feeds: render what changed, here (embedded) or by a worker (Redis)."""
     try:
@@ -174,6 +190,7 @@ async def tick(direct: bool) -> bool:
 async def _tick(direct: bool) -> None:
     await _housekeeping()
     await _release_unconfirmed()
+    await _ask_for_attendance()
     await _publish_feeds(direct)
     if direct:
         result = await run_sweep_once()

@@ -8,7 +8,7 @@ from litestar import Controller, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import HeaderParameter, JSONBody, QueryParameter
 
-from outreach.booking import services
+from outreach.booking import attendance, services
 from outreach.booking.schemas import BookingOut, BookingRequest, ReasonIn
 from outreach.principal import Principal
 from outreach.web import (
@@ -19,6 +19,7 @@ from outreach.web import (
     IdQuery,
     error_responses,
 )
+from outreach.workplan.schemas import AttendanceIn
 
 __all__ = ["BookingController", "SlotBookingController"]
 
@@ -90,3 +91,23 @@ class BookingController(Controller):
     ) -> BookingOut:
         """Cancel (booker, host or network office); a waiting booking that fits moves up."""
         return await services.cancel_booking(booking_id, data.reason, by=by)
+
+    @post("/{booking_id:int}/attendance", status_code=200)
+    async def record_attendance(
+        self,
+        booking_id: IdPath,
+        data: JSONBody[AttendanceIn],
+        by: NamedDependency[Principal],
+    ) -> dict[str, object]:
+        """Who came (host or network office): `attended` persons, 0 for a no-show.
+
+        Only for a confirmed booking whose slot has begun; at most 5 more than booked.
+        Recording again corrects the count.
+        """
+        done = await attendance.record_attendance(booking_id, data.attended, by=by)
+        return {
+            "booking_id": done.booking_id,
+            "persons": done.persons,
+            "attended": done.attended,
+            "recorded_at": done.recorded_at.isoformat(),
+        }

@@ -35,6 +35,10 @@ class Booking(Table, tablename="booking"):
     # The booker said "we are coming" from the reminder link; hosts see who did not.
     reconfirmed_at = Timestamptz(null=True, default=None)
     sequence = Integer(default=0)
+    # Who came, in persons, as the host recorded after the event: null until recorded,
+    # 0 for a no-show (booking.attendance).
+    attended = Integer(null=True, default=None)
+    attendance_recorded_at = Timestamptz(null=True, default=None)
     created_at = Timestamptz(default=TimestamptzNow())
     updated_at = Timestamptz(default=TimestamptzNow())
     anonymised_at = Timestamptz(null=True, default=None)

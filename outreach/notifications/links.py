@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 __all__ = [
     "address_token",
     "address_url",
+    "attendees_url",
     "booking_url",
     "event_url",
     "mail_host",
@@ -35,6 +36,11 @@ def mail_host(settings: Settings) -> str:
 
 def booking_url(settings: Settings, booking_id: int) -> str:
     return f"{settings.base_url}/bookings/{booking_id}"
+
+
+def attendees_url(settings: Settings, event_id: int) -> str:
+    """The host's attendee list, where attendance is recorded."""
+    return f"{settings.base_url}/firm/events/{event_id}/attendees"
 
 
 def event_url(settings: Settings, event_id: int) -> str:

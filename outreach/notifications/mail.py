@@ -164,6 +164,7 @@ def _template_values(
         "days_left": (local(ctx.slot_starts_at).date() - local(now).date()).days,
         "booking_url": links.booking_url(settings, ctx.booking_id),
         "event_url": links.event_url(settings, ctx.event_id),
+        "attendees_url": links.attendees_url(settings, ctx.event_id),
         "respond_url": links.respond_url(settings, ctx.booking_id),
         # Only the first mail of an unconfirmed public registration carries this link.
         "address_url": (

@@ -34,7 +34,7 @@ BOOKER_KINDS = (
     "booking.reminder",
 )
 # What the host firm is told.
-HOST_KINDS = ("host.booking_received", "host.booking_cancelled")
+HOST_KINDS = ("host.booking_received", "host.booking_cancelled", "host.attendance_missing")
 KINDS = BOOKER_KINDS + HOST_KINDS
 # About a firm presenting at a school's parents' evening (outreach.presenters): no booking.
 PRESENTER_KINDS = (

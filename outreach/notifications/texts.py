@@ -154,6 +154,16 @@ _EN: dict[str, str] = {
     ),
     "Kein Besuch dieses Tages findet mehr statt.": "No visit of this day takes place any more.",
     "Ihr Firmentag": "Your class day",
+    # Attendance reminder to the host
+    "Teilnahme eintragen": "Record attendance",
+    "Teilnehmerliste": "Attendee list",
+    "„%(title)s“ ist vorbei; wer gekommen ist, steht noch nicht fest.": (
+        "“%(title)s” is over, but who came to this date has not been recorded yet."
+    ),
+    "Bitte tragen Sie in der Teilnehmerliste ein, wie viele Personen je Buchung da waren (0, wenn niemand kam). Der Jahresbericht des Netzwerks zählt nur eingetragene Teilnahmen.": (  # noqa: E501
+        "Please record on the attendee list how many persons of each booking came (0 if "
+        "nobody came). The network's annual report counts recorded attendance only."
+    ),
 }
 
 _CS: dict[str, str] = {
@@ -292,6 +302,16 @@ _CS: dict[str, str] = {
     ),
     "Kein Besuch dieses Tages findet mehr statt.": "Žádná návštěva tohoto dne se již nekoná.",
     "Ihr Firmentag": "Váš den ve firmách",
+    # Attendance reminder to the host
+    "Teilnahme eintragen": "Zapište účast",
+    "Teilnehmerliste": "Seznam účastníků",
+    "„%(title)s“ ist vorbei; wer gekommen ist, steht noch nicht fest.": (
+        "„%(title)s“ skončila, ale u tohoto termínu ještě není zapsáno, kdo přišel."
+    ),
+    "Bitte tragen Sie in der Teilnehmerliste ein, wie viele Personen je Buchung da waren (0, wenn niemand kam). Der Jahresbericht des Netzwerks zählt nur eingetragene Teilnahmen.": (  # noqa: E501
+        "Zapište prosím do seznamu účastníků, kolik osob z každé rezervace přišlo (0, pokud "
+        "nikdo nepřišel). Výroční zpráva sítě počítá jen zapsanou účast."
+    ),
 }
 
 # Presenter invitations at parents' evenings (outreach.presenters).

@@ -18,7 +18,17 @@ from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
 from outreach.config import Settings
-from outreach.pages import auth, firm, office, planner, presenters, public, respond, school
+from outreach.pages import (
+    auth,
+    firm,
+    office,
+    planner,
+    presenters,
+    public,
+    reports,
+    respond,
+    school,
+)
 from outreach.pages.common import page_exception_handlers, session_secret
 from outreach.pages.i18n import install
 
@@ -80,6 +90,7 @@ def page_router() -> Router:
             *office.HANDLERS,
             *respond.HANDLERS,
             *presenters.HANDLERS,
+            *reports.HANDLERS,
         ],
         exception_handlers=page_exception_handlers,
         include_in_schema=False,

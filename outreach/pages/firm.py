@@ -10,6 +10,7 @@ from litestar.di import NamedDependency
 from litestar.response import Redirect, Template
 
 from outreach.accounts import services as accounts
+from outreach.booking import attendance
 from outreach.booking import services as booking
 from outreach.errors import Conflict, Invalid, NotFound
 from outreach.events import services as events
@@ -510,8 +511,11 @@ def _back(request: Request[Any, Any, Any], default: str) -> str:
 async def attendees(
     request: Request[Any, Any, Any], event_id: IdPath, by: NamedDependency[Principal]
 ) -> Template:
-    """Who comes, one A4 page per slot when printed; counts and contacts, never pupils."""
-    me = require(request, by, "firm")
+    """Who comes, one A4 page per slot when printed; counts and contacts, never pupils.
+
+    Schools that host (parents' evenings) use it too: to record who came.
+    """
+    me = require(request, by, "firm", "school")
     event = await _managed(event_id, me)
     # The list (and its print) shows contact data: the look is logged (audit_view).
     found = await booking.list_bookings(by=me, event_id=event_id, audit_view="attendee_list")
@@ -519,14 +523,47 @@ async def attendees(
     for b in found:
         if b.status in ("confirmed", "pending", "waitlisted"):
             by_slot.setdefault(b.slot_id, []).append(b)
+    now = utcnow()
     return page(
         request,
         "firm/attendees.html",
         event=event,
         slots=[s for s in event.slots if not s.cancelled],
         by_slot=by_slot,
-        printed=utcnow(),
+        printed=now,
+        begun={s.id for s in event.slots if s.starts_at <= now},
+        attended=await attendance.recorded_for(event_id, by=me),
     )
+
+
+@post("/firm/events/{event_id:int}/attendance")
+async def record_attendance(
+    request: Request[Any, Any, Any], event_id: IdPath, by: NamedDependency[Principal]
+) -> Redirect:
+    """Who came, per booking of one slot (`attended_<booking id>`; empty: not recorded)."""
+    me = require(request, by, "firm", "school")
+    _ = gettext_for(request)
+    await _managed(event_id, me)
+    data = await form_data(request)
+    entries: dict[int, int] = {}
+    for key, value in data.items():
+        booking_id = (
+            parse_int(key.removeprefix("attended_")) if key.startswith("attended_") else None
+        )
+        if booking_id is None or str(value).strip() == "":
+            continue
+        count = parse_int(value)
+        if count is None:
+            flash(request, _("Please enter the number of persons who came."))
+            return redirect(f"/firm/events/{event_id}/attendees")
+        entries[booking_id] = count
+    try:
+        await attendance.record_many(entries, by=me, event_id=event_id)
+    except (Invalid, Conflict, NotFound) as exc:
+        flash(request, error_text(_, exc))
+        return redirect(f"/firm/events/{event_id}/attendees")
+    flash(request, _("Attendance is saved."))
+    return redirect(f"/firm/events/{event_id}/attendees")
 
 
 HANDLERS = [
@@ -546,4 +583,5 @@ HANDLERS = [
     confirm,
     decline,
     attendees,
+    record_attendance,
 ]

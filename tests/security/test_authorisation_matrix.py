@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field, replace
+from datetime import date
 from functools import cache
 from typing import Any
 
@@ -38,6 +39,8 @@ from outreach.itineraries.schemas import ItineraryIn
 from outreach.notifications.tables import Notification
 from outreach.presenters import services as presenters
 from outreach.presenters.schemas import InviteIn
+from outreach.workplan import services as workplans
+from outreach.workplan.schemas import MilestoneIn, WorkPlanIn
 from tests.factories import at, make_event, make_slot, make_world, school_day
 from tests.support import bearer
 
@@ -149,6 +152,26 @@ POLICY: dict[tuple[str, str], Case] = {
     # A wrong confirmation answers 422 (allowed, but nothing deleted); anonymous 401.
     ("POST", "/api/v1/me/delete"): case(MEMBERS, lambda ids: {"confirm": "not-me@x.example"}),
     ("GET", "/api/v1/audit"): case({"admin"}),
+    ("POST", "/api/v1/bookings/{booking_id:int}/attendance"): case(
+        {"firm_a", "admin"}, lambda ids: {"attended": 1}
+    ),
+    ("GET", "/api/v1/workplans"): case(MEMBERS),
+    ("POST", "/api/v1/workplans"): case(
+        {"admin"}, lambda ids: {"school_year": "2030/31", "title": "Plan"}
+    ),
+    ("GET", "/api/v1/workplans/{plan_id:int}"): case(MEMBERS),
+    ("POST", "/api/v1/workplans/{plan_id:int}/priorities"): case(
+        {"admin"}, lambda ids: {"title": "Schwerpunkt"}
+    ),
+    ("POST", "/api/v1/workplans/{plan_id:int}/milestones"): case(
+        {"admin"},
+        lambda ids: {"title": "M", "due_on": "2031-03-04", "metric": "pupils", "target": 5},
+    ),
+    ("POST", "/api/v1/milestones/{milestone_id:int}/events"): case(
+        {"admin"}, lambda ids: {"event_id": ids["event_id"]}
+    ),
+    ("DELETE", "/api/v1/milestones/{milestone_id:int}"): case({"admin"}),
+    ("GET", "/api/v1/reports/{name:str}"): case(MEMBERS),
 }
 SCHOOLS = ("school_a", "school_b", "admin")  # admin may open every page
 FIRMS = ("firm_a", "firm_b", "admin")
@@ -313,6 +336,30 @@ PAGES: dict[tuple[str, str], Case | tuple[Case, ...]] = {
         ("school_a",),
         lambda ids: {"booking": ids["trip_booking_id"], "slot": ids["slot_b_id"]},
     ),
+    # Attendance of firm A's event (its slot has not begun: allowed, but refused as early).
+    ("POST", "/firm/events/{event_id:int}/attendance"): case(
+        HOST_A, lambda ids: {f"attended_{ids['booking_id']}": "20"}
+    ),
+    # The Bilanz: every member sees its own figures and the network totals.
+    ("GET", "/reports"): case(MEMBERS),
+    ("GET", "/reports/charts/{name:str}"): case(MEMBERS, on={"name": "chart_name"}),
+    ("GET", "/reports/export/{name:str}"): case(MEMBERS, on={"name": "report_name"}),
+    ("GET", "/reports/bookings/export"): case(MEMBERS),
+    ("GET", "/office/workplan"): case(OFFICE),
+    ("POST", "/office/workplan"): case(
+        OFFICE, lambda ids: {"school_year": "2031/32", "title": "Plan"}
+    ),
+    ("POST", "/office/workplan/{plan_id:int}/priorities"): case(
+        OFFICE, lambda ids: {"title": "Schwerpunkt"}
+    ),
+    ("POST", "/office/workplan/{plan_id:int}/milestones"): case(
+        OFFICE,
+        lambda ids: {"title": "M", "due_on": "2031-03-04", "metric": "pupils", "target": "5"},
+    ),
+    ("POST", "/office/milestones/{milestone_id:int}/events"): case(
+        OFFICE, lambda ids: {"event_id": ids["event_id"]}
+    ),
+    ("POST", "/office/milestones/{milestone_id:int}/delete"): case(OFFICE),
     ("GET", "/feeds/public.ics"): case(ROLES),
     # Each caller's own private feed (anonymous: a made-up token); the URL is the key.
     ("GET", "/feeds/private/{name:str}"): case(MEMBERS, on={"name": "feed_{role}"}),
@@ -418,11 +465,23 @@ async def build_scene() -> tuple[Any, dict[str, Any]]:
     mail_dir = get_settings().mail_dir
     mail_dir.mkdir(parents=True, exist_ok=True)
     (mail_dir / mail_name).write_text(f"Subject: {MARKER}\n\nBooked.\n")
+    plan = await workplans.create_plan(WorkPlanIn(school_year="2030/31", title="P"), by=world.admin)
+    await workplans.add_milestone(
+        plan,
+        MilestoneIn(title="M", due_on=date(2031, 3, 4), metric="pupils", target=5, owner="firm-a"),
+        by=world.admin,
+    )
+    milestone = (await workplans.get_plan(plan, by=world.admin)).milestones[0].id
     ids: dict[str, Any] = {
         "evening_id": evening,
         "invitation_id": invited.invited[0].id,
         "user_b_id": world.school_b.user_id,
         "trip_booking_id": trip.itinerary.bookings[0].id,
+        "plan_id": plan,
+        "milestone_id": milestone,
+        "name": "by-school",
+        "report_name": "by-school",
+        "chart_name": "month.svg",
         "event_id": event_a,
         "event_ics": f"{event_a}.ics",
         "draft_event_id": draft,

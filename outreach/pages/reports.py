@@ -1,0 +1,355 @@
+"""The network's Bilanz: work plan progress, charts, tables and exports of a school year.
+
+One page for everyone signed in: the office sees the network, a firm or school its own
+figures and network totals (the services decide what each may see). The office edits
+the plan on /office/workplan. Charts are SVG images served here, each with its table.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, Response, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath
+from litestar.response import Redirect, Template
+
+from outreach.booking import services as booking
+from outreach.errors import Conflict, Invalid, NotFound
+from outreach.events import services as events
+from outreach.organisations import services as organisations
+from outreach.pages.common import (
+    FormErrors,
+    convert,
+    error_text,
+    flash,
+    form_data,
+    gettext_for,
+    page,
+    parse_int,
+    redirect,
+    require,
+)
+from outreach.principal import Principal
+from outreach.timeutil import local, utcnow
+from outreach.web import IdPath
+from outreach.workplan import charts, exports, services
+from outreach.workplan.facts import month_labels, previous_year, school_year_bounds
+from outreach.workplan.reports import REPORTS, get_report, get_reports
+from outreach.workplan.schemas import MilestoneIn, PriorityIn, ReportOut, WorkPlanIn
+from outreach.workplan.tables import METRICS
+
+__all__ = ["HANDLERS"]
+
+# The tables of the Bilanz, in the order they are shown.
+TABLES = (
+    "comparison",
+    "by-host",
+    "by-school",
+    "by-grade",
+    "by-kind",
+    "by-month",
+    "fill-by-host",
+    "no-shows",
+    "seminars",
+    "fill-by-slot",
+)
+CHARTS = ("progress", "month", "host", "grade", "fill")
+BOOKING_STATUSES = ("pending", "confirmed", "waitlisted", "declined", "cancelled")
+
+
+def _year(request: Request[Any, Any, Any]) -> str:
+    """The school year asked for, or the current one; a bad value names the field."""
+    year = request.query_params.get("year") or services.current_school_year()
+    school_year_bounds(year)
+    return year
+
+
+def _years(year: str) -> list[str]:
+    current = services.current_school_year()
+    found = {current, previous_year(current), year}
+    return sorted(found, reverse=True)
+
+
+@get("/reports")
+async def bilanz(request: Request[Any, Any, Any], by: NamedDependency[Principal]) -> Template:
+    me = require(request, by, "firm", "school")
+    year = _year(request)
+    plan_id = await services.plan_for_year(year)
+    plan = await services.get_plan(plan_id, by=me) if plan_id else None
+    tables = await get_reports(list(TABLES), year, by=me)
+    return page(
+        request,
+        "reports/bilanz.html",
+        year=year,
+        years=_years(year),
+        plan=plan,
+        tables=tables,
+        charts=CHARTS if plan and plan.milestones else CHARTS[1:],
+        printing=request.query_params.get("print") == "1",
+    )
+
+
+def _chart_svg(name: str, year: str, reports: dict[str, ReportOut], _: Any, plan: Any) -> str:
+    if name == "progress":
+        shown = [m for m in plan.milestones if m.percent is not None] if plan else []
+        return charts.progress_chart(
+            _("Milestones: share of the target reached"),
+            [m.title for m in shown],
+            [m.percent or 0.0 for m in shown],
+            [100.0 * (m.expected or 0) / m.target for m in shown],
+            names=(_("recorded"), _("expected, attendance not yet recorded")),
+        )
+    if name == "month":
+        this, before = reports["by-month"], reports["by-month-before"]
+        this_month = local(utcnow()).strftime("%Y-%m")
+        return charts.line_chart(
+            _("Pupils reached per month"),
+            [label[5:] for label in month_labels(year)],
+            {
+                # Months still to come have no figure yet, not a zero.
+                year: [row[2] if row[0] <= this_month else None for row in this.rows],
+                before.school_year: [row[2] for row in before.rows],
+            },
+        )
+    if name == "host":
+        rows = reports["by-host"].rows
+        return charts.bar_chart(
+            _("Classes and pupils by host"),
+            [str(r[0]) for r in rows],
+            {_("Classes"): [r[1] for r in rows], _("Pupils"): [r[2] for r in rows]},
+            horizontal=True,
+        )
+    if name == "grade":
+        rows = reports["by-grade"].rows
+        return charts.bar_chart(
+            _("Pupils reached by grade"),
+            [str(r[0]) for r in rows],
+            {_("Pupils"): [r[2] for r in rows]},
+        )
+    rows = reports["fill-by-host"].rows
+    return charts.bar_chart(
+        _("Fill rate by host, in percent"),
+        [str(r[0]) for r in rows],
+        {_("Fill rate (percent)"): [r[4] for r in rows]},
+        horizontal=True,
+    )
+
+
+@get("/reports/charts/{name:str}")
+async def chart(
+    request: Request[Any, Any, Any], name: FromPath[str], by: NamedDependency[Principal]
+) -> Response[bytes]:
+    """One chart as a static SVG image (`<name>.svg`)."""
+    me = require(request, by, "firm", "school")
+    name = name.removesuffix(".svg")
+    if name not in CHARTS:
+        raise NotFound(f"no chart {name}", field="name")
+    year = _year(request)
+    reports: dict[str, ReportOut] = {}
+    plan = None
+    if name == "progress":
+        plan_id = await services.plan_for_year(year)
+        plan = await services.get_plan(plan_id, by=me) if plan_id else None
+    elif name == "month":
+        reports["by-month"] = await get_report("by-month", year, by=me)
+        reports["by-month-before"] = await get_report("by-month", previous_year(year), by=me)
+    else:
+        source = {"host": "by-host", "grade": "by-grade", "fill": "fill-by-host"}[name]
+        reports[source] = await get_report(source, year, by=me)
+    svg = _chart_svg(name, year, reports, gettext_for(request), plan)
+    return Response(
+        svg.encode(),
+        media_type="image/svg+xml",
+        headers={"Cache-Control": "private, no-store"},
+    )
+
+
+def _file(rows: list[list[Any]], name: str, fmt: str) -> Response[bytes]:
+    if fmt not in exports.CONTENT_TYPES:
+        raise Invalid("format must be csv or xlsx", field="format")
+    body = exports.to_csv(rows) if fmt == "csv" else exports.to_xlsx(rows, sheet=name)
+    return Response(
+        body,
+        media_type=exports.CONTENT_TYPES[fmt],
+        headers={
+            "Content-Disposition": f'attachment; filename="{name}.{fmt}"',
+            "Cache-Control": "private, no-store",
+        },
+    )
+
+
+@get("/reports/export/{name:str}")
+async def export_report(
+    request: Request[Any, Any, Any], name: FromPath[str], by: NamedDependency[Principal]
+) -> Response[bytes]:
+    me = require(request, by, "firm", "school")
+    if name not in REPORTS:
+        raise NotFound(f"no report {name}", field="name")
+    year = _year(request)
+    found = await get_report(name, year, by=me)
+    _ = gettext_for(request)
+    rows = exports.report_rows(found)
+    rows[0] = [_(str(c)) if c and not str(c)[:1].isdigit() else c for c in rows[0]]
+    if found.total is not None:
+        rows[-1][0] = _(str(rows[-1][0]))
+    fmt = request.query_params.get("format", "csv")
+    return _file(rows, f"{name}-{year.replace('/', '-')}", fmt)
+
+
+@get("/reports/bookings/export")
+async def export_bookings(
+    request: Request[Any, Any, Any], by: NamedDependency[Principal]
+) -> Response[bytes]:
+    """Bookings as filtered on the bookings page; each role gets only what it may see."""
+    me = require(request, by, "firm", "school")
+    status = request.query_params.get("status") or None
+    if status not in (None, *BOOKING_STATUSES):
+        raise Invalid("unknown status", field="status")
+    event_id = parse_int(request.query_params.get("event"))
+    found = await booking.list_bookings(by=me, status=status, event_id=event_id, limit=100_000)
+    fmt = request.query_params.get("format", "csv")
+    return _file(exports.booking_rows(found), "bookings", fmt)
+
+
+# --------------------------------------------------------------------------- office
+
+
+async def _plan_page(
+    request: Request[Any, Any, Any],
+    me: Principal,
+    year: str,
+    *,
+    values: dict[str, Any] | None = None,
+    errors: FormErrors | None = None,
+    status_code: int = 200,
+) -> Template:
+    plan_id = await services.plan_for_year(year)
+    plan = await services.get_plan(plan_id, by=me) if plan_id else None
+    every = await events.list_events(events.EventFilter(), by=me)
+    owners = [o for o in await organisations.list_organisations() if o.kind in ("firm", "school")]
+    return page(
+        request,
+        "reports/workplan_edit.html",
+        status_code=status_code,
+        year=year,
+        years=_years(year),
+        plan=plan,
+        metrics=METRICS,
+        owners=owners,
+        events=every,
+        values=values or {},
+        errors=errors,
+    )
+
+
+@get("/office/workplan")
+async def edit_plan(request: Request[Any, Any, Any], by: NamedDependency[Principal]) -> Template:
+    me = require(request, by)
+    return await _plan_page(request, me, _year(request))
+
+
+def _refused(request: Request[Any, Any, Any], exc: Exception) -> FormErrors:
+    errors = FormErrors()
+    errors.add(exc, None, text=error_text(gettext_for(request), exc))  # type: ignore[arg-type]
+    return errors
+
+
+@post("/office/workplan")
+async def create_plan(
+    request: Request[Any, Any, Any], by: NamedDependency[Principal]
+) -> Template | Redirect:
+    me = require(request, by)
+    data = await form_data(request)
+    year = str(data.get("school_year", "")).strip()
+    try:
+        await services.create_plan(convert(data, WorkPlanIn), by=me)
+    except (Invalid, Conflict) as exc:
+        shown = year if year.count("/") == 1 else services.current_school_year()
+        return await _plan_page(
+            request, me, shown, values=data, errors=_refused(request, exc), status_code=422
+        )
+    return redirect(f"/office/workplan?year={year}")
+
+
+@post("/office/workplan/{plan_id:int}/priorities")
+async def add_priority(
+    request: Request[Any, Any, Any], plan_id: IdPath, by: NamedDependency[Principal]
+) -> Template | Redirect:
+    me = require(request, by)
+    data = await form_data(request)
+    year = _year(request)
+    try:
+        await services.add_priority(plan_id, convert(data, PriorityIn), by=me)
+    except Invalid as exc:
+        return await _plan_page(
+            request, me, year, values=data, errors=_refused(request, exc), status_code=422
+        )
+    flash(request, gettext_for(request)("The priority is added."))
+    return redirect(f"/office/workplan?year={year}")
+
+
+@post("/office/workplan/{plan_id:int}/milestones")
+async def add_milestone(
+    request: Request[Any, Any, Any], plan_id: IdPath, by: NamedDependency[Principal]
+) -> Template | Redirect:
+    me = require(request, by)
+    data = await form_data(request)
+    year = _year(request)
+    raw_events = data.get("event_ids") or []
+    values = {
+        **data,
+        "event_ids": [
+            parse_int(e) for e in (raw_events if isinstance(raw_events, list) else [raw_events])
+        ],
+    }
+    try:
+        await services.add_milestone(plan_id, convert(values, MilestoneIn), by=me)
+    except (Invalid, NotFound) as exc:
+        return await _plan_page(
+            request, me, year, values=data, errors=_refused(request, exc), status_code=422
+        )
+    flash(request, gettext_for(request)("The milestone is added."))
+    return redirect(f"/office/workplan?year={year}")
+
+
+@post("/office/milestones/{milestone_id:int}/events")
+async def link_event(
+    request: Request[Any, Any, Any], milestone_id: IdPath, by: NamedDependency[Principal]
+) -> Template | Redirect:
+    me = require(request, by)
+    data = await form_data(request)
+    year = _year(request)
+    event_id = parse_int(data.get("event_id"))
+    try:
+        if event_id is None:
+            raise Invalid("choose an event", field="event_id")
+        await services.link_event(milestone_id, event_id, by=me)
+    except Invalid as exc:
+        return await _plan_page(
+            request, me, year, values=data, errors=_refused(request, exc), status_code=422
+        )
+    return redirect(f"/office/workplan?year={year}")
+
+
+@post("/office/milestones/{milestone_id:int}/delete")
+async def delete_milestone(
+    request: Request[Any, Any, Any], milestone_id: IdPath, by: NamedDependency[Principal]
+) -> Redirect:
+    me = require(request, by)
+    await services.delete_milestone(milestone_id, by=me)
+    return redirect(f"/office/workplan?year={_year(request)}")
+
+
+HANDLERS = [
+    bilanz,
+    chart,
+    export_report,
+    export_bookings,
+    edit_plan,
+    create_plan,
+    add_priority,
+    add_milestone,
+    link_event,
+    delete_milestone,
+]

@@ -1,0 +1,1 @@
+"""The annual work plan (priorities, milestones) and the reports that review it."""

@@ -1,0 +1,385 @@
+"""The reports of a school year: reach, fill rate, no-shows, seminars, year on year.
+
+Every report is a `ReportOut` table computed from `facts`: the admin's rows cover the
+network; a firm's or school's rows only its own bookings and slots, plus one row of
+network totals (sums over everyone, never broken down by another member).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from outreach.errors import Invalid, Unauthorised
+from outreach.principal import Principal
+from outreach.timeutil import local, utcnow
+from outreach.workplan.facts import (
+    BookingFact,
+    SlotFact,
+    booking_facts,
+    in_booking_scope,
+    in_slot_scope,
+    month_labels,
+    previous_year,
+    school_year_bounds,
+    slot_facts,
+)
+from outreach.workplan.schemas import Cell, ReportOut
+
+__all__ = ["REPORTS", "Figures", "figures", "get_report", "get_reports", "metric_value"]
+
+NETWORK_TOTAL = "Network total"
+TOTAL = "Total"
+
+
+@dataclass(frozen=True, slots=True)
+class Figures:
+    """The measurable targets of the work plan, actual and (apart) expected."""
+
+    class_visits: int = 0
+    pupils: int = 0
+    schools: int = 0
+    seminar_participants: int = 0
+    open_day_visitors: int = 0
+    parents_evening_attendance: int = 0
+    expected_class_visits: int = 0
+    expected_pupils: int = 0
+    expected_schools: int = 0
+    expected_seminar_participants: int = 0
+    expected_open_day_visitors: int = 0
+    expected_parents_evening_attendance: int = 0
+
+
+_KIND_METRIC = {
+    "teacher_training": "seminar_participants",
+    "open_day": "open_day_visitors",
+    "parents_evening": "parents_evening_attendance",
+}
+
+
+def figures(facts: Iterable[BookingFact]) -> Figures:
+    actual: dict[str, int] = defaultdict(int)
+    expected: dict[str, int] = defaultdict(int)
+    schools: set[int] = set()
+    schools_expected: set[int] = set()
+    for f in facts:
+        metric = _KIND_METRIC.get(f.event_kind)
+        if f.recorded:
+            if f.kind == "class_visit":
+                actual["class_visits"] += f.class_held
+                actual["pupils"] += f.pupils_reached
+                if f.class_held and f.school_id is not None:
+                    schools.add(f.school_id)
+            if metric:
+                actual[metric] += f.attended or 0
+        else:
+            if f.kind == "class_visit":
+                expected["class_visits"] += 1
+                expected["pupils"] += f.pupils
+                if f.school_id is not None:
+                    schools_expected.add(f.school_id)
+            if metric:
+                expected[metric] += f.persons
+    return Figures(
+        schools=len(schools),
+        expected_schools=len(schools_expected - schools),
+        **actual,
+        **{f"expected_{k}": v for k, v in expected.items()},
+    )
+
+
+def metric_value(fig: Figures, metric: str) -> tuple[int, int]:
+    return getattr(fig, metric), getattr(fig, f"expected_{metric}")
+
+
+def _pct(part: float, whole: float) -> float | None:
+    return round(100.0 * part / whole, 1) if whole else None
+
+
+# --------------------------------------------------------------------------- reach
+
+
+def _reach(
+    key: Callable[[BookingFact], str | None], heading: str
+) -> Callable[[str, list[BookingFact], list[BookingFact]], tuple[list[str], list[list[Cell]]]]:
+    """Classes, pupils and persons reached by one dimension; `None` keys are left out."""
+
+    def build(
+        year: str, mine: list[BookingFact], every: list[BookingFact]
+    ) -> tuple[list[str], list[list[Cell]]]:
+        groups: dict[str, list[BookingFact]] = defaultdict(list)
+        for f in mine:
+            k = key(f)
+            if k is not None:
+                groups[k].append(f)
+        columns = [heading, *_REACH_COLUMNS]
+        return columns, [[k, *_reach_cells(groups[k])] for k in sorted(groups, key=_sort_key)]
+
+    return build
+
+
+_REACH_COLUMNS = ["Classes", "Pupils", "Persons attended", "Bookings without attendance"]
+
+
+def _reach_cells(facts: list[BookingFact]) -> list[Cell]:
+    return [
+        sum(f.class_held for f in facts),
+        sum(f.pupils_reached for f in facts),
+        sum(f.attended or 0 for f in facts),
+        sum(not f.recorded for f in facts),
+    ]
+
+
+def _sort_key(value: str) -> tuple[int, str]:
+    return (0, f"{int(value):04d}") if value.isdigit() else (1, value.lower())
+
+
+# --------------------------------------------------------------------------- builders
+
+
+@dataclass
+class _Context:
+    """One request's reports: the facts of a year are fetched once and shared."""
+
+    year: str
+    by: Principal
+    now: datetime
+    _bookings: dict[str, list[BookingFact]] = field(default_factory=dict)
+    _slots: list[SlotFact] | None = None
+
+    async def bookings(self, year: str | None = None) -> list[BookingFact]:
+        year = year or self.year
+        if year not in self._bookings:
+            self._bookings[year] = await booking_facts(year, now=self.now)
+        return self._bookings[year]
+
+    async def slots(self) -> list[SlotFact]:
+        if self._slots is None:
+            self._slots = await slot_facts(self.year)
+        return self._slots
+
+
+async def _reach_report(
+    ctx: _Context, name: str, title: str, key: Callable[[BookingFact], str | None], heading: str
+) -> ReportOut:
+    every = await ctx.bookings()
+    mine = [f for f in every if in_booking_scope(f, ctx.by)]
+    columns, rows = _reach(key, heading)(ctx.year, mine, every)
+    counted = [f for f in every if key(f) is not None]
+    total_label = TOTAL if ctx.by.is_admin else NETWORK_TOTAL
+    return ReportOut(
+        name=name,
+        school_year=ctx.year,
+        title=title,
+        columns=columns,
+        rows=rows,
+        total=[total_label, *_reach_cells(counted)],
+    )
+
+
+def _class_school(f: BookingFact) -> str | None:
+    return f.school_name if f.kind == "class_visit" and f.school_name else None
+
+
+def _class_grade(f: BookingFact) -> str | None:
+    return str(f.grade) if f.kind == "class_visit" and f.grade is not None else None
+
+
+async def _by_school(ctx: _Context) -> ReportOut:
+    return await _reach_report(ctx, "by-school", "Reach by school", _class_school, "School")
+
+
+async def _by_host(ctx: _Context) -> ReportOut:
+    return await _reach_report(ctx, "by-host", "Reach by firm", lambda f: f.host_name, "Host")
+
+
+async def _by_grade(ctx: _Context) -> ReportOut:
+    return await _reach_report(ctx, "by-grade", "Reach by grade", _class_grade, "Grade")
+
+
+async def _by_kind(ctx: _Context) -> ReportOut:
+    return await _reach_report(
+        ctx, "by-kind", "Reach by kind of event", lambda f: f.event_kind, "Kind"
+    )
+
+
+async def _by_month(ctx: _Context) -> ReportOut:
+    report = await _reach_report(ctx, "by-month", "Reach by month", lambda f: f.month, "Month")
+    # Every month of the year, also those without visits, in calendar order.
+    found = {row[0]: row for row in report.rows}
+    report.rows = [found.get(m, [m, 0, 0, 0, 0]) for m in month_labels(ctx.year)]
+    return report
+
+
+def _fill_cells(slots: list[SlotFact]) -> list[Cell]:
+    capacity = sum(s.capacity for s in slots)
+    booked = sum(s.booked for s in slots)
+    return [len(slots), capacity, booked, _pct(booked, capacity), sum(s.attended for s in slots)]
+
+
+async def _fill_by_slot(ctx: _Context) -> ReportOut:
+    every = await ctx.slots()
+    mine = [s for s in every if in_slot_scope(s, ctx.by)]
+    rows: list[list[Cell]] = [
+        [
+            local(s.starts_at).strftime("%Y-%m-%d %H:%M"),
+            s.event_title,
+            s.host_name,
+            s.capacity,
+            s.booked,
+            _pct(s.booked, s.capacity),
+            s.attended if s.recorded else None,
+        ]
+        for s in mine
+    ]
+    cells = _fill_cells(every)
+    return ReportOut(
+        name="fill-by-slot",
+        school_year=ctx.year,
+        title="Fill rate by slot",
+        columns=["Time", "Event", "Host", "Places", "Booked", "Fill rate (percent)", "Attended"],
+        rows=rows,
+        total=[TOTAL if ctx.by.is_admin else NETWORK_TOTAL, None, None, *cells[1:]],
+    )
+
+
+async def _fill_by_host(ctx: _Context) -> ReportOut:
+    every = await ctx.slots()
+    groups: dict[str, list[SlotFact]] = defaultdict(list)
+    for s in every:
+        if in_slot_scope(s, ctx.by):
+            groups[s.host_name].append(s)
+    return ReportOut(
+        name="fill-by-host",
+        school_year=ctx.year,
+        title="Fill rate by firm",
+        columns=["Host", "Slots", "Places", "Booked", "Fill rate (percent)", "Attended"],
+        rows=[[h, *_fill_cells(groups[h])] for h in sorted(groups, key=str.lower)],
+        total=[TOTAL if ctx.by.is_admin else NETWORK_TOTAL, *_fill_cells(every)],
+    )
+
+
+def _no_show_cells(facts: list[BookingFact]) -> list[Cell]:
+    recorded = [f for f in facts if f.recorded]
+    no_shows = sum(f.attended == 0 for f in recorded)
+    return [len(recorded), no_shows, _pct(no_shows, len(recorded))]
+
+
+async def _no_shows(ctx: _Context) -> ReportOut:
+    every = await ctx.bookings()
+    groups: dict[str, list[BookingFact]] = defaultdict(list)
+    for f in every:
+        if in_booking_scope(f, ctx.by):
+            groups[f.host_name].append(f)
+    return ReportOut(
+        name="no-shows",
+        school_year=ctx.year,
+        title="No-shows",
+        columns=["Host", "Bookings with attendance", "No-shows", "No-show rate (percent)"],
+        rows=[[h, *_no_show_cells(groups[h])] for h in sorted(groups, key=str.lower)],
+        total=[TOTAL if ctx.by.is_admin else NETWORK_TOTAL, *_no_show_cells(every)],
+    )
+
+
+def _seminar_cells(facts: list[BookingFact]) -> list[Cell]:
+    schools = {f.school_id for f in facts if f.school_id is not None and (f.attended or 0) > 0}
+    return [
+        sum(f.persons for f in facts),
+        sum(f.attended or 0 for f in facts),
+        len(schools),
+    ]
+
+
+async def _seminars(ctx: _Context) -> ReportOut:
+    every = [f for f in await ctx.bookings() if f.event_kind == "teacher_training"]
+    groups: dict[tuple[datetime, str, str], list[BookingFact]] = defaultdict(list)
+    for f in every:
+        if in_booking_scope(f, ctx.by):
+            groups[(f.starts_at, f.event_title, f.host_name)].append(f)
+    rows: list[list[Cell]] = [
+        [local(k[0]).strftime("%Y-%m-%d %H:%M"), k[1], k[2], *_seminar_cells(groups[k])]
+        for k in sorted(groups)
+    ]
+    return ReportOut(
+        name="seminars",
+        school_year=ctx.year,
+        title="Teacher-seminar participation",
+        columns=["Time", "Seminar", "Host", "Registered", "Participants", "Schools"],
+        rows=rows,
+        total=[TOTAL if ctx.by.is_admin else NETWORK_TOTAL, None, None, *_seminar_cells(every)],
+    )
+
+
+_COMPARED = (
+    ("Classes", "class_visits"),
+    ("Pupils", "pupils"),
+    ("Schools", "schools"),
+    ("Teacher-seminar participants", "seminar_participants"),
+    ("Open-day visitors", "open_day_visitors"),
+    ("Parents' evening attendance", "parents_evening_attendance"),
+)
+
+
+async def _comparison(ctx: _Context) -> ReportOut:
+    before = previous_year(ctx.year)
+    this_all = await ctx.bookings()
+    prev_all = await ctx.bookings(before)
+    this_fig = figures(f for f in this_all if in_booking_scope(f, ctx.by))
+    prev_fig = figures(f for f in prev_all if in_booking_scope(f, ctx.by))
+    rows: list[list[Cell]] = []
+    for label, metric in _COMPARED:
+        old, new = getattr(prev_fig, metric), getattr(this_fig, metric)
+        rows.append([label, old, new, _pct(new - old, old)])
+    mine_prev = [f for f in prev_all if in_booking_scope(f, ctx.by)]
+    mine_this = [f for f in this_all if in_booking_scope(f, ctx.by)]
+    old_rate, new_rate = _no_show_cells(mine_prev)[2], _no_show_cells(mine_this)[2]
+    rows.append(["No-show rate (percent)", old_rate, new_rate, None])
+    return ReportOut(
+        name="comparison",
+        school_year=ctx.year,
+        title="Comparison with the previous school year",
+        columns=["Figure", before, ctx.year, "Change (percent)"],
+        rows=rows,
+    )
+
+
+REPORTS: dict[str, Callable[[_Context], Awaitable[ReportOut]]] = {
+    "by-school": _by_school,
+    "by-host": _by_host,
+    "by-grade": _by_grade,
+    "by-kind": _by_kind,
+    "by-month": _by_month,
+    "fill-by-slot": _fill_by_slot,
+    "fill-by-host": _fill_by_host,
+    "no-shows": _no_shows,
+    "seminars": _seminars,
+    "comparison": _comparison,
+}
+
+
+async def get_report(
+    name: str, year: str, *, by: Principal, now: datetime | None = None
+) -> ReportOut:
+    """One report for `by`: the office sees the network, a member its own rows and totals."""
+    if not by.is_member:
+        raise Unauthorised("sign in to see reports")
+    if name not in REPORTS:
+        raise Invalid(f"no report {name!r}; one of {', '.join(REPORTS)}", field="name")
+    school_year_bounds(year)
+    return await REPORTS[name](_Context(year, by, now or utcnow()))
+
+
+async def get_reports(
+    names: list[str], year: str, *, by: Principal, now: datetime | None = None
+) -> dict[str, ReportOut]:
+    """Several reports of one year from one fetch of its facts (the Bilanz page)."""
+    if not by.is_member:
+        raise Unauthorised("sign in to see reports")
+    unknown = [n for n in names if n not in REPORTS]
+    if unknown:
+        raise Invalid(f"no report {unknown[0]!r}", field="name")
+    school_year_bounds(year)
+    ctx = _Context(year, by, now or utcnow())
+    return {name: await REPORTS[name](ctx) for name in names}
