@@ -51,7 +51,7 @@ class MeController(Controller):
         """A new private feed URL; the old one answers 404 from now on."""
         return _feed_url(await services.rotate_feed_token(by=by))
 
-    @get("/export")
+    @get("/export", responses=READ_ERRORS)
     async def export(self, by: NamedDependency[Principal]) -> Response[dict[str, Any]]:
         """Your data as JSON: account, organisation, your bookings, token metadata."""
         data = await privacy.export_data(by=by)
@@ -63,7 +63,7 @@ class MeController(Controller):
             },
         )
 
-    @post("/delete", status_code=200)
+    @post("/delete", status_code=200, responses=WRITE_ERRORS)
     async def delete(self, data: JSONBody[DeleteIn], by: NamedDependency[Principal]) -> Deleted:
         """Delete your account: tokens revoked, your bookings' contact data anonymised."""
         count = await privacy.delete_account(by=by, confirm_email=data.confirm)

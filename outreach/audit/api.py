@@ -12,6 +12,7 @@ from msgspec import Struct
 
 from outreach.audit import services
 from outreach.principal import Principal
+from outreach.web import READ_ERRORS
 
 __all__ = ["AuditController"]
 
@@ -38,7 +39,7 @@ class AuditController(Controller):
     path = "/api/v1/audit"
     tags = ["audit"]
 
-    @get("/")
+    @get("/", responses=READ_ERRORS)
     async def list_entries(
         self,
         by: NamedDependency[Principal],

@@ -92,7 +92,7 @@ class BookingController(Controller):
         """Cancel (booker, host or network office); a waiting booking that fits moves up."""
         return await services.cancel_booking(booking_id, data.reason, by=by)
 
-    @post("/{booking_id:int}/attendance", status_code=200)
+    @post("/{booking_id:int}/attendance", status_code=200, responses=WRITE_ERRORS)
     async def record_attendance(
         self,
         booking_id: IdPath,

@@ -9,7 +9,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from outreach.principal import Principal
-from outreach.web import IdPath
+from outreach.web import READ_ERRORS, WRITE_ERRORS, IdPath
 from outreach.workplan import exports, services
 from outreach.workplan.reports import get_report
 from outreach.workplan.schemas import (
@@ -31,12 +31,12 @@ class WorkPlanController(Controller):
     path = "/api/v1/workplans"
     tags = ["work plan"]
 
-    @get("/")
+    @get("/", responses=READ_ERRORS)
     async def list_plans(self, by: NamedDependency[Principal]) -> list[dict[str, Any]]:
         """The work plans by school year (members)."""
         return await services.list_plans(by=by)
 
-    @post("/", status_code=201)
+    @post("/", status_code=201, responses=WRITE_ERRORS)
     async def create_plan(
         self, data: JSONBody[WorkPlanIn], by: NamedDependency[Principal]
     ) -> WorkPlanOut:
@@ -44,20 +44,20 @@ class WorkPlanController(Controller):
         plan_id = await services.create_plan(data, by=by)
         return await services.get_plan(plan_id, by=by)
 
-    @get("/{plan_id:int}")
+    @get("/{plan_id:int}", responses=READ_ERRORS)
     async def get_plan(self, plan_id: IdPath, by: NamedDependency[Principal]) -> WorkPlanOut:
         """Priorities and milestones with progress computed from attendance; members see
         network and own milestones, with figures only where they are theirs or totals."""
         return await services.get_plan(plan_id, by=by)
 
-    @post("/{plan_id:int}/priorities", status_code=201)
+    @post("/{plan_id:int}/priorities", status_code=201, responses=WRITE_ERRORS)
     async def add_priority(
         self, plan_id: IdPath, data: JSONBody[PriorityIn], by: NamedDependency[Principal]
     ) -> WorkPlanOut:
         await services.add_priority(plan_id, data, by=by)
         return await services.get_plan(plan_id, by=by)
 
-    @post("/{plan_id:int}/milestones", status_code=201)
+    @post("/{plan_id:int}/milestones", status_code=201, responses=WRITE_ERRORS)
     async def add_milestone(
         self, plan_id: IdPath, data: JSONBody[MilestoneIn], by: NamedDependency[Principal]
     ) -> WorkPlanOut:
@@ -69,7 +69,7 @@ class MilestoneController(Controller):
     path = "/api/v1/milestones"
     tags = ["work plan"]
 
-    @post("/{milestone_id:int}/events", status_code=204)
+    @post("/{milestone_id:int}/events", status_code=204, responses=WRITE_ERRORS)
     async def link_event(
         self,
         milestone_id: IdPath,
@@ -79,7 +79,7 @@ class MilestoneController(Controller):
         """Count the bookings of this event towards the milestone."""
         await services.link_event(milestone_id, data.event_id, by=by)
 
-    @delete("/{milestone_id:int}", status_code=204)
+    @delete("/{milestone_id:int}", status_code=204, responses=WRITE_ERRORS)
     async def delete_milestone(self, milestone_id: IdPath, by: NamedDependency[Principal]) -> None:
         await services.delete_milestone(milestone_id, by=by)
 
@@ -88,7 +88,7 @@ class ReportController(Controller):
     path = "/api/v1/reports"
     tags = ["reports"]
 
-    @get("/{name:str}")
+    @get("/{name:str}", responses=READ_ERRORS)
     async def report(
         self,
         name: FromPath[str],

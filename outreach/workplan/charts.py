@@ -9,10 +9,16 @@ same numbers are always shown in an HTML table beside the chart.
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Sequence
 
 import pygal
 from pygal.style import Style
+
+# pygal puts a legacy import hook for its map plugins (which we do not use) on
+# sys.meta_path; it has no find_spec, so importlib-based importers (pytest's
+# importlib mode among them) fail on every later import. Take it off again.
+sys.meta_path[:] = [hook for hook in sys.meta_path if type(hook).__module__ != "pygal"]
 
 __all__ = ["bar_chart", "line_chart", "progress_chart"]
 
