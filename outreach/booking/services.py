@@ -797,6 +797,9 @@ async def anonymise_bookings_of(user_id: int, *, now: datetime | None = None) ->
     Status, counts, grade and school stay, so places held and the reports stay right.
     Runs in the caller's transaction.
     """
+    before = await Booking.select(Booking.id, Booking.contact_email).where(
+        Booking.booked_by == user_id
+    )
     rows = (
         await Booking.update(
             {
@@ -812,6 +815,9 @@ async def anonymise_bookings_of(user_id: int, *, now: datetime | None = None) ->
     )
     for row in rows:
         await feeds.mark_changed(booking_id=row["id"])
+    await notifications.forget_recipients(
+        [row["id"] for row in before], [row["contact_email"] for row in before]
+    )
     return len(rows)
 
 
@@ -944,20 +950,27 @@ async def anonymise_ended_bookings(*, now: datetime | None = None) -> int:
     """
     now = now or utcnow()
     cutoff = now - timedelta(days=get_settings().anonymise_after_days)
-    rows = (
-        await Booking.update(
-            {
-                Booking.contact_name: "",
-                Booking.contact_email: "",
-                Booking.notes: "",
-                Booking.reason: "",
-                Booking.booked_by: None,
-                Booking.anonymised_at: now,
-            }
+    due = Booking.anonymised_at.is_null() & (Booking.slot.ends_at < cutoff)
+    async with write_transaction():
+        before = await Booking.select(Booking.id, Booking.contact_email).where(due)
+        rows = (
+            await Booking.update(
+                {
+                    Booking.contact_name: "",
+                    Booking.contact_email: "",
+                    Booking.notes: "",
+                    Booking.reason: "",
+                    Booking.booked_by: None,
+                    Booking.anonymised_at: now,
+                }
+            )
+            .where(due)
+            .returning(Booking.id)
         )
-        .where(Booking.anonymised_at.is_null() & (Booking.slot.ends_at < cutoff))
-        .returning(Booking.id)
-    )
+        # The outbox keeps no address the booking no longer has.
+        await notifications.forget_recipients(
+            [row["id"] for row in before], [row["contact_email"] for row in before]
+        )
     if rows:
         log.info("anonymised %d bookings of visits that ended before %s", len(rows), cutoff)
     return len(rows)

@@ -81,6 +81,7 @@ __all__ = [
     "deliver",
     "due_ids",
     "enqueue",
+    "forget_recipients",
     "list_failed",
     "requeue",
     "schedule_reminders",
@@ -99,6 +100,7 @@ BACKOFF_CAP = timedelta(hours=1)
 HANDOVER_HOLD = timedelta(seconds=60)
 DISPATCH_TIMEOUT_SECONDS = 5.0
 SKIPPED_PREFIX = "skipped: "
+FORGET_BATCH = 500  # booking ids per statement: far below SQLite's variable limit
 ITIP_MARK = "_itip"
 
 Dispatcher = Callable[[Sequence[int]], Awaitable[None]]
@@ -309,6 +311,29 @@ def backoff(attempts: int) -> timedelta:
     doubling, at most an hour."""
     base = timedelta(seconds=config.get_settings().notification_retry_seconds)
     return min(base * 2 ** max(attempts - 1, 0), BACKOFF_CAP)
+
+
+async def forget_recipients(booking_ids: Sequence[int], addresses: Iterable[str]) -> int:
+    """Drop the addresses of notices to a booker whose contact data was just dropped.
+
+    The outbox would otherwise keep the address the booking no longer has. Notices not
+    sent yet to such an address are recorded as not mailed: the person's data is gone.
+    Rows a worker holds right now keep theirs (the next anonymisation run finds them).
+    Runs in the caller's transaction.
+    """
+    emails = sorted({address for address in addresses if address})
+    ids = sorted(set(booking_ids))
+    forgotten = 0
+    for start in range(0, len(ids), FORGET_BATCH):
+        to_them = N.booking.is_in(ids[start : start + FORGET_BATCH]) & N.recipient.is_in(emails)
+        await N.update(
+            {N.status: "sent", N.last_error: SKIPPED_PREFIX + "contact data deleted"}
+        ).where(to_them & N.status.is_in(["pending", "failed"]))
+        rows = (
+            await N.update({N.recipient: ""}).where(to_them & (N.status == "sent")).returning(N.id)
+        )
+        forgotten += len(rows)
+    return forgotten
 
 
 async def skip_pending(*, reason: str) -> int:

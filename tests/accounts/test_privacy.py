@@ -17,6 +17,7 @@ from outreach.booking.tables import Booking
 from outreach.config import get_settings
 from outreach.errors import Conflict, Invalid
 from outreach.events.tables import Slot
+from outreach.notifications.tables import Notification
 from outreach.timeutil import utcnow
 from tests.factories import make_event, make_slot, make_user, make_world
 from tests.pages.conftest import PASSWORD, give_password, post_form, sign_in
@@ -108,6 +109,16 @@ async def test_deleting_my_account_revokes_everything_and_keeps_counts(client, w
     assert held_after == held_before
     colleague = await Booking.objects().where(Booking.class_label == "9b").first()
     assert colleague.contact_name == "Herr Colleague", "only the deleted person's bookings"
+    # Nothing more goes to the deleted address, and the outbox keeps no copy of it.
+    addressed = await Notification.select(Notification.status).where(
+        Notification.recipient == "teacher-contact@school-a.example"
+    )
+    assert addressed == []
+    forgotten = await Notification.select(Notification.status, Notification.last_error).where(
+        (Notification.booking == mine) & (Notification.recipient == "")
+    )
+    assert forgotten, "the booker's notices stay (counted), without the address"
+    assert all(n["status"] == "sent" for n in forgotten)
     entry = await AuditEntry.objects().where(AuditEntry.action == "account.delete").first()
     assert entry.object_id == str(world.school_a.user_id)
     assert world.school_a.email not in entry.detail and "Teacher" not in entry.detail

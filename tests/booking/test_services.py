@@ -411,4 +411,16 @@ async def test_bookings_are_anonymised_a_year_after_the_visit(world):
     )  # the counts stay for the reports
     kept = await booking.get_booking(recent.booking.id, by=world.admin)
     assert kept.contact_email == world.school_a.email
+    # The outbox forgets the address too: the old booking's notices keep no recipient,
+    # the recent one's keep theirs.
+    old_notices = await Notification.select(Notification.recipient, Notification.status).where(
+        Notification.booking == old.booking.id
+    )
+    assert "t@school.example" not in {n["recipient"] for n in old_notices}
+    blanked = [n for n in old_notices if n["recipient"] == ""]
+    assert blanked and all(n["status"] == "sent" for n in blanked)
+    recent_notices = await Notification.select(Notification.recipient).where(
+        Notification.booking == recent.booking.id
+    )
+    assert world.school_a.email in {n["recipient"] for n in recent_notices}
     assert await booking.anonymise_ended_bookings(now=visit_end + timedelta(days=400)) == 0
