@@ -174,18 +174,24 @@ def worker(processes: int, threads: int) -> None:
 
 
 @main.command()
-@click.option("--once", is_flag=True, help="Run one tick and exit.")
+@click.option(
+    "--once",
+    is_flag=True,
+    help="Run one whole tick here (anonymising, releases, feeds, the sweep) and exit.",
+)
 def scheduler(once: bool) -> None:
     """Run the periodic part: due reminders, retries, the outbox sweep."""
-    from workers.scheduler import run_scheduler_forever, run_sweep_once
+    from workers.scheduler import run_scheduler_forever, tick
 
-    async def step() -> None:
+    async def step() -> bool:
         if once:
-            await run_sweep_once()
-        else:
-            await run_scheduler_forever()
+            # Delivered in this process, so the tick is done when the command returns.
+            return await tick(direct=True)
+        await run_scheduler_forever()
+        return True
 
-    _run(step)
+    if not _run(step):
+        click.echo("another scheduler is ticking right now; nothing done")
 
 
 @main.group()

@@ -103,3 +103,19 @@ def test_bad_setting_exits_2_with_the_variable_named(tmp_path):
 def test_worker_needs_redis(tmp_path):
     result = run(tmp_path, "worker")
     assert result.returncode == 2 and "REDIS_URL" in result.stderr
+
+
+def test_scheduler_once_runs_a_whole_tick_in_its_process(tmp_path):
+    """`--once` is the tick of the running scheduler: feeds published, due mails sent."""
+    assert run(tmp_path, "demo").returncode == 0
+    waiting_changes = count(tmp_path, "feed_change")
+    assert waiting_changes > 0, "the demo leaves feed changes for the scheduler"
+    once = run(tmp_path, "scheduler", "--once")
+    assert once.returncode == 0, once.stderr
+    assert count(tmp_path, "feed_change") == 0
+    assert count(tmp_path, "feed_piece") > 0
+    with sqlite3.connect(tmp_path / "outreach.sqlite3") as conn:
+        unsent = conn.execute(
+            "SELECT count(*) FROM notification WHERE status != 'sent'"
+        ).fetchone()[0]
+    assert unsent == 0
