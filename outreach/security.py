@@ -56,5 +56,16 @@ def hash_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
+def same_text(expected: str, presented: str) -> bool:
+    """Constant-time comparison of a secret with what a caller sent.
+
+    Compared as bytes: `hmac.compare_digest` refuses str with non-ASCII characters, and
+    a caller's token may hold anything (that must be a plain "no", never an error).
+    """
+    return hmac.compare_digest(
+        expected.encode("utf-8", "surrogatepass"), presented.encode("utf-8", "surrogatepass")
+    )
+
+
 def secret_matches(stored_hash: str, presented: str) -> bool:
     return hmac.compare_digest(stored_hash, hash_secret(presented))

@@ -19,6 +19,7 @@ from outreach.principal import Principal
 from outreach.security import (
     hash_password,
     new_token,
+    same_text,
     secret_matches,
     split_token,
     verify_password,
@@ -205,7 +206,7 @@ async def feed_token_for(*, by: Principal) -> str:
 async def user_for_feed_token(token: str) -> User:
     """A wrong token, a rotated one and no token look the same: not found."""
     parts = split_token(token, FEED_PREFIX)
-    if parts is None or not hmac.compare_digest(_feed_token(parts[0]), token):
+    if parts is None or not same_text(_feed_token(parts[0]), token):
         raise NotFound("no such feed")
     user = (
         await User.objects()
@@ -259,7 +260,7 @@ async def session_stamp(user_id: int) -> str:
 async def principal_for_session(user_id: int, stamp: str) -> Principal | None:
     """The session's user if still active and the password unchanged; None otherwise."""
     user = await User.objects().where((User.id == user_id) & (User.active == True)).first()  # noqa: E712
-    if user is None or not hmac.compare_digest(_stamp(user), stamp):
+    if user is None or not same_text(_stamp(user), stamp):
         return None
     return principal_for(user)
 
@@ -285,7 +286,7 @@ async def password_token_user(token: str, *, now: datetime | None = None) -> Use
     if not raw_id.isdigit() or not raw_expires.isdigit():
         raise gone
     user = await User.objects().where((User.id == int(raw_id)) & (User.active == True)).first()  # noqa: E712
-    if user is None or not hmac.compare_digest(_password_mac(user, purpose, int(raw_expires)), mac):
+    if user is None or not same_text(_password_mac(user, purpose, int(raw_expires)), mac):
         raise gone
     if now.timestamp() > int(raw_expires):
         raise gone

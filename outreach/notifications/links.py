@@ -12,6 +12,8 @@ import hmac
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from outreach.security import same_text
+
 if TYPE_CHECKING:
     from outreach.config import Settings
 
@@ -58,7 +60,7 @@ def respond_url(settings: Settings, booking_id: int) -> str:
 
 
 def verify_respond_token(settings: Settings, booking_id: int, token: str) -> bool:
-    return hmac.compare_digest(respond_token(settings, booking_id), token)
+    return same_text(respond_token(settings, booking_id), token)
 
 
 # A public registrant confirms the e-mail address with its own link: another purpose in
@@ -74,4 +76,4 @@ def address_url(settings: Settings, booking_id: int) -> str:
 
 
 def verify_address_token(settings: Settings, booking_id: int, token: str) -> bool:
-    return hmac.compare_digest(address_token(settings, booking_id), token)
+    return same_text(address_token(settings, booking_id), token)

@@ -187,3 +187,25 @@ async def test_html_in_a_registrants_name_is_escaped_on_the_attendee_list(client
     html = (await client.get(f"/firm/events/{event}/attendees")).text
     assert "<img src=x onerror=alert(1)>" not in html
     assert "&lt;img src=x onerror=alert(1)&gt;" in html
+
+
+@pytest.mark.parametrize("engine", ["sqlite"], indirect=True)
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/bookings/{booking}/verify?token=%C3%A4",
+        "/bookings/{booking}/respond?token=%C3%A4",
+        "/password/set?token=reset.1.9999999999.%C3%A4",
+        "/feeds/private/%C3%A4.%C3%A4.ics",
+    ],
+)
+async def test_tokens_with_any_characters_are_refused_not_an_error(client, world, path):
+    # hmac.compare_digest raises on str with non-ASCII characters: tokens are compared
+    # as bytes, so a mangled link is a plain refusal.
+    event = await make_event(world.firm_a, kind="open_day")
+    slot = await make_slot(world.firm_a, event)
+    placed = await booking.place_booking(
+        slot, BookingRequest(name="Familie", email="f@x.example", persons=2), by=ANONYMOUS
+    )
+    response = await client.get(path.format(booking=placed.booking.id))
+    assert response.status_code in (400, 404), response.text
