@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import msgspec
+
 from outreach.accounts.tables import User
 from outreach.db import for_update, write_transaction
 from outreach.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorised
@@ -324,7 +326,23 @@ async def invitations_for_event(event_id: int, *, by: Principal) -> list[Invitat
     event = await load_event_row(event_id, by)
     if _may_host(event, by):
         return await _out(P.event == event_id)
-    return [i for i in await _out((P.event == event_id) & (P.status == "accepted"))]
+    accepted = await _out((P.event == event_id) & (P.status == "accepted"))
+    # Who presents is public; what the school and each firm wrote to each other is not
+    # (the firms are competitors): only the invited firm keeps its own exchange.
+    own_firm = await _firm_slug(by)
+    return [
+        invitation
+        if invitation.firm == own_firm
+        else msgspec.structs.replace(invitation, message="", answer="")
+        for invitation in accepted
+    ]
+
+
+async def _firm_slug(by: Principal) -> str | None:
+    if by.role != "firm" or by.org_id is None:
+        return None
+    row = await Organisation.select(Organisation.slug).where(Organisation.id == by.org_id).first()
+    return row["slug"] if row else None
 
 
 async def accepted_presenters(event_ids: Iterable[int]) -> dict[int, list[dict[str, str]]]:

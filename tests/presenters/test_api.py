@@ -46,6 +46,12 @@ async def test_invite_list_accept_and_the_public_sees_the_firm(client, world):
     assert [i["firm"] for i in theirs] == ["firm-b"]
     public = (await client.get(f"/api/v1/events/{evening}/presenters")).json()
     assert [(i["firm"], i["status"]) for i in public] == [("firm-a", "accepted")]
+    # Who presents is public; what the school and the firm wrote to each other is not.
+    assert (public[0]["message"], public[0]["answer"]) == ("", "")
+    seen_by_b = (await client.get(f"/api/v1/events/{evening}/presenters", headers=firm_b)).json()
+    assert (seen_by_b[0]["message"], seen_by_b[0]["answer"]) == ("", "")
+    seen_by_a = (await client.get(f"/api/v1/events/{evening}/presenters", headers=firm_a)).json()
+    assert (seen_by_a[0]["message"], seen_by_a[0]["answer"]) == ("10 Minuten", "Gern")
     everything = (await client.get(f"/api/v1/events/{evening}/presenters", headers=school)).json()
     assert len(everything) == 2
     schema = (await client.get("/schema/openapi.json")).json()["paths"]
