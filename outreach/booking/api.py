@@ -73,7 +73,7 @@ class BookingController(Controller):
 
     @get("/{booking_id:int}", responses=READ_ERRORS)
     async def get_booking(self, booking_id: IdPath, by: NamedDependency[Principal]) -> BookingOut:
-        return await services.get_booking(booking_id, by=by)
+        return await services.get_booking(booking_id, by=by, audit_view="api")
 
     @post("/{booking_id:int}/confirm", status_code=200, responses=WRITE_ERRORS)
     async def confirm(self, booking_id: IdPath, by: NamedDependency[Principal]) -> BookingOut:

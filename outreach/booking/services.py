@@ -980,15 +980,28 @@ async def anonymise_ended_bookings(*, now: datetime | None = None) -> int:
 # Reading bookings
 
 
-async def get_booking(booking_id: int, *, by: Principal) -> BookingOut:
+async def get_booking(
+    booking_id: int, *, by: Principal, audit_view: str | None = None
+) -> BookingOut:
+    """One booking for its booker, the host or the office; `audit_view` as in list_bookings."""
     if not by.is_member:
         raise Unauthorised("sign in to see bookings")
     booking = await Booking.objects().where(Booking.id == booking_id).first()
     if booking is None:
         raise NotFound(f"no booking {booking_id}", field="booking")
     event = await Event.objects().where(Event.id == booking.event).first()
-    if not (_is_booker(booking, by) or can_manage(event, by)):
+    own = _is_booker(booking, by)
+    if not (own or can_manage(event, by)):
         raise NotFound(f"no booking {booking_id}", field="booking")
+    if audit_view and not own:
+        async with write_transaction():
+            await audit.record(
+                "bookings.view",
+                by=by,
+                object_type="booking",
+                object_id=booking_id,
+                detail={"view": audit_view, "bookings": 1},
+            )
     return (await _outs([booking]))[0]
 
 
@@ -1012,7 +1025,12 @@ async def list_bookings(
     if by.role == "school":
         mine = Booking.booked_by == by.user_id
         if by.org_id is not None:
-            mine = mine | ((Booking.school == by.org_id) & (Booking.kind == "class_visit"))
+            # Its own class visits, and who comes to the events it hosts (parents' evenings).
+            mine = (
+                mine
+                | ((Booking.school == by.org_id) & (Booking.kind == "class_visit"))
+                | (Booking.event.host == by.org_id)
+            )
         query = query.where(mine)
     elif by.role == "firm":
         query = query.where(Booking.event.host == by.org_id)
@@ -1023,7 +1041,9 @@ async def list_bookings(
     if status is not None:
         query = query.where(Booking.status == status)
     found = await _outs(await query)
-    if audit_view and by.role in ("firm", "admin") and found:
+    # Every look at other people's contact data is logged: a firm's or the office's, and a
+    # school's at the attendees of an event it hosts.
+    if audit_view and found and (by.role in ("firm", "admin") or await _hosts_any(by, found)):
         async with write_transaction():
             await audit.record(
                 "bookings.view",
@@ -1033,6 +1053,14 @@ async def list_bookings(
                 detail={"view": audit_view, "bookings": len(found), "status": status},
             )
     return found
+
+
+async def _hosts_any(by: Principal, bookings: list[BookingOut]) -> bool:
+    """Whether a school looks at bookings of an event it hosts (not only its own)."""
+    if by.role != "school" or by.org_id is None:
+        return False
+    event_ids = list({b.event_id for b in bookings})
+    return await Event.exists().where((Event.host == by.org_id) & Event.id.is_in(event_ids))
 
 
 async def _outs(bookings: list[Booking]) -> list[BookingOut]:

@@ -123,7 +123,7 @@ async def dashboard(request: Request[Any, Any, Any], by: NamedDependency[Princip
     me = require(request, by, "firm")
     host = (await get_organisation(me.org_id)).slug if me.org_id else None
     mine = await events.list_events(events.EventFilter(host=host), by=me)
-    pending = await booking.list_bookings(by=me, status="pending")
+    pending = await booking.list_bookings(by=me, status="pending", audit_view="dashboard")
     now = utcnow()
     return page(
         request,
@@ -195,7 +195,9 @@ async def event_detail(
 ) -> Template:
     me = require(request, by, "firm")
     event = await _managed(event_id, me)
-    pending = await booking.list_bookings(by=me, event_id=event_id, status="pending")
+    pending = await booking.list_bookings(
+        by=me, event_id=event_id, status="pending", audit_view="event_page"
+    )
     return page(request, "firm/event.html", event=event, pending=pending, now=utcnow())
 
 

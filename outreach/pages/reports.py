@@ -207,7 +207,9 @@ async def export_bookings(
     if status not in (None, *BOOKING_STATUSES):
         raise Invalid("unknown status", field="status")
     event_id = parse_int(request.query_params.get("event"))
-    found = await booking.list_bookings(by=me, status=status, event_id=event_id, limit=100_000)
+    found = await booking.list_bookings(
+        by=me, status=status, event_id=event_id, limit=100_000, audit_view="bookings_export"
+    )
     fmt = request.query_params.get("format", "csv")
     return _file(exports.booking_rows(found), "bookings", fmt)
 

@@ -184,3 +184,30 @@ async def test_the_office_deactivates_a_user_and_it_is_logged(client, world):
     assert await actions() == ["user.deactivate", "user.activate"]
     with pytest.raises(Conflict):
         await set_user_active(world.admin.user_id, False, by=world.admin)
+
+
+async def test_a_school_sees_and_is_logged_at_the_attendees_of_its_own_evening(client, world):
+    from outreach.principal import ANONYMOUS
+
+    evening = await make_event(world.school_a, kind="parents_evening")
+    slot = await make_slot(world.school_a, evening, capacity=80)
+    family = await booking.place_booking(
+        slot, BookingRequest(name="Familie Rot", email="rot@x.example", persons=2), by=ANONYMOUS
+    )
+    before = await actions()
+    host = await client.get(
+        f"/api/v1/bookings?event={evening}", headers=bearer(world.tokens["school_a"])
+    )
+    assert host.status_code == 200
+    assert [b["id"] for b in host.json()] == [family.booking.id]
+    assert await actions() == [*before, "bookings.view"]
+    # Another school sees nothing of it, and its empty look is not a view of contact data.
+    other = await client.get(
+        f"/api/v1/bookings?event={evening}", headers=bearer(world.tokens["school_b"])
+    )
+    assert other.status_code == 200 and other.json() == []
+    one = await client.get(
+        f"/api/v1/bookings/{family.booking.id}", headers=bearer(world.tokens["school_a"])
+    )
+    assert one.status_code == 200
+    assert await actions() == [*before, "bookings.view", "bookings.view"]
