@@ -100,13 +100,26 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(line, ensure_ascii=False, default=str)
 
 
+class TextFormatter(logging.Formatter):
+    """One line per record for people: control characters (say, a %0a in a requested
+    path) are escaped, so a caller cannot forge a log line of its own."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        # The message line only: a traceback after it keeps its own line breaks.
+        return super().formatMessage(record).translate(_CONTROL_ESCAPES)
+
+
+# Every C0 control character but the tab, and DEL, as a visible escape.
+_CONTROL_ESCAPES = {c: f"\\x{c:02x}" for c in [*range(0x20), 0x7F] if c != 0x09}
+
+
 def setup_logging(log_format: str = "json", level: str | None = None) -> None:
     """Configure the root logger once per process (the CLI and each server process)."""
     handler = logging.StreamHandler(sys.stderr)
     if log_format == "json":
         handler.setFormatter(JsonFormatter())
     else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler.setFormatter(TextFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel((level or os.environ.get("LOG_LEVEL") or "INFO").upper())

@@ -214,3 +214,15 @@ def test_secret_key_is_required_with_postgres(tmp_path):
     assert caught.value.problems[0].startswith("SECRET_KEY must be set")
     good = Settings.from_env({**env, "SECRET_KEY": "k" * 32, "REDIS_URL": "redis://r:6379/2"})
     assert good.uses_postgres and good.redis_url == "redis://r:6379/2"
+
+
+def test_text_logs_escape_line_breaks_a_caller_sent():
+    import logging
+
+    from outreach.observability import TextFormatter
+
+    forged = "/x\n2026-01-01 ERROR outreach: forged\r"
+    record = logging.LogRecord("outreach", logging.INFO, __file__, 1, "GET %s 404", (forged,), None)
+    line = TextFormatter("%(levelname)s %(message)s").format(record)
+    assert "\n" not in line and "\r" not in line
+    assert line == "INFO GET /x\\x0a2026-01-01 ERROR outreach: forged\\x0d 404"
