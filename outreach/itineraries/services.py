@@ -1487,8 +1487,23 @@ async def cancel_itinerary(
             "every visit of this day is already cancelled", field="itinerary", reason="wrong_status"
         )
     async with write_transaction():
+        cancelled = 0
         for v in visits:
-            await booking.cancel_booking(v.booking["id"], reason, by=by, now=now)
+            try:
+                await booking.cancel_booking(v.booking["id"], reason, by=by, now=now)
+                cancelled += 1
+            except Conflict as exc:
+                # A host declined or cancelled this visit since it was read, or it has
+                # begun: the booking row is locked and checked before any write, so
+                # skipping it leaves the rest of the day to cancel.
+                if exc.reason not in ("wrong_status", "started"):
+                    raise
+        if not cancelled:
+            raise Conflict(
+                "no visit of this day can be cancelled any more",
+                field="itinerary",
+                reason="wrong_status",
+            )
     await booking.after_commit()
     return await get_itinerary(row.id, by=by, now=now)
 

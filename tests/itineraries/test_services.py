@@ -392,3 +392,38 @@ async def test_no_replacement_explains_why(net):
     assert options.explanation.startswith("No replacement fits.")
     with pytest.raises(NotFound):
         await itineraries.replacement_options(it.id, 10**6, by=net.world.school_a)
+
+
+async def test_cancelling_the_day_skips_a_visit_a_host_declined_meanwhile(net, monkeypatch):
+    slots = await three_firm_day(net)
+    await net.tour("lange", booking_mode="approval")
+    approval = await net.slot("lange", 13, 30)
+    it = (
+        await itineraries.book_itinerary(
+            itinerary_in([slots["kaden"], slots["rehn"], approval], lunch_minutes=30),
+            by=net.world.school_a,
+        )
+    ).itinerary
+    pending = it.visits[2].booking_id
+    read_visits = itineraries._visits
+
+    declined: list[int] = []
+
+    async def host_declines_after_the_read(itinerary_id: int):
+        # The interleaving of the race: the day's visits are read, then Lange declines.
+        visits = await read_visits(itinerary_id)
+        if not declined:
+            await booking.decline_booking(pending, "Maschine defekt", by=net.firms["lange"])
+            declined.append(pending)
+        return visits
+
+    monkeypatch.setattr(itineraries, "_visits", host_declines_after_the_read)
+    await itineraries.cancel_itinerary(it.id, "Bus fällt aus", by=net.world.school_a)
+    monkeypatch.undo()
+    statuses = {
+        row["id"]: row["status"] for row in await Booking.select(Booking.id, Booking.status)
+    }
+    assert statuses[pending] == "declined"
+    assert [statuses[v.booking_id] for v in it.visits[:2]] == ["cancelled", "cancelled"]
+    held = {r["id"]: r["held"] for r in await Slot.select(Slot.id, Slot.held)}
+    assert held[slots["rehn"]] == held[slots["kaden"]] == held[approval] == 0
