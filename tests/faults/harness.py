@@ -308,6 +308,7 @@ def outreach_env(data_dir: Path, **settings: str) -> dict[str, str]:
         RATE_LIMIT_PER_MINUTE="0",  # one client address sends the whole burst
         PYTHONUNBUFFERED="1",
         LOG_LEVEL="INFO",
+        LOG_FORMAT="text",  # the tests read the workers' log lines (retry times)
         TZ="UTC",  # log times compare with the UTC instants in the database
     )
     env.update(settings)
