@@ -25,6 +25,8 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
+from babel.numbers import format_decimal
+
 from outreach.booking.tables import Booking
 from outreach.config import get_settings
 from outreach.events.tables import Event, Slot, Venue
@@ -485,7 +487,7 @@ def _leg_piece(leg: FeedLeg) -> PieceDraft:
     summary = f"{way} zu {leg.destination} {_DASH} Klasse {leg.class_label}"
     if not leg.active:
         summary = f"Entfällt: {summary}"
-    km = f"{leg.km:.1f}".replace(".", ",")
+    km = format_decimal(leg.km, "0.#", locale="de")  # German, as the rest of the feed
     url = f"{get_settings().base_url}/school/itineraries/{leg.itinerary_id}"
     lines = [
         f"Von {leg.origin} zu {leg.destination}: etwa {leg.minutes} Minuten mit Puffer"

@@ -6,6 +6,8 @@ use too), so this file, the feeds and the invitations agree on local times.
 
 UIDs are this file's own (`itinerary-<id>-...`), not the invitations' or the private
 feed's: a client that finds one UID in two calendars may merge or drop one of them.
+
+The texts are German, as the private feed's bookings and legs are (`feeds.render`).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 
+from babel.numbers import format_decimal
 from icalendar import Calendar, Event, vText
 
 from outreach.feeds.ical import berlin_vtimezone, clean_text, one_line
@@ -100,7 +103,8 @@ def itinerary_calendar(
         event.add(
             "description",
             clean_text(
-                f"Von {origin.host_name} nach {destination.host_name}: {leg.km:.1f} km Luftlinie,"
+                f"Von {origin.host_name} nach {destination.host_name}:"
+                f" {format_decimal(leg.km, '0.#', locale='de')} km Luftlinie,"
                 f" {leg.minutes} Minuten mit Puffer.\nAnkunft spätestens"
                 f" {destination.starts_at:%H:%M} Uhr."
             ),

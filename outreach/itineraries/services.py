@@ -29,7 +29,7 @@ from outreach.booking import services as booking
 from outreach.booking.schemas import BookingOut, BookingRequest
 from outreach.booking.services import CLASS_VISIT_KINDS, OPEN_STATUSES
 from outreach.booking.tables import Booking
-from outreach.calendar.holidays import Closure, closure_on
+from outreach.calendar.holidays import PUBLIC_HOLIDAY, Closure, closure_on
 from outreach.config import get_settings
 from outreach.db import write_transaction
 from outreach.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorised
@@ -37,6 +37,7 @@ from outreach.events.schemas import VenueOut
 from outreach.events.services import venue_out
 from outreach.events.tables import Event, Slot, Venue
 from outreach.itineraries import ical, planner
+from outreach.itineraries.explain import REASON_LABELS, Note, render
 from outreach.itineraries.planner import Candidate, Plan, Rules
 from outreach.itineraries.schemas import (
     ItineraryIn,
@@ -58,6 +59,7 @@ from outreach.timeutil import LOCAL_TZ, local, utcnow
 
 __all__ = [
     "Booked",
+    "ExplainedPlan",
     "ItineraryNotice",
     "ItineraryUnavailable",
     "book_itinerary",
@@ -70,7 +72,9 @@ __all__ = [
     "itinerary_for_booking",
     "list_itineraries",
     "plan_day",
+    "plan_day_explained",
     "replacement_options",
+    "replacement_options_explained",
     "travel_rules",
 ]
 
@@ -97,11 +101,12 @@ class ItineraryUnavailable(Conflict):
         reason: str | None,
         field: str | None,
         unavailable: list[UnavailableOut],
-        plan: PlanOut,
+        plan: ExplainedPlan,
     ) -> None:
         super().__init__(message, field=field, reason=reason or "unavailable")
         self.unavailable = unavailable
-        self.plan = plan
+        self.explained = plan
+        self.plan = plan.plan
 
     def to_dict(self) -> dict[str, Any]:  # type: ignore[override]
         body: dict[str, Any] = dict(super().to_dict())
@@ -392,18 +397,7 @@ def _rules(q: _Query, day: dt.date, **changes: Any) -> Rules:
 # ---------------------------------------------------------------------------
 # Which slots can take the class: the planner's mirror of the engine's checks
 
-_REASONS = {
-    "cancelled": "cancelled",
-    "no_booking": "for information only",
-    "window_closed": "booking closed",
-    "window_not_open": "booking not open yet",
-    "grade": "not for this grade",
-    "party": "group size not accepted",
-    "full": "not enough free places",
-    "class_busy": "the class has another visit then",
-    "outside_day": "outside the school day",
-    "no_location": "venue without coordinates",
-}
+_REASONS = REASON_LABELS
 
 
 def _why_not(
@@ -495,8 +489,28 @@ def _sort_day(
 # Planning
 
 
+@dataclass(frozen=True, slots=True)
+class ExplainedPlan:
+    """A plan with its explanation as notes, for pages to say in the reader's language.
+
+    `plan.explanation` and each suggestion's `message` are the notes rendered in English
+    (the API's words); `suggestion_notes` are in the order of `plan.suggestions`.
+    """
+
+    plan: PlanOut
+    notes: tuple[Note, ...] = ()
+    suggestion_notes: tuple[Note, ...] = ()
+
+
 async def plan_day(req: PlanRequest, *, by: Principal, now: dt.datetime | None = None) -> PlanOut:
     """Ranked proposals for a class's day at several firms, or why nothing fits."""
+    return (await plan_day_explained(req, by=by, now=now)).plan
+
+
+async def plan_day_explained(
+    req: PlanRequest, *, by: Principal, now: dt.datetime | None = None
+) -> ExplainedPlan:
+    """`plan_day`, with the explanation as notes as well as in English."""
     now = now or utcnow()
     _require_teacher(by, planning=True)
     q = _query(req, by)
@@ -511,7 +525,7 @@ async def _plan(
     required: Sequence[_SlotInfo] = (),
     skip_busy: Iterable[int] = (),
     exclude_slots: Iterable[int] = (),
-) -> PlanOut:
+) -> ExplainedPlan:
     excluded = set(exclude_slots)
     infos = [i for i in await _load_infos(days=q.days) if i.slot_id not in excluded]
     busy = await _class_busy(q.school_id, q.class_label, q.days, skip=skip_busy)
@@ -536,10 +550,19 @@ async def _plan(
     all_infos = {i.slot_id: i for i in [*infos, *required]}
     proposals = [_proposal_out(day, plan, all_infos, q) for day, plan in found]
     if proposals:
-        return PlanOut(proposals=proposals, explanation=_explain_found(q, days, found, all_infos))
-    explanation = _explain_nothing(q, days, bool(required))
-    suggestions = await _suggest(q, days, now, busy, required)
-    return PlanOut(proposals=[], explanation=explanation, suggestions=suggestions)
+        notes = _explain_found(q, days, found, all_infos)
+        return ExplainedPlan(PlanOut(proposals=proposals, explanation=render(notes)), tuple(notes))
+    notes = _explain_nothing(q, days, bool(required))
+    suggested = await _suggest(q, days, now, busy, required)
+    return ExplainedPlan(
+        PlanOut(
+            proposals=[],
+            explanation=render(notes),
+            suggestions=[s for s, _ in suggested],
+        ),
+        tuple(notes),
+        tuple(n for _, n in suggested),
+    )
 
 
 def _proposal_out(day: dt.date, plan: Plan, infos: dict[int, _SlotInfo], q: _Query) -> ProposalOut:
@@ -629,36 +652,26 @@ def _describe(plan: Plan, q: _Query, infos: dict[int, _SlotInfo]) -> str:
     return " ".join(parts)
 
 
-def _reason_counts(refused: dict[int, str]) -> str:
-    counts = Counter(refused.values())
-    return ", ".join(f"{n} {_REASONS[r]}" for r, n in counts.most_common())
+def _reason_counts(refused: dict[int, str]) -> tuple[tuple[str, int], ...]:
+    return tuple(Counter(refused.values()).most_common())
 
 
 def _explain_found(
     q: _Query, days: list[_Day], found: list[tuple[dt.date, Plan]], infos: dict[int, _SlotInfo]
-) -> str:
+) -> list[Note]:
     dates = sorted({d for d, _ in found})
-    parts = [
-        f"{len(found)} proposal{'s' if len(found) != 1 else ''} on "
-        + ", ".join(f"{d:%d.%m.%Y}" for d in dates)
-        + ", best first: wanted firms, then your topics, then more visits, then the least"
-        " waiting and travel."
-    ]
+    notes = [Note("found", {"n": len(found), "dates": dates})]
     best = found[0][1]
     missing = sorted(q.firms - set(best.hosts))
     if missing:
         names = {i.host: i.host_name for i in infos.values()}
         for slug in missing:
-            parts.append(_why_firm_missing(slug, names.get(slug, slug), days))
-    parts.extend(_closures(days))
-    return " ".join(parts)
+            notes.append(_why_firm_missing(slug, names.get(slug, slug), days))
+    notes.extend(_closures(days))
+    return notes
 
 
-def _dates(days: Sequence[dt.date]) -> str:
-    return ", ".join(f"{d:%d.%m.%Y}" for d in days)
-
-
-def _closures(days: list[_Day]) -> list[str]:
+def _closures(days: list[_Day]) -> list[Note]:
     """Closed days, one sentence per holiday (a period is named once, not per day)."""
     groups: dict[tuple[str, dt.date, dt.date], list[_Day]] = {}
     for d in days:
@@ -669,57 +682,63 @@ def _closures(days: list[_Day]) -> list[str]:
     for closed in groups.values():
         closure = closed[0].closure
         assert closure is not None
-        if len(closed) == 1:
-            out.append(f"{closure.message}.")
+        where = {"region": closure.region, "name": closure.name, "span": closure.span}
+        if len(closed) > 1:
+            out.append(Note("school_holidays", {**where, "days": [d.day for d in closed]}))
+        elif closure.reason == PUBLIC_HOLIDAY:
+            out.append(Note("public_holiday", {**where, "day": closure.first_day}))
         else:
-            out.append(
-                f"{_dates([d.day for d in closed])} are in the school holidays in"
-                f" {closure.region} ({closure.name}, {closure.span})."
-            )
+            out.append(Note("school_holiday", {**where, "day": closure.day or closed[0].day}))
     return out
 
 
-def _why_firm_missing(slug: str, name: str, days: list[_Day]) -> str:
+def _why_firm_missing(slug: str, name: str, days: list[_Day]) -> Note:
     slots = [(d, i) for d in days for i in d.infos if i.host == slug]
     if not slots:
-        return f"{name} has no class-visit slots on the date(s) asked for."
+        return Note("firm_no_slots", {"name": name})
     refused = {i.slot_id: d.refused[i.slot_id] for d, i in slots if i.slot_id in d.refused}
     if len(refused) == len(slots):
-        return f"{name} cannot take the class: {_reason_counts(refused)}."
-    return f"{name}'s free slots do not fit together with the best proposal's other visits."
+        return Note("firm_refused", {"name": name, "reasons": _reason_counts(refused)})
+    return Note("firm_no_fit", {"name": name})
 
 
-def _explain_nothing(q: _Query, days: list[_Day], replacing: bool) -> str:
-    what = "replacement" if replacing else f"day with {q.min_visits} or more visits"
-    parts = [f"No {what} fits."]
-    parts.extend(_closures(days))
+def _explain_nothing(q: _Query, days: list[_Day], replacing: bool) -> list[Note]:
+    notes = [Note("no_replacement") if replacing else Note("no_day", {"visits": q.min_visits})]
+    notes.extend(_closures(days))
     empty = [d.day for d in days if not d.closure and not d.infos]
     if empty:
-        parts.append(f"No class-visit slots on {_dates(empty)}.")
-    way = "walking" if q.travel_mode == "foot" else "by bus"
+        notes.append(Note("no_slots", {"days": empty}))
     for d in days:
-        when = f"{d.day:%d.%m.%Y}"
         if d.closure or not d.infos:
             continue
         if len(d.hosts()) < q.min_visits:
-            firms = len(d.hosts())
-            refused = _reason_counts(d.refused)
-            parts.append(
-                f"{when}: only {firms} firm{'s' if firms != 1 else ''} can take"
-                f" {q.persons} persons then" + (f" (other slots: {refused})." if refused else ".")
+            notes.append(
+                Note(
+                    "few_firms",
+                    {
+                        "day": d.day,
+                        "firms": len(d.hosts()),
+                        "persons": q.persons,
+                        "reasons": _reason_counts(d.refused),
+                    },
+                )
             )
         else:
-            lunch = (
-                f" and a {q.lunch_minutes}-minute lunch break between 11:00 and 14:00"
-                if q.lunch_minutes
-                else ""
+            notes.append(
+                Note(
+                    "no_fit",
+                    {
+                        "day": d.day,
+                        "firms": len(d.hosts()),
+                        "visits": q.min_visits,
+                        "arrive": f"{q.arrive:%H:%M}",
+                        "leave": f"{q.leave:%H:%M}",
+                        "mode": q.travel_mode,
+                        "lunch": q.lunch_minutes,
+                    },
+                )
             )
-            parts.append(
-                f"{when}: {len(d.hosts())} firms have slots for the class, but no"
-                f" {q.min_visits} of them fit between {q.arrive:%H:%M} and {q.leave:%H:%M}"
-                f" with the time {way} between the venues{lunch}."
-            )
-    return " ".join(parts)
+    return notes
 
 
 async def _suggest(
@@ -728,9 +747,9 @@ async def _suggest(
     now: dt.datetime,
     busy: Sequence[tuple[dt.datetime, dt.datetime]],
     required: Sequence[_SlotInfo],
-) -> list[Suggestion]:
+) -> list[tuple[Suggestion, Note]]:
     """What would work instead: no lunch, fewer visits, a smaller group, another date."""
-    suggestions: list[Suggestion] = []
+    suggestions: list[tuple[Suggestion, Note]] = []
     open_days = [d for d in days if not d.closure]
 
     def first_plan(sorted_days: Iterable[_Day], **changes: Any) -> tuple[dt.date, Plan] | None:
@@ -747,28 +766,18 @@ async def _suggest(
 
     if q.lunch_minutes and (hit := first_plan(open_days, lunch_minutes=0)):
         day, plan = hit
-        suggestions.append(
-            Suggestion(
-                kind="lunch",
-                message=f"Without the lunch break it would fit: {hosts_of(plan)} on"
-                f" {day:%d.%m.%Y}.",
-                date=day,
-            )
-        )
+        note = Note("without_lunch", {"hosts": hosts_of(plan), "day": day})
+        suggestions.append((Suggestion(kind="lunch", message=render([note]), date=day), note))
     if not required:
         for visits in range(q.min_visits - 1, 0, -1):
             hit = first_plan(open_days, min_visits=visits, max_visits=visits)
             if hit:
                 day, plan = hit
-                suggestions.append(
-                    Suggestion(
-                        kind="visits",
-                        message=f"With {visits} visit{'s' if visits != 1 else ''} it fits:"
-                        f" {hosts_of(plan)} on {day:%d.%m.%Y}.",
-                        date=day,
-                        visits=visits,
-                    )
+                note = Note("fewer_visits", {"visits": visits, "hosts": hosts_of(plan), "day": day})
+                suggestion = Suggestion(
+                    kind="visits", message=render([note]), date=day, visits=visits
                 )
+                suggestions.append((suggestion, note))
                 break
     group = _smaller_group(q, days, now, busy, required)
     if group is not None:
@@ -784,7 +793,7 @@ def _smaller_group(
     now: dt.datetime,
     busy: Sequence[tuple[dt.datetime, dt.datetime]],
     required: Sequence[_SlotInfo],
-) -> Suggestion | None:
+) -> tuple[Suggestion, Note] | None:
     """The largest group below the class's size that a day would fit, if room is short."""
     sizes: set[int] = set()
     for d in days:
@@ -803,19 +812,19 @@ def _smaller_group(
                 smaller.candidates, _rules(q, d.day, limit=1), required=fixed
             ).plans
             if plans:
-                return Suggestion(
-                    kind="group",
-                    message=f"A group of up to {size} persons (the class is {q.persons}) would"
-                    f" fit on {d.day:%d.%m.%Y}: "
-                    + ", ".join(v.host for v in plans[0].visits)
-                    + ". Split the class, or ask the firms for more places.",
-                    date=d.day,
-                    persons=size,
+                hosts = ", ".join(v.host for v in plans[0].visits)
+                note = Note(
+                    "smaller_group",
+                    {"size": size, "persons": q.persons, "day": d.day, "hosts": hosts},
                 )
+                suggestion = Suggestion(
+                    kind="group", message=render([note]), date=d.day, persons=size
+                )
+                return suggestion, note
     return None
 
 
-async def _other_dates(q: _Query, now: dt.datetime, most: int = 3) -> list[Suggestion]:
+async def _other_dates(q: _Query, now: dt.datetime, most: int = 3) -> list[tuple[Suggestion, Note]]:
     """School days near the ones asked for on which a plan would fit (two queries)."""
     tomorrow = local(now).date() + dt.timedelta(days=1)
     # Only the weeks around each day asked for: dates centuries apart once made a probe of
@@ -834,17 +843,14 @@ async def _other_dates(q: _Query, now: dt.datetime, most: int = 3) -> list[Sugge
         return []
     infos = await _load_infos(days=probe)
     busy = await _class_busy(q.school_id, q.class_label, probe)
-    found: list[Suggestion] = []
+    found: list[tuple[Suggestion, Note]] = []
     for day in probe:
         d = _sort_day(day, [i for i in infos if i.day == day], q, now, busy)
         plans = planner.search(d.candidates, _rules(q, day, limit=1)).plans
         if plans:
             hosts = ", ".join(v.host for v in plans[0].visits)
-            found.append(
-                Suggestion(
-                    kind="date", message=f"On {day:%d.%m.%Y} it would fit: {hosts}.", date=day
-                )
-            )
+            note = Note("other_date", {"day": day, "hosts": hosts})
+            found.append((Suggestion(kind="date", message=render([note]), date=day), note))
             if len(found) >= most:
                 break
     return found
@@ -1288,6 +1294,20 @@ async def replacement_options(
     now: dt.datetime | None = None,
     limit: int = 5,
 ) -> PlanOut:
+    """Days that keep the itinerary's other visits and replace this one (see below)."""
+    return (
+        await replacement_options_explained(itinerary_id, booking_id, by=by, now=now, limit=limit)
+    ).plan
+
+
+async def replacement_options_explained(
+    itinerary_id: int,
+    booking_id: int | None,
+    *,
+    by: Principal,
+    now: dt.datetime | None = None,
+    limit: int = 5,
+) -> ExplainedPlan:
     """Days that keep the itinerary's other visits and replace this one.
 
     The other visits still on are fixed (in every proposal, at their times); the new

@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from html import escape
 
+from babel.numbers import format_decimal
+
 from outreach.itineraries.planner import haversine_km
 from outreach.itineraries.schemas import ItineraryOut
 
@@ -56,10 +58,12 @@ def route_svg(
     height: int = 420,
     title: str = "Route",
     title_id: str = "route-title",
+    locale: str = "de",
 ) -> str:
     """The route through `stops` as a standalone SVG document (a string).
 
-    `title_id` must be unique in the page when several sketches share one.
+    `title_id` must be unique in the page when several sketches share one; `locale` writes
+    the distances ("0,9 km" in German, "0.9 km" in English).
     """
     pad, label_room = 48, 150
     lat0 = sum(s.lat for s in stops) / len(stops) if stops else 0.0
@@ -102,9 +106,10 @@ def route_svg(
             length = math.hypot(x2 - x1, y2 - y1) or 1.0
             nx, ny = (y2 - y1) / length * 10, -(x2 - x1) / length * 10
             anchor = "middle" if abs(nx) < abs(ny) else ("start" if nx > 0 else "end")
+            distance = format_decimal(km, "0.0", locale=locale)
             parts.append(
                 f'<text x="{round((x1 + x2) / 2 + nx, 1)}" y="{round((y1 + y2) / 2 + ny + 4, 1)}"'
-                f' fill="#1f4e79" font-size="11" text-anchor="{anchor}">{km:.1f} km</text>'
+                f' fill="#1f4e79" font-size="11" text-anchor="{anchor}">{distance} km</text>'
             )
     for n, ((x, y), stop) in enumerate(zip(points, stops, strict=True), start=1):
         parts.append(
@@ -132,7 +137,11 @@ def route_svg(
     bar_km = _scale_km(inner_w * km_per_px)
     bar_px = round(bar_km / km_per_px, 1)
     bx, by = pad, height - 22
-    label = f"{bar_km * 1000:.0f} m" if bar_km < 1 else f"{bar_km:g} km"
+    label = (
+        f"{bar_km * 1000:.0f} m"
+        if bar_km < 1
+        else f"{format_decimal(bar_km, '0.##', locale=locale)} km"
+    )
     parts.append(
         f'<path d="M{bx},{by - 5} v5 h{bar_px} v-5" fill="none" stroke="#333" stroke-width="2"/>'
         f'<text x="{bx + bar_px + 6}" y="{by}" font-size="11">{label}</text>'

@@ -19,6 +19,7 @@ from babel import Locale
 from babel.dates import format_date, format_datetime, format_time
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
+from babel.numbers import format_decimal
 from jinja2 import pass_context
 from jinja2.runtime import Context
 
@@ -139,6 +140,14 @@ def _month(context: Context, value: date) -> str:
     return format_date(value, "LLLL yyyy", locale=_ctx_locale(context))
 
 
+@pass_context
+def _decimal(context: Context, value: float | None, fmt: str = "0.#") -> str:
+    """A number in the locale's notation: 0.27 -> "0,3" in German (one decimal by default)."""
+    if value is None:
+        return ""
+    return format_decimal(value, fmt, locale=_ctx_locale(context))
+
+
 def install(environment: Any) -> None:
     """Add `{% trans %}`, `_()` and the date filters to the pages' Jinja environment."""
     environment.add_extension("jinja2.ext.i18n")
@@ -147,3 +156,4 @@ def install(environment: Any) -> None:
     environment.filters.update(
         datetime=_datetime, date=_date, time=_time, weekday=_weekday, month=_month
     )
+    environment.filters["decimal"] = _decimal

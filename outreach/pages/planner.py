@@ -10,23 +10,31 @@ double click books once. Every rule is in `outreach.itineraries.services`.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from datetime import date, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
+from babel.dates import format_date
 from litestar import Request, get, post
 from litestar.di import NamedDependency
 from litestar.response import Redirect, Template
 
 from outreach.errors import Conflict, Forbidden, Invalid
 from outreach.itineraries import services as itineraries
+from outreach.itineraries.explain import Speaker, render, render_one
 from outreach.itineraries.schemas import (
     ItineraryIn,
     ItineraryOut,
+    LegOut,
+    LunchOut,
     PlanOut,
     PlanRequest,
     ProposalOut,
+    VisitOut,
+    VisitStatusOut,
 )
+from outreach.itineraries.services import ExplainedPlan
 from outreach.itineraries.sketch import RouteStop, route_svg, stops_of
 from outreach.organisations.services import list_organisations
 from outreach.pages.common import (
@@ -42,6 +50,7 @@ from outreach.pages.common import (
     redirect,
     require,
 )
+from outreach.pages.i18n import locale_of, translations
 from outreach.principal import Principal
 from outreach.timeutil import LOCAL_TZ, utcnow
 from outreach.web import IdPath
@@ -156,7 +165,7 @@ def _plan_request(values: dict[str, Any]) -> PlanRequest:
     )
 
 
-def _sketch(proposal: ProposalOut, n: int, mode: str, title: str) -> str:
+def _sketch(proposal: ProposalOut, n: int, mode: str, title: str, locale: str) -> str:
     stops = [
         RouteStop(v.host_name, v.venue.lat, v.venue.lon, f"{v.starts_at:%H:%M}")
         for v in proposal.visits
@@ -164,7 +173,60 @@ def _sketch(proposal: ProposalOut, n: int, mode: str, title: str) -> str:
     ]
     if not stops:
         return ""
-    return route_svg(stops, mode=mode, width=420, height=260, title=title, title_id=f"sketch-{n}")
+    return route_svg(
+        stops,
+        mode=mode,
+        width=420,
+        height=260,
+        title=title,
+        title_id=f"sketch-{n}",
+        locale=locale,
+    )
+
+
+def _speaker(request: Request[Any, Any, Any]) -> Speaker:
+    """The planner's explanations in the request's language, dates as Babel writes them."""
+    locale = locale_of(request)
+    catalog = translations(locale)
+
+    def day(value: date) -> str:
+        return format_date(value, "medium", locale=locale)
+
+    return Speaker(gettext=catalog.gettext, ngettext=catalog.ngettext, date=day, closure_day=day)
+
+
+def _explained(request: Request[Any, Any, Any], explained: ExplainedPlan) -> dict[str, Any]:
+    """The explanation and each suggestion's message in the reader's language."""
+    speaker = _speaker(request)
+    return {
+        "explanation": render(explained.notes, speaker),
+        "suggestion_texts": [render_one(n, speaker) for n in explained.suggestion_notes],
+    }
+
+
+def _rows(
+    visits: Sequence[VisitOut | VisitStatusOut],
+    legs: list[LegOut],
+    lunch: LunchOut | None,
+) -> list[tuple[str, Any]]:
+    """A day's table in time order: each visit, the way after it, the lunch break where
+    it falls (before a walk that starts after it, not at the end of the table).
+
+    A visit of a booked day that fell away (cancelled, declined) keeps its row, but no way
+    leads on from it."""
+    rows: list[tuple[Any, int, str, Any]] = []
+    for n, v in enumerate(visits):
+        rows.append((v.starts_at, 3 * n, "visit", v))
+        if getattr(v, "status", "confirmed") not in ("pending", "confirmed", "waitlisted"):
+            continue
+        for leg in legs:
+            if leg.from_ == v.host:
+                rows.append((leg.departs_at or v.ends_at, 3 * n + 2, "leg", leg))
+    if lunch is not None:
+        rows.append((lunch.starts_at, 3 * len(visits), "lunch", lunch))
+    # Lunch after a visit that ends when it starts, before the walk after that lunch.
+    rows.sort(key=lambda row: (row[0], row[2] == "leg", row[1]))
+    return [(kind, item) for _, _, kind, item in rows]
 
 
 def _date_link(values: dict[str, Any], day: date | None) -> str:
@@ -180,20 +242,24 @@ async def _planner_page(
     request: Request[Any, Any, Any],
     values: dict[str, Any],
     *,
-    plan: PlanOut | None = None,
+    explained: ExplainedPlan | None = None,
     errors: FormErrors | None = None,
     taken: bool = False,
     status_code: int = 200,
 ) -> Template:
     _ = gettext_for(request)
     sketches = []
-    if plan is not None:
+    plan = explained.plan if explained is not None else None
+    words: dict[str, Any] = {"explanation": "", "suggestion_texts": []}
+    if explained is not None and plan is not None:
+        words = _explained(request, explained)
         sketches = [
             _sketch(
                 p,
                 n,
                 values.get("travel_mode") or "foot",
                 _("Route sketch of proposal %(n)s") % {"n": n},
+                locale_of(request),
             )
             for n, p in enumerate(plan.proposals, start=1)
         ]
@@ -203,6 +269,8 @@ async def _planner_page(
         status_code=status_code,
         values=values,
         plan=plan,
+        rows=[_rows(p.visits, p.legs, p.lunch) for p in plan.proposals] if plan else [],
+        **words,
         sketches=sketches,
         taken=taken,
         errors=errors,
@@ -222,11 +290,11 @@ async def planner(request: Request[Any, Any, Any], by: NamedDependency[Principal
     values = _values(request.query_params)
     errors = FormErrors()
     try:
-        plan = await itineraries.plan_day(_plan_request(values), by=me)
+        explained = await itineraries.plan_day_explained(_plan_request(values), by=me)
     except Invalid as exc:
         errors.add(exc, _FIELDS, text=error_text(_, exc))
         return await _planner_page(request, values, errors=errors, status_code=422)
-    return await _planner_page(request, values, plan=plan)
+    return await _planner_page(request, values, explained=explained)
 
 
 @post("/school/plan/book")
@@ -272,7 +340,9 @@ async def book_day(
         )
     except itineraries.ItineraryUnavailable as exc:
         # Nothing was booked: say so, and show what fits now.
-        return await _planner_page(request, values, plan=exc.plan, taken=True, status_code=409)
+        return await _planner_page(
+            request, values, explained=exc.explained, taken=True, status_code=409
+        )
     except (Invalid, Conflict) as exc:
         errors.add(exc, _FIELDS, text=error_text(_, exc))
         return await _planner_page(request, values, errors=errors, status_code=422)
@@ -293,11 +363,15 @@ async def _itinerary_page(
     now = utcnow()
     # For each visit that fell away (and has not started): what would replace it.
     replacements: dict[int, PlanOut] = {}
+    replacement_texts: dict[int, str] = {}
+    speaker = _speaker(request)
     for visit in it.visits:
         if visit.status in ("cancelled", "declined") and visit.starts_at > now:
-            replacements[visit.booking_id] = await itineraries.replacement_options(
+            options = await itineraries.replacement_options_explained(
                 it.id, visit.booking_id, by=me, now=now
             )
+            replacements[visit.booking_id] = options.plan
+            replacement_texts[visit.booking_id] = render(options.notes, speaker)
     kept = {v.slot_id for v in it.visits}
     stops = stops_of(it)
     return page(
@@ -306,8 +380,17 @@ async def _itinerary_page(
         status_code=status_code,
         itinerary=it,
         replacements=replacements,
+        replacement_texts=replacement_texts,
+        rows=_rows(it.visits, it.legs, it.lunch),
         kept=kept,
-        sketch=route_svg(stops, mode=it.travel_mode, width=480, height=300, title=_("Route sketch"))
+        sketch=route_svg(
+            stops,
+            mode=it.travel_mode,
+            width=480,
+            height=300,
+            title=_("Route sketch"),
+            locale=locale_of(request),
+        )
         if stops
         else "",
         cancellable=it.status != "cancelled" and it.visits[0].starts_at > now,
@@ -330,10 +413,19 @@ async def itinerary_print(
 ) -> Template:
     """One page to print and hand to parents: times, places, ways, contacts, a sketch."""
     me = require(request, by, "school")
+    _ = gettext_for(request)
     it: ItineraryOut = await itineraries.get_itinerary(itinerary_id, by=me)
     stops = stops_of(it)
-    sketch = route_svg(stops, mode=it.travel_mode, title="Skizze der Wege") if stops else ""
-    return Template("itineraries/print.html", context={"itinerary": it, "route_svg": sketch})
+    locale = locale_of(request)
+    sketch = (
+        route_svg(stops, mode=it.travel_mode, title=_("Route sketch"), locale=locale)
+        if stops
+        else ""
+    )
+    return Template(
+        "itineraries/print.html",
+        context={"itinerary": it, "route_svg": sketch, "locale": locale},
+    )
 
 
 @post("/school/itineraries/{itinerary_id:int}/visits/{booking_id:int}/cancel")

@@ -139,7 +139,7 @@ async def test_nothing_fits_explains_and_suggests(client, net):
     page = await client.get(plan_query(net, pupils="40"))
     assert page.status_code == 200
     assert not book_forms(page.text)
-    assert "No day with 2 or more visits fits" in page.text
+    assert "Kein Tag mit 2 oder mehr Besuchen passt" in page.text  # German, the default
 
 
 async def test_bad_input_is_shown_beside_its_field(client, net):

@@ -14,6 +14,7 @@ from outreach.events.schemas import VenueOut
 from outreach.itineraries.ical import itinerary_calendar
 from outreach.itineraries.schemas import ItineraryOut, LegOut, LunchOut, VisitStatusOut
 from outreach.itineraries.sketch import RouteStop, route_svg, stops_of
+from outreach.pages import i18n
 from outreach.timeutil import LOCAL_TZ
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -130,14 +131,16 @@ def test_print_page_lists_times_places_legs_and_contacts():
     env = Environment(
         loader=FileSystemLoader(TEMPLATES), autoescape=True, undefined=StrictUndefined
     )
+    i18n.install(env)  # no request in the context: German, the default locale
     it = itinerary(("confirmed", "cancelled", "confirmed"))
     html = env.get_template("itineraries/print.html").render(
-        itinerary=it, route_svg=route_svg(stops_of(it))
+        itinerary=it, route_svg=route_svg(stops_of(it)), locale="de"
     )
-    assert "Klasse 8a: Firmenbesuche am Mittwoch, 10.03.2027" in html
+    assert "Klasse 8a: Firmenbesuche am Mittwoch, 10. März 2027" in html
     assert "09:00\u201310:30" in html and "13:30\u201315:00" in html
     assert "Rehn &amp; Söhne &lt;GmbH&gt;" in html  # escaped in the page
     assert "Fußweg zu Seifert &amp; Söhne &lt;GmbH&gt;" in html
+    assert "(0,9 km Luftlinie)" in html  # the locale's decimal comma, by Babel
     assert "abgesagt" in html and "Maschinenausfall" in html
     assert "Mittagspause" in html and "Tel. 035053 0000" in html
     # Lunch (12:45) comes after the morning's visit and before the afternoon's.
@@ -164,5 +167,6 @@ def test_calendar_has_every_visit_leg_and_lunch_in_berlin_time():
     leg = events["itinerary-7-leg-101-102@outreach.test"]
     assert leg["DTSTART"].dt == at(10, 30) and leg["DTEND"].dt == at(10, 55)
     assert str(leg["SUMMARY"]).startswith("Fußweg zu Kaden")
+    assert "0,9 km Luftlinie" in str(leg["DESCRIPTION"])  # German text, German number
     assert "GEO" in events["itinerary-7-visit-101@outreach.test"]
     assert body.count(b"BEGIN:VTIMEZONE") == 1 and b"\r\n" in body
