@@ -366,6 +366,10 @@ async def update_event(
                 Slot.event == event.id
             )
             await booking.notify_event_changed(event.id, now=now)
+            if event.kind == "parents_evening":
+                from outreach.presenters.services import tell_evening_changed
+
+                await tell_evening_changed(event.id, now=now)
     await booking.after_commit()
     return await get_event(event_id, by=by, now=now)
 
@@ -540,6 +544,16 @@ async def update_slot(
         )
         if moved:
             await booking.notify_slot_moved(slot_id, old_start, old_end, now=now)
+            if event.kind == "parents_evening":
+                from outreach.presenters.services import tell_evening_changed
+
+                await tell_evening_changed(
+                    event.id,
+                    now=now,
+                    slot_id=slot_id,
+                    old_starts_at=old_start,
+                    old_ends_at=old_end,
+                )
         if raised:
             await booking.promote_waiting(slot_id, now=now)
     await booking.after_commit()

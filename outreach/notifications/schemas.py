@@ -43,6 +43,7 @@ PRESENTER_KINDS = (
     "presenter.accepted",
     "presenter.declined",
     "presenter.evening_cancelled",
+    "presenter.evening_changed",
 )
 
 # Kinds that put the visit into the booker's calendar, and kinds that take it out.

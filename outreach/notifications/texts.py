@@ -379,6 +379,26 @@ _CS.update(
     }
 )
 
+# A parents' evening moved or changed: the invited and presenting firms are told.
+_EN.update(
+    {
+        "Elternabend geändert": "Parents' evening changed",
+        "%(school)s hat den Elternabend „%(title)s“ geändert, zu dem %(firm)s eingeladen ist. Es gelten die Angaben unten.": (  # noqa: E501
+            "%(school)s has changed the parents' evening “%(title)s” to which %(firm)s is "
+            "invited. The details below apply."
+        ),
+    }
+)
+_CS.update(
+    {
+        "Elternabend geändert": "Schůzka s rodiči změněna",
+        "%(school)s hat den Elternabend „%(title)s“ geändert, zu dem %(firm)s eingeladen ist. Es gelten die Angaben unten.": (  # noqa: E501
+            "%(school)s změnila schůzku s rodiči „%(title)s“, na kterou je pozvána firma "
+            "%(firm)s. Platí údaje níže."
+        ),
+    }
+)
+
 CATALOGUE: dict[str, dict[str, str]] = {"de": {}, "en": _EN, "cs": _CS}
 
 

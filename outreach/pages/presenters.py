@@ -30,7 +30,7 @@ from outreach.pages.common import (
     require,
 )
 from outreach.presenters import services as presenters
-from outreach.presenters.schemas import InviteIn
+from outreach.presenters.schemas import EveningEdit, InviteIn
 from outreach.principal import Principal
 from outreach.web import IdPath
 
@@ -131,6 +131,96 @@ async def create_evening(
         return _evening_form(request, data, errors, status_code=422)
     flash(request, _("The parents' evening is saved. Now invite firms to present."))
     return redirect(f"/school/evenings/{created.id}")
+
+
+# --------------------------------------------------------------------------- changing it
+
+_EDIT_FIELDS = {
+    "title": "title",
+    "description": "description",
+    "starts_at": "day",
+    "ends_at": "end",
+    "capacity": "capacity",
+    "venue": "venue_name",
+    "venue_name": "venue_name",
+}
+
+
+def _edit_form(
+    request: Request[Any, Any, Any],
+    event_id: int,
+    values: dict[str, Any],
+    errors: FormErrors | None = None,
+    status_code: int = 200,
+) -> Template:
+    return page(
+        request,
+        "school/evening_form.html",
+        values=values,
+        errors=errors,
+        status_code=status_code,
+        editing=event_id,
+    )
+
+
+@get("/school/evenings/{event_id:int}/edit")
+async def edit_evening_form(
+    request: Request[Any, Any, Any], event_id: IdPath, by: NamedDependency[Principal]
+) -> Template:
+    me = require(request, by, "school")
+    event = await _hosted(event_id, me)
+    values: dict[str, Any] = {
+        "title": event.title,
+        "description": event.description,
+        "venue_name": event.venue.name if event.venue else "",
+    }
+    live = [s for s in event.slots if not s.cancelled]
+    if live:
+        values |= {
+            "day": live[0].starts_at.date().isoformat(),
+            "start": live[0].starts_at.strftime("%H:%M"),
+            "end": live[0].ends_at.strftime("%H:%M"),
+            "capacity": live[0].capacity,
+        }
+    return _edit_form(request, event_id, values)
+
+
+@post("/school/evenings/{event_id:int}/edit")
+async def edit_evening(
+    request: Request[Any, Any, Any], event_id: IdPath, by: NamedDependency[Principal]
+) -> Template | Redirect:
+    me = require(request, by, "school")
+    _ = gettext_for(request)
+    await _hosted(event_id, me)
+    data = await form_data(request)
+    try:
+        starts = parse_local(data.get("day"), data.get("start"))
+        ends = parse_local(data.get("day"), data.get("end"))
+        if starts is None:
+            raise Invalid("give the day and the start time", field="starts_at")
+        if ends is None:
+            raise Invalid("give the end time", field="ends_at")
+        edit = convert(
+            {
+                "title": str(data.get("title", "")).strip(),
+                "description": data.get("description", ""),
+                "venue_name": data.get("venue_name", ""),
+                "starts_at": starts,
+                "ends_at": ends,
+                "capacity": data.get("capacity"),
+            },
+            EveningEdit,
+        )
+        await presenters.update_evening(event_id, edit, by=me)
+    except (Invalid, Conflict) as exc:
+        errors = FormErrors()
+        errors.add(exc, _EDIT_FIELDS, text=error_text(_, exc))
+        return _edit_form(request, event_id, data, errors, status_code=422)
+    flash(
+        request,
+        _("The evening is saved; invited firms and registered guests hear of changes."),
+    )
+    return redirect(f"/school/evenings/{event_id}")
 
 
 # --------------------------------------------------------------------------- inviting
@@ -257,4 +347,14 @@ async def decline(
     return await _answer(request, by, invitation_id, False)
 
 
-HANDLERS = [new_evening_form, create_evening, evening, invite, withdraw, accept, decline]
+HANDLERS = [
+    new_evening_form,
+    create_evening,
+    edit_evening_form,
+    edit_evening,
+    evening,
+    invite,
+    withdraw,
+    accept,
+    decline,
+]

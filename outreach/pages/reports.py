@@ -36,7 +36,15 @@ from outreach.web import IdPath
 from outreach.workplan import charts, exports, services
 from outreach.workplan.facts import month_labels, previous_year, school_year_bounds
 from outreach.workplan.reports import REPORTS, get_report, get_reports
-from outreach.workplan.schemas import MilestoneIn, PriorityIn, ReportOut, WorkPlanIn
+from outreach.workplan.schemas import (
+    MilestoneIn,
+    MilestonePatch,
+    PriorityIn,
+    PriorityPatch,
+    ReportOut,
+    WorkPlanIn,
+    WorkPlanOut,
+)
 from outreach.workplan.tables import METRICS
 
 __all__ = ["HANDLERS"]
@@ -343,6 +351,152 @@ async def delete_milestone(
     return redirect(f"/office/workplan?year={_year(request)}")
 
 
+async def _plan_holding(
+    me: Principal, *, milestone_id: int = 0, priority_id: int = 0
+) -> WorkPlanOut:
+    plan_id = await services.plan_of(me, milestone_id=milestone_id, priority_id=priority_id)
+    return await services.get_plan(plan_id, by=me)
+
+
+_MILESTONE_FIELDS = {k: k for k in ("title", "owner", "due_on", "metric", "target", "priority_id")}
+
+
+def _milestone_form(
+    request: Request[Any, Any, Any],
+    plan: WorkPlanOut,
+    milestone_id: int,
+    owners: list[Any],
+    values: dict[str, Any],
+    errors: FormErrors | None = None,
+    status_code: int = 200,
+) -> Template:
+    return page(
+        request,
+        "reports/milestone_edit.html",
+        status_code=status_code,
+        plan=plan,
+        milestone_id=milestone_id,
+        owners=owners,
+        metrics=METRICS,
+        values=values,
+        errors=errors,
+    )
+
+
+async def _owners() -> list[Any]:
+    return [o for o in await organisations.list_organisations() if o.kind in ("firm", "school")]
+
+
+@get("/office/milestones/{milestone_id:int}/edit")
+async def edit_milestone_form(
+    request: Request[Any, Any, Any], milestone_id: IdPath, by: NamedDependency[Principal]
+) -> Template:
+    me = require(request, by)
+    plan = await _plan_holding(me, milestone_id=milestone_id)
+    found = next(ms for ms in plan.milestones if ms.id == milestone_id)
+    values = {
+        "title": found.title,
+        "owner": found.owner or "",
+        "due_on": found.due_on.isoformat(),
+        "metric": found.metric,
+        "target": found.target,
+        "priority_id": found.priority_id or "",
+    }
+    return _milestone_form(request, plan, milestone_id, await _owners(), values)
+
+
+@post("/office/milestones/{milestone_id:int}/edit")
+async def edit_milestone(
+    request: Request[Any, Any, Any], milestone_id: IdPath, by: NamedDependency[Principal]
+) -> Template | Redirect:
+    me = require(request, by)
+    _ = gettext_for(request)
+    plan = await _plan_holding(me, milestone_id=milestone_id)
+    data = await form_data(request)
+    try:
+        if not str(data.get("title", "")).strip():
+            raise Invalid("title is required", field="title")
+        changes = convert(data, MilestonePatch)
+        # An empty choice is a choice here: the network as owner, no priority.
+        changes.owner = str(data.get("owner") or "").strip() or None
+        changes.priority_id = parse_int(data.get("priority_id"))
+        await services.update_milestone(milestone_id, changes, by=me)
+    except (Invalid, Conflict) as exc:
+        errors = FormErrors()
+        errors.add(exc, _MILESTONE_FIELDS, text=error_text(_, exc))
+        return _milestone_form(
+            request, plan, milestone_id, await _owners(), data, errors, status_code=422
+        )
+    flash(request, _("The milestone is saved."))
+    return redirect(f"/office/workplan?year={plan.school_year}")
+
+
+@post("/office/milestones/{milestone_id:int}/events/{event_id:int}/unlink")
+async def unlink_event(
+    request: Request[Any, Any, Any],
+    milestone_id: IdPath,
+    event_id: IdPath,
+    by: NamedDependency[Principal],
+) -> Redirect:
+    me = require(request, by)
+    plan = await _plan_holding(me, milestone_id=milestone_id)
+    await services.unlink_event(milestone_id, event_id, by=me)
+    flash(request, gettext_for(request)("The event no longer counts towards the milestone."))
+    return redirect(f"/office/workplan?year={plan.school_year}")
+
+
+def _priority_form(
+    request: Request[Any, Any, Any],
+    plan: WorkPlanOut,
+    priority_id: int,
+    values: dict[str, Any],
+    errors: FormErrors | None = None,
+    status_code: int = 200,
+) -> Template:
+    return page(
+        request,
+        "reports/priority_edit.html",
+        status_code=status_code,
+        plan=plan,
+        priority_id=priority_id,
+        values=values,
+        errors=errors,
+    )
+
+
+@get("/office/priorities/{priority_id:int}/edit")
+async def edit_priority_form(
+    request: Request[Any, Any, Any], priority_id: IdPath, by: NamedDependency[Principal]
+) -> Template:
+    me = require(request, by)
+    plan = await _plan_holding(me, priority_id=priority_id)
+    found = next(p for p in plan.priorities if p.id == priority_id)
+    values = {"title": found.title, "description": found.description}
+    return _priority_form(request, plan, priority_id, values)
+
+
+@post("/office/priorities/{priority_id:int}/edit")
+async def edit_priority(
+    request: Request[Any, Any, Any], priority_id: IdPath, by: NamedDependency[Principal]
+) -> Template | Redirect:
+    me = require(request, by)
+    _ = gettext_for(request)
+    plan = await _plan_holding(me, priority_id=priority_id)
+    data = await form_data(request)
+    try:
+        if not str(data.get("title", "")).strip():
+            raise Invalid("title is required", field="title")
+        changes = convert(data, PriorityPatch)
+        changes.description = str(data.get("description", ""))
+        await services.update_priority(priority_id, changes, by=me)
+    except (Invalid, Conflict) as exc:
+        errors = FormErrors()
+        errors.add(exc, {"title": "title", "description": "description"}, text=error_text(_, exc))
+        return _priority_form(request, plan, priority_id, data, errors, status_code=422)
+    flash(request, _("The priority is saved."))
+    return redirect(f"/office/workplan?year={plan.school_year}")
+
+
 HANDLERS = [
     bilanz,
     chart,
@@ -354,4 +508,9 @@ HANDLERS = [
     add_milestone,
     link_event,
     delete_milestone,
+    edit_milestone_form,
+    edit_milestone,
+    unlink_event,
+    edit_priority_form,
+    edit_priority,
 ]

@@ -32,7 +32,24 @@ _STILL = {
     "presenter.accepted": ("accepted",),
     "presenter.declined": ("declined",),
     "presenter.evening_cancelled": ("invited", "accepted"),
+    "presenter.evening_changed": ("invited", "accepted"),
 }
+
+
+async def _superseded(payload: dict[str, Any]) -> bool:
+    """A later change of the evening's time raised the slot's SEQUENCE: its notice tells."""
+    row = await Slot.select(Slot.sequence).where(Slot.id == int(payload.get("slot_id", 0))).first()
+    return row is not None and row["sequence"] > int(payload.get("sequence", 0))
+
+
+def _old_when(payload: dict[str, Any], lang: str) -> str:
+    if not payload.get("old_starts_at") or not payload.get("old_ends_at"):
+        return ""
+    return format_when(
+        datetime.fromisoformat(payload["old_starts_at"]),
+        datetime.fromisoformat(payload["old_ends_at"]),
+        lang,
+    )
 
 
 async def _context(invitation_id: int) -> dict[str, Any] | None:
@@ -83,6 +100,8 @@ async def presenter_message(
         return None, f"the invitation is {ctx['status']} by now"
     if note.kind != "presenter.evening_cancelled" and ctx["event_status"] == "cancelled":
         return None, "the parents' evening is cancelled"
+    if note.kind == "presenter.evening_changed" and await _superseded(dict(note.payload)):
+        return None, "a later change of the evening is told instead"
     lang = language_of(note.language)
     town = " ".join(p for p in (ctx["venue_postal_code"], ctx["venue_city"]) if p)
     slot = ctx["slot"]
@@ -100,6 +119,7 @@ async def presenter_message(
         "class_label": "",
         "persons": "",
         "when": format_when(slot["starts_at"], slot["ends_at"], lang) if slot else "",
+        "old_when": _old_when(dict(note.payload), lang),
         "where": ", ".join(p for p in (ctx["venue_name"], ctx["venue_street"], town) if p),
         "message": ctx["message"],
         "reason": ctx["cancel_reason"],
@@ -120,6 +140,7 @@ async def presenter_message(
         "presenter.invited",
         "presenter.withdrawn",
         "presenter.evening_cancelled",
+        "presenter.evening_changed",
     )
     reply = ctx["school_email"] if to_firm else ctx["firm_email"]
     if reply:

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from msgspec import Meta, Struct
 
-__all__ = ["AnswerIn", "InvitationOut", "InviteIn", "PresenterStatus"]
+__all__ = ["AnswerIn", "EveningEdit", "InvitationOut", "InviteIn", "PresenterStatus"]
 
 PresenterStatus = Literal["invited", "accepted", "declined", "withdrawn"]
 Message = Annotated[str, Meta(max_length=2000)]
@@ -40,3 +40,17 @@ class InvitationOut(Struct):
     invited_at: datetime
     answered_at: datetime | None = None
     event_status: str = "published"
+
+
+class EveningEdit(Struct, forbid_unknown_fields=True):
+    """The hosting school's form for its evening: every field as it should be now.
+
+    `venue_name` empty means the school's own address.
+    """
+
+    starts_at: datetime
+    ends_at: datetime
+    capacity: Annotated[int, Meta(ge=1, le=100_000)]
+    title: Annotated[str, Meta(max_length=200)] = ""  # required: the service names it
+    description: Annotated[str, Meta(max_length=10_000)] = ""
+    venue_name: Annotated[str, Meta(max_length=200)] = ""

@@ -19,11 +19,11 @@ import msgspec
 from outreach.accounts.tables import User
 from outreach.db import for_update, write_transaction
 from outreach.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorised
-from outreach.events.schemas import EventIn, EventOut, SlotIn
+from outreach.events.schemas import EventIn, EventOut, EventPatch, SlotIn, SlotPatch, VenueIn
 from outreach.events.tables import Event, Slot
 from outreach.notifications import services as outbox
 from outreach.organisations.tables import Organisation
-from outreach.presenters.schemas import InvitationOut, InviteIn
+from outreach.presenters.schemas import EveningEdit, InvitationOut, InviteIn
 from outreach.presenters.tables import PresenterInvitation
 from outreach.principal import Principal
 from outreach.timeutil import local, utcnow
@@ -39,6 +39,8 @@ __all__ = [
     "invite_firms",
     "list_invitations",
     "tell_evening_cancelled",
+    "tell_evening_changed",
+    "update_evening",
     "withdraw",
 ]
 
@@ -364,8 +366,18 @@ async def accepted_presenters(event_ids: Iterable[int]) -> dict[int, list[dict[s
 # --------------------------------------------------------------------------- mails
 
 
-async def _tell_firm(invitation_id: int, kind: str, now: datetime) -> None:
-    """Every active coordinator of the firm, or the firm's contact address if it has none."""
+async def _tell_firm(
+    invitation_id: int,
+    kind: str,
+    now: datetime,
+    *,
+    payload: dict[str, Any] | None = None,
+    change: str | None = None,
+) -> None:
+    """Every active coordinator of the firm, or the firm's contact address if it has none.
+
+    `change` names the change told (instead of the instant) in the dedupe key.
+    """
     row = (
         await P.select(P.firm, P.firm.contact_email.as_alias("contact"))
         .where(P.id == invitation_id)
@@ -377,7 +389,50 @@ async def _tell_firm(invitation_id: int, kind: str, now: datetime) -> None:
     )
     recipients = [(p["email"], p["language"]) for p in people] or [(row["contact"], "de")]
     for email, language in recipients:
-        await _enqueue(kind, invitation_id, email, language, now)
+        await _enqueue(kind, invitation_id, email, language, now, payload=payload, change=change)
+
+
+async def tell_evening_changed(
+    event_id: int,
+    *,
+    now: datetime,
+    slot_id: int | None = None,
+    old_starts_at: datetime | None = None,
+    old_ends_at: datetime | None = None,
+) -> None:
+    """Inside the transaction that moved the evening or changed its title or venue: each
+    firm still invited or presenting is told once per change.
+
+    A change is the slot's new SEQUENCE (both a move and a title or venue change raise
+    it), so the dedupe key is per invitation and slot sequence; the mail shows the
+    evening as it is when sent, and one superseded by a later change is not sent.
+    """
+    rows = await P.select(P.id).where(
+        (P.event == event_id) & P.status.is_in(["invited", "accepted"])
+    )
+    if not rows:
+        return
+    live = (Slot.event == event_id) & (Slot.cancelled == False)  # noqa: E712
+    query = Slot.select(Slot.id, Slot.sequence)
+    slot = (
+        await (query.where(Slot.id == slot_id) if slot_id is not None else query.where(live))
+        .order_by(Slot.starts_at)
+        .first()
+    )
+    if slot is None:
+        return  # no time left to tell about
+    payload: dict[str, Any] = {"slot_id": slot["id"], "sequence": slot["sequence"]}
+    if old_starts_at is not None and old_ends_at is not None:
+        payload["old_starts_at"] = old_starts_at.isoformat()
+        payload["old_ends_at"] = old_ends_at.isoformat()
+    for row in rows:
+        await _tell_firm(
+            row["id"],
+            "presenter.evening_changed",
+            now,
+            payload=payload,
+            change=f"s{slot['id']}.{slot['sequence']}",
+        )
 
 
 async def tell_evening_cancelled(event_id: int, *, now: datetime) -> None:
@@ -410,15 +465,24 @@ async def _tell_school(invitation_id: int, now: datetime) -> None:
     await _enqueue(f"presenter.{row['status']}", invitation_id, email, language, now)
 
 
-async def _enqueue(kind: str, invitation_id: int, email: str, language: str, now: datetime) -> None:
+async def _enqueue(
+    kind: str,
+    invitation_id: int,
+    email: str,
+    language: str,
+    now: datetime,
+    *,
+    payload: dict[str, Any] | None = None,
+    change: str | None = None,
+) -> None:
     await outbox.enqueue(
         kind,
         booking_id=None,
         recipient=email or "",
         language=language,
-        payload={"invitation_id": invitation_id},
+        payload={**(payload or {}), "invitation_id": invitation_id},
         instant=now,
-        key=f"{kind}:i{invitation_id}:{(email or '').lower()}:{now.isoformat()}",
+        key=f"{kind}:i{invitation_id}:{(email or '').lower()}:{change or now.isoformat()}",
     )
 
 
@@ -434,3 +498,80 @@ async def create_evening(
         created = await events.create_event(event, by=by, now=now)
         await events.add_slot(created.id, first_time, by=by, now=now)
     return await events.get_event(created.id, by=by, now=now)
+
+
+async def update_evening(
+    event_id: int, edit: EveningEdit, *, by: Principal, now: datetime | None = None
+) -> EventOut:
+    """The hosting school changes its evening: what differs is saved in one transaction.
+
+    Only fields that differ are passed on, so that an unchanged form raises no SEQUENCE
+    and tells nobody; the title and venue go first and the time after, so that a firm
+    told of both gets one mail (the later notice supersedes the earlier, see mail.py).
+    """
+    from outreach.events import services as events
+
+    now = now or utcnow()
+    if not edit.title.strip():
+        raise Invalid("title is required", field="title")
+    async with write_transaction():
+        event = await _evening(event_id, by, lock=True)
+        current = await events.get_event(event_id, by=by, now=now)
+        host = await Organisation.objects().where(Organisation.id == event.host).first()
+        assert host is not None  # an event has its host
+        changes = EventPatch()
+        if edit.title.strip() != event.title:
+            changes.title = edit.title
+        if edit.description != event.description:
+            changes.description = edit.description
+        wanted = _venue_wanted(edit.venue_name.strip(), current, host)
+        if wanted is not None:
+            changes.venue = wanted
+        if changes != EventPatch():
+            await events.update_event(event_id, changes, by=by, now=now)
+        live = [s for s in current.slots if not s.cancelled]
+        if not live:
+            await events.add_slot(
+                event_id,
+                SlotIn(starts_at=edit.starts_at, ends_at=edit.ends_at, capacity=edit.capacity),
+                by=by,
+                now=now,
+            )
+        else:
+            slot = live[0]
+            move = SlotPatch()
+            if (edit.starts_at, edit.ends_at) != (slot.starts_at, slot.ends_at):
+                move.starts_at, move.ends_at = edit.starts_at, edit.ends_at
+            if edit.capacity != slot.capacity:
+                move.capacity = edit.capacity
+            if move != SlotPatch():
+                await events.update_slot(slot.id, move, by=by, now=now)
+    await outbox.after_commit()
+    return await events.get_event(event_id, by=by, now=now)
+
+
+def _venue_wanted(name: str, current: EventOut, host: Organisation) -> VenueIn | None:
+    """The venue to save, or None when the form asks for the one the evening has."""
+    venue = current.venue
+    if not name:  # the school's own address
+        wanted = VenueIn(
+            name=host.name,
+            street=host.street,
+            postal_code=host.postal_code,
+            city=host.city,
+            lat=host.lat,
+            lon=host.lon,
+        )
+        same = venue is not None and (venue.name, venue.street) == (host.name, host.street)
+        return None if same else wanted
+    if venue is not None and venue.name == name:
+        return None
+    # A new room keeps the address the evening had (or the school's).
+    return VenueIn(
+        name=name,
+        street=venue.street if venue else host.street,
+        postal_code=venue.postal_code if venue else host.postal_code,
+        city=venue.city if venue else host.city,
+        lat=venue.lat if venue else host.lat,
+        lon=venue.lon if venue else host.lon,
+    )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from litestar import Controller, Response, delete, get, post
+from litestar import Controller, Response, delete, get, patch, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
 
@@ -15,7 +15,9 @@ from outreach.workplan.reports import get_report
 from outreach.workplan.schemas import (
     EventLinkIn,
     MilestoneIn,
+    MilestonePatch,
     PriorityIn,
+    PriorityPatch,
     ReportOut,
     WorkPlanIn,
     WorkPlanOut,
@@ -64,6 +66,18 @@ class WorkPlanController(Controller):
         await services.add_milestone(plan_id, data, by=by)
         return await services.get_plan(plan_id, by=by)
 
+    @patch("/{plan_id:int}/priorities/{priority_id:int}", responses=WRITE_ERRORS)
+    async def update_priority(
+        self,
+        plan_id: IdPath,
+        priority_id: IdPath,
+        data: JSONBody[PriorityPatch],
+        by: NamedDependency[Principal],
+    ) -> WorkPlanOut:
+        """Rename a priority or change its description (network office)."""
+        await services.update_priority(priority_id, data, by=by, plan_id=plan_id)
+        return await services.get_plan(plan_id, by=by)
+
 
 class MilestoneController(Controller):
     path = "/api/v1/milestones"
@@ -78,6 +92,22 @@ class MilestoneController(Controller):
     ) -> None:
         """Count the bookings of this event towards the milestone."""
         await services.link_event(milestone_id, data.event_id, by=by)
+
+    @patch("/{milestone_id:int}", responses=WRITE_ERRORS)
+    async def update_milestone(
+        self, milestone_id: IdPath, data: JSONBody[MilestonePatch], by: NamedDependency[Principal]
+    ) -> WorkPlanOut:
+        """Change a milestone's title, owner, due day, measure, target or priority; the plan
+        with its progress recomputed is returned."""
+        plan_id = await services.update_milestone(milestone_id, data, by=by)
+        return await services.get_plan(plan_id, by=by)
+
+    @delete("/{milestone_id:int}/events/{event_id:int}", status_code=204, responses=WRITE_ERRORS)
+    async def unlink_event(
+        self, milestone_id: IdPath, event_id: IdPath, by: NamedDependency[Principal]
+    ) -> None:
+        """Stop counting this event's bookings towards the milestone."""
+        await services.unlink_event(milestone_id, event_id, by=by)
 
     @delete("/{milestone_id:int}", status_code=204, responses=WRITE_ERRORS)
     async def delete_milestone(self, milestone_id: IdPath, by: NamedDependency[Principal]) -> None:

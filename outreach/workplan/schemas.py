@@ -5,15 +5,17 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Literal
 
-from msgspec import Meta, Struct
+from msgspec import UNSET, Meta, Struct, UnsetType
 
 __all__ = [
     "AttendanceIn",
     "EventLinkIn",
     "MilestoneIn",
     "MilestoneOut",
+    "MilestonePatch",
     "PriorityIn",
     "PriorityOut",
+    "PriorityPatch",
     "ReportOut",
     "WorkPlanIn",
     "WorkPlanOut",
@@ -53,6 +55,24 @@ class MilestoneIn(Struct, forbid_unknown_fields=True):
     priority_id: int | None = None
     event_ids: list[int] = []
     position: Annotated[int, Meta(ge=0, le=1000)] = 0
+
+
+class PriorityPatch(Struct, forbid_unknown_fields=True):
+    """Only the fields given change."""
+
+    title: Title | UnsetType = UNSET
+    description: Annotated[str, Meta(max_length=5000)] | UnsetType = UNSET
+
+
+class MilestonePatch(Struct, forbid_unknown_fields=True):
+    """Only the fields given change; `owner` or `priority_id` null clears them."""
+
+    title: Title | UnsetType = UNSET
+    due_on: date | UnsetType = UNSET
+    metric: Metric | UnsetType = UNSET
+    target: Annotated[int, Meta(ge=1, le=1_000_000)] | UnsetType = UNSET
+    owner: Annotated[str, Meta(max_length=64)] | UnsetType | None = UNSET
+    priority_id: int | UnsetType | None = UNSET
 
 
 class EventLinkIn(Struct, forbid_unknown_fields=True):

@@ -15,6 +15,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+import msgspec
+
 from outreach.db import write_transaction
 from outreach.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorised
 from outreach.events.tables import Event
@@ -32,8 +34,10 @@ from outreach.workplan.reports import figures, metric_value
 from outreach.workplan.schemas import (
     MilestoneIn,
     MilestoneOut,
+    MilestonePatch,
     PriorityIn,
     PriorityOut,
+    PriorityPatch,
     WorkPlanIn,
     WorkPlanOut,
 )
@@ -49,7 +53,10 @@ __all__ = [
     "link_event",
     "list_plans",
     "plan_for_year",
+    "plan_of",
     "unlink_event",
+    "update_milestone",
+    "update_priority",
 ]
 
 
@@ -199,6 +206,87 @@ async def unlink_event(milestone_id: int, event_id: int, *, by: Principal) -> No
         await MilestoneEvent.delete().where(
             (MilestoneEvent.milestone == milestone_id) & (MilestoneEvent.event == event_id)
         )
+
+
+async def plan_of(by: Principal, *, milestone_id: int = 0, priority_id: int = 0) -> int:
+    """The plan a milestone or a priority belongs to, for the office's edit forms."""
+    _admin(by)
+    if milestone_id:
+        return (await _milestone_row(milestone_id)).plan
+    row = await Priority.select(Priority.plan).where(Priority.id == priority_id).first()
+    if row is None:
+        raise NotFound(f"no priority {priority_id}", field="priority")
+    return row["plan"]
+
+
+async def update_priority(
+    priority_id: int, patch: PriorityPatch, *, by: Principal, plan_id: int | None = None
+) -> int:
+    """Rename or describe a priority (of `plan_id` if given); its plan's id is returned."""
+    _admin(by)
+    async with write_transaction():
+        row = await Priority.objects().where(Priority.id == priority_id).first()
+        if row is None or (plan_id is not None and row.plan != plan_id):
+            raise NotFound(f"no priority {priority_id}", field="priority")
+        if patch.title is not msgspec.UNSET:
+            title = patch.title.strip()
+            if not title:
+                raise Invalid("title is required", field="title")
+            row.title = title
+        if patch.description is not msgspec.UNSET:
+            row.description = patch.description
+        await row.save([Priority.title, Priority.description])
+    return row.plan
+
+
+async def update_milestone(
+    milestone_id: int, patch: MilestonePatch, *, by: Principal, now: datetime | None = None
+) -> int:
+    """Change what a milestone measures, by when and for whom; its plan's id is returned.
+
+    The same rules as adding one: the due day lies in the plan's school year, the owner is
+    a member (null: the network), the priority belongs to the same plan.
+    """
+    _admin(by)
+    async with write_transaction():
+        row = await _milestone_row(milestone_id)
+        plan = await _plan_row(row.plan)
+        if patch.title is not msgspec.UNSET:
+            title = patch.title.strip()
+            if not title:
+                raise Invalid("title is required", field="title")
+            row.title = title
+        if patch.due_on is not msgspec.UNSET:
+            if school_year_of(patch.due_on) != plan.school_year:
+                raise Invalid(
+                    f"due_on must lie in the school year {plan.school_year}", field="due_on"
+                )
+            row.due_on = patch.due_on
+        if patch.metric is not msgspec.UNSET:
+            row.metric = patch.metric
+        if patch.target is not msgspec.UNSET:
+            row.target = patch.target
+        if patch.owner is not msgspec.UNSET:
+            row.owner = await _owner_id(patch.owner)
+        if patch.priority_id is not msgspec.UNSET:
+            if patch.priority_id is not None and not await Priority.exists().where(
+                (Priority.id == patch.priority_id) & (Priority.plan == plan.id)
+            ):
+                raise Invalid(f"no priority {patch.priority_id} in this plan", field="priority_id")
+            row.priority = patch.priority_id
+        row.updated_at = as_utc(now) if now else utcnow()
+        await row.save(
+            [
+                Milestone.title,
+                Milestone.due_on,
+                Milestone.metric,
+                Milestone.target,
+                Milestone.owner,
+                Milestone.priority,
+                Milestone.updated_at,
+            ]
+        )
+    return plan.id
 
 
 async def delete_milestone(milestone_id: int, *, by: Principal) -> None:

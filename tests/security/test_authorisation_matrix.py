@@ -40,7 +40,7 @@ from outreach.notifications.tables import Notification
 from outreach.presenters import services as presenters
 from outreach.presenters.schemas import InviteIn
 from outreach.workplan import services as workplans
-from outreach.workplan.schemas import MilestoneIn, WorkPlanIn
+from outreach.workplan.schemas import MilestoneIn, PriorityIn, WorkPlanIn
 from tests.factories import at, make_event, make_slot, make_world, school_day
 from tests.support import bearer
 
@@ -171,6 +171,11 @@ POLICY: dict[tuple[str, str], Case] = {
         {"admin"}, lambda ids: {"event_id": ids["event_id"]}
     ),
     ("DELETE", "/api/v1/milestones/{milestone_id:int}"): case({"admin"}),
+    ("PATCH", "/api/v1/milestones/{milestone_id:int}"): case({"admin"}, lambda ids: {"target": 7}),
+    ("DELETE", "/api/v1/milestones/{milestone_id:int}/events/{event_id:int}"): case({"admin"}),
+    ("PATCH", "/api/v1/workplans/{plan_id:int}/priorities/{priority_id:int}"): case(
+        {"admin"}, lambda ids: {"title": "Neu"}
+    ),
     ("GET", "/api/v1/reports/{name:str}"): case(MEMBERS),
 }
 SCHOOLS = ("school_a", "school_b", "admin")  # admin may open every page
@@ -306,6 +311,20 @@ PAGES: dict[tuple[str, str], Case | tuple[Case, ...]] = {
     ("GET", "/school/evenings/{event_id:int}"): case(
         ("school_a", "admin"), on={"event_id": "evening_id"}
     ),
+    ("GET", "/school/evenings/{event_id:int}/edit"): case(
+        ("school_a", "admin"), on={"event_id": "evening_id"}
+    ),
+    ("POST", "/school/evenings/{event_id:int}/edit"): case(
+        ("school_a", "admin"),
+        lambda ids: {
+            "title": "Elternabend neu",
+            "day": "2031-03-04",
+            "start": "18:00",
+            "end": "20:00",
+            "capacity": 80,
+        },
+        on={"event_id": "evening_id"},
+    ),
     ("POST", "/school/evenings/{event_id:int}/invite"): case(
         ("school_a", "admin"), lambda ids: {"firms": "firm-b"}, on={"event_id": "evening_id"}
     ),
@@ -360,6 +379,16 @@ PAGES: dict[tuple[str, str], Case | tuple[Case, ...]] = {
         OFFICE, lambda ids: {"event_id": ids["event_id"]}
     ),
     ("POST", "/office/milestones/{milestone_id:int}/delete"): case(OFFICE),
+    ("GET", "/office/milestones/{milestone_id:int}/edit"): case(OFFICE),
+    ("POST", "/office/milestones/{milestone_id:int}/edit"): case(
+        OFFICE,
+        lambda ids: {"title": "M2", "due_on": "2031-03-05", "metric": "pupils", "target": "6"},
+    ),
+    ("POST", "/office/milestones/{milestone_id:int}/events/{event_id:int}/unlink"): case(OFFICE),
+    ("GET", "/office/priorities/{priority_id:int}/edit"): case(OFFICE),
+    ("POST", "/office/priorities/{priority_id:int}/edit"): case(
+        OFFICE, lambda ids: {"title": "Neu"}
+    ),
     ("GET", "/feeds/public.ics"): case(ROLES),
     # Each caller's own private feed (anonymous: a made-up token); the URL is the key.
     ("GET", "/feeds/private/{name:str}"): case(MEMBERS, on={"name": "feed_{role}"}),
@@ -472,6 +501,7 @@ async def build_scene() -> tuple[Any, dict[str, Any]]:
         by=world.admin,
     )
     milestone = (await workplans.get_plan(plan, by=world.admin)).milestones[0].id
+    priority = await workplans.add_priority(plan, PriorityIn(title="S"), by=world.admin)
     ids: dict[str, Any] = {
         "evening_id": evening,
         "invitation_id": invited.invited[0].id,
@@ -479,6 +509,7 @@ async def build_scene() -> tuple[Any, dict[str, Any]]:
         "trip_booking_id": trip.itinerary.bookings[0].id,
         "plan_id": plan,
         "milestone_id": milestone,
+        "priority_id": priority,
         "name": "by-school",
         "report_name": "by-school",
         "chart_name": "month.svg",
