@@ -16,6 +16,7 @@ whole run and reported together, one per operation and kind.
 from __future__ import annotations
 
 import asyncio
+import copy
 import random
 import re
 from collections import Counter
@@ -73,6 +74,9 @@ def hypothesis_settings(max_examples: int, **extra: Any) -> settings:
 class Fuzzing:
     schema: Any
     tokens: dict[str, str]
+    # The booking workflow's operations alone: sequences on the whole API (130 routes) too
+    # seldom chain event → slot → booking in ten steps to test the deep states.
+    workflow: Any = None
     sent: int = 0
     # (stateful or not, operation, status) -> answers: shows what the sequences reached.
     answers: Counter[tuple[bool, str, int]] = field(default_factory=Counter)
@@ -118,10 +122,12 @@ async def fuzzing(db: str) -> AsyncIterator[Fuzzing]:
     app = create_app(start_workers=False, use_pool=False)
     async with AsyncTestClient(app=app) as client:
         document = (await client.get("/schema/openapi.json")).json()
-    schema = schemathesis.openapi.from_dict(with_links(document))
-    schema.app = app  # called in-process over ASGI, from Schemathesis' own thread and loop
-    schema.hook("flatmap_case")(plausible_case)
-    yield Fuzzing(schema, world.tokens)
+    schema = schemathesis.openapi.from_dict(with_links(copy.deepcopy(document)))
+    workflow = schemathesis.openapi.from_dict(with_links(workflow_only(document)))
+    for each in (schema, workflow):
+        each.app = app  # called in-process over ASGI, from Schemathesis' own thread and loop
+        each.hook("flatmap_case")(plausible_case)
+    yield Fuzzing(schema, world.tokens, workflow)
 
 
 # Where a response names an object that other operations take as a path parameter:
@@ -140,6 +146,27 @@ PRODUCES: dict[tuple[str, str, str], list[tuple[str, str]]] = {
     ("post", "/api/v1/bookings/{booking_id}/confirm", "200"): [("booking_id", "/id")],
     ("post", "/api/v1/itineraries", "201"): [("itinerary_id", "/id")],
 }
+
+
+WORKFLOW_PATHS = {
+    "/api/v1/events",
+    "/api/v1/events/{event_id}/slots",
+    "/api/v1/slots/{slot_id}/bookings",
+    "/api/v1/bookings",
+    "/api/v1/bookings/{booking_id}",
+    "/api/v1/bookings/{booking_id}/confirm",
+    "/api/v1/bookings/{booking_id}/decline",
+    "/api/v1/bookings/{booking_id}/cancel",
+    "/api/v1/itineraries",
+    "/api/v1/itineraries/{itinerary_id}",
+}
+
+
+def workflow_only(document: dict[str, Any]) -> dict[str, Any]:
+    """The document with the booking workflow's paths only (the same schemas)."""
+    narrowed = copy.deepcopy(document)
+    narrowed["paths"] = {p: ops for p, ops in narrowed["paths"].items() if p in WORKFLOW_PATHS}
+    return narrowed
 
 
 def with_links(document: dict[str, Any]) -> dict[str, Any]:
@@ -227,8 +254,8 @@ def run_operation(fuzz: Fuzzing, operation: Any, mode: GenerationMode, examples:
     check()
 
 
-def state_machine(fuzz: Fuzzing, role_of: Callable[[Any], str]) -> type:
-    base = fuzz.schema.as_state_machine()
+def state_machine(fuzz: Fuzzing, schema: Any, role_of: Callable[[Any], str]) -> type:
+    base = schema.as_state_machine()
 
     class Workflow(base):  # type: ignore[misc, valid-type]
         def before_call(self, case: Any) -> None:
@@ -266,8 +293,13 @@ async def test_every_operation_answers_as_documented(fuzzing: Fuzzing, engine: s
         for operation in operations(fuzzing.schema):
             for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
                 run_operation(fuzzing, operation, mode, EXAMPLES[engine])
-        for role_of in (lambda case: "admin", as_host_and_teacher):
-            workflow = state_machine(fuzzing, role_of)
+        machines = [
+            (fuzzing.schema, lambda case: "admin"),
+            (fuzzing.schema, as_host_and_teacher),
+            (fuzzing.workflow, as_host_and_teacher),
+        ]
+        for schema, role_of in machines:
+            workflow = state_machine(fuzzing, schema, role_of)
             workflow.run(
                 settings=hypothesis_settings(STATEFUL_EXAMPLES[engine], stateful_step_count=10)
             )
