@@ -21,7 +21,12 @@ from outreach.booking.api import BookingController, SlotBookingController
 from outreach.config import Settings, get_settings
 from outreach.events.api import EventController, SlotController
 from outreach.feeds.api import EventCalendarController, FeedController, bench_route_handlers
-from outreach.hardening import rate_limit_config, rate_limit_store, security_headers
+from outreach.hardening import (
+    rate_limit_config,
+    rate_limit_store,
+    refuse_nul_in_query,
+    security_headers,
+)
 from outreach.health import check_metrics_reader, health_report
 from outreach.itineraries.api import ItineraryCalendarController, ItineraryController
 from outreach.observability import (
@@ -176,4 +181,8 @@ def create_app(*, start_workers: bool = True, use_pool: bool = True) -> Litestar
 
 def _hardening(settings: Settings) -> list[Any]:
     limits = rate_limit_config(settings)
-    return [security_headers(settings), *([limits.middleware] if limits else [])]
+    return [
+        security_headers(settings),
+        refuse_nul_in_query(),
+        *([limits.middleware] if limits else []),
+    ]

@@ -153,7 +153,7 @@ async def test_main_pages_have_no_serious_accessibility_violations(
                 await check_axe(page, axe_source, name)
             if email == TEACHER_EMAIL:
                 await page.goto("/school")
-                await page.get_by_role("link", name=EVENING_TITLE).click()
+                await page.get_by_role("link", name=EVENING_TITLE, exact=True).click()
                 await page.wait_for_load_state()
                 await shot(page, artifacts, "school-evening" + suffix)
                 await check_axe(page, axe_source, "school-evening")
@@ -181,7 +181,7 @@ async def test_a_school_invites_a_firm_to_its_parents_evening_and_the_public_see
         t = await teacher.new_page()
         await sign_in(t, TEACHER_EMAIL)
         await t.goto("/school")
-        await t.get_by_role("link", name=EVENING_TITLE).click()
+        await t.get_by_role("link", name=EVENING_TITLE, exact=True).click()
         await t.wait_for_url(re.compile(r"/school/evenings/\d+$"))
         evening_path = urlsplit(t.url).path
         event_id = evening_path.rsplit("/", 1)[1]
