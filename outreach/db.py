@@ -199,6 +199,24 @@ def unreachable(exc: BaseException) -> bool:
     return False
 
 
+def refused_text(exc: BaseException) -> bool:
+    """PostgreSQL refused a text the request carried (a NUL character: SQLite takes it).
+
+    The input was wrong, not the server: the callers answer 422 instead of 500.
+    """
+    seen: BaseException | None = exc
+    for _ in range(5):
+        if seen is None:
+            return False
+        if isinstance(
+            seen,
+            asyncpg.CharacterNotInRepertoireError | asyncpg.UntranslatableCharacterError,
+        ):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
 async def start_pool(max_size: int) -> None:
     engine = current_engine()
     if isinstance(engine, PostgresEngine):

@@ -185,6 +185,11 @@ def database_unreachable(exc: Exception) -> Response[dict[str, str]] | None:
 def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, str]]:
     if (unavailable := database_unreachable(exc)) is not None:
         return unavailable
+    if db.refused_text(exc):
+        return Response(
+            {"message": "body: text must not contain the NUL character", "field": "body"},
+            status_code=422,
+        )
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return Response(
         {"message": "internal error; it has been logged"},

@@ -63,3 +63,17 @@ async def test_a_nul_character_in_a_query_is_refused_naming_the_parameter(client
     assert answer.status_code == 422
     assert answer.json()["field"] == "host"
     assert (await client.get("/api/v1/events?host=rehn")).status_code == 200
+
+
+@pytest.mark.parametrize("engine", ["postgres"], indirect=True)
+async def test_a_nul_character_in_a_body_is_refused_not_an_error(client, db):
+    from tests.factories import make_world
+    from tests.support import bearer
+
+    world = await make_world()
+    answer = await client.post(
+        "/api/v1/events",
+        json={"kind": "open_day", "title": "a\u0000b", "host": "firm-a"},
+        headers=bearer(world.tokens["firm_a"]),
+    )
+    assert answer.status_code == 422 and answer.json()["field"] == "body"

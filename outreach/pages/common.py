@@ -266,6 +266,8 @@ def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Any:
         response = _error_page(request, 503, message)
         response.headers["Retry-After"] = "5"
         return response
+    if db.refused_text(exc):  # a NUL character in a form field: the input, not the server
+        return _error_page(request, 400, _(_TITLES.get(400, "Error")))
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return _error_page(request, 500, _("The error has been logged. Please try again later."))
 
