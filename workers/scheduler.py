@@ -89,16 +89,24 @@ async def run_scheduler_forever() -> None:
 
 
 HOUSEKEEPING_EVERY = 3600.0  # seconds; anonymising is a cheap UPDATE, no need to rush
-_last_housekeeping = 0.0
+# When each slow part of the tick last ran in this process (the event loop's clock).
+_last_run: dict[str, float] = {}
+
+
+def _due(part: str, every: float) -> bool:
+    """True on the first tick and then at most once per `every` seconds for `part`."""
+    loop_time = asyncio.get_running_loop().time()
+    last = _last_run.get(part)
+    if last is not None and loop_time - last < every:
+        return False
+    _last_run[part] = loop_time
+    return True
 
 
 async def _housekeeping() -> None:
     """Privacy: contact data of long-past visits goes (idempotent; any scheduler may run it)."""
-    global _last_housekeeping
-    loop_time = asyncio.get_running_loop().time()
-    if _last_housekeeping and loop_time - _last_housekeeping < HOUSEKEEPING_EVERY:
+    if not _due("housekeeping", HOUSEKEEPING_EVERY):
         return
-    _last_housekeeping = loop_time
     from outreach.booking.services import anonymise_ended_bookings
 
     await anonymise_ended_bookings()
@@ -117,16 +125,12 @@ async def _release_unconfirmed() -> None:
 
 
 ATTENDANCE_EVERY = 3600.0  # seconds; the reminder is due days after a slot, not to the minute
-_last_attendance = 0.0
 
 
 async def _ask_for_attendance() -> None:
     """Hosts who have not recorded who came, 3 days after a slot, get one mail per slot."""
-    global _last_attendance
-    loop_time = asyncio.get_running_loop().time()
-    if _last_attendance and loop_time - _last_attendance < ATTENDANCE_EVERY:
+    if not _due("attendance", ATTENDANCE_EVERY):
         return
-    _last_attendance = loop_time
     from outreach.booking.attendance import ask_hosts_for_attendance
 
     await ask_hosts_for_attendance()

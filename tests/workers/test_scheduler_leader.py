@@ -58,7 +58,7 @@ async def other_scheduler() -> AsyncIterator[asyncpg.Connection]:
 
 @pytest.fixture(autouse=True)
 def _housekeeping_due(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(scheduler, "_last_housekeeping", 0.0)
+    monkeypatch.setattr(scheduler, "_last_run", {})
 
 
 async def test_a_tick_is_skipped_while_another_scheduler_ticks(

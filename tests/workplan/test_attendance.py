@@ -99,7 +99,7 @@ async def test_hosts_are_asked_once_per_slot_three_days_after(rw):
 async def test_the_scheduler_tick_asks_at_most_hourly(rw, monkeypatch):
     from workers import scheduler
 
-    monkeypatch.setattr(scheduler, "_last_attendance", 0.0)
+    monkeypatch.setattr(scheduler, "_last_run", {})
     await scheduler._ask_for_attendance()
     kind = Notification.kind == "host.attendance_missing"
     assert await Notification.count().where(kind) == 1
