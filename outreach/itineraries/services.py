@@ -383,6 +383,23 @@ def travel_rules(mode: str, day: dt.date, arrive: dt.time, leave: dt.time, **ext
     )
 
 
+def _booked_query(row: Itinerary, **bounds: Any) -> _Query:
+    """The question a booked day answered (its class, times and wishes), asked again."""
+    return _Query(
+        days=(row.day,),
+        grade=row.grade,
+        pupils=row.pupils,
+        adults=row.adults,
+        arrive=dt.time.fromisoformat(row.arrive_at),
+        leave=dt.time.fromisoformat(row.leave_by),
+        travel_mode=row.travel_mode,
+        lunch_minutes=row.lunch_minutes,
+        firms=frozenset(row.firms or ()),
+        topics=frozenset(row.topics or ()),
+        **bounds,
+    )
+
+
 def _rules(q: _Query, day: dt.date, **changes: Any) -> Rules:
     values = {
         "min_visits": q.min_visits,
@@ -1158,21 +1175,7 @@ def _day_plan(row: Itinerary, visits: list[_Visit]) -> tuple[list[LegOut], Lunch
         max_visits=len(active),
         lunch_minutes=row.lunch_minutes,
     )
-    q = _Query(
-        days=(day,),
-        grade=row.grade,
-        pupils=row.pupils,
-        adults=row.adults,
-        arrive=dt.time.fromisoformat(row.arrive_at),
-        leave=dt.time.fromisoformat(row.leave_by),
-        travel_mode=row.travel_mode,
-        lunch_minutes=row.lunch_minutes,
-        firms=frozenset(row.firms or ()),
-        topics=frozenset(row.topics or ()),
-        min_visits=1,
-        max_visits=len(active),
-        limit=1,
-    )
+    q = _booked_query(row, min_visits=1, max_visits=len(active), limit=1)
     infos = {i.slot_id: i for i in active}
     chain = [_candidate(i, q) for i in active if i.lat is not None and i.lon is not None]
     plan = planner.evaluate(chain, rules) if len(chain) == len(active) else None
@@ -1325,17 +1328,8 @@ async def replacement_options_explained(
             f"booking {booking_id} is not part of itinerary {itinerary_id}", field="booking"
         )
     fixed = [v for v in visits if v.active and v is not target]
-    q = _Query(
-        days=(row.day,),
-        grade=row.grade,
-        pupils=row.pupils,
-        adults=row.adults,
-        arrive=dt.time.fromisoformat(row.arrive_at),
-        leave=dt.time.fromisoformat(row.leave_by),
-        travel_mode=row.travel_mode,
-        lunch_minutes=row.lunch_minutes,
-        firms=frozenset(row.firms or ()),
-        topics=frozenset(row.topics or ()),
+    q = _booked_query(
+        row,
         min_visits=len(fixed) + 1,
         max_visits=len(fixed) + 1,
         limit=limit,
