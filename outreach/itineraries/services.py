@@ -18,7 +18,7 @@ import math
 import sqlite3
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -1596,20 +1596,11 @@ async def _legs_of(row: Itinerary, visits: list[_Visit]) -> list[FeedLeg]:
     booked_by = (
         await Booking.select(Booking.booked_by).where(Booking.id == visits[0].booking["id"]).first()
     )["booked_by"]
-    q = _Query(
-        days=(row.day,),
-        grade=row.grade,
-        pupils=row.pupils,
-        adults=row.adults,
-        arrive=dt.time.fromisoformat(row.arrive_at),
-        leave=dt.time.fromisoformat(row.leave_by),
-        travel_mode=row.travel_mode,
-        lunch_minutes=row.lunch_minutes,
+    # The legs only need times and travel, not the teacher's wishes.
+    q = replace(
+        _booked_query(row, min_visits=1, max_visits=len(visits), limit=1),
         firms=frozenset(),
         topics=frozenset(),
-        min_visits=1,
-        max_visits=len(visits),
-        limit=1,
     )
     out = []
     # Every visit after the first (in the day as booked) has a leg leading to it.
