@@ -7,14 +7,16 @@ _lock=requirements-dev.lock
 _stamp=.venv/.installed-$(cat pyproject.toml "$_lock" | sha256sum | cut -c1-16)
 if [ ! -f "$_stamp" ]; then
   _started=$(date +%s)
-  echo "outreach: installing the $(grep -c '==' "$_lock") packages of $_lock and outreach (editable) into .venv" >&2
+  echo "outreach: installing the $(grep -c '==' "$_lock") packages of $_lock" \
+    "and outreach (editable) into .venv" >&2
   [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
   : >.venv/install.log
-  if [ "$(.venv/bin/uv --version 2>/dev/null | cut -d' ' -f2)" != "$(sed -n 's/^uv==\([^ ]*\).*/\1/p' "$_lock")" ]; then
-    # uv itself comes from the lock too, checked against its hashes by pip.
+  # uv itself comes from the lock too, checked against its hashes by pip.
+  _uv=$(sed -n 's/^uv==\([^ ]*\).*/\1/p' "$_lock")
+  if [ "$(.venv/bin/uv --version 2>/dev/null | cut -d' ' -f2)" != "$_uv" ]; then
     awk '/^uv==/ { on = 1 } on && !/^ *#/ { print; if (!/\\$/) exit }' "$_lock" >.venv/uv.lock.txt
     .venv/bin/python -m pip install --quiet --quiet --require-hashes --no-deps \
-      -r .venv/uv.lock.txt >>.venv/install.log 2>&1 \
+      --force-reinstall -r .venv/uv.lock.txt >>.venv/install.log 2>&1 \
       || { cat .venv/install.log >&2; return 1 2>/dev/null || exit 1; }
   fi
   if ! { .venv/bin/uv pip sync --python .venv/bin/python --require-hashes \
@@ -29,4 +31,4 @@ if [ ! -f "$_stamp" ]; then
   touch "$_stamp"
   echo "outreach: installed in $(($(date +%s) - _started)) s" >&2
 fi
-unset _lock _stamp _started
+unset _lock _stamp _started _uv
