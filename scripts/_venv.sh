@@ -19,8 +19,7 @@ if [ ! -f "$_stamp" ]; then
       --force-reinstall -r .venv/uv.lock.txt >>.venv/install.log 2>&1 \
       || { cat .venv/install.log >&2; return 1 2>/dev/null || exit 1; }
   fi
-  if ! { .venv/bin/uv pip sync --python .venv/bin/python --require-hashes \
-      --compile-bytecode "$_lock" \
+  if ! { .venv/bin/uv pip sync --python .venv/bin/python --require-hashes "$_lock" \
       && .venv/bin/uv pip install --python .venv/bin/python --no-deps --no-build-isolation \
         --verbose --editable . ; } >>.venv/install.log 2>&1; then
     cat .venv/install.log >&2

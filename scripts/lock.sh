@@ -12,7 +12,8 @@ set -eu
 cd "$(dirname "$0")/.."
 . scripts/_venv.sh
 digest=$(.venv/bin/python scripts/lockcheck.py digest)
-build_requires=$(.venv/bin/python -c 'import tomllib; print("\n".join(tomllib.load(open("pyproject.toml", "rb"))["build-system"]["requires"]))')
+build_requires=$(.venv/bin/python -c 'import tomllib
+print("\n".join(tomllib.load(open("pyproject.toml", "rb"))["build-system"]["requires"]))')
 
 compile() {  # compile OUTPUT WHAT [uv arguments...]
   out=$1 what=$2
