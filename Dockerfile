@@ -1,11 +1,13 @@
 # outreach: one image for web, worker and scheduler.
 FROM python:3.11-slim AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
-# Exactly the versions and hashes of requirements.lock (scripts/lock.sh writes it).
-COPY requirements.lock /tmp/requirements.lock
-RUN python -m venv /venv \
-    && /venv/bin/pip install --require-hashes --no-deps --only-binary=:all: \
-       -r /tmp/requirements.lock
+# Exactly the versions and hashes of requirements.lock (scripts/lock.sh writes it), wheels
+# only, into a venv without pip; the build stops if anything else ended up in it.
+COPY requirements.lock scripts/lockcheck.py /tmp/
+RUN python -m venv --without-pip /venv \
+    && python -m pip --python /venv/bin/python install --require-hashes --no-deps \
+       --only-binary=:all: -r /tmp/requirements.lock \
+    && /venv/bin/python /tmp/lockcheck.py installed --lock /tmp/requirements.lock
 
 FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \

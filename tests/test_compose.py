@@ -102,7 +102,9 @@ def test_dockerfile_is_slim_not_root_and_copies_files_that_exist():
 
 def test_the_image_installs_the_lock_with_hashes():
     joined = re.sub(r"\\\n\s*", " ", DOCKERFILE)  # continuation lines as one
-    assert re.search(r"pip install --require-hashes --no-deps .*-r \S*requirements\.lock", joined)
+    assert re.search(
+        r"pip (--python \S+ )?install --require-hashes --no-deps .*-r \S*requirements\.lock", joined
+    )
     pinned = dict(re.findall(r"^([A-Za-z0-9_.-]+)==(\S+) \\$", LOCK, re.MULTILINE))
     blocks = re.split(r"^(?=[A-Za-z0-9_.-]+==)", LOCK, flags=re.MULTILINE)
     assert all("--hash=sha256:" in block for block in blocks if "==" in block)
