@@ -61,8 +61,11 @@ async def test_what_was_found_and_a_missing_firm_are_explained_in_the_pages_lang
     german = await client.get(query, headers=lang("de"))
     assert german.status_code == 200 and book_forms(german.text)
     assert "zuerst: gewünschte Firmen, dann Ihre Themen" in german.text
-    # A firm with no slot at all is named by its slug (the planner knows no more of it).
-    assert "lange hat an den gewünschten Tagen keine Termine für Klassenbesuche." in german.text
+    # A firm with no slot at all is named by its name, never by its slug.
+    assert (
+        "Lange GmbH hat an den gewünschten Tagen keine Termine für Klassenbesuche." in german.text
+    )
+    assert "lange hat" not in german.text
     assert not [s for s in ENGLISH_SENTENCES if s in german.text]
     assert "has no class-visit slots" not in german.text
     assert 'class="meta" lang="en"' not in german.text
@@ -72,11 +75,11 @@ async def test_what_was_found_and_a_missing_firm_are_explained_in_the_pages_lang
 
     english = await client.get(query, headers=lang("en"))
     assert "best first: wanted firms, then your topics" in english.text
-    assert "lange has no class-visit slots on the date(s) asked for." in english.text
+    assert "Lange GmbH has no class-visit slots on the date(s) asked for." in english.text
 
     czech = await client.get(query, headers=lang("cs"))
     assert "nejlepší první: požadované firmy" in czech.text
-    assert "lange nemá v požadovaných dnech žádné termíny" in czech.text
+    assert "Lange GmbH nemá v požadovaných dnech žádné termíny" in czech.text
     assert not [s for s in ENGLISH_SENTENCES if s in czech.text]
 
 
