@@ -702,7 +702,12 @@ def _closures(days: list[_Day]) -> list[Note]:
     for closed in groups.values():
         closure = closed[0].closure
         assert closure is not None
-        where = {"region": closure.region, "name": closure.name, "span": closure.span}
+        where = {
+            "region": closure.region,
+            "name": closure.name,
+            "name_en": closure.name_en,
+            "span": closure.span,
+        }
         if len(closed) > 1:
             out.append(Note("school_holidays", {**where, "days": [d.day for d in closed]}))
         elif closure.reason == PUBLIC_HOLIDAY:

@@ -192,12 +192,12 @@ def _percent_pattern(locale: str) -> str:
     return pattern.replace("#,##0", "#,##0.#", 1)
 
 
-def holiday_name(closure: Any, locale: str) -> str:
-    """A holiday as the reader calls it: the German name, the English one, or its Czech."""
+def holiday_name(name: str, name_en: str, locale: str) -> str:
+    """A holiday as the reader calls it: the German name, the English one, or its Czech
+    (the catalog's, by the English name; the English name where it has none)."""
     if locale == "de":
-        return str(closure.name)
-    english = str(closure.name_en)
-    return translations(locale).gettext(english) if locale != "en" else english
+        return name
+    return name_en if locale == "en" else translations(locale).gettext(name_en)
 
 
 @pass_context
@@ -248,7 +248,7 @@ def _percent(context: Context, value: float | None) -> str:
 
 @pass_context
 def _holiday(context: Context, closure: Any) -> str:
-    return holiday_name(closure, _ctx_locale(context))
+    return holiday_name(closure.name, closure.name_en, _ctx_locale(context))
 
 
 def install(environment: Any) -> None:

@@ -7,6 +7,7 @@ import re
 
 import pytest
 
+from outreach.calendar.holidays import closures_between
 from outreach.itineraries.tables import Itinerary
 from tests.itineraries.helpers import make_net, three_firm_day
 from tests.itineraries.test_pages import book_forms, plan_query, post
@@ -147,3 +148,18 @@ async def test_the_printed_day_follows_the_locale(client, net):
     czech = await client.get(path, headers=lang("cs"))
     assert '<html lang="cs">' in czech.text and "Třída 8a: návštěvy firem" in czech.text
     assert "Pěšky do Kaden GmbH" in czech.text
+
+
+async def test_holidays_are_named_in_the_pages_language(client, net):
+    """A day in the autumn holidays: Herbstferien, autumn holidays, podzimní prázdniny."""
+    school = next(
+        c
+        for c in closures_between(net.day, net.day.replace(year=net.day.year + 1))
+        if c.reason != "public_holiday" and c.name == "Herbstferien"
+    )
+    await sign_in(client, net.world.school_a.email)
+    query = plan_query(net, date=school.first_day.isoformat())
+    for locale, name in (("de", "Herbstferien"), ("en", "autumn holidays"), ("cs", "podzimní")):
+        page = await client.get(query, headers=lang(locale))
+        assert page.status_code == 200 and name in page.text, locale
+    assert "Herbstferien" not in (await client.get(query, headers=lang("cs"))).text
