@@ -79,7 +79,7 @@ BOOKING_STATUSES = ("pending", "confirmed", "waitlisted", "declined", "cancelled
 
 
 @dataclass(frozen=True)
-class ReaderTable:
+class _ReaderTable:
     """A report as its reader reads it (see `_for_reader`)."""
 
     name: str
@@ -90,7 +90,7 @@ class ReaderTable:
 
 def _for_reader(
     report: ReportOut, locale: str, _: Any, *, spreadsheet: bool = False
-) -> ReaderTable:
+) -> _ReaderTable:
     """Headings and labels in the reader's language; numbers, percentages, times and months
     written by Babel for `locale` ("41,7 %" in German). A spreadsheet keeps numbers as
     numbers and gets times as date cells, which the reader's Excel writes its own way."""
@@ -123,7 +123,7 @@ def _for_reader(
         percent_row = str(values[0]).endswith(PERCENT) if values else False
         return [cell(v, i, percent_row) for i, v in enumerate(values)]
 
-    return ReaderTable(
+    return _ReaderTable(
         name=report.name,
         columns=[c if str(c)[:1].isdigit() else _(str(c)) for c in report.columns],
         rows=[row(r) for r in report.rows],
