@@ -24,16 +24,25 @@ completely or not at all, and a second run finds the network office and writes
 nothing. The notices the services queue for this invented history are recorded in the
 outbox as skipped, never mailed; reminders for the upcoming visits are planned by the
 scheduler like any others.
+
+Who the network is (the office, the firms with their tours, the schools, the pool of
+invented names) is data in `outreach/data/demo.toml`, beside the holiday calendar; this
+module reads it (`read_content`) and makes up the year around it.
 """
 
 from __future__ import annotations
 
 import logging
 import random
+import tomllib
 import unicodedata
 from collections.abc import Collection
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from datetime import date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+
+import msgspec
 
 from outreach.accounts.services import NewUser, create_user, principal_for
 from outreach.booking import services as booking
@@ -56,17 +65,18 @@ from outreach.workplan.schemas import MilestoneIn, PriorityIn, WorkPlanIn
 __all__ = [
     "ADMIN_EMAIL",
     "ALREADY_LOADED",
+    "DATA_FILE",
     "DEMO_PASSWORD",
     "NETWORK_SLUG",
+    "DemoDataError",
     "load_demo",
     "load_demo_if_empty",
+    "read_content",
 ]
 
 log = logging.getLogger(__name__)
 
 DEMO_PASSWORD = "demo-password"  # noqa: S105 - a documented demo password, not a secret
-NETWORK_SLUG = "impro-netzwerk"
-ADMIN_EMAIL = "admin@impro-netzwerk.example"
 ALREADY_LOADED = "demo network already loaded"
 
 # Serialises concurrent loaders on PostgreSQL (several replicas started with --demo).
@@ -157,528 +167,85 @@ class _School(_Place):
     class_letters: str = "abc"
 
 
-_VISIT = (
-    " Dauer 90 Minuten, für eine Schulklasse mit Begleitpersonen (bis 30 Personen)."
-    " Bitte festes Schuhwerk; Schutzbrillen stellen wir."
-)
+DATA_FILE = Path(__file__).resolve().parent / "data" / "demo.toml"
 
-NETWORK = OrganisationIn(
-    kind="network",
-    slug=NETWORK_SLUG,
-    name="IMPRO e.V. – Geschäftsstelle Fachkräftenetzwerk Präzisionsmechanik",
-    street="Dresdner Straße 5",
-    postal_code="01768",
-    city="Glashütte",
-    lat=50.8524,
-    lon=13.7801,
-    contact_name="Kerstin Hübner",
-    contact_email="geschaeftsstelle@impro-netzwerk.example",
-    contact_phone="035053 4990-0",
-    website="https://impro-netzwerk.example",
-)
-ADMIN_NAME = "Kerstin Hübner"
 
-FIRMS: tuple[_Firm, ...] = (
-    _Firm(
-        slug="rehn-feinmechanik",
-        name="Rehn Feinmechanik GmbH",
-        address=("Altenberger Straße 14", "01768", "Glashütte"),
-        at=(50.8478, 13.7776),
-        contact=("Andreas", "Rehn"),
-        phone="035053 4210-0",
-        tours=(
-            _Tour(
-                "Feinmechanik erleben: vom Rohteil zur Baugruppe",
-                "Wir zeigen, wie aus Messing- und Stahlrohteilen montagefertige Baugruppen für"
-                " Messgeräte und Uhren entstehen – Drehen, Fräsen, Entgraten und Montage." + _VISIT,
-                ("feinmechanik", "zerspanung"),
-            ),
-            _Tour(
-                "Ein Vormittag in der Lehrwerkstatt",
-                "Unsere Auszubildenden zum Feinwerkmechaniker führen durch die Lehrwerkstatt;"
-                " die Schülerinnen und Schüler feilen und bohren ihr eigenes kleines Werkstück."
-                + _VISIT,
-                ("ausbildung", "feinmechanik"),
-                grades=(8, 9, 10),
-            ),
-        ),
-    ),
-    _Firm(
-        slug="kaden-drehteile",
-        name="Kaden Präzisionsdrehteile GmbH",
-        address=("Dresdner Straße 41", "01768", "Glashütte"),
-        at=(50.8562, 13.7815),
-        contact=("Petra", "Kaden"),
-        phone="035053 4402-0",
-        tours=(
-            _Tour(
-                "CNC-Drehen: Teile so fein wie ein Haar",
-                "Langdrehautomaten fertigen Wellen und Zapfen mit Toleranzen von wenigen"
-                " Tausendstel Millimetern. Wir zeigen Programmierung, Fertigung und Kontrolle."
-                + _VISIT,
-                ("cnc", "zerspanung"),
-            ),
-            _Tour(
-                "Zerspanungsmechaniker – ein Beruf mit Zukunft",
-                "Azubis und Ausbilder stellen den Beruf Zerspanungsmechaniker vor: Aufgaben,"
-                " Ausbildungsablauf, Verdienst und Übernahmechancen, mit Rundgang durch die"
-                " Fertigung." + _VISIT,
-                ("ausbildung", "cnc"),
-                grades=(9, 10),
-            ),
-        ),
-    ),
-    _Firm(
-        slug="seifert-uhrkomponenten",
-        name="Seifert Uhrkomponenten GmbH",
-        address=("Hauptstraße 8", "01768", "Glashütte"),
-        at=(50.8509, 13.7789),
-        contact=("Michael", "Seifert"),
-        phone="035053 4318-0",
-        tours=(
-            _Tour(
-                "Wie ein Uhrwerk entsteht: Platinen, Brücken, Räder",
-                "Vom Fräsen der Platine über das Polieren bis zur Endkontrolle unter dem"
-                " Mikroskop: ein Blick auf die Herstellung von Uhrwerksteilen." + _VISIT,
-                ("uhrmacher", "feinmechanik"),
-            ),
-        ),
-    ),
-    _Firm(
-        slug="zahnradtechnik-muenzer",
-        name="Zahnradtechnik Münzer GmbH",
-        address=("Bahnhofstraße 22", "01768", "Glashütte"),
-        at=(50.8541, 13.7833),
-        contact=("Jörg", "Münzer"),
-        phone="035053 4077-0",
-        tours=(
-            _Tour(
-                "Kleine Zahnräder, große Präzision",
-                "Wälzfräsen, Stoßen und Prüfen von Zahnrädern mit Modulen unter 0,1 mm für"
-                " Uhren, Medizintechnik und Messgeräte." + _VISIT,
-                ("verzahnung", "zerspanung", "messtechnik"),
-            ),
-        ),
-    ),
-    _Firm(
-        slug="lorenz-werkzeugbau",
-        name="Werkzeugbau Lorenz & Partner GmbH",
-        address=("Müglitztalstraße 63", "01768", "Glashütte"),
-        at=(50.8761, 13.8012),
-        contact=("Ronny", "Lorenz"),
-        phone="035053 4561-0",
-        tours=(
-            _Tour(
-                "Werkzeugbau: Formen und Stanzwerkzeuge aus einer Hand",
-                "Drahterodieren, Schleifen und Montage von Stanz- und Biegewerkzeugen. Die"
-                " Klasse erfährt, warum Werkzeugmechaniker gesucht sind." + _VISIT,
-                ("werkzeugbau", "zerspanung"),
-            ),
-            _Tour(
-                "Ausbildungstag Werkzeugmechanik",
-                "Praktisches Ausprobieren an Bohrmaschine und Messschieber, Gespräch mit"
-                " Auszubildenden des zweiten und dritten Lehrjahres." + _VISIT,
-                ("ausbildung", "werkzeugbau"),
-                grades=(8, 9, 10),
-            ),
-        ),
-    ),
-    _Firm(
-        slug="poetschke-galvanotechnik",
-        name="Galvano Pötschke GmbH",
-        address=("Schillerstraße 30", "01768", "Glashütte"),
-        at=(50.8466, 13.7752),
-        contact=("Sandra", "Pötschke"),
-        phone="035053 4122-0",
-        tours=(
-            _Tour(
-                "Oberflächentechnik: vergolden, rhodinieren, beschichten",
-                "Galvanische Bäder und Beschichtungsanlagen für Uhren- und Schmuckteile. Aus"
-                " Sicherheitsgründen nur ab Klasse 9 und nach Bestätigung durch uns." + _VISIT,
-                ("oberflaechentechnik", "chemie"),
-                grades=(9, 10),
-                booking_mode="approval",
-            ),
-        ),
-    ),
-    _Firm(
-        slug="hartmann-messgeraetebau",
-        name="Hartmann Messgerätebau GmbH",
-        address=("Talstraße 17", "01768", "Glashütte"),
-        at=(50.8589, 13.7846),
-        contact=("Stefan", "Hartmann"),
-        phone="035053 4635-0",
-        tours=(
-            _Tour(
-                "Messen auf den Mikrometer genau",
-                "Koordinatenmessmaschine, Rauheitsmessung und Klimaraum: wie wir prüfen, ob"
-                " ein Teil stimmt, und wie Messgeräte für andere Firmen entstehen." + _VISIT,
-                ("messtechnik", "feinmechanik"),
-            ),
-        ),
-    ),
-    _Firm(
-        slug="wendler-feinoptik",
-        name="Wendler Feinoptik GmbH",
-        address=("Am Gericht 3", "01768", "Glashütte"),
-        at=(50.8447, 13.781),
-        contact=("Claudia", "Wendler"),
-        phone="035053 4780-0",
-        tours=(
-            _Tour(
-                "Optik: Linsen schleifen, polieren, prüfen",
-                "Optische Fertigung im Reinraum: Schleifen und Polieren von Linsen und Prismen,"
-                " Prüfung mit dem Interferometer. Wegen der Reinraumzeiten bestätigen wir jeden"
-                " Termin einzeln." + _VISIT,
-                ("optik", "messtechnik"),
-                booking_mode="approval",
-            ),
-        ),
-    ),
-    _Firm(
-        slug="vogel-cnc",
-        name="Vogel CNC-Fertigung GmbH",
-        address=("Gewerbegebiet Müglitztal 9", "01768", "Glashütte"),
-        at=(50.8603, 13.787),
-        contact=("Thomas", "Vogel"),
-        phone="035053 4950-0",
-        tours=(
-            _Tour(
-                "5-Achs-Fräsen und Automation",
-                "Fräszentren mit Palettenwechsler und Roboterbeladung laufen rund um die Uhr."
-                " Wie programmiert man sie, und wer passt auf sie auf?" + _VISIT,
-                ("cnc", "zerspanung", "automation"),
-            ),
-            _Tour(
-                "Neu: Mädchen in die Technik – Schnuppervormittag",
-                "In Vorbereitung: ein Vormittag für Schülerinnen mit Ausprobieren an der"
-                " CNC-Simulation und Gespräch mit unseren Facharbeiterinnen." + _VISIT,
-                ("cnc", "ausbildung"),
-                grades=(8, 9),
-                draft=True,
-            ),
-        ),
-    ),
-    _Firm(
-        slug="kunath-gehaeusebau",
-        name="Kunath Gehäusebau GmbH",
-        address=("Kirchstraße 12", "01768", "Glashütte"),
-        at=(50.8521, 13.7763),
-        contact=("Heike", "Kunath"),
-        phone="035053 4291-0",
-        tours=(
-            _Tour(
-                "Uhrengehäuse: Drehen, Fräsen, Polieren",
-                "Vom Edelstahlrohling zum fertigen Gehäuse: Drehen, Fräsen, Laserbeschriften"
-                " und Polieren von Hand." + _VISIT,
-                ("uhrmacher", "zerspanung"),
-            ),
-            _Tour(
-                "Oberflächenveredler und Polierer – Berufe im Uhrengehäusebau",
-                "Wir stellen die Ausbildung zum Oberflächenbeschichter und die Arbeit in der"
-                " Poliererei vor; die Klasse darf selbst ein Werkstück polieren." + _VISIT,
-                ("ausbildung", "uhrmacher"),
-                booking_mode="approval",
-            ),
-        ),
-    ),
-    _Firm(
-        slug="tietze-kleinteile",
-        name="Tietze Kleinteile & Federn GmbH",
-        address=("Lindenstraße 4", "01768", "Glashütte"),
-        at=(50.8493, 13.7741),
-        contact=("Mario", "Tietze"),
-        phone="035053 4177-0",
-        tours=(
-            _Tour(
-                "Federn, Schrauben, Stifte: die kleinsten Teile",
-                "Winzige Federn und Schrauben für Uhren und Medizintechnik – gewickelt, gestanzt"
-                " und unter dem Mikroskop geprüft." + _VISIT,
-                ("feinmechanik", "uhrmacher"),
-            ),
-        ),
-    ),
-    _Firm(
-        slug="haubold-feinwerktechnik",
-        name="Erzgebirgische Feinwerktechnik Haubold GmbH",
-        address=("Dresdner Straße 80", "01773", "Altenberg"),
-        at=(50.7681, 13.7611),
-        contact=("Frank", "Haubold"),
-        phone="035056 3280-0",
-        tours=(
-            _Tour(
-                "Feinwerktechnik im Erzgebirge",
-                "Baugruppen für Optik und Medizintechnik: Fertigung, Montage im Sauberraum und"
-                " Endprüfung. Mit Busparkplatz direkt am Werk." + _VISIT,
-                ("feinmechanik", "montage"),
-            ),
-        ),
-    ),
-    _Firm(
-        slug="gruner-schleiftechnik",
-        name="Präzisionsschleiferei Gruner GmbH",
-        address=("Am Bahnhof 6", "01773", "Altenberg"),
-        at=(50.7627, 13.7542),
-        contact=("Ines", "Gruner"),
-        phone="035056 3315-0",
-        tours=(
-            _Tour(
-                "Schleifen: die letzten Tausendstel",
-                "Rund-, Flach- und Koordinatenschleifen von gehärteten Teilen. Warum Schleifen"
-                " erst die Präzision bringt, die Uhren und Maschinen brauchen." + _VISIT,
-                ("zerspanung", "messtechnik"),
-            ),
-        ),
-    ),
-    _Firm(
-        slug="weisseritz-mikrotechnik",
-        name="Mikrotechnik Weißeritz GmbH",
-        address=("Rabenauer Straße 18", "01744", "Dippoldiswalde"),
-        at=(50.8968, 13.6733),
-        contact=("Daniel", "Krause"),
-        phone="03504 6120-0",
-        tours=(
-            _Tour(
-                "Mikrotechnik: Bauteile unter dem Mikroskop",
-                "Mikrofräsen, Laserbohren und Montage von Kleinstteilen für die Medizintechnik."
-                + _VISIT,
-                ("mikrotechnik", "cnc"),
-            ),
-            _Tour(
-                "Mechatroniker und Industriemechaniker stellen sich vor",
-                "Unsere Auszubildenden zeigen ihre Projekte und erzählen von Berufsschule,"
-                " Prüfungen und Alltag im Betrieb." + _VISIT,
-                ("ausbildung", "mikrotechnik"),
-                grades=(9, 10),
-            ),
-        ),
-    ),
-    _Firm(
-        slug="reichelt-vorrichtungsbau",
-        name="Reichelt Vorrichtungsbau GmbH",
-        address=("Glashütter Straße 55", "01744", "Dippoldiswalde"),
-        at=(50.8899, 13.6821),
-        contact=("Kathrin", "Reichelt"),
-        phone="03504 6187-0",
-        tours=(
-            _Tour(
-                "Vorrichtungen und Lehren für die Serienfertigung",
-                "Konstruktion am Rechner, Fertigung und Montage von Spann- und Prüfvorrichtungen"
-                " – ein Beruf zwischen Zeichnung und Werkstatt." + _VISIT,
-                ("werkzeugbau", "konstruktion"),
-            ),
-        ),
-    ),
-    _Firm(
-        slug="krause-sondermaschinen",
-        name="Elbtal Sondermaschinenbau Krause GmbH",
-        address=("Hauptstraße 112", "01796", "Pirna"),
-        at=(50.9557, 13.9512),
-        contact=("Uwe", "Krause"),
-        phone="03501 7843-0",
-        tours=(
-            _Tour(
-                "Sondermaschinen: jede Anlage ein Einzelstück",
-                "Montage- und Prüfanlagen für die Uhren- und Autoindustrie, von der Konstruktion"
-                " bis zur Inbetriebnahme. Termine nach Abstimmung mit der Montage." + _VISIT,
-                ("automation", "konstruktion", "montage"),
-                grades=(8, 9, 10),
-                booking_mode="approval",
-            ),
-        ),
-    ),
-    _Firm(
-        slug="doehlen-lasertechnik",
-        name="Lasertechnik Döhlen GmbH",
-        address=("Dresdner Straße 200", "01705", "Freital"),
-        at=(51.0046, 13.6542),
-        contact=("Silke", "Neubert"),
-        phone="0351 6480-310",
-        tours=(
-            _Tour(
-                "Licht als Werkzeug: Laserschneiden und -schweißen",
-                "Laserschneiden, Laserschweißen und Beschriften von Feinblechteilen – mit"
-                " Sicherheitsunterweisung und Blick hinter die Schutzscheibe." + _VISIT,
-                ("lasertechnik", "feinmechanik"),
-            ),
-        ),
-    ),
-    _Firm(
-        slug="grundmann-praezisionsteile",
-        name="Präzisionsteile Grundmann GmbH",
-        address=("Pirnaer Straße 24", "01809", "Heidenau"),
-        at=(50.9761, 13.8702),
-        contact=("Marko", "Grundmann"),
-        phone="03529 5172-0",
-        tours=(
-            _Tour(
-                "Dreh- und Frästeile in Serie",
-                "Moderne CNC-Dreh- und Fräszentren, Qualitätssicherung und Versand: so läuft ein"
-                " Auftrag durch den Betrieb." + _VISIT,
-                ("cnc", "zerspanung"),
-            ),
-        ),
-    ),
-)
+class DemoDataError(ValueError):
+    """The demo data file is malformed; the message names the place."""
 
-SCHOOLS: tuple[_School, ...] = (
-    _School(
-        slug="os-glashuette",
-        name="Oberschule Glashütte",
-        school_type="Oberschule",
-        address=("Schulstraße 10", "01768", "Glashütte"),
-        at=(50.8531, 13.7769),
-        teacher=("Katrin", "Böhme"),
-        phone="035053 4820",
-        class_letters="ab",
-    ),
-    _School(
-        slug="gym-altenberg",
-        name="Gymnasium Altenberg",
-        school_type="Gymnasium",
-        address=("Rathausstraße 7", "01773", "Altenberg"),
-        at=(50.7652, 13.7569),
-        teacher=("Thomas", "Lehmann"),
-        phone="035056 3910",
-    ),
-    _School(
-        slug="foes-dippoldiswalde",
-        name="Förderschule Dippoldiswalde",
-        school_type="Förderschule",
-        address=("Am Sportplatz 2", "01744", "Dippoldiswalde"),
-        at=(50.8921, 13.6712),
-        teacher=("Anja", "Schubert"),
-        phone="03504 6250",
-        grades=(7, 8, 9),
-        class_letters="a",
-    ),
-    _School(
-        slug="bsz-pirna",
-        name="BSZ Pirna",
-        school_type="Berufliches Schulzentrum",
-        address=("Seminarstraße 4", "01796", "Pirna"),
-        at=(50.9589, 13.9353),
-        teacher=("Frank", "Hofmann"),
-        phone="03501 4670",
-        grades=(),
-    ),
-    _School(
-        slug="gym-dippoldiswalde",
-        name="Gymnasium Dippoldiswalde",
-        school_type="Gymnasium",
-        address=("Glückaufstraße 12", "01744", "Dippoldiswalde"),
-        at=(50.8947, 13.6655),
-        teacher=("Susanne", "Wagner"),
-        phone="03504 6290",
-        class_letters="abcd",
-    ),
-    _School(
-        slug="os-liebstadt",
-        name="Oberschule Liebstadt",
-        school_type="Oberschule",
-        address=("Markt 9", "01825", "Liebstadt"),
-        at=(50.8637, 13.8561),
-        teacher=("Jens", "Kretzschmar"),
-        phone="035025 5030",
-        class_letters="a",
-    ),
-    _School(
-        slug="os-bad-gottleuba",
-        name="Oberschule Bad Gottleuba",
-        school_type="Oberschule",
-        address=("Hauptstraße 36", "01816", "Bad Gottleuba-Berggießhübel"),
-        at=(50.8486, 13.9366),
-        teacher=("Claudia", "Fischer"),
-        phone="035023 5270",
-        class_letters="ab",
-    ),
-    _School(
-        slug="os-lauenstein",
-        name="Oberschule Lauenstein",
-        school_type="Oberschule",
-        address=("Schloßstraße 3", "01778", "Altenberg OT Lauenstein"),
-        at=(50.7829, 13.8214),
-        teacher=("Uwe", "Richter"),
-        phone="035054 2840",
-        class_letters="a",
-    ),
-    _School(
-        slug="gym-dresden-sued",
-        name="Gymnasium Dresden-Süd",
-        school_type="Gymnasium",
-        address=("Dohnaer Straße 150", "01219", "Dresden"),
-        at=(51.0149, 13.7681),
-        teacher=("Sandra", "Neumann"),
-        phone="0351 4712600",
-        class_letters="abcde",
-    ),
-    _School(
-        slug="os-heidenau",
-        name="Oberschule Heidenau",
-        school_type="Oberschule",
-        address=("Ernst-Thälmann-Straße 20", "01809", "Heidenau"),
-        at=(50.9793, 13.8618),
-        teacher=("Matthias", "Seidel"),
-        phone="03529 5180",
-        class_letters="abc",
-    ),
-)
 
-FIRST_NAMES = (
-    "Anja",
-    "Birgit",
-    "Christian",
-    "Daniela",
-    "Enrico",
-    "Franziska",
-    "Gregor",
-    "Hannah",
-    "Ivonne",
-    "Jan",
-    "Karin",
-    "Lars",
-    "Manuela",
-    "Nico",
-    "Olaf",
-    "Peggy",
-    "René",
-    "Sabine",
-    "Tino",
-    "Ulrike",
-    "Viktoria",
-    "Wolfgang",
-    "Yvonne",
-    "Steffen",
-    "Doreen",
-    "Mandy",
-)
-SURNAMES = (
-    "Bergmann",
-    "Dietrich",
-    "Ehrlich",
-    "Förster",
-    "Günther",
-    "Heinrich",
-    "Jähnig",
-    "Köhler",
-    "Lange",
-    "Meißner",
-    "Nitzsche",
-    "Oehme",
-    "Pfeifer",
-    "Queck",
-    "Rößler",
-    "Schreiber",
-    "Thiele",
-    "Ullrich",
-    "Voigt",
-    "Weigel",
-    "Zschoche",
-    "Hähnel",
-    "Kühn",
-    "Ebert",
-)
-MAIL_DOMAINS = ("post.example", "mail.example", "familie.example")
+@dataclass(frozen=True)
+class _People:
+    first_names: tuple[str, ...]
+    surnames: tuple[str, ...]
+    mail_domains: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class _Content:
+    """What `DATA_FILE` holds, typed: who the network is; the loader makes up the year."""
+
+    network: OrganisationIn
+    admin_name: str
+    firms: tuple[_Firm, ...]
+    schools: tuple[_School, ...]
+    people: _People
+
+
+def read_content(path: Path = DATA_FILE) -> _Content:
+    """The demo network's organisations, tours and names, checked field by field."""
+    with path.open("rb") as handle:
+        raw = tomllib.load(handle)
+    network = dict(raw.get("network", {}))
+    admin_name = network.pop("admin_name", None)
+    visit_note = raw.get("visit_note")
+    _check_keys(path, "", raw, {"visit_note", "network", "people", "firm", "school"})
+    for i, firm in enumerate(raw.get("firm", [])):
+        _check_keys(path, f"firm[{i}]", firm, _field_names(_Firm))
+        for j, tour in enumerate(firm.get("tours", [])):
+            _check_keys(path, f"firm[{i}].tours[{j}]", tour, _field_names(_Tour))
+    for i, school in enumerate(raw.get("school", [])):
+        _check_keys(path, f"school[{i}]", school, _field_names(_School))
+    try:
+        firms = msgspec.convert(raw.get("firm", []), tuple[_Firm, ...])
+        return _Content(
+            network=msgspec.convert(network, OrganisationIn),
+            admin_name=msgspec.convert(admin_name, str),
+            # Every tour is a class visit of 90 minutes: the file says so once.
+            firms=tuple(_with_note(f, msgspec.convert(visit_note, str)) for f in firms),
+            schools=msgspec.convert(raw.get("school", []), tuple[_School, ...]),
+            people=msgspec.convert(raw.get("people", {}), _People),
+        )
+    except msgspec.ValidationError as exc:
+        raise DemoDataError(f"{path.name}: {exc}") from exc
+
+
+def _field_names(cls: type) -> set[str]:
+    return {f.name for f in fields(cls)}
+
+
+def _check_keys(path: Path, where: str, table: dict[str, Any], allowed: set[str]) -> None:
+    unknown = sorted(set(table) - allowed)
+    if unknown:
+        place = f" {where}" if where else ""
+        raise DemoDataError(f"{path.name}{place}: unknown key {unknown[0]!r}")
+
+
+def _with_note(firm: _Firm, note: str) -> _Firm:
+    tours = tuple(replace(t, description=t.description + note) for t in firm.tours)
+    return replace(firm, tours=tours)
+
+
+_CONTENT = read_content()
+NETWORK = _CONTENT.network
+NETWORK_SLUG = NETWORK.slug  # the demo is loaded when the network office is missing
+ADMIN_EMAIL = f"admin@{NETWORK_SLUG}.example"
+ADMIN_NAME = _CONTENT.admin_name
+FIRMS = _CONTENT.firms
+SCHOOLS = _CONTENT.schools
+FIRST_NAMES = _CONTENT.people.first_names
+SURNAMES = _CONTENT.people.surnames
+MAIL_DOMAINS = _CONTENT.people.mail_domains
 
 
 def _ascii(text: str) -> str:

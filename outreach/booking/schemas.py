@@ -48,8 +48,8 @@ class BookingOut(Struct):
     starts_at: datetime
     ends_at: datetime
     event_title: str
-    host: str  # slug of the hosting organisation
-    school: str | None  # slug, class visits only
+    host: str  # slug of the hosting organisation (the API's key; people read host_name)
+    school: str | None  # slug, class visits only (people read school_name)
     class_label: str
     grade: int | None
     pupils: int
@@ -65,3 +65,5 @@ class BookingOut(Struct):
     reconfirmed_at: datetime | None = None
     # A public registration is held until then for the registrant to confirm the address.
     verify_by: datetime | None = None
+    host_name: str = ""
+    school_name: str | None = None

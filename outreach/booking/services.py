@@ -300,7 +300,7 @@ async def _place(
 
 async def _org_rows(org_ids: list[int]) -> dict[int, dict[str, Any]]:
     rows = await Organisation.select(
-        Organisation.id, Organisation.slug, Organisation.contact_email
+        Organisation.id, Organisation.slug, Organisation.name, Organisation.contact_email
     ).where(Organisation.id.is_in(list(set(org_ids))))
     return {row["id"]: row for row in rows}
 
@@ -1113,6 +1113,8 @@ def _out(
         event_title=event_title,
         host=orgs[host_id]["slug"],
         school=orgs[b.school]["slug"] if b.school else None,
+        host_name=orgs[host_id]["name"],
+        school_name=orgs[b.school]["name"] if b.school else None,
         class_label=b.class_label,
         grade=b.grade,
         pupils=b.pupils,

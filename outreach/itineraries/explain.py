@@ -49,6 +49,8 @@ class Speaker:
     date: Callable[[dt.date], str]
     # The day a closure falls on (the API keeps the ISO date of holidays.Closure.message).
     closure_day: Callable[[dt.date], str]
+    # A holiday's name from its German and English names (the API keeps the German one).
+    holiday: Callable[[str, str], str] = lambda name, _name_en: name
 
 
 def _english_plural(singular: str, plural: str, n: int) -> str:
@@ -113,20 +115,20 @@ def render_one(note: Note, speaker: Speaker = ENGLISH) -> str:
             return _("%(day)s is a public holiday in %(region)s (%(name)s).") % {
                 "day": speaker.closure_day(p["day"]),
                 "region": _(p["region"]),
-                "name": p["name"],
+                "name": speaker.holiday(p["name"], p.get("name_en", p["name"])),
             }
         case "school_holiday":
             return _("%(day)s is in the school holidays in %(region)s (%(name)s, %(span)s).") % {
                 "day": speaker.closure_day(p["day"]),
                 "region": _(p["region"]),
-                "name": p["name"],
+                "name": speaker.holiday(p["name"], p.get("name_en", p["name"])),
                 "span": p["span"],
             }
         case "school_holidays":
             return _("%(dates)s are in the school holidays in %(region)s (%(name)s, %(span)s).") % {
                 "dates": _dates(p["days"], speaker),
                 "region": _(p["region"]),
-                "name": p["name"],
+                "name": speaker.holiday(p["name"], p.get("name_en", p["name"])),
                 "span": p["span"],
             }
         case "no_replacement":

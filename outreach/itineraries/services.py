@@ -17,7 +17,7 @@ import logging
 import math
 import sqlite3
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urlsplit
@@ -567,7 +567,7 @@ async def _plan(
     all_infos = {i.slot_id: i for i in [*infos, *required]}
     proposals = [_proposal_out(day, plan, all_infos, q) for day, plan in found]
     if proposals:
-        notes = _explain_found(q, days, found, all_infos)
+        notes = _explain_found(q, days, found, all_infos, await _firm_names(q.firms))
         return ExplainedPlan(PlanOut(proposals=proposals, explanation=render(notes)), tuple(notes))
     notes = _explain_nothing(q, days, bool(required))
     suggested = await _suggest(q, days, now, busy, required)
@@ -674,16 +674,19 @@ def _reason_counts(refused: dict[int, str]) -> tuple[tuple[str, int], ...]:
 
 
 def _explain_found(
-    q: _Query, days: list[_Day], found: list[tuple[dt.date, Plan]], infos: dict[int, _SlotInfo]
+    q: _Query,
+    days: list[_Day],
+    found: list[tuple[dt.date, Plan]],
+    infos: dict[int, _SlotInfo],
+    names: Mapping[str, str],
 ) -> list[Note]:
+    """`names`: the wanted firms' names by slug (a firm without slots is named too)."""
     dates = sorted({d for d, _ in found})
     notes = [Note("found", {"n": len(found), "dates": dates})]
     best = found[0][1]
     missing = sorted(q.firms - set(best.hosts))
-    if missing:
-        names = {i.host: i.host_name for i in infos.values()}
-        for slug in missing:
-            notes.append(_why_firm_missing(slug, names.get(slug, slug), days))
+    for slug in missing:
+        notes.append(_why_firm_missing(slug, names.get(slug, slug), days))
     notes.extend(_closures(days))
     return notes
 
@@ -699,7 +702,12 @@ def _closures(days: list[_Day]) -> list[Note]:
     for closed in groups.values():
         closure = closed[0].closure
         assert closure is not None
-        where = {"region": closure.region, "name": closure.name, "span": closure.span}
+        where = {
+            "region": closure.region,
+            "name": closure.name,
+            "name_en": closure.name_en,
+            "span": closure.span,
+        }
         if len(closed) > 1:
             out.append(Note("school_holidays", {**where, "days": [d.day for d in closed]}))
         elif closure.reason == PUBLIC_HOLIDAY:
@@ -893,12 +901,20 @@ def _require_teacher(by: Principal, *, planning: bool = False) -> None:
     raise Forbidden("class days are planned and booked by teachers for their own school")
 
 
+async def _firm_names(slugs: Iterable[str]) -> dict[str, str]:
+    """The names people read for organisation slugs, in one query."""
+    wanted = sorted(set(slugs))
+    if not wanted:
+        return {}
+    rows = await Organisation.select(Organisation.slug, Organisation.name).where(
+        Organisation.slug.is_in(wanted)
+    )
+    return {r["slug"]: r["name"] for r in rows}
+
+
 async def _check_firms(firms: Iterable[str]) -> None:
     wanted = sorted(set(firms))
-    if not wanted:
-        return
-    rows = await Organisation.select(Organisation.slug).where(Organisation.slug.is_in(wanted))
-    known = {r["slug"] for r in rows}
+    known = await _firm_names(wanted)
     for slug in wanted:
         if slug not in known:
             raise Invalid(f"no firm with slug {slug!r}", field="firms")

@@ -153,6 +153,8 @@ def _template_values(
         "persons": ctx.persons,
         "contact_name": ctx.contact_name,
         "contact_email": ctx.contact_email,
+        # The booker's note goes to the host only, never back out to anyone else.
+        "notes": ctx.notes if note.kind in HOST_KINDS else "",
         "is_pending": ctx.booking_status == "pending",
         "is_waitlisted": ctx.booking_status == "waitlisted",
         "when": format_when(ctx.slot_starts_at, ctx.slot_ends_at, lang),

@@ -111,6 +111,8 @@ class MailContext:
     venue_street: str = ""
     venue_postal_code: str = ""
     venue_city: str = ""
+    # What the booker wrote to the host; shown only in the mails to the host.
+    notes: str = ""
     # For a visit that is part of a class's day at several firms (cancelled, declined):
     # an `outreach.itineraries.services.ItineraryNotice`, else None.
     itinerary: Any = None

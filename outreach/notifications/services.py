@@ -621,6 +621,7 @@ async def _load_context(booking_id: int | None) -> MailContext | None:
             b.contact_name,
             b.contact_email,
             b.reason,
+            b.notes,
             b.created_at,
             b.anonymised_at,
             b.school.name.as_alias("school_name"),
@@ -679,6 +680,7 @@ def _context(row: Mapping[str, Any]) -> MailContext:
         venue_street=row["venue_street"] or "",
         venue_postal_code=row["venue_postal_code"] or "",
         venue_city=row["venue_city"] or "",
+        notes=row["notes"] or "",
     )
 
 

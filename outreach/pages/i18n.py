@@ -19,19 +19,30 @@ from babel import Locale
 from babel.dates import format_date, format_datetime, format_time
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
-from babel.numbers import format_decimal
+from babel.numbers import format_decimal, format_percent
 from jinja2 import pass_context
 from jinja2.runtime import Context
 
+from outreach.pages.messages import N_
 from outreach.timeutil import LOCAL_TZ
 
 __all__ = [
+    "BOOKING_KIND_NAMES",
     "DEFAULT_LOCALE",
+    "EVENT_KIND_NAMES",
+    "HOLIDAY_NAMES",
     "LANG_COOKIE",
     "LOCALES",
+    "ORG_KIND_NAMES",
+    "STATUS_NAMES",
+    "holiday_name",
     "install",
+    "local_datetime",
+    "local_month",
     "locale_of",
     "negotiate",
+    "number",
+    "percent",
     "translations",
 ]
 
@@ -39,6 +50,52 @@ LOCALES = ("de", "en", "cs")
 DEFAULT_LOCALE = "de"
 LANG_COOKIE = "lang"
 LOCALE_DIR = Path(__file__).resolve().parent.parent / "locale"
+
+# The words for the codes people read (pages, exports): one home, translated with `_()`.
+EVENT_KIND_NAMES = {
+    "open_day": N_("Open day"),
+    "factory_tour": N_("Factory tour"),
+    "parents_evening": N_("Parents' evening"),
+    "teacher_training": N_("Teacher training"),
+    "other": N_("Other event"),
+}
+STATUS_NAMES = {
+    "pending": N_("awaiting confirmation"),
+    "confirmed": N_("confirmed"),
+    "waitlisted": N_("on the waiting list"),
+    "declined": N_("declined"),
+    "cancelled": N_("cancelled"),
+    "draft": N_("draft"),
+    "published": N_("published"),
+}
+BOOKING_KIND_NAMES = {"class_visit": N_("Class visit"), "registration": N_("Registration")}
+# Holidays by their English names (the school holiday file's `name_en`, the `holidays`
+# package's English names for Saxony): marked so that the catalogs can name them in Czech.
+HOLIDAY_NAMES = (
+    N_("autumn holidays"),
+    N_("Christmas holidays"),
+    N_("winter holidays"),
+    N_("Easter holidays"),
+    N_("Whitsun holidays"),
+    N_("summer holidays"),
+    N_("New Year's Day"),
+    N_("Good Friday"),
+    N_("Easter Monday"),
+    N_("Labor Day"),
+    N_("Ascension Day"),
+    N_("Pentecost Monday"),
+    N_("German Unity Day"),
+    N_("Reformation Day"),
+    N_("Repentance and Prayer Day"),
+    N_("Christmas Day"),
+    N_("Second Day of Christmas"),
+)
+ORG_KIND_NAMES = {
+    "firm": N_("firm"),
+    "school": N_("school"),
+    "partner": N_("partner"),
+    "network": N_("network"),
+}
 
 
 @cache
@@ -107,11 +164,47 @@ def _ngettext(context: Context, singular: str, plural: str, n: int) -> str:
     return translations(_ctx_locale(context)).ngettext(singular, plural, n)
 
 
+def local_datetime(value: datetime, locale: str, fmt: str = "medium") -> str:
+    """An instant in Europe/Berlin, written the way `locale` writes it."""
+    return format_datetime(value, fmt, tzinfo=LOCAL_TZ, locale=locale)
+
+
+def local_month(value: date, locale: str) -> str:
+    """ "September 2026", "září 2026": a month as a heading names it."""
+    return format_date(value, "LLLL yyyy", locale=locale)
+
+
+def number(value: float, locale: str, fmt: str = "#,##0.#") -> str:
+    """A count or measure in the locale's notation: 1234.5 -> "1.234,5" in German."""
+    return format_decimal(value, fmt, locale=locale)
+
+
+def percent(value: float, locale: str) -> str:
+    """A percentage given as 0-100, one decimal at most: 41.7 -> "41,7 %" in German."""
+    return format_percent(value / 100, _percent_pattern(locale), locale=locale)
+
+
+@cache
+def _percent_pattern(locale: str) -> str:
+    """The locale's own percent pattern (where the sign goes, with or without a space),
+    with one optional decimal: "#,##0\u00a0%" -> "#,##0.#\u00a0%" in German."""
+    pattern = Locale.parse(locale).percent_formats[None].pattern
+    return pattern.replace("#,##0", "#,##0.#", 1)
+
+
+def holiday_name(name: str, name_en: str, locale: str) -> str:
+    """A holiday as the reader calls it: the German name, the English one, or its Czech
+    (the catalog's, by the English name; the English name where it has none)."""
+    if locale == "de":
+        return name
+    return name_en if locale == "en" else translations(locale).gettext(name_en)
+
+
 @pass_context
 def _datetime(context: Context, value: datetime | None, fmt: str = "medium") -> str:
     if value is None:
         return ""
-    return format_datetime(value, fmt, tzinfo=LOCAL_TZ, locale=_ctx_locale(context))
+    return local_datetime(value, _ctx_locale(context), fmt)
 
 
 @pass_context
@@ -137,7 +230,7 @@ def _weekday(context: Context, index: int, width: str = "abbreviated") -> str:
 
 @pass_context
 def _month(context: Context, value: date) -> str:
-    return format_date(value, "LLLL yyyy", locale=_ctx_locale(context))
+    return local_month(value, _ctx_locale(context))
 
 
 @pass_context
@@ -145,7 +238,17 @@ def _decimal(context: Context, value: float | None, fmt: str = "0.#") -> str:
     """A number in the locale's notation: 0.27 -> "0,3" in German (one decimal by default)."""
     if value is None:
         return ""
-    return format_decimal(value, fmt, locale=_ctx_locale(context))
+    return number(value, _ctx_locale(context), fmt)
+
+
+@pass_context
+def _percent(context: Context, value: float | None) -> str:
+    return "" if value is None else percent(value, _ctx_locale(context))
+
+
+@pass_context
+def _holiday(context: Context, closure: Any) -> str:
+    return holiday_name(closure.name, closure.name_en, _ctx_locale(context))
 
 
 def install(environment: Any) -> None:
@@ -156,4 +259,10 @@ def install(environment: Any) -> None:
     environment.filters.update(
         datetime=_datetime, date=_date, time=_time, weekday=_weekday, month=_month
     )
-    environment.filters["decimal"] = _decimal
+    environment.filters.update(decimal=_decimal, percent=_percent, holiday=_holiday)
+    environment.globals.update(
+        EVENT_KIND_NAMES=EVENT_KIND_NAMES,
+        STATUS_NAMES=STATUS_NAMES,
+        BOOKING_KIND_NAMES=BOOKING_KIND_NAMES,
+        ORG_KIND_NAMES=ORG_KIND_NAMES,
+    )

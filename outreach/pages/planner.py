@@ -50,7 +50,7 @@ from outreach.pages.common import (
     redirect,
     require,
 )
-from outreach.pages.i18n import locale_of, translations
+from outreach.pages.i18n import holiday_name, locale_of, translations
 from outreach.principal import Principal
 from outreach.timeutil import LOCAL_TZ, utcnow
 from outreach.web import IdPath
@@ -192,7 +192,16 @@ def _speaker(request: Request[Any, Any, Any]) -> Speaker:
     def day(value: date) -> str:
         return format_date(value, "medium", locale=locale)
 
-    return Speaker(gettext=catalog.gettext, ngettext=catalog.ngettext, date=day, closure_day=day)
+    def holiday(name: str, name_en: str) -> str:
+        return holiday_name(name, name_en, locale)
+
+    return Speaker(
+        gettext=catalog.gettext,
+        ngettext=catalog.ngettext,
+        date=day,
+        closure_day=day,
+        holiday=holiday,
+    )
 
 
 def _explained(request: Request[Any, Any, Any], explained: ExplainedPlan) -> dict[str, Any]:

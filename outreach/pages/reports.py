@@ -7,6 +7,8 @@ the plan on /office/workplan. Charts are SVG images served here, each with its t
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Any
 
 from litestar import Request, Response, get, post
@@ -18,6 +20,7 @@ from outreach.booking import services as booking
 from outreach.errors import Conflict, Invalid, NotFound
 from outreach.events import services as events
 from outreach.organisations import services as organisations
+from outreach.pages import i18n
 from outreach.pages.common import (
     FormErrors,
     convert,
@@ -30,12 +33,21 @@ from outreach.pages.common import (
     redirect,
     require,
 )
+from outreach.pages.messages import N_
 from outreach.principal import Principal
 from outreach.timeutil import local, utcnow
 from outreach.web import IdPath
 from outreach.workplan import charts, exports, services
 from outreach.workplan.facts import month_labels, previous_year, school_year_bounds
-from outreach.workplan.reports import REPORTS, get_report, get_reports
+from outreach.workplan.reports import (
+    NETWORK_TOTAL,
+    PERCENT,
+    REPORTS,
+    TIME_COLUMN,
+    TOTAL,
+    get_report,
+    get_reports,
+)
 from outreach.workplan.schemas import (
     MilestoneIn,
     MilestonePatch,
@@ -66,6 +78,59 @@ CHARTS = ("progress", "month", "host", "grade", "fill")
 BOOKING_STATUSES = ("pending", "confirmed", "waitlisted", "declined", "cancelled")
 
 
+@dataclass(frozen=True)
+class _ReaderTable:
+    """A report as its reader reads it (see `_for_reader`)."""
+
+    name: str
+    columns: list[Any]
+    rows: list[list[Any]]
+    total: list[Any] | None
+
+
+def _for_reader(
+    report: ReportOut, locale: str, _: Any, *, spreadsheet: bool = False
+) -> _ReaderTable:
+    """Headings and labels in the reader's language; numbers, percentages, times and months
+    written by Babel for `locale` ("41,7 %" in German). A spreadsheet keeps numbers as
+    numbers and gets times as date cells, which the reader's Excel writes its own way."""
+    percent_columns = {i for i, c in enumerate(report.columns) if str(c).endswith(PERCENT)}
+
+    def label(value: Any) -> Any:
+        if value in (TOTAL, NETWORK_TOTAL) or report.name == "comparison":
+            return _(str(value))
+        if report.name == "by-kind":
+            return _(i18n.EVENT_KIND_NAMES.get(str(value), i18n.EVENT_KIND_NAMES["other"]))
+        if report.name == "by-month":
+            return i18n.local_month(date.fromisoformat(f"{value}-01"), locale)
+        return value
+
+    def cell(value: Any, column: int, percent_row: bool) -> Any:
+        if value is None:
+            return None
+        if report.columns[column] == TIME_COLUMN and value not in (TOTAL, NETWORK_TOTAL):
+            moment = datetime.fromisoformat(str(value))
+            return moment if spreadsheet else i18n.local_datetime(moment, locale, "short")
+        if column == 0:
+            return label(value)
+        if spreadsheet or isinstance(value, bool) or not isinstance(value, int | float):
+            return value
+        if column in percent_columns or percent_row:
+            return i18n.percent(value, locale)
+        return i18n.number(value, locale)
+
+    def row(values: list[Any]) -> list[Any]:
+        percent_row = str(values[0]).endswith(PERCENT) if values else False
+        return [cell(v, i, percent_row) for i, v in enumerate(values)]
+
+    return _ReaderTable(
+        name=report.name,
+        columns=[c if str(c)[:1].isdigit() else _(str(c)) for c in report.columns],
+        rows=[row(r) for r in report.rows],
+        total=row(report.total) if report.total is not None else None,
+    )
+
+
 def _year(request: Request[Any, Any, Any]) -> str:
     """The school year asked for, or the current one; a bad value names the field."""
     year = request.query_params.get("year") or services.current_school_year()
@@ -85,7 +150,9 @@ async def bilanz(request: Request[Any, Any, Any], by: NamedDependency[Principal]
     year = _year(request)
     plan_id = await services.plan_for_year(year)
     plan = await services.get_plan(plan_id, by=me) if plan_id else None
-    tables = await get_reports(list(TABLES), year, by=me)
+    found = await get_reports(list(TABLES), year, by=me)
+    locale, _ = i18n.locale_of(request), gettext_for(request)
+    tables = {name: _for_reader(report, locale, _) for name, report in found.items()}
     return page(
         request,
         "reports/bilanz.html",
@@ -196,12 +263,11 @@ async def export_report(
         raise NotFound(f"no report {name}", field="name")
     year = _year(request)
     found = await get_report(name, year, by=me)
-    _ = gettext_for(request)
-    rows = exports.report_rows(found)
-    rows[0] = [_(str(c)) if c and not str(c)[:1].isdigit() else c for c in rows[0]]
-    if found.total is not None:
-        rows[-1][0] = _(str(rows[-1][0]))
     fmt = request.query_params.get("format", "csv")
+    shown = _for_reader(
+        found, i18n.locale_of(request), gettext_for(request), spreadsheet=fmt == "xlsx"
+    )
+    rows = [shown.columns, *shown.rows, *([shown.total] if shown.total is not None else [])]
     return _file(rows, f"{name}-{year.replace('/', '-')}", fmt)
 
 
@@ -219,7 +285,41 @@ async def export_bookings(
         by=me, status=status, event_id=event_id, limit=100_000, audit_view="bookings_export"
     )
     fmt = request.query_params.get("format", "csv")
-    return _file(exports.booking_rows(found), "bookings", fmt)
+    return _file(_bookings_for_reader(found, request, spreadsheet=fmt == "xlsx"), "bookings", fmt)
+
+
+_BOOKING_HEADINGS = {
+    "id": N_("Booking"),
+    "status": N_("Status"),
+    "kind": N_("Kind"),
+    "starts_at": N_("Time"),
+    "event": N_("Event"),
+    "host": N_("Host"),
+    "school": N_("School"),
+    "class": N_("Class"),
+    "grade": N_("Grade"),
+    "pupils": N_("Pupils"),
+    "adults": N_("Adults"),
+    "persons": N_("Persons"),
+    "contact_name": N_("Contact"),
+    "contact_email": N_("E-mail"),
+    "notes": N_("Note from the booker"),
+}
+
+
+def _bookings_for_reader(
+    found: list[Any], request: Request[Any, Any, Any], *, spreadsheet: bool
+) -> list[list[Any]]:
+    """The booking export in the reader's language: headings, statuses, kinds and times."""
+    locale, _ = i18n.locale_of(request), gettext_for(request)
+    head, *rows = exports.booking_rows(found)
+    at = {key: head.index(key) for key in ("status", "kind", "starts_at")}
+    for row in rows:
+        row[at["status"]] = _(i18n.STATUS_NAMES[row[at["status"]]])
+        row[at["kind"]] = _(i18n.BOOKING_KIND_NAMES[row[at["kind"]]])
+        if not spreadsheet:
+            row[at["starts_at"]] = i18n.local_datetime(row[at["starts_at"]], locale, "short")
+    return [[_(_BOOKING_HEADINGS[key]) for key in head], *rows]
 
 
 # --------------------------------------------------------------------------- office

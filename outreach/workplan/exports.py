@@ -10,6 +10,8 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
 
 from openpyxl import Workbook
 
@@ -48,7 +50,8 @@ def report_rows(report: ReportOut) -> list[list[Cell]]:
     return rows
 
 
-BOOKING_COLUMNS = [
+# The keys of the booking export's columns; the pages name them in the reader's language.
+BOOKING_COLUMNS = (
     "id",
     "status",
     "kind",
@@ -63,21 +66,27 @@ BOOKING_COLUMNS = [
     "persons",
     "contact_name",
     "contact_email",
-]
+    "notes",
+)
 
 
-def booking_rows(bookings: Iterable[BookingOut]) -> list[list[Cell]]:
-    rows: list[list[Cell]] = [list(BOOKING_COLUMNS)]
+def booking_rows(bookings: Iterable[BookingOut]) -> list[list[Any]]:
+    """The bookings as rows under BOOKING_COLUMNS: codes, names and the time as an instant.
+
+    The note is in it: the export is read by the booking's host, the booker or the office,
+    as `list_bookings` decides, never by another firm.
+    """
+    rows: list[list[Any]] = [list(BOOKING_COLUMNS)]
     for b in bookings:
         rows.append(
             [
                 b.id,
                 b.status,
                 b.kind,
-                local(b.starts_at).strftime("%Y-%m-%d %H:%M"),
+                b.starts_at,
                 b.event_title,
-                b.host,
-                b.school or "",
+                b.host_name or b.host,
+                (b.school_name or b.school or "") if b.kind == "class_visit" else "",
                 b.class_label,
                 b.grade,
                 b.pupils,
@@ -85,12 +94,13 @@ def booking_rows(bookings: Iterable[BookingOut]) -> list[list[Cell]]:
                 b.persons,
                 b.contact_name,
                 b.contact_email,
+                b.notes,
             ]
         )
     return rows
 
 
-def to_csv(rows: Sequence[Sequence[Cell]]) -> bytes:
+def to_csv(rows: Sequence[Sequence[Any]]) -> bytes:
     """UTF-8 with a byte-order mark, so that Excel reads umlauts right."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
@@ -99,12 +109,27 @@ def to_csv(rows: Sequence[Sequence[Cell]]) -> bytes:
     return ("\ufeff" + out.getvalue()).encode("utf-8")
 
 
-def to_xlsx(rows: Sequence[Sequence[Cell]], *, sheet: str = "Report") -> bytes:
+# Excel's built-in date-and-time format: each reader's Excel shows it in their own notation.
+_XLSX_DATETIME = "m/d/yy h:mm"
+
+
+def to_xlsx(rows: Sequence[Sequence[Any]], *, sheet: str = "Report") -> bytes:
+    """Numbers stay numbers and instants become date cells (Europe/Berlin wall time)."""
     book = Workbook()
     ws = book.active
     ws.title = sheet[:31]
     for row in rows:
-        ws.append([defuse(v) for v in row])
+        ws.append([_xlsx_value(v) for v in row])
+        for cell in ws[ws.max_row]:
+            if isinstance(cell.value, datetime):
+                cell.number_format = _XLSX_DATETIME
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
+
+
+def _xlsx_value(value: Any) -> Any:
+    if isinstance(value, datetime):
+        # A spreadsheet has no time zones: the wall time where the visit happens.
+        return local(value).replace(tzinfo=None)
+    return defuse(value)

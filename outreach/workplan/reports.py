@@ -28,10 +28,26 @@ from outreach.workplan.facts import (
 )
 from outreach.workplan.schemas import Cell, ReportOut
 
-__all__ = ["REPORTS", "Figures", "figures", "get_report", "get_reports", "metric_value"]
+__all__ = [
+    "NETWORK_TOTAL",
+    "PERCENT",
+    "REPORTS",
+    "TIME_COLUMN",
+    "TOTAL",
+    "Figures",
+    "figures",
+    "get_report",
+    "get_reports",
+    "metric_value",
+]
 
 NETWORK_TOTAL = "Network total"
 TOTAL = "Total"
+# How cells are written (the pages format them for the reader's language): a column named
+# "Time" holds instants as RFC 3339 text; a column or row whose label ends in PERCENT holds
+# percentages (0-100); the first column of "by-month" holds months as YYYY-MM.
+TIME_COLUMN = "Time"
+PERCENT = "(percent)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,7 +240,7 @@ async def _fill_by_slot(ctx: _Context) -> ReportOut:
     mine = [s for s in every if in_slot_scope(s, ctx.by)]
     rows: list[list[Cell]] = [
         [
-            local(s.starts_at).strftime("%Y-%m-%d %H:%M"),
+            local(s.starts_at).isoformat(),
             s.event_title,
             s.host_name,
             s.capacity,
@@ -239,7 +255,15 @@ async def _fill_by_slot(ctx: _Context) -> ReportOut:
         name="fill-by-slot",
         school_year=ctx.year,
         title="Fill rate by slot",
-        columns=["Time", "Event", "Host", "Places", "Booked", "Fill rate (percent)", "Attended"],
+        columns=[
+            TIME_COLUMN,
+            "Event",
+            "Host",
+            "Places",
+            "Booked",
+            "Fill rate (percent)",
+            "Attended",
+        ],
         rows=rows,
         total=[TOTAL if ctx.by.is_admin else NETWORK_TOTAL, None, None, *cells[1:]],
     )
@@ -299,14 +323,13 @@ async def _seminars(ctx: _Context) -> ReportOut:
         if in_booking_scope(f, ctx.by):
             groups[(f.starts_at, f.event_title, f.host_name)].append(f)
     rows: list[list[Cell]] = [
-        [local(k[0]).strftime("%Y-%m-%d %H:%M"), k[1], k[2], *_seminar_cells(groups[k])]
-        for k in sorted(groups)
+        [local(k[0]).isoformat(), k[1], k[2], *_seminar_cells(groups[k])] for k in sorted(groups)
     ]
     return ReportOut(
         name="seminars",
         school_year=ctx.year,
         title="Teacher-seminar participation",
-        columns=["Time", "Seminar", "Host", "Registered", "Participants", "Schools"],
+        columns=[TIME_COLUMN, "Seminar", "Host", "Registered", "Participants", "Schools"],
         rows=rows,
         total=[TOTAL if ctx.by.is_admin else NETWORK_TOTAL, None, None, *_seminar_cells(every)],
     )

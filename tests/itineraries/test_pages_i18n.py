@@ -7,6 +7,7 @@ import re
 
 import pytest
 
+from outreach.calendar.holidays import closures_between
 from outreach.itineraries.tables import Itinerary
 from tests.itineraries.helpers import make_net, three_firm_day
 from tests.itineraries.test_pages import book_forms, plan_query, post
@@ -61,8 +62,11 @@ async def test_what_was_found_and_a_missing_firm_are_explained_in_the_pages_lang
     german = await client.get(query, headers=lang("de"))
     assert german.status_code == 200 and book_forms(german.text)
     assert "zuerst: gewünschte Firmen, dann Ihre Themen" in german.text
-    # A firm with no slot at all is named by its slug (the planner knows no more of it).
-    assert "lange hat an den gewünschten Tagen keine Termine für Klassenbesuche." in german.text
+    # A firm with no slot at all is named by its name, never by its slug.
+    assert (
+        "Lange GmbH hat an den gewünschten Tagen keine Termine für Klassenbesuche." in german.text
+    )
+    assert "lange hat" not in german.text
     assert not [s for s in ENGLISH_SENTENCES if s in german.text]
     assert "has no class-visit slots" not in german.text
     assert 'class="meta" lang="en"' not in german.text
@@ -72,11 +76,11 @@ async def test_what_was_found_and_a_missing_firm_are_explained_in_the_pages_lang
 
     english = await client.get(query, headers=lang("en"))
     assert "best first: wanted firms, then your topics" in english.text
-    assert "lange has no class-visit slots on the date(s) asked for." in english.text
+    assert "Lange GmbH has no class-visit slots on the date(s) asked for." in english.text
 
     czech = await client.get(query, headers=lang("cs"))
     assert "nejlepší první: požadované firmy" in czech.text
-    assert "lange nemá v požadovaných dnech žádné termíny" in czech.text
+    assert "Lange GmbH nemá v požadovaných dnech žádné termíny" in czech.text
     assert not [s for s in ENGLISH_SENTENCES if s in czech.text]
 
 
@@ -144,3 +148,18 @@ async def test_the_printed_day_follows_the_locale(client, net):
     czech = await client.get(path, headers=lang("cs"))
     assert '<html lang="cs">' in czech.text and "Třída 8a: návštěvy firem" in czech.text
     assert "Pěšky do Kaden GmbH" in czech.text
+
+
+async def test_holidays_are_named_in_the_pages_language(client, net):
+    """A day in the autumn holidays: Herbstferien, autumn holidays, podzimní prázdniny."""
+    school = next(
+        c
+        for c in closures_between(net.day, net.day.replace(year=net.day.year + 1))
+        if c.reason != "public_holiday" and c.name == "Herbstferien"
+    )
+    await sign_in(client, net.world.school_a.email)
+    query = plan_query(net, date=school.first_day.isoformat())
+    for locale, name in (("de", "Herbstferien"), ("en", "autumn holidays"), ("cs", "podzimní")):
+        page = await client.get(query, headers=lang(locale))
+        assert page.status_code == 200 and name in page.text, locale
+    assert "Herbstferien" not in (await client.get(query, headers=lang("cs"))).text

@@ -264,3 +264,30 @@ async def test_every_kind_renders_in_every_language(
     assert len(mails) == 3 * (len(KINDS) - 1)
     for message in mails:
         assert "{{" not in text_of(message) and "%(" not in text_of(message)
+
+
+NOTE = "Ein Schüler nutzt einen Rollstuhl.\n<b>Bitte</b> den Aufzug freihalten."
+
+
+@pytest.mark.parametrize(
+    ("language", "label"),
+    [("de", "Hinweis der buchenden Person"), ("en", "Note from the booker"), ("cs", "Poznámka")],
+)
+async def test_the_host_reads_the_bookers_note_and_nobody_else_gets_it_back(
+    smtp_settings: Settings, smtp_sink: SmtpSink, language: str, label: str
+) -> None:
+    booked = await make_booking(status="pending")
+    await set_booking(booked, notes=NOTE)
+    await _send(
+        booked, "host.booking_received", recipient="kontakt@uhrwerk.example", language=language
+    )
+    await _send(booked, "booking.received", language=language)
+    to_host, to_booker = smtp_sink.messages
+    text = text_of(to_host)
+    assert label in text and "Ein Schüler nutzt einen Rollstuhl." in text
+    assert "<b>Bitte</b> den Aufzug freihalten." in text  # plain text stays as written
+    html = to_host.get_body(preferencelist=("html",)).get_content()
+    assert "Rollstuhl.<br>" in html and "&lt;b&gt;Bitte&lt;/b&gt;" in html and "<b>" not in html
+    # The booker's own mail does not carry the note (it is for the host).
+    assert "Rollstuhl" not in text_of(to_booker)
+    assert "Rollstuhl" not in to_booker.get_body(preferencelist=("html",)).get_content()

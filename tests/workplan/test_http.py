@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import date
+import re
+from datetime import date, datetime
 
 import pytest
 from openpyxl import load_workbook
@@ -85,15 +86,48 @@ async def test_a_firm_sees_only_its_own_figures_and_network_totals(client, rw):
     b = rw.bookings
     assert ids == {b["SA1"], b["SA2"], b["SA3"], b["SP"], b["STA"], b["STB"]}
     assert all(firm_b not in cell for row in exported for cell in row)
-    assert "school-b" in {row[6] for row in exported[1:]}  # school B visited firm A
+    school_b = (await get_by_slug("school-b")).name
+    assert school_b in {row[6] for row in exported[1:]}  # school B visited firm A, by name
+    assert not {"school-b", "school-a", "firm-a"} & {cell for row in exported for cell in row}
 
 
 async def test_the_office_filters_its_booking_export(client, rw):
     await sign_in(client, rw.world.admin.email)
     got = await client.get("/reports/bookings/export?format=xlsx&status=confirmed")
     rows = list(load_workbook(io.BytesIO(got.content)).active.iter_rows(values_only=True))
-    assert {r[1] for r in rows[1:]} == {"confirmed"}
+    assert rows[0][:4] == ("Buchung", "Status", "Art", "Zeit")  # headings in German
+    assert {r[1] for r in rows[1:]} == {"bestätigt"}
+    assert {r[2] for r in rows[1:]} <= {"Klassenbesuch", "Anmeldung"}
+    assert all(isinstance(r[3], datetime) for r in rows[1:])  # a date cell, not text
     assert len(rows) - 1 == len(rw.bookings)
+
+
+async def test_reports_and_exports_write_numbers_and_times_for_the_reader(client, rw):
+    await sign_in(client, rw.world.admin.email)
+    fill = "/reports/export/fill-by-host"
+    german = _csv((await client.get(fill, params={"year": YEAR})).content)
+    assert german[0][4] == "Auslastung (Prozent)" and german[-1][4] == "63,2\u00a0%"
+    english = _csv(
+        (await client.get(fill, params={"year": YEAR}, headers={"Accept-Language": "en"})).content
+    )
+    assert english[0][4] == "Fill rate (percent)" and english[-1][4] == "63.2%"
+    czech = _csv(
+        (await client.get(fill, params={"year": YEAR}, headers={"Accept-Language": "cs"})).content
+    )
+    assert czech[-1][4] == "63,2\u00a0%"
+    # Times as Babel writes them, never the raw "2026-09-08 10:30".
+    by_slot = _csv(
+        (await client.get("/reports/export/fill-by-slot", params={"year": YEAR})).content
+    )
+    assert all(re.fullmatch(r"\d\d\.\d\d\.\d\d, \d\d:\d\d", row[0]) for row in by_slot[1:-1])
+    months = _csv((await client.get("/reports/export/by-month", params={"year": YEAR})).content)
+    assert [row[0] for row in months[1:3]] == ["August 2026", "September 2026"]
+    page = (await client.get("/reports", params={"year": YEAR})).text
+    assert "63,2\u00a0%" in page and "63.2" not in page
+    assert not re.search(r"\d{4}-\d\d-\d\d[ T]\d\d:\d\d", page)
+    bookings = _csv((await client.get("/reports/bookings/export?format=csv")).content)
+    assert bookings[0][0] == "Buchung" and bookings[0][-1] == "Hinweis der buchenden Person"
+    assert all(re.fullmatch(r"\d\d\.\d\d\.\d\d, \d\d:\d\d", row[3]) for row in bookings[1:])
 
 
 async def test_exports_cannot_smuggle_formulas(client, rw):
