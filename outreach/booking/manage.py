@@ -26,6 +26,7 @@ from outreach.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorised
 from outreach.events.tables import Event, Slot, Venue
 from outreach.feeds import changes as feeds
 from outreach.notifications.links import verify_view_token
+from outreach.organisations.tables import Organisation
 from outreach.principal import Principal
 from outreach.timeutil import utcnow
 
@@ -72,6 +73,8 @@ class BookingPage:
     by_link: bool
     event_kind: str
     event_public: bool  # its page opens for anyone, a link visitor too
+    host_name: str
+    school_name: str  # of a class visit, else ""
     venue: dict[str, str] | None
     free: int  # places of the slot not held by anyone
     min_party: int
@@ -113,6 +116,7 @@ async def booking_page(
         by_link=token is not None,
         event_kind=event.kind,
         event_public=event.visibility == "public",
+        **await _names(event.host, booking.school),
         venue=await _venue(event.venue),
         free=max(0, slot.capacity - slot.held),
         min_party=slot.min_party,
@@ -133,6 +137,16 @@ def _changeable(booking: Booking, event: Event, slot: Slot, now: datetime) -> bo
         and event.status != "cancelled"
         and slot.starts_at > now
     )
+
+
+async def _names(host_id: int, school_id: int | None) -> dict[str, str]:
+    """Organisations by name, as people read them (slugs stay in URLs and the API)."""
+    ids = [host_id, *([school_id] if school_id else [])]
+    rows = await Organisation.select(Organisation.id, Organisation.name).where(
+        Organisation.id.is_in(ids)
+    )
+    names = {row["id"]: row["name"] for row in rows}
+    return {"host_name": names[host_id], "school_name": names.get(school_id, "")}
 
 
 async def _venue(venue_id: int | None) -> dict[str, str] | None:
