@@ -18,7 +18,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from tests.e2e.conftest import ROOT
-from tests.e2e.seed import FIRM_EMAIL, OPEN_DAY_TITLE, PASSWORD, TEACHER_EMAIL, TOUR_TITLE
+from tests.e2e.seed import FIRM_EMAIL, OPEN_DAY_TITLE, TEACHER_EMAIL, TOUR_TITLE
+from tests.e2e.test_browser import sign_in
 
 DOCS = ROOT / "docs" / "screenshots"
 FAMILY = "familie.krause@example.org"
@@ -54,15 +55,6 @@ def text_of(message: EmailMessage) -> str:
 def local_path(url: str) -> str:
     parts = urlsplit(url)
     return parts.path + (f"?{parts.query}" if parts.query else "")
-
-
-async def sign_in(page: Any, email: str) -> None:
-    await page.goto("/signin")
-    await page.fill("#f-email", email)
-    await page.fill("#f-password", PASSWORD)
-    await page.locator("main form button[type=submit]").click()
-    await page.wait_for_load_state()
-    assert "/signin" not in page.url
 
 
 async def test_a_family_opens_its_booking_from_the_mail_reduces_and_cancels(
