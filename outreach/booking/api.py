@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from litestar import Controller, Response, get, post
+from litestar import Controller, Response, get, patch, post
 from litestar.di import NamedDependency
 from litestar.params import HeaderParameter, JSONBody, QueryParameter
 
-from outreach.booking import attendance, services
-from outreach.booking.schemas import BookingOut, BookingRequest, ReasonIn
+from outreach.booking import attendance, manage, services
+from outreach.booking.schemas import BookingOut, BookingRequest, PersonsIn, ReasonIn
 from outreach.principal import Principal
 from outreach.web import (
     IDEMPOTENCY_KEY,
@@ -74,6 +74,17 @@ class BookingController(Controller):
     @get("/{booking_id:int}", responses=READ_ERRORS)
     async def get_booking(self, booking_id: IdPath, by: NamedDependency[Principal]) -> BookingOut:
         return await services.get_booking(booking_id, by=by, audit_view="api")
+
+    @patch("/{booking_id:int}", status_code=200, responses=WRITE_ERRORS)
+    async def change_persons(
+        self, booking_id: IdPath, data: JSONBody[PersonsIn], by: NamedDependency[Principal]
+    ) -> BookingOut:
+        """Change the party size (booker, admin): `persons`, or `pupils`/`adults`.
+
+        More places only if the slot has them free: else 409 `not_enough_places` with
+        `params.free`. Fewer persons free places, which go to the waiting list at once.
+        """
+        return await manage.change_persons(booking_id, data, by=by)
 
     @post("/{booking_id:int}/confirm", status_code=200, responses=WRITE_ERRORS)
     async def confirm(self, booking_id: IdPath, by: NamedDependency[Principal]) -> BookingOut:

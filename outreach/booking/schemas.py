@@ -7,7 +7,7 @@ from typing import Annotated
 
 from msgspec import Meta, Struct
 
-__all__ = ["BookingOut", "BookingRequest", "ReasonIn"]
+__all__ = ["BookingOut", "BookingRequest", "PersonsIn", "ReasonIn"]
 
 Count = Annotated[int, Meta(ge=0, le=1000)]
 
@@ -32,6 +32,17 @@ class BookingRequest(Struct, forbid_unknown_fields=True):
     @property
     def is_class_visit(self) -> bool:
         return any(v is not None for v in (self.class_label, self.grade, self.pupils, self.adults))
+
+
+class PersonsIn(Struct, forbid_unknown_fields=True):
+    """A new party size: `persons` for a registration, `pupils`/`adults` for a class visit.
+
+    For a class visit either count may be left out and stays as it is.
+    """
+
+    persons: Annotated[int, Meta(ge=1, le=1000)] | None = None
+    pupils: Count | None = None
+    adults: Count | None = None
 
 
 class ReasonIn(Struct, forbid_unknown_fields=True):

@@ -32,6 +32,7 @@ from outreach.config import get_settings
 from outreach.events.tables import Event, Slot, Venue
 from outreach.feeds.ical import VEventSpec, vevent_bytes
 from outreach.itineraries.services import FeedLeg
+from outreach.notifications.links import booking_url
 from outreach.organisations.tables import Organisation
 
 __all__ = [
@@ -421,7 +422,8 @@ def _booker_piece(
         cancelled_at = min(cancelled_at, ended) if cancelled_at else ended
     host = rows.orgs[event["host"]]
     location, geo = _location(rows.venues.get(event["venue"]))
-    url = _event_url(event["id"])
+    # The booking page: the feed's reader is its booker, signed in.
+    url = booking_url(get_settings(), booking["id"])
     if booking["kind"] == "class_visit":
         what = f"Klasse {booking['class_label']}"
     else:

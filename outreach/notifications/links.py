@@ -26,8 +26,11 @@ __all__ = [
     "mail_host",
     "respond_token",
     "respond_url",
+    "signed_booking_url",
     "verify_address_token",
     "verify_respond_token",
+    "verify_view_token",
+    "view_token",
 ]
 
 
@@ -37,7 +40,25 @@ def mail_host(settings: Settings) -> str:
 
 
 def booking_url(settings: Settings, booking_id: int) -> str:
+    """The booking page for a signed-in reader (the host, the office, a teacher)."""
     return f"{settings.base_url}/bookings/{booking_id}"
+
+
+# The booking page opened from the booker's own mails, without an account: a purpose of
+# its own in the HMAC, so neither the reminder's nor the address link can stand in for
+# it. The token names no expiry: the booking service refuses it once the visit is some
+# days over (`booking.manage.LINK_VALID_AFTER_END`), so a moved slot moves it too.
+def view_token(settings: Settings, booking_id: int) -> str:
+    message = f"booking-view:{booking_id}".encode()
+    return hmac.new(settings.secret_key.encode(), message, hashlib.sha256).hexdigest()[:32]
+
+
+def signed_booking_url(settings: Settings, booking_id: int) -> str:
+    return f"{booking_url(settings, booking_id)}?token={view_token(settings, booking_id)}"
+
+
+def verify_view_token(settings: Settings, booking_id: int, token: str) -> bool:
+    return same_text(view_token(settings, booking_id), token)
 
 
 def attendees_url(settings: Settings, event_id: int) -> str:

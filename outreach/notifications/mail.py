@@ -164,7 +164,9 @@ def _template_values(
         "reason": _reason(note, ctx),
         "by": str(payload.get("by", "")),
         "days_left": (local(ctx.slot_starts_at).date() - local(now).date()).days,
-        "booking_url": links.booking_url(settings, ctx.booking_id),
+        "booking_url": _booking_link(note, ctx, settings),
+        "old_persons": payload.get("old_persons", ctx.persons),
+        "new_persons": payload.get("persons", ctx.persons),
         "event_url": links.event_url(settings, ctx.event_id),
         "attendees_url": links.attendees_url(settings, ctx.event_id),
         "respond_url": links.respond_url(settings, ctx.booking_id),
@@ -175,6 +177,17 @@ def _template_values(
         "verify_until": _verify_until(payload, lang),
         **_itinerary_values(ctx, lang),
     }
+
+
+def _booking_link(note: ClaimedNotification, ctx: MailContext, settings: Settings) -> str:
+    """The booking page: the booker's mails carry the signed link (no account needed).
+
+    Hosts sign in; a booker (a family without an account, or a teacher reading the
+    mail on the phone) opens and manages the booking straight from the mail.
+    """
+    if note.kind in HOST_KINDS:
+        return links.booking_url(settings, ctx.booking_id)
+    return links.signed_booking_url(settings, ctx.booking_id)
 
 
 def _itinerary_values(ctx: MailContext, lang: str) -> dict[str, Any]:
@@ -231,8 +244,8 @@ def _invitation(
         end=ctx.slot_ends_at,
         summary=ctx.event_title,
         location=ctx.location,
-        description=links.booking_url(settings, ctx.booking_id),
-        url=links.booking_url(settings, ctx.booking_id),
+        description=_booking_link(note, ctx, settings),
+        url=_booking_link(note, ctx, settings),
         organizer_email=organizer,
         organizer_name=ctx.host_name,
         attendee_email=note.recipient,

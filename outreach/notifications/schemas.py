@@ -32,9 +32,15 @@ BOOKER_KINDS = (
     "event.updated",
     "event.cancelled",
     "booking.reminder",
+    "booking.changed",
 )
 # What the host firm is told.
-HOST_KINDS = ("host.booking_received", "host.booking_cancelled", "host.attendance_missing")
+HOST_KINDS = (
+    "host.booking_received",
+    "host.booking_cancelled",
+    "host.attendance_missing",
+    "host.booking_changed",
+)
 KINDS = BOOKER_KINDS + HOST_KINDS
 # About a firm presenting at a school's parents' evening (outreach.presenters): no booking.
 PRESENTER_KINDS = (

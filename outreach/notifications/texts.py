@@ -401,6 +401,35 @@ _CS.update(
     }
 )
 
+# The booker changed the number of persons on the booking page (outreach.booking.manage).
+_EN.update(
+    {
+        "Buchung geändert": "Booking changed",
+        "die Anzahl der Personen Ihrer Buchung für „%(title)s“ ist geändert: bisher %(old)s, jetzt %(new)s.": (  # noqa: E501
+            "The number of persons of your booking for “%(title)s” has changed: %(old)s "
+            "before, %(new)s now."
+        ),
+        "Ihre Buchung steht weiter auf der Warteliste.": (
+            "Your booking stays on the waiting list."
+        ),
+        "eine Buchung für „%(title)s“ wurde geändert: bisher %(old)s Personen, jetzt %(new)s.": (
+            "A booking for “%(title)s” has changed: %(old)s persons before, %(new)s now."
+        ),
+    }
+)
+_CS.update(
+    {
+        "Buchung geändert": "Rezervace změněna",
+        "die Anzahl der Personen Ihrer Buchung für „%(title)s“ ist geändert: bisher %(old)s, jetzt %(new)s.": (  # noqa: E501
+            "počet osob vaší rezervace na akci „%(title)s“ se změnil: dříve %(old)s, nyní %(new)s."
+        ),
+        "Ihre Buchung steht weiter auf der Warteliste.": "Vaše rezervace zůstává v pořadníku.",
+        "eine Buchung für „%(title)s“ wurde geändert: bisher %(old)s Personen, jetzt %(new)s.": (
+            "rezervace na akci „%(title)s“ byla změněna: dříve %(old)s osob, nyní %(new)s."
+        ),
+    }
+)
+
 CATALOGUE: dict[str, dict[str, str]] = {"de": {}, "en": _EN, "cs": _CS}
 
 

@@ -3,7 +3,8 @@
 One package rather than a `pages.py` per feature: a page mixes features (the teacher's
 dashboard shows bookings, events, holidays and the feed link), and all pages share the
 session, CSRF, language and error-page plumbing, which lives here once. Each module is
-one audience: `public`, `auth`, `school`, `firm`, `office`, `respond`.
+one audience: `public`, `auth`, `school`, `firm`, `office`, `respond`, `bookings`
+(the booking page, for its booker, host and the office).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from litestar.template.config import TemplateConfig
 from outreach.config import Settings
 from outreach.pages import (
     auth,
+    bookings,
     firm,
     office,
     planner,
@@ -89,6 +91,7 @@ def page_router() -> Router:
             *firm.HANDLERS,
             *office.HANDLERS,
             *respond.HANDLERS,
+            *bookings.HANDLERS,
             *presenters.HANDLERS,
             *reports.HANDLERS,
         ],

@@ -35,6 +35,8 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 AXE = E2E / "node_modules" / "axe-core" / "axe.min.js"
+# The running server's data folder (its SQLite file and the .eml mails it writes).
+SERVER_DATA: dict[str, Path] = {}
 
 
 def _free_port() -> int:
@@ -61,6 +63,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if not CHROMIUM.exists():
         require_service("Chromium", f"{CHROMIUM} is missing (apt-get install -y chromium)")
     data_dir = tmp_path_factory.mktemp("e2e-data")
+    SERVER_DATA["dir"] = data_dir
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
     env = {
@@ -127,6 +130,12 @@ async def context(browser, server: str) -> AsyncIterator[object]:
     )
     yield ctx
     await ctx.close()
+
+
+@pytest.fixture(scope="session")
+def mail_dir(server: str) -> Path:
+    """Where the server (embedded, no SMTP_URL) writes each mail as an .eml file."""
+    return SERVER_DATA["dir"] / "mail"
 
 
 @pytest.fixture(scope="session")

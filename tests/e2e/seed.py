@@ -15,7 +15,7 @@ from outreach.accounts.services import NewUser, create_user
 from outreach.calendar.holidays import closure_on
 from outreach.db import migrate
 from outreach.demo import load_demo
-from outreach.events.schemas import EventIn, SlotIn
+from outreach.events.schemas import EventIn, SlotIn, VenueIn
 from outreach.events.services import add_slot, create_event
 from outreach.organisations.services import OrganisationIn, create_organisation
 from outreach.presenters.services import create_evening
@@ -28,6 +28,7 @@ TEACHER_EMAIL = "lehrerin@e2e-schule.example"
 ADMIN_EMAIL = "buero@e2e-netz.example"
 TOUR_TITLE = "E2E Uhrwerk-Werkstatt"
 EVENING_TITLE = "E2E Elternabend Berufsorientierung"
+OPEN_DAY_TITLE = "E2E Tag der offenen Werkstatt"
 
 
 def school_days(count: int) -> list:
@@ -82,6 +83,36 @@ async def seed() -> None:
             SlotIn(starts_at=start, ends_at=start + timedelta(minutes=90), capacity=30),
             by=by,
         )
+
+    # An open day families register for without an account (the booking page's test).
+    open_day = await create_event(
+        EventIn(
+            kind="open_day",
+            title=OPEN_DAY_TITLE,
+            description="Familien sehen zu, wie Uhrwerke entstehen.",
+            audience=["parents", "pupils"],
+            booking_mode="auto",
+            status="published",
+            venue=VenueIn(
+                name="E2E Feinwerk, Werkstatt",
+                street="Altenberger Straße 12",
+                postal_code="01768",
+                city="Glashütte",
+            ),
+        ),
+        by=by,
+    )
+    open_start = datetime.combine(school_days(4)[-1], time(10, 0), tzinfo=LOCAL_TZ)
+    await add_slot(
+        open_day.id,
+        SlotIn(
+            starts_at=open_start,
+            ends_at=open_start + timedelta(hours=2),
+            capacity=12,
+            max_party=6,
+        ),
+        by=by,
+    )
 
     # The school's parents' evening, to which the tests invite the firm.
     host = Principal(

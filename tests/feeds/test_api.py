@@ -200,3 +200,21 @@ async def test_event_file_names(world: World) -> None:
         assert ok.status_code == 200 and ok.content.count(b"BEGIN:VEVENT") == 1
         for name in ("abc.ics", "0.ics", f"0{event_id}.ics", "99999.ics", "1.5.ics", "-1.ics"):
             assert (await test_client.get(f"/events/{name}")).status_code == 404, name
+
+
+async def test_a_booking_in_the_bookers_feed_links_its_booking_page(
+    client: Any, world: World
+) -> None:
+    from outreach.booking import services as booking
+    from tests.factories import class_visit
+
+    _, slot_id = await tour_with_slot(world.firm_a)
+    placed = (await booking.place_booking(slot_id, class_visit(), by=world.school_a)).booking
+    await publish()
+    token = await feed_token_for(by=world.school_a)
+    body = (await _get(client, f"/feeds/private/{token}.ics")).content
+    [entry] = [e for e in vevents(body) if "Klasse 8a" in str(e["SUMMARY"])]
+    assert str(entry["URL"]).endswith(f"/bookings/{placed.id}")
+    # The page it names exists (a signed-out reader is sent to sign in, not to a 404).
+    page = await client.get(f"/bookings/{placed.id}", follow_redirects=False)
+    assert page.status_code == 303 and page.headers["location"].startswith("/signin")

@@ -103,6 +103,8 @@ async def test_a_teacher_plans_books_once_and_sees_each_visits_status(client, ne
     assert "Klasse 8a: Firmenbesuche" in printed.text and "<svg" in printed.text
     assert "<style" not in printed.text and 'href="/static/itinerary.css"' in printed.text
     assert "kontakt@kaden.example" in printed.text and "Fußweg zu" in printed.text
+    # The sheet is for parents: no link or address of a page that asks them to sign in.
+    assert ".ics" not in printed.text and "/school/" not in printed.text
     css = await client.get("/static/itinerary.css")
     assert css.status_code == 200 and "A4" in css.text
 

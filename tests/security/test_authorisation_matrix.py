@@ -36,6 +36,7 @@ from outreach.config import get_settings, set_settings
 from outreach.db import all_tables
 from outreach.itineraries import services as itineraries
 from outreach.itineraries.schemas import ItineraryIn
+from outreach.notifications.links import view_token
 from outreach.notifications.tables import Notification
 from outreach.presenters import services as presenters
 from outreach.presenters.schemas import InviteIn
@@ -110,6 +111,10 @@ POLICY: dict[tuple[str, str], Case] = {
     ),
     ("GET", "/api/v1/bookings"): case(MEMBERS),
     ("GET", "/api/v1/bookings/{booking_id:int}"): case(INSIDERS),
+    # The booker changes the party size (the office too); the host may not (403).
+    ("PATCH", "/api/v1/bookings/{booking_id:int}"): case(
+        {"school_a", "admin"}, lambda ids: {"pupils": 10}
+    ),
     ("POST", "/api/v1/bookings/{booking_id:int}/confirm"): case({"firm_a", "admin"}),
     ("POST", "/api/v1/bookings/{booking_id:int}/decline"): case(
         {"firm_a", "admin"}, lambda ids: {"reason": "r"}
@@ -228,6 +233,22 @@ PAGES: dict[tuple[str, str], Case | tuple[Case, ...]] = {
     ("POST", "/bookings/{booking_id:int}/respond"): case(
         NOBODY, lambda ids: {"answer": "cancel", "token": ids["respond_token_b"]}
     ),
+    # The booking page: its booker, host and the office; by a signed link, only the
+    # booking the link was made for (school B's link opens nothing of school A's).
+    ("GET", "/bookings/{booking_id:int}"): (
+        case(INSIDERS),
+        case(NOBODY, query=lambda ids: {"token": ids["view_token_b"]}),
+    ),
+    ("POST", "/bookings/{booking_id:int}/cancel"): (
+        case(INSIDERS, lambda ids: {"reason": "r"}),
+        case(NOBODY, lambda ids: {"reason": "r", "token": ids["view_token_b"]}),
+    ),
+    ("POST", "/bookings/{booking_id:int}/persons"): (
+        case(("school_a", "admin"), lambda ids: {"pupils": "10", "adults": "1"}),
+        case(NOBODY, lambda ids: {"pupils": "10", "token": ids["view_token_b"]}),
+    ),
+    ("POST", "/bookings/{booking_id:int}/confirm"): case(HOST_A),
+    ("POST", "/bookings/{booking_id:int}/decline"): case(HOST_A, lambda ids: {"reason": "r"}),
     ("GET", "/school"): case(SCHOOLS),
     ("POST", "/school/feed/rotate"): case(MEMBERS),
     ("GET", "/school/book"): case(SCHOOLS),
@@ -529,6 +550,7 @@ async def build_scene() -> tuple[Any, dict[str, Any]]:
         "locale": "en",
         # A reminder link of school B's booking, used on school A's: it must open nothing.
         "respond_token_b": booking_link_token(placed_b.booking.id),
+        "view_token_b": view_token(get_settings(), placed_b.booking.id),
         "feed_anonymous": "made-up-token.ics",
     }
     for role in MEMBERS:

@@ -1,0 +1,320 @@
+"""No dead link anywhere: every mail's links and every page a role can reach.
+
+On the demo network (`outreach demo`), one app and one client:
+
+- every mail kind the outbox knows is rendered in German, English and Czech, and
+  every link in it is opened by a visitor without a session: it answers 200, or
+  sends to the sign-in form (a host's or teacher's page);
+- each demo role (signed out, the office, a firm coordinator, a teacher) starts on
+  its start page and follows every same-origin link of every page it reaches,
+  bounded per kind of page and in total: every link answers 200 (or, signed out,
+  a redirect to sign-in); never 404, 405 or 5xx.
+
+SQLite only: this is a page test; the rules behind the pages run on both databases
+in their own tests.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import html
+import re
+from collections import Counter, deque
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import pytest
+from litestar.testing import AsyncTestClient
+
+from outreach.accounts.services import principal_for
+from outreach.accounts.tables import User
+from outreach.app import create_app
+from outreach.booking.tables import Booking
+from outreach.config import get_settings, set_settings
+from outreach.demo import ADMIN_EMAIL, DEMO_PASSWORD, load_demo
+from outreach.events.tables import Slot
+from outreach.notifications import services as outbox
+from outreach.notifications.mail import build_message
+from outreach.notifications.schemas import (
+    CANCEL_KINDS,
+    KINDS,
+    PRESENTER_KINDS,
+    REQUEST_KINDS,
+    ClaimedNotification,
+)
+from outreach.organisations.tables import Organisation
+from outreach.presenters import services as presenters
+from outreach.presenters.mail import presenter_message
+from outreach.presenters.schemas import InviteIn
+from outreach.presenters.tables import PresenterInvitation
+from outreach.timeutil import utcnow
+from tests.pages.conftest import post_form
+
+pytestmark = pytest.mark.parametrize("engine", ["sqlite"], indirect=True)
+
+LANGUAGES = ("de", "en", "cs")
+FIRM_EMAIL = "andreas.rehn@rehn-feinmechanik.example"
+TEACHER_EMAIL = "katrin.boehme@os-glashuette.example"
+ROLES = {
+    "anonymous": (None, "/"),
+    "office": (ADMIN_EMAIL, "/office"),
+    "firm": (FIRM_EMAIL, "/firm"),
+    "school": (TEACHER_EMAIL, "/school"),
+}
+PER_SHAPE = 3  # pages of one shape (same path with other ids or filters) opened per role
+PER_ROLE = 220  # pages opened per role at most
+# Links that act rather than show (none of these is a GET link today; kept off anyway).
+_NEVER = re.compile(r"^/(signout|language/)")
+_HREF = re.compile(r"""href\s*=\s*["']([^"']+)["']""")
+_URL = re.compile(r"""https?://[^\s<>"']+""")
+
+
+@pytest.fixture
+async def demo(db: str, settings: Any, tmp_path: Path) -> AsyncIterator[AsyncTestClient[Any]]:
+    """The demo network, and one app without rate limits (one client signs in often)."""
+    set_settings(dataclasses.replace(settings, rate_limit_per_minute=0, data_dir=tmp_path))
+    outbox.set_dispatcher(None)
+    await load_demo()
+    async with AsyncTestClient(app=create_app(start_workers=False, use_pool=False)) as client:
+        yield client
+    set_settings(settings)
+
+
+def _local(url: str) -> str | None:
+    """The path and query of a link to this site, or None for another site or a scheme."""
+    base = get_settings().base_url
+    if url.startswith(base):
+        url = url[len(base) :] or "/"
+    if not url.startswith("/") or url.startswith("//"):
+        return None
+    return url.split("#", 1)[0] or None
+
+
+def _links_of_page(page_path: str, body: str) -> list[str]:
+    found = []
+    for raw in _HREF.findall(body):
+        href = html.unescape(raw.strip())
+        if href.startswith(("#", "mailto:", "tel:", "webcal:", "data:")):
+            continue
+        target = _local(href if "://" in href else urljoin(page_path, href))
+        if target:
+            found.append(target)
+    return found
+
+
+def _shape(path: str) -> str:
+    """One kind of page: ids replaced, query values dropped (filters, months, pages)."""
+    parts = urlsplit(path)
+    keys = sorted({pair.split("=", 1)[0] for pair in parts.query.split("&") if pair})
+    return re.sub(r"\d+", "#", parts.path) + "?" + "&".join(keys)
+
+
+def _fine(response: Any, *, signed_out: bool) -> bool:
+    if response.status_code == 200:
+        return True
+    location = response.headers.get("location", "")
+    return signed_out and response.status_code in (302, 303) and location.startswith("/signin")
+
+
+# --------------------------------------------------------------------------- the mails
+
+
+def _note(kind: str, booking_id: int | None, language: str, payload: dict[str, Any]) -> Any:
+    now = utcnow()
+    return ClaimedNotification(
+        id=1,
+        dedupe_key=f"{kind}:{booking_id}:{language}",
+        kind=kind,
+        booking_id=booking_id,
+        recipient="reader@test.example",
+        language=language,
+        payload=payload,
+        attempts=1,
+        created_at=now,
+        lease_until=now + timedelta(minutes=5),
+    )
+
+
+def _mail_links(message: EmailMessage) -> list[str]:
+    texts = []
+    for part in message.walk():
+        if part.get_content_type() in ("text/plain", "text/html", "text/calendar"):
+            texts.append(part.get_content())
+    raw = "\n".join(texts).replace("\r\n ", "")  # unfold calendar lines
+    found = {html.unescape(u).rstrip(".,;)") for u in _URL.findall(raw)}
+    assert all(u.startswith(get_settings().base_url) for u in found), found
+    return sorted(found)
+
+
+async def _booking_mails(booking_id: int) -> list[EmailMessage]:
+    ctx = await outbox._load_context(booking_id)
+    assert ctx is not None
+    verify_by = (utcnow() + timedelta(hours=2)).isoformat()
+    payload = {
+        "by": "host",
+        "reason": "Krankheit",
+        "old_starts_at": (ctx.slot_starts_at - timedelta(days=1)).isoformat(),
+        "old_ends_at": (ctx.slot_ends_at - timedelta(days=1)).isoformat(),
+        "old_persons": ctx.persons + 1,
+        "persons": ctx.persons,
+    }
+    mails = []
+    for language in LANGUAGES:
+        for kind in KINDS:
+            extra = {"address": True, "verify_by": verify_by} if kind == "booking.received" else {}
+            method = (
+                "REQUEST" if kind in REQUEST_KINDS else "CANCEL" if kind in CANCEL_KINDS else None
+            )
+            note = _note(kind, booking_id, language, {**payload, **extra})
+            mails.append(build_message(note, ctx, get_settings(), method=method, now=utcnow()))
+    return mails
+
+
+async def _presenter_mails() -> list[EmailMessage]:
+    """Each presenter notice on an invitation in a state that notice is sent in."""
+    upcoming = (
+        await Slot.select(Slot.event.id.as_alias("id"), Slot.event.host.as_alias("host"))
+        .where(
+            (Slot.event.kind == "parents_evening")
+            & (Slot.event.status == "published")
+            & (Slot.starts_at > utcnow())
+        )
+        .first()
+    )
+    evening = {"id": upcoming["id"], "host": upcoming["host"]}
+    teacher = await User.objects().where(User.organisation == evening["host"]).first()
+    school = principal_for(teacher)
+    firms = await Organisation.select(Organisation.slug, Organisation.id).where(
+        Organisation.kind == "firm"
+    )
+    answered = {
+        row["firm"]
+        for row in await PresenterInvitation.select(PresenterInvitation.firm).where(
+            PresenterInvitation.event == evening["id"]
+        )
+    }
+    fresh = [f for f in firms if f["id"] not in answered][:4]
+    done = await presenters.invite_firms(
+        evening["id"], InviteIn(firms=[f["slug"] for f in fresh]), by=school
+    )
+    ids = [i.id for i in done.invited]
+    firm_users = {
+        f["id"]: principal_for(await User.objects().where(User.organisation == f["id"]).first())
+        for f in fresh
+    }
+    await presenters.accept(ids[1], by=firm_users[fresh[1]["id"]])
+    await presenters.decline(ids[2], by=firm_users[fresh[2]["id"]])
+    await presenters.withdraw(ids[3], by=school)
+    by_kind = {
+        "presenter.invited": ids[0],
+        "presenter.evening_changed": ids[0],
+        "presenter.evening_cancelled": ids[1],
+        "presenter.accepted": ids[1],
+        "presenter.declined": ids[2],
+        "presenter.withdrawn": ids[3],
+    }
+    assert set(by_kind) == set(PRESENTER_KINDS)
+    mails = []
+    for language in LANGUAGES:
+        for kind, invitation in by_kind.items():
+            note = _note(kind, None, language, {"invitation_id": invitation})
+            message, why = await presenter_message(note, get_settings(), now=utcnow())
+            assert message is not None, (kind, why)
+            mails.append(message)
+    return mails
+
+
+async def _dead_mail_links(client: Any) -> list[Any]:
+    registration = (
+        await Booking.select(Booking.id)
+        .where(
+            (Booking.kind == "registration")
+            & Booking.booked_by.is_null()
+            & Booking.status.is_in(["confirmed", "pending", "waitlisted"])
+            & (Booking.slot.starts_at > utcnow())
+        )
+        .first()
+    )
+    visit = (
+        await Booking.select(Booking.id)
+        .where(
+            (Booking.kind == "class_visit")
+            & Booking.status.is_in(["confirmed", "pending"])
+            & (Booking.slot.starts_at > utcnow())
+        )
+        .first()
+    )
+    mails = [
+        *await _booking_mails(registration["id"]),
+        *await _booking_mails(visit["id"]),
+        *await _presenter_mails(),
+    ]
+    assert len(mails) == 3 * (2 * len(KINDS) + len(PRESENTER_KINDS))
+    links = Counter(link for mail in mails for link in _mail_links(mail))
+    # The booker's mails carry the signed booking link (a family has no account).
+    assert any("/bookings/" in link and "token=" in link for link in links)
+    dead = []
+    for link in sorted(links):
+        client.cookies.clear()  # a reader of a mail has no session
+        response = await client.get(_local(link), follow_redirects=False)
+        if not _fine(response, signed_out=True):
+            dead.append((link, response.status_code))
+    print(f"\nmails: {len(mails)} rendered, {len(links)} distinct links opened")
+    return dead
+
+
+# --------------------------------------------------------------------------- the pages
+
+
+async def _crawl(client: Any, start: str, *, signed_out: bool) -> tuple[int, list[Any]]:
+    seen_shapes: Counter[str] = Counter()
+    queued = {start}
+    queue: deque[tuple[str, str]] = deque([(start, "(start)")])
+    dead: list[Any] = []
+    opened = 0
+    while queue and opened < PER_ROLE:
+        path, source = queue.popleft()
+        shape = _shape(path)
+        if seen_shapes[shape] >= PER_SHAPE:
+            continue
+        seen_shapes[shape] += 1
+        opened += 1
+        response = await client.get(path, follow_redirects=False)
+        if not _fine(response, signed_out=signed_out):
+            if response.status_code in (301, 302, 303, 307, 308):
+                target = _local(response.headers.get("location", ""))
+                if target and target not in queued and not signed_out:
+                    queued.add(target)
+                    queue.append((target, path))
+                    continue
+            dead.append((path, response.status_code, "linked from", source))
+            continue
+        if "text/html" not in response.headers.get("content-type", ""):
+            continue
+        for link in _links_of_page(path, response.text):
+            if link not in queued and not _NEVER.match(link):
+                queued.add(link)
+                queue.append((link, path))
+    return opened, dead
+
+
+async def test_no_link_in_any_mail_or_page_is_dead(demo):
+    """One demo network, one app, one client: the mails, then each role's pages."""
+    client = demo
+    dead = await _dead_mail_links(client)
+    for role, (email, start) in ROLES.items():
+        client.cookies.clear()
+        if email is not None:
+            response = await post_form(
+                client, "/signin", {"email": email, "password": DEMO_PASSWORD}
+            )
+            assert response.status_code == 303, response.text
+        opened, found = await _crawl(client, start, signed_out=email is None)
+        print(f"{role}: {opened} pages opened from {start}, {len(found)} dead links")
+        assert opened > 10, role
+        dead += [(role, *d) for d in found]
+    assert not dead, dead
