@@ -107,7 +107,7 @@ async def create_user(
         raise Invalid(f"language must be one of {', '.join(LANGUAGES)}", field="language")
     org_id = await _organisation_for(data.role, data.org_slug)
     if data.password is not None and len(data.password) < 10:
-        raise Invalid("password must have at least 10 characters", field="password")
+        raise Invalid.because("password_too_short", field="password", min=MIN_PASSWORD)
     async with write_transaction():
         if await User.exists().where(User.email == email):
             raise Conflict("a user with this e-mail address exists", field="email")
@@ -236,6 +236,7 @@ async def get_user(user_id: int) -> User:
 
 PASSWORD_TOKEN_HOURS = {"reset": 2, "invite": 24 * 14}
 MIN_PASSWORD = 10
+MAX_PASSWORD = 1000
 
 
 def _hash_tail(user: User) -> str:
@@ -298,9 +299,9 @@ async def set_password_with_token(
 ) -> Principal:
     """Set the password a reset or invitation link is for; the link is used up by it."""
     if len(password) < MIN_PASSWORD:
-        raise Invalid(f"password must have at least {MIN_PASSWORD} characters", field="password")
-    if len(password) > 1000:
-        raise Invalid("password must have at most 1000 characters", field="password")
+        raise Invalid.because("password_too_short", field="password", min=MIN_PASSWORD)
+    if len(password) > MAX_PASSWORD:
+        raise Invalid.because("password_too_long", field="password", max=MAX_PASSWORD)
     async with write_transaction():
         user = await password_token_user(token, now=now)
         user.password_hash = hash_password(password)

@@ -21,6 +21,7 @@ from outreach.config import Settings
 from outreach.pages import (
     auth,
     firm,
+    messages,
     office,
     planner,
     presenters,
@@ -66,6 +67,7 @@ def csrf_config(settings: Settings) -> CSRFConfig:
 def template_config(directory: Path) -> TemplateConfig[JinjaTemplateEngine]:
     def setup(engine: JinjaTemplateEngine) -> None:
         install(engine.engine)
+        messages.install(engine.engine)
         engine.engine.trim_blocks = True
         engine.engine.lstrip_blocks = True
 

@@ -29,6 +29,7 @@ __all__ = [
     "DEFAULT_LOCALE",
     "LANG_COOKIE",
     "LOCALES",
+    "Gettext",
     "install",
     "locale_of",
     "negotiate",
@@ -54,6 +55,18 @@ def translations(locale: str) -> gettext_module.NullTranslations:
     write_mo(buffer, catalog, use_fuzzy=False)
     buffer.seek(0)
     return gettext_module.GNUTranslations(buffer)
+
+
+class Gettext:
+    """`_()` of one language, which also knows the language (to format figures for it)."""
+
+    __slots__ = ("locale",)
+
+    def __init__(self, locale: str) -> None:
+        self.locale = locale
+
+    def __call__(self, message: str) -> str:
+        return translations(self.locale).gettext(message)
 
 
 def negotiate(accept_language: str | None) -> str:
