@@ -103,8 +103,9 @@ class ItineraryUnavailable(Conflict):
         field: str | None,
         unavailable: list[UnavailableOut],
         plan: ExplainedPlan,
+        params: dict[str, Any] | None = None,
     ) -> None:
-        super().__init__(message, field=field, reason=reason or "unavailable")
+        super().__init__(message, field=field, reason=reason or "unavailable", params=params)
         self.unavailable = unavailable
         self.explained = plan
         self.plan = plan.plan
@@ -1115,6 +1116,7 @@ async def _unavailable(
         field=exc.field,
         unavailable=unavailable,
         plan=plan,
+        params=exc.params,
     )
 
 

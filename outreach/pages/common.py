@@ -307,7 +307,10 @@ def error_text(_: Gettext, exc: DomainError) -> str:
     sentence with its figures and names (`messages.reason_text`); a fixed message is its
     catalog entry (`messages.SERVICE_MESSAGES`)."""
     if exc.reason in TEXTS:
-        return reason_text(exc.reason, exc.params, _.locale)
+        try:
+            return reason_text(exc.reason, exc.params, _.locale)
+        except KeyError:  # raised without the figures its sentence needs: a bug, not a 500
+            log.warning("refusal %r raised without its params %r", exc.reason, exc.params)
     if exc.field in ("email", "contact_email") and "valid" in exc.message:
         return _("Please enter a valid e-mail address.")
     return _(exc.message)
