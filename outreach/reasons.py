@@ -89,6 +89,12 @@ TEXTS: dict[str, str] = {
     "password_too_short": N_("The password must have at least %(min)s characters."),
     "password_too_long": N_("The password must have at most %(max)s characters."),
     "passwords_differ": N_("The two passwords differ."),
+    # `role` and `kind` are codes (school, firm): the API's words, not the sentence's.
+    "needs_organisation": N_("This role needs the organisation the person belongs to."),
+    "organisation_kind": N_(
+        "%(slug)s is not an organisation of the kind this role belongs to (a firm for firm"
+        " coordinators, a school for teachers)."
+    ),
     "last_admin": N_("The last network office account cannot be deleted."),
     "last_admin_active": N_("The last network office account cannot be deactivated."),
     # Dates and the work plan.

@@ -85,12 +85,11 @@ async def _organisation_for(role: str, org_slug: str | None) -> int | None:
         raise Invalid(f"role must be one of {', '.join(ROLES)}", field="role")
     if role in _ROLE_ORG_KIND:
         if not org_slug:
-            raise Invalid(f"a {role} user needs an organisation", field="org")
+            raise Invalid.because("needs_organisation", field="org", role=role)
         org = await get_by_slug(org_slug, field="org")
         if org.kind != _ROLE_ORG_KIND[role]:
-            raise Invalid(
-                f"organisation {org.slug!r} is a {org.kind}, not a {_ROLE_ORG_KIND[role]}",
-                field="org",
+            raise Invalid.because(
+                "organisation_kind", field="org", slug=org.slug, kind=org.kind, role=role
             )
         return org.id
     return (await get_by_slug(org_slug, field="org")).id if org_slug else None
