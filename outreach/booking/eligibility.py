@@ -38,6 +38,7 @@ __all__ = [
     "SlotFacts",
     "load_slots",
     "refusal",
+    "slot_refusals",
 ]
 
 
@@ -230,3 +231,12 @@ async def load_slots(slot_ids: Iterable[int]) -> dict[int, SlotFacts]:
         else {}
     )
     return {s["id"]: SlotFacts.of(s, events[s["event"]]) for s in slots if s["event"] in events}
+
+
+async def slot_refusals(slot_ids: Iterable[int], *, now: datetime) -> dict[int, Refusal]:
+    """Why each of these slots takes no booking from anyone now (the bookable ones left out)."""
+    found = {
+        slot_id: refusal(facts, Party(), now)
+        for slot_id, facts in (await load_slots(slot_ids)).items()
+    }
+    return {slot_id: no for slot_id, no in found.items() if no is not None}

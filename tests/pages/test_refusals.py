@@ -221,7 +221,7 @@ async def test_a_slot_that_cannot_be_booked_says_why_and_shows_no_form(client, w
     full = await make_slot(world.firm_a, tour, starts_at=at(day, 13), capacity=20)
     await Slot.update({Slot.held: 20}).where(Slot.id == full)
     text = await _book_page(client, full)
-    assert "Tento termín má 0 volných míst" in text and not _FORM.search(text)
+    assert "Volná místa v tomto termínu: 0" in text and not _FORM.search(text)
 
     fits = await make_slot(world.firm_a, tour, starts_at=at(day, 15), min_party=5, max_party=28)
     text = await _book_page(client, fits, "?grade=7")  # the search was for grade 7
@@ -243,3 +243,25 @@ async def test_the_limits_stand_beside_the_form(client, world):
     full = await make_slot(world.firm_a, waiting, capacity=20)
     await Slot.update({Slot.held: 20}).where(Slot.id == full)
     assert _FORM.search(await _book_page(client, full))
+
+
+async def test_the_event_page_says_why_a_time_takes_no_booking(client, world):
+    open_day = await make_event(world.firm_a, kind="open_day", waitlist=False)
+    later = await make_slot(world.firm_a, open_day, starts_at=at(school_day(20), 10))
+    full = await make_slot(world.firm_a, open_day, starts_at=at(school_day(20), 14), capacity=8)
+    fine = await make_slot(world.firm_a, open_day, starts_at=at(school_day(21), 10))
+    await Slot.update({Slot.booking_opens_at: datetime.now(UTC) + timedelta(days=2)}).where(
+        Slot.id == later
+    )
+    await Slot.update({Slot.held: 8}).where(Slot.id == full)
+    text = (await client.get(f"/events/{open_day}")).text
+    # Two times take no registration and say why; the third (`fine`) says nothing.
+    assert text.count('<br><span class="warn">') == 2
+    assert "Die Buchung für diesen Termin beginnt am" in text
+    assert "Freie Plätze in diesem Termin: 0, zu wenige für 1." in text
+    czech = (await client.get(f"/events/{open_day}", headers={"Accept-Language": "cs"})).text
+    assert (
+        "Rezervace na tento termín začíná" in czech
+        and "Volná místa v tomto termínu: 0, to nestačí pro 1." in czech
+    )
+    assert f'name="slot" value="{fine}"' in text  # offered in the registration form
