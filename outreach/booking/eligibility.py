@@ -39,6 +39,7 @@ __all__ = [
     "load_slots",
     "refusal",
     "slot_refusals",
+    "slot_state_refusal",
 ]
 
 
@@ -169,6 +170,18 @@ def _closure_refusal(closure: Closure, day: date) -> Refusal:
 
 def refusal(slot: SlotFacts, party: Party, now: datetime) -> Refusal | None:
     """Why `party` cannot take `slot` at `now`, or None when it can (see the module)."""
+    found = slot_state_refusal(slot, now)
+    if found is not None:
+        return found
+    return _party_refusal(slot, party)
+
+
+def slot_state_refusal(slot: SlotFacts, now: datetime) -> Refusal | None:
+    """The first part of `refusal`: the slot's state and time, whoever asks.
+
+    The engine asks it before it reads the request, so a cancelled or closed slot says
+    so whatever was sent.
+    """
     if slot.event_status == "cancelled" or slot.cancelled:
         return Refusal(Reason.CANCELLED, "slot")
     if slot.event_status != "published":
@@ -181,6 +194,10 @@ def refusal(slot: SlotFacts, party: Party, now: datetime) -> Refusal | None:
         return Refusal(Reason.WINDOW_CLOSED, "slot", {"closes_at": slot.closes_at})
     if slot.opens_at is not None and now < slot.opens_at:
         return Refusal(Reason.WINDOW_NOT_OPEN, "slot", {"opens_at": slot.opens_at})
+    return None
+
+
+def _party_refusal(slot: SlotFacts, party: Party) -> Refusal | None:
     if party.class_visit:
         closure = closure_on(slot.day)
         if closure is not None:

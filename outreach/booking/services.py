@@ -31,6 +31,7 @@ from outreach.booking.eligibility import (
     SlotFacts,
     load_slots,
     refusal,
+    slot_state_refusal,
 )
 from outreach.booking.schemas import BookingOut, BookingRequest
 from outreach.booking.tables import HOLDING_STATUSES, Booking, IdempotencyRecord
@@ -255,7 +256,8 @@ async def _place(
     event = await load_event_row(slot.event, by)
     facts = SlotFacts.of(slot, event)
     # The slot's own state first: a cancelled or closed slot says so whatever was sent.
-    _refuse(facts, Party(may_wait=waitlist_allowed), now)
+    if (closed := slot_state_refusal(facts, now)) is not None:
+        raise closed.error()
     if req.is_class_visit:
         fields = await _class_visit_fields(req, by, event)
         party = Party(

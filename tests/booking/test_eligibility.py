@@ -8,7 +8,15 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from outreach.booking import services as booking
-from outreach.booking.eligibility import Busy, Party, Reason, SlotFacts, load_slots, refusal
+from outreach.booking.eligibility import (
+    Busy,
+    Party,
+    Reason,
+    SlotFacts,
+    load_slots,
+    refusal,
+    slot_state_refusal,
+)
 from outreach.booking.tables import Booking
 from outreach.calendar.holidays import closures_between
 from outreach.errors import DomainError
@@ -110,6 +118,9 @@ def test_a_full_slot_with_a_waiting_list_takes_bookings_that_may_wait():
     assert refusal(full, several, NOW).reason is Reason.FULL
     no_list = facts(held=30)
     assert refusal(no_list, Party(), NOW).params == {"free": 0, "persons": 1}
+    # What the engine asks before it reads the request: the slot's state and time only.
+    assert slot_state_refusal(no_list, NOW) is None
+    assert slot_state_refusal(facts(cancelled=True), NOW).reason is Reason.CANCELLED
 
 
 def _fields(party: Party) -> dict:
