@@ -50,7 +50,7 @@ TEXTS: dict[str, str] = {
         "A booking in this time needs at least %(min)s persons, not %(persons)s."
     ),
     "party_too_large": N_("A booking in this time takes at most %(max)s persons, not %(persons)s."),
-    "full": N_("Not enough free places in this time: %(free)s free, %(persons)s wanted."),
+    "full": N_("This time has %(free)s free places, not enough for %(persons)s."),
     "class_conflict": N_(
         "Class %(label)s already has a visit at %(starts_at)s that overlaps this time."
     ),

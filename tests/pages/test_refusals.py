@@ -221,7 +221,7 @@ async def test_a_slot_that_cannot_be_booked_says_why_and_shows_no_form(client, w
     full = await make_slot(world.firm_a, tour, starts_at=at(day, 13), capacity=20)
     await Slot.update({Slot.held: 20}).where(Slot.id == full)
     text = await _book_page(client, full)
-    assert "není dost volných míst: volná 0" in text and not _FORM.search(text)
+    assert "Tento termín má volných míst: 0" in text and not _FORM.search(text)
 
     fits = await make_slot(world.firm_a, tour, starts_at=at(day, 15), min_party=5, max_party=28)
     text = await _book_page(client, fits, "?grade=7")  # the search was for grade 7
@@ -258,10 +258,10 @@ async def test_the_event_page_says_why_a_time_takes_no_booking(client, world):
     # Two times take no registration and say why; the third (`fine`) says nothing.
     assert text.count('<br><span class="warn">') == 2
     assert "Die Buchung für diesen Termin beginnt am" in text
-    assert "Nicht genug freie Plätze in diesem Termin: 0 frei, 1 gewünscht." in text
+    assert "Dieser Termin hat 0 freie Plätze, zu wenige für 1." in text
     czech = (await client.get(f"/events/{open_day}", headers={"Accept-Language": "cs"})).text
     assert (
         "Rezervace na tento termín začíná" in czech
-        and "V tomto termínu není dost volných míst: volná 0, potřeba 1." in czech
+        and "Tento termín má volných míst: 0, to nestačí pro 1." in czech
     )
     assert f'name="slot" value="{fine}"' in text  # offered in the registration form
