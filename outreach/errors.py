@@ -2,26 +2,51 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any, Self
+
+from outreach import reasons
+
 __all__ = ["Conflict", "DomainError", "Forbidden", "Invalid", "NotFound", "Unauthorised"]
 
 
 class DomainError(Exception):
-    """A rule said no. `field` names the offending input, `reason` is a stable code."""
+    """A rule said no. `field` names the offending input, `reason` is a stable code.
+
+    `params` are the figures and names of the refusal (`{"max": 30, "persons": 502}`):
+    the API answers them beside the code, and a page fills them into the reason's
+    sentence from the catalogue (`outreach.reasons`) in the reader's language.
+    """
 
     status_code = 400
 
-    def __init__(self, message: str, *, field: str | None = None, reason: str | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        field: str | None = None,
+        reason: str | None = None,
+        params: Mapping[str, Any] | None = None,
+    ):
         super().__init__(message)
         self.message = message
         self.field = field
         self.reason = reason
+        self.params: dict[str, Any] = dict(params or {})
 
-    def to_dict(self) -> dict[str, str]:
-        body = {"message": self.message}
+    @classmethod
+    def because(cls, reason: str, *, field: str | None = None, **params: Any) -> Self:
+        """The error for a reason of the catalogue, its English sentence as the message."""
+        return cls(reasons.english(reason, params), field=field, reason=reason, params=params)
+
+    def to_dict(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"message": self.message}
         if self.field:
             body["field"] = self.field
         if self.reason:
             body["reason"] = self.reason
+        if self.params:
+            body["params"] = reasons.json_params(self.params)
         return body
 
 

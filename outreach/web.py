@@ -49,6 +49,7 @@ class ErrorOut(msgspec.Struct):
     message: str
     field: str | None = None
     reason: str | None = None
+    params: dict[str, Any] | None = None
     errors: list[dict[str, Any]] | None = None
 
 
@@ -106,7 +107,7 @@ async def _principal(request: Request[Any, Any, Any]) -> Principal:
     return ANONYMOUS
 
 
-def _domain_error(_: Request[Any, Any, Any], exc: DomainError) -> Response[dict[str, str]]:
+def _domain_error(_: Request[Any, Any, Any], exc: DomainError) -> Response[dict[str, Any]]:
     headers = {"WWW-Authenticate": 'Bearer realm="outreach"'} if exc.status_code == 401 else None
     return Response(exc.to_dict(), status_code=exc.status_code, headers=headers)
 

@@ -85,12 +85,11 @@ async def _organisation_for(role: str, org_slug: str | None) -> int | None:
         raise Invalid(f"role must be one of {', '.join(ROLES)}", field="role")
     if role in _ROLE_ORG_KIND:
         if not org_slug:
-            raise Invalid(f"a {role} user needs an organisation", field="org")
+            raise Invalid.because("needs_organisation", field="org", role=role)
         org = await get_by_slug(org_slug, field="org")
         if org.kind != _ROLE_ORG_KIND[role]:
-            raise Invalid(
-                f"organisation {org.slug!r} is a {org.kind}, not a {_ROLE_ORG_KIND[role]}",
-                field="org",
+            raise Invalid.because(
+                "organisation_kind", field="org", slug=org.slug, kind=org.kind, role=role
             )
         return org.id
     return (await get_by_slug(org_slug, field="org")).id if org_slug else None
@@ -107,7 +106,7 @@ async def create_user(
         raise Invalid(f"language must be one of {', '.join(LANGUAGES)}", field="language")
     org_id = await _organisation_for(data.role, data.org_slug)
     if data.password is not None and len(data.password) < 10:
-        raise Invalid("password must have at least 10 characters", field="password")
+        raise Invalid.because("password_too_short", field="password", min=MIN_PASSWORD)
     async with write_transaction():
         if await User.exists().where(User.email == email):
             raise Conflict("a user with this e-mail address exists", field="email")
@@ -236,6 +235,7 @@ async def get_user(user_id: int) -> User:
 
 PASSWORD_TOKEN_HOURS = {"reset": 2, "invite": 24 * 14}
 MIN_PASSWORD = 10
+MAX_PASSWORD = 1000
 
 
 def _hash_tail(user: User) -> str:
@@ -298,9 +298,9 @@ async def set_password_with_token(
 ) -> Principal:
     """Set the password a reset or invitation link is for; the link is used up by it."""
     if len(password) < MIN_PASSWORD:
-        raise Invalid(f"password must have at least {MIN_PASSWORD} characters", field="password")
-    if len(password) > 1000:
-        raise Invalid("password must have at most 1000 characters", field="password")
+        raise Invalid.because("password_too_short", field="password", min=MIN_PASSWORD)
+    if len(password) > MAX_PASSWORD:
+        raise Invalid.because("password_too_long", field="password", max=MAX_PASSWORD)
     async with write_transaction():
         user = await password_token_user(token, now=now)
         user.password_hash = hash_password(password)

@@ -118,10 +118,12 @@ async def _record(booking_id: int, attended: int, *, by: Principal, now: datetim
         raise Invalid("attended must be 0 (nobody came) or more", field="attended")
     most = booking.persons + ATTENDANCE_SLACK
     if attended > most:
-        raise Invalid(
-            f"attended may be at most {most} ({booking.persons} booked + {ATTENDANCE_SLACK})",
+        raise Invalid.because(
+            "above_booked",
             field="attended",
-            reason="above_booked",
+            max=most,
+            booked=booking.persons,
+            slack=ATTENDANCE_SLACK,
         )
     await Booking.update({Booking.attended: attended, Booking.attendance_recorded_at: now}).where(
         Booking.id == booking_id

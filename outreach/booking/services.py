@@ -13,7 +13,7 @@ import logging
 import re
 import sqlite3
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -23,9 +23,18 @@ from piccolo.columns.combination import WhereRaw
 
 from outreach.accounts.services import normalise_email
 from outreach.audit import services as audit
+from outreach.booking.eligibility import (
+    Busy,
+    Party,
+    Reason,
+    Refusal,
+    SlotFacts,
+    load_slots,
+    refusal,
+    slot_state_refusal,
+)
 from outreach.booking.schemas import BookingOut, BookingRequest
 from outreach.booking.tables import HOLDING_STATUSES, Booking, IdempotencyRecord
-from outreach.calendar.holidays import closure_on
 from outreach.config import get_settings
 from outreach.db import for_update, in_transaction, write_transaction
 from outreach.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorised
@@ -37,6 +46,7 @@ from outreach.notifications.links import verify_address_token, verify_respond_to
 from outreach.observability import BOOKINGS_PLACED
 from outreach.organisations.tables import Organisation
 from outreach.principal import Principal
+from outreach.reasons import english
 from outreach.timeutil import local, utcnow
 
 __all__ = [
@@ -244,14 +254,25 @@ async def _place(
     if slot is None:
         raise NotFound(f"no slot {slot_id}", field="slot")
     event = await load_event_row(slot.event, by)
-    _check_open(slot, event, now)
+    facts = SlotFacts.of(slot, event)
+    # The slot's own state first: a cancelled or closed slot says so whatever was sent.
+    if (closed := slot_state_refusal(facts, now)) is not None:
+        raise closed.error()
     if req.is_class_visit:
-        fields = await _class_visit_fields(req, by, event, slot)
+        fields = await _class_visit_fields(req, by, event)
+        party = Party(
+            class_visit=True,
+            grade=fields["grade"],
+            persons=fields["persons"],
+            label=fields["class_label"],
+            persons_field="pupils",
+            busy=await _class_visits_of(by.org_id, fields["class_label"], slot),
+            may_wait=waitlist_allowed,
+        )
     else:
         fields = _registration_fields(req, by, event)
-    _check_party(slot, fields["persons"], field="pupils" if req.is_class_visit else "persons")
-    if req.is_class_visit:
-        await _check_class_free(by.org_id, fields["class_label"], slot)
+        party = Party(persons=fields["persons"], may_wait=waitlist_allowed)
+    _refuse(facts, party, now)
     orgs = await _org_rows([event.host, *([fields["school"]] if fields.get("school") else [])])
     # Anyone may register without an account: such a registration holds its places only
     # until the address is confirmed, so made-up addresses cannot block a slot for long.
@@ -268,13 +289,9 @@ async def _place(
     elif event.waitlist and waitlist_allowed:
         status = "waitlisted"
     else:
+        # Taken meanwhile by a booking that committed first.
         free = await _free_places(slot.id)
-        raise Conflict(
-            f"the slot has {free} free places, not enough for {fields['persons']} persons"
-            + ("" if event.waitlist else ", and the event keeps no waiting list"),
-            field="slot",
-            reason="full",
-        )
+        raise Refusal(Reason.FULL, "slot", {"free": free, "persons": fields["persons"]}).error()
     booking = Booking(
         slot=slot.id,
         event=event.id,
@@ -310,42 +327,10 @@ async def _free_places(slot_id: int) -> int:
     return max(0, row["capacity"] - row["held"]) if row else 0
 
 
-def _check_open(slot: Slot, event: Event, now: datetime) -> None:
-    if event.status == "cancelled" or slot.cancelled:
-        raise Conflict("this event or slot is cancelled", field="slot", reason="cancelled")
-    if event.status != "published":
-        raise Conflict("this event is not published yet", field="slot", reason="not_published")
-    if event.booking_mode == "none":
-        raise Conflict(
-            "this event is for information only and takes no bookings",
-            field="slot",
-            reason="no_booking",
-        )
-    if slot.booking_opens_at is not None and now < slot.booking_opens_at:
-        raise Conflict(
-            f"booking opens on {local(slot.booking_opens_at):%d.%m.%Y %H:%M}",
-            field="slot",
-            reason="window_not_open",
-        )
-    closes = slot.booking_closes_at or slot.starts_at
-    if now >= closes or now >= slot.starts_at:
-        raise Conflict(
-            f"booking closed on {local(closes):%d.%m.%Y %H:%M}",
-            field="slot",
-            reason="window_closed",
-        )
-
-
-def _check_party(slot: Slot, persons: int, *, field: str) -> None:
-    largest = min(slot.max_party or slot.capacity, slot.capacity)
-    if persons < slot.min_party:
-        raise Invalid(
-            f"a booking in this slot needs at least {slot.min_party} persons", field=field
-        )
-    if persons > largest:
-        raise Invalid(
-            f"a booking in this slot takes at most {largest} persons, not {persons}", field=field
-        )
+def _refuse(facts: SlotFacts, party: Party, now: datetime) -> None:
+    found = refusal(facts, party, now)
+    if found is not None:
+        raise found.error()
 
 
 def _reject_foreign_fields(req: BookingRequest, names: tuple[str, ...], what: str) -> None:
@@ -354,9 +339,7 @@ def _reject_foreign_fields(req: BookingRequest, names: tuple[str, ...], what: st
             raise Invalid(f"{name} does not belong to {what}", field=name)
 
 
-async def _class_visit_fields(
-    req: BookingRequest, by: Principal, event: Event, slot: Slot
-) -> dict[str, Any]:
+async def _class_visit_fields(req: BookingRequest, by: Principal, event: Event) -> dict[str, Any]:
     if by.role != "school" or by.org_id is None:
         if not by.is_member:
             raise Unauthorised("sign in as a teacher to book a class visit")
@@ -375,12 +358,6 @@ async def _class_visit_fields(
         raise Invalid("class_label must not be blank", field="class_label")
     if req.pupils == 0:
         raise Invalid("pupils must be at least 1", field="pupils")
-    if event.grades and req.grade not in event.grades:
-        grades = ", ".join(str(g) for g in event.grades)
-        raise Invalid(f"this event is for grades {grades}", field="grade")
-    closure = closure_on(local(slot.starts_at).date())
-    if closure is not None:
-        raise Conflict(closure.message, field="slot", reason=closure.reason)
     return {
         "kind": "class_visit",
         "school": by.org_id,
@@ -461,18 +438,15 @@ async def class_visits_overlapping(
     ]
 
 
-async def _check_class_free(school_id: int | None, label: str, slot: Slot) -> None:
-    """One class, one place at a time: refuse a slot overlapping another of its bookings."""
+async def _class_visits_of(school_id: int | None, label: str, slot: Slot) -> list[Busy]:
+    """The class's open visits overlapping `slot`: one class, one place at a time."""
     # Serialise bookings of one school, so two overlapping requests cannot both pass.
     await for_update(Organisation.select(Organisation.id).where(Organisation.id == school_id))
-    for visit in await class_visits_overlapping(school_id, slot.starts_at, slot.ends_at):
-        if visit.class_label.casefold() == label.casefold():
-            when = local(visit.starts_at)
-            raise Conflict(
-                f"class {label} already has a visit at {when:%d.%m.%Y %H:%M} that overlaps",
-                field="class_label",
-                reason="class_conflict",
-            )
+    return [
+        Busy(visit.starts_at, visit.ends_at)
+        for visit in await class_visits_overlapping(school_id, slot.starts_at, slot.ends_at)
+        if visit.class_label.casefold() == label.casefold()
+    ]
 
 
 # ---------------------------------------------------------------------------
@@ -1156,57 +1130,67 @@ async def _waitlist_positions(waiting: list[Booking]) -> dict[int, int]:
 
 @dataclass(frozen=True)
 class Obstacle:
-    """Why a slot does not suit a class: `public_holiday`/`school_holiday` refuse the visit,
-    `class_conflict` refuses it for that class, `school_busy` only informs."""
+    """Why a slot does not suit a class: a `blocking` one is the refusal the booking engine
+    would give (`eligibility.Reason`, its figures in `params`); `school_busy` only informs
+    that other classes of the school have a visit then."""
 
     reason: str
     message: str
     blocking: bool
     closure: Any = None  # calendar.holidays.Closure for the holiday reasons
     other_classes: tuple[str, ...] = ()
+    params: dict[str, Any] = field(default_factory=dict)
 
 
 async def class_visit_obstacles(
-    slot_ids: list[int], *, by: Principal, class_label: str | None = None
+    slot_ids: list[int],
+    *,
+    by: Principal,
+    class_label: str | None = None,
+    grade: int | None = None,
+    now: datetime | None = None,
 ) -> dict[int, Obstacle]:
     """For a teacher: which of these slots a class visit would be refused for, and why."""
     if by.role != "school" or by.org_id is None or not slot_ids:
         return {}
-    slots = await Slot.select(Slot.id, Slot.starts_at, Slot.ends_at).where(
-        Slot.id.is_in(list(set(slot_ids)))
+    now = now or utcnow()
+    facts = await load_slots(slot_ids)
+    if not facts:
+        return {}
+    visits = await class_visits_overlapping(
+        by.org_id,
+        min(f.starts_at for f in facts.values()),
+        max(f.ends_at for f in facts.values()),
     )
+    label = " ".join((class_label or "").split())
     found: dict[int, Obstacle] = {}
-    label = " ".join((class_label or "").split()).casefold()
-    if not slots:
-        return found
-    busy = await class_visits_overlapping(
-        by.org_id, min(s["starts_at"] for s in slots), max(s["ends_at"] for s in slots)
-    )
-    for slot in slots:
-        closure = closure_on(local(slot["starts_at"]).date())
-        if closure is not None:
-            found[slot["id"]] = Obstacle(closure.reason, closure.message, True, closure)
-            continue
-        labels = tuple(
-            sorted(
-                {
-                    v.class_label
-                    for v in busy
-                    if v.starts_at < slot["ends_at"] and v.ends_at > slot["starts_at"]
-                }
-            )
+    for slot_id, slot in facts.items():
+        overlapping = [
+            v for v in visits if v.starts_at < slot.ends_at and v.ends_at > slot.starts_at
+        ]
+        party = Party(
+            class_visit=True,
+            grade=grade,
+            label=label or None,
+            busy=[
+                Busy(v.starts_at, v.ends_at)
+                for v in overlapping
+                if label and v.class_label.casefold() == label.casefold()
+            ],
         )
-        if not labels:
-            continue
-        if label and label in {x.casefold() for x in labels}:
-            found[slot["id"]] = Obstacle(
-                "class_conflict",
-                f"class {class_label} already has a visit that overlaps",
+        labels = tuple(sorted({v.class_label for v in overlapping}))
+        no = refusal(slot, party, now)
+        if no is not None:
+            found[slot_id] = Obstacle(
+                no.reason.value,
+                english(no.reason, no.params),
                 True,
-                other_classes=labels,
+                no.closure,
+                labels,
+                no.params,
             )
-        else:
-            found[slot["id"]] = Obstacle(
+        elif labels:
+            found[slot_id] = Obstacle(
                 "school_busy",
                 f"other classes of your school have a visit then: {', '.join(labels)}",
                 False,

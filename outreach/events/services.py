@@ -12,6 +12,7 @@ from typing import Any
 
 import msgspec
 
+from outreach.booking.eligibility import Party, SlotFacts, refusal
 from outreach.config import get_settings
 from outreach.db import for_update, write_transaction
 from outreach.errors import Conflict, Forbidden, Invalid, NotFound
@@ -103,17 +104,11 @@ def venue_out(row: dict[str, Any] | None) -> VenueOut | None:
 def slot_bookable(
     slot: dict[str, Any] | Slot, event: Event | dict[str, Any], now: datetime
 ) -> bool:
-    get = slot.get if isinstance(slot, dict) else lambda k: getattr(slot, k)
-    eget = event.get if isinstance(event, dict) else lambda k: getattr(event, k)
-    if get("cancelled") or eget("status") != "published" or eget("booking_mode") == "none":
-        return False
-    if get("starts_at") <= now:
-        return False
-    opens, closes = get("booking_opens_at"), get("booking_closes_at")
-    if (opens is not None and now < opens) or (closes is not None and now >= closes):
-        return False
-    free = get("capacity") - get("held")
-    return free >= get("min_party") or bool(eget("waitlist"))
+    """Whether a booking could be sent now (the booking rule, asked without a party).
+
+    A full slot whose event keeps a waiting list is bookable: the booking waits.
+    """
+    return refusal(SlotFacts.of(slot, event), Party(), now) is None
 
 
 def _slot_out(row: dict[str, Any], event: dict[str, Any], now: datetime) -> SlotOut:
@@ -508,11 +503,7 @@ async def update_slot(
             slot.sequence += 1
         if patch.capacity is not msgspec.UNSET:
             if patch.capacity < slot.held:
-                raise Conflict(
-                    f"capacity cannot be lower than the {slot.held} persons already booked",
-                    field="capacity",
-                    reason="below_booked",
-                )
+                raise Conflict.because("below_booked", field="capacity", booked=slot.held)
             if patch.capacity < slot.min_party:
                 raise Invalid("capacity must be at least min_party", field="capacity")
             raised = patch.capacity > slot.capacity
@@ -622,9 +613,8 @@ async def add_slot_series(
     if not starts:
         raise Invalid("the series has no day to create a slot on", field="weekdays")
     if len(starts) > MAX_SERIES_SLOTS:
-        raise Invalid(
-            f"a series creates at most {MAX_SERIES_SLOTS} slots, this one {len(starts)}",
-            field="last_day",
+        raise Invalid.because(
+            "series_too_long", field="last_day", max=MAX_SERIES_SLOTS, count=len(starts)
         )
     created: list[SlotOut] = []
     async with write_transaction():

@@ -17,16 +17,22 @@ from typing import Any
 
 __all__ = ["ENGLISH", "REASON_LABELS", "Note", "Speaker", "render", "render_one"]
 
-# Why a slot cannot take the class (keys of the planner's `_why_not`), in English.
+# Why a slot cannot take the class (`booking.eligibility.Reason` and the planner's own
+# `outside_day`, `no_location`), as a short label for counts, in English.
 REASON_LABELS = {
     "cancelled": "cancelled",
+    "not_published": "not published yet",
     "no_booking": "for information only",
+    "past": "already begun",
     "window_closed": "booking closed",
     "window_not_open": "booking not open yet",
-    "grade": "not for this grade",
-    "party": "group size not accepted",
+    "public_holiday": "schools closed",
+    "school_holiday": "schools closed",
+    "wrong_grade": "not for this grade",
+    "party_too_small": "group size not accepted",
+    "party_too_large": "group size not accepted",
     "full": "not enough free places",
-    "class_busy": "the class has another visit then",
+    "class_conflict": "the class has another visit then",
     "outside_day": "outside the school day",
     "no_location": "venue without coordinates",
 }

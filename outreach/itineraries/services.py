@@ -2,11 +2,11 @@
 nothing, show each visit's status, offer a replacement when one visit falls away.
 
 The search itself is `planner.py` (pure). This module loads the day's slots in a fixed
-number of queries, decides which of them can take the whole class (`_why_not`, the
-planner's mirror of the booking engine's checks), turns the teacher's request into
-`Rules`, and explains the result. Booking goes through `booking.services.place_many`,
-the engine's one path for several slots in one transaction; the planner is advice and
-the engine stays the authority.
+number of queries, decides which of them can take the whole class (`_why_not`: the
+booking rule of `booking.eligibility`, plus the school day's bounds), turns the
+teacher's request into `Rules`, and explains the result. Booking goes through
+`booking.services.place_many`, the engine's one path for several slots in one
+transaction; the planner is advice and the engine stays the authority.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ import asyncpg
 import msgspec
 
 from outreach.booking import services as booking
+from outreach.booking.eligibility import Busy, Party, SlotFacts, refusal
 from outreach.booking.schemas import BookingOut, BookingRequest
 from outreach.booking.services import CLASS_VISIT_KINDS, OPEN_STATUSES
 from outreach.booking.tables import Booking
@@ -102,8 +103,9 @@ class ItineraryUnavailable(Conflict):
         field: str | None,
         unavailable: list[UnavailableOut],
         plan: ExplainedPlan,
+        params: dict[str, Any] | None = None,
     ) -> None:
-        super().__init__(message, field=field, reason=reason or "unavailable")
+        super().__init__(message, field=field, reason=reason or "unavailable", params=params)
         self.unavailable = unavailable
         self.explained = plan
         self.plan = plan.plan
@@ -156,12 +158,32 @@ class _SlotInfo:
         return local(self.starts_at).date()
 
     @property
+    def facts(self) -> SlotFacts:
+        """The slot as the booking rule reads it."""
+        return SlotFacts(
+            slot_id=self.slot_id,
+            starts_at=self.starts_at,
+            ends_at=self.ends_at,
+            capacity=self.capacity,
+            held=self.held,
+            min_party=self.min_party,
+            max_party=self.max_party,
+            opens_at=self.opens,
+            closes_at=self.closes,
+            cancelled=self.cancelled,
+            event_status=self.status,
+            booking_mode=self.booking_mode,
+            waitlist=False,  # a class day takes its places now, or not at all (place_many)
+            grades=self.grades,
+        )
+
+    @property
     def free(self) -> int:
-        return max(0, self.capacity - self.held)
+        return self.facts.free
 
     @property
     def largest_party(self) -> int:
-        return min(self.max_party or self.capacity, self.capacity)
+        return self.facts.largest_party
 
 
 async def _load_infos(
@@ -309,7 +331,7 @@ def _query(req: PlanRequest, by: Principal) -> _Query:
     if not days:
         raise Invalid("date (or dates) is required", field="date")
     if len(days) > 31:
-        raise Invalid("at most 31 dates at a time", field="dates")
+        raise Invalid.because("too_many_dates", field="dates", max=31)
     if days[-1].year >= 9999:  # the day after would be past the calendar's end
         raise Invalid("dates must be before the year 9999", field="date")
     arrive, leave = _time(req.arrive_at, "arrive_at"), _time(req.leave_by, "leave_by")
@@ -412,7 +434,7 @@ def _rules(q: _Query, day: dt.date, **changes: Any) -> Rules:
 
 
 # ---------------------------------------------------------------------------
-# Which slots can take the class: the planner's mirror of the engine's checks
+# Which slots can take the class: the booking rule, and what a day plan adds
 
 _REASONS = REASON_LABELS
 
@@ -425,25 +447,23 @@ def _why_not(
     *,
     persons: int | None = None,
 ) -> str | None:
-    """Why this slot cannot take the class (a key of `_REASONS`), or None when it can."""
-    persons = q.persons if persons is None else persons
-    if info.cancelled or info.status != "published":
-        return "cancelled"
-    if info.booking_mode == "none":
-        return "no_booking"
-    closes = info.closes or info.starts_at
-    if now >= closes or now >= info.starts_at:
-        return "window_closed"
-    if info.opens is not None and now < info.opens:
-        return "window_not_open"
-    if info.grades and q.grade not in info.grades:
-        return "grade"
-    if not info.min_party <= persons <= info.largest_party:
-        return "party"
-    if info.free < persons:
-        return "full"
-    if any(start < info.ends_at and info.starts_at < end for start, end in busy):
-        return "class_busy"
+    """Why this slot cannot take the class (a key of `_REASONS`), or None when it can.
+
+    The booking rule (`booking.eligibility`) first, then what only a day plan asks: the
+    school day's bounds and a venue the route can be drawn to.
+    """
+    party = Party(
+        class_visit=True,
+        grade=q.grade,
+        persons=q.persons if persons is None else persons,
+        label=q.class_label,
+        persons_field="pupils",
+        busy=[Busy(start, end) for start, end in busy],
+        may_wait=False,
+    )
+    refused = refusal(info.facts, party, now)
+    if refused is not None:
+        return refused.reason.value
     if local(info.starts_at).time() < q.arrive or info.ends_at > dt.datetime.combine(
         info.day, q.leave, tzinfo=LOCAL_TZ
     ):
@@ -823,7 +843,7 @@ def _smaller_group(
     sizes: set[int] = set()
     for d in days:
         for info in d.infos:
-            if d.refused.get(info.slot_id) in ("full", "party"):
+            if d.refused.get(info.slot_id) in ("full", "party_too_small", "party_too_large"):
                 size = min(info.free, info.largest_party)
                 if info.min_party <= size < q.persons:
                     sizes.add(size)
@@ -1112,6 +1132,7 @@ async def _unavailable(
         field=exc.field,
         unavailable=unavailable,
         plan=plan,
+        params=exc.params,
     )
 
 

@@ -40,11 +40,7 @@ class OrganisationIn:
 
 def validate_slug(slug: str, *, field: str = "slug") -> str:
     if not _SLUG.match(slug):
-        raise Invalid(
-            f"{field} must be 1-64 lower-case letters, digits or hyphens, "
-            "not starting or ending with a hyphen",
-            field=field,
-        )
+        raise Invalid.because("slug_format", field=field, max=64)
     return slug
 
 
@@ -58,12 +54,12 @@ async def create_organisation(data: OrganisationIn, *, by: Principal | None = No
     if not data.name.strip():
         raise Invalid("name must not be empty", field="name")
     if data.lat is not None and not -90 <= data.lat <= 90:
-        raise Invalid("lat must be between -90 and 90", field="lat")
+        raise Invalid.because("out_of_range", field="lat", min=-90, max=90)
     if data.lon is not None and not -180 <= data.lon <= 180:
-        raise Invalid("lon must be between -180 and 180", field="lon")
+        raise Invalid.because("out_of_range", field="lon", min=-180, max=180)
     async with write_transaction():
         if await Organisation.exists().where(Organisation.slug == data.slug):
-            raise Conflict(f"an organisation with slug {data.slug!r} exists", field="slug")
+            raise Conflict.because("slug_taken", field="slug", slug=data.slug)
         org = Organisation(**{**data.__dict__, "name": data.name.strip()})
         await org.save()
         from outreach.audit.services import record

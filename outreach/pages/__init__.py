@@ -23,6 +23,7 @@ from outreach.pages import (
     auth,
     bookings,
     firm,
+    messages,
     office,
     planner,
     presenters,
@@ -68,6 +69,7 @@ def csrf_config(settings: Settings) -> CSRFConfig:
 def template_config(directory: Path) -> TemplateConfig[JinjaTemplateEngine]:
     def setup(engine: JinjaTemplateEngine) -> None:
         install(engine.engine)
+        messages.install(engine.engine)
         engine.engine.trim_blocks = True
         engine.engine.lstrip_blocks = True
 

@@ -136,7 +136,7 @@ async def set_password(
     errors = FormErrors()
     try:
         if data.get("password") != data.get("password2"):
-            raise Invalid("the two passwords differ", field="password2")
+            raise Invalid.because("passwords_differ", field="password2")
         principal = await accounts.set_password_with_token(token, str(data.get("password", "")))
     except NotFound:
         return page(request, "auth/set_password.html", status_code=404, invalid=True)

@@ -24,8 +24,10 @@ from litestar.response import Redirect, Template
 from outreach import db
 from outreach.config import Settings, get_settings
 from outreach.errors import DomainError, Forbidden, Invalid, NotFound, Unauthorised
-from outreach.pages.i18n import LANG_COOKIE, locale_of, translations
+from outreach.pages.i18n import LANG_COOKIE, Gettext, locale_of
+from outreach.pages.messages import reason_text
 from outreach.principal import ANONYMOUS, Principal
+from outreach.reasons import TEXTS
 from outreach.timeutil import LOCAL_TZ
 
 __all__ = [
@@ -59,9 +61,9 @@ def session_secret(settings: Settings, purpose: str) -> bytes:
     return hashlib.sha256(f"outreach:{purpose}:{settings.secret_key}".encode()).digest()
 
 
-def gettext_for(request: Request[Any, Any, Any]) -> Any:
+def gettext_for(request: Request[Any, Any, Any]) -> Gettext:
     """`_()` for Python code of a page (notices, mail texts) in the request's language."""
-    return translations(locale_of(request)).gettext
+    return Gettext(locale_of(request))
 
 
 def principal_of(request: Request[Any, Any, Any]) -> Principal:
@@ -300,37 +302,15 @@ def convert(data: Mapping[str, Any], kind: type[T]) -> T:
         raise Invalid(str(exc), field=found.group(1) if found else None, reason="format") from None
 
 
-def error_text(_: Any, exc: DomainError) -> str:
-    """The error in the reader's language where we know it; else the service's own words.
-
-    Fixed service messages are in the catalogs; messages with values in them (dates,
-    numbers) have no entry and show in English.
-    """
-    known = {
-        "format": _("Please check this value."),
-        "full": _("This time is fully booked."),
-        "window_closed": _("Booking for this time has closed."),
-        "window_not_open": _("Booking for this time has not opened yet."),
-        "cancelled": _("This time has been cancelled."),
-        "not_published": _("This event is not published yet."),
-        "no_booking": _("This event takes no bookings."),
-        "class_conflict": _("This class already has a visit at an overlapping time."),
-        "public_holiday": _("Schools are closed on this day (public holiday)."),
-        "school_holiday": _("Schools are closed on this day (school holidays)."),
-        "key_reused": _("This form was already sent. Please reload the page."),
-        "wrong_status": _("This booking cannot be changed in its current state."),
-        "started": _("The visit has begun and can no longer be cancelled."),
-        "event_cancelled": _("This event is cancelled."),
-        "below_booked": _("The capacity cannot be lower than the places already booked."),
-        "has_bookings": _("An event with bookings cannot go back to draft; cancel it instead."),
-        "expired": _("The time to confirm has passed; the places are free again."),
-        "unverified": _("The registrant has not confirmed the e-mail address yet."),
-        "last_admin": _("The last network office account cannot be deleted."),
-    }
-    if exc.reason in known:
-        text = known[exc.reason]
-        # A holiday's name and dates come from the calendar: show them too.
-        return f"{text} {exc.message}" if exc.reason.endswith("holiday") else text
+def error_text(_: Gettext, exc: DomainError) -> str:
+    """The error in the reader's language: a refusal with a reason code is the catalogue's
+    sentence with its figures and names (`messages.reason_text`); a fixed message is its
+    catalog entry (`messages.SERVICE_MESSAGES`)."""
+    if exc.reason in TEXTS:
+        try:
+            return reason_text(exc.reason, exc.params, _.locale)
+        except KeyError:  # raised without the figures its sentence needs: a bug, not a 500
+            log.warning("refusal %r raised without its params %r", exc.reason, exc.params)
     if exc.field in ("email", "contact_email") and "valid" in exc.message:
         return _("Please enter a valid e-mail address.")
     return _(exc.message)

@@ -23,7 +23,6 @@ from babel.numbers import format_decimal, format_percent
 from jinja2 import pass_context
 from jinja2.runtime import Context
 
-from outreach.pages.messages import N_
 from outreach.timeutil import LOCAL_TZ
 
 __all__ = [
@@ -33,8 +32,10 @@ __all__ = [
     "HOLIDAY_NAMES",
     "LANG_COOKIE",
     "LOCALES",
+    "N_",
     "ORG_KIND_NAMES",
     "STATUS_NAMES",
+    "Gettext",
     "holiday_name",
     "install",
     "local_datetime",
@@ -47,6 +48,12 @@ __all__ = [
 ]
 
 LOCALES = ("de", "en", "cs")
+
+
+def N_(message: str) -> str:  # the conventional name for "mark for translation only"
+    return message
+
+
 DEFAULT_LOCALE = "de"
 LANG_COOKIE = "lang"
 LOCALE_DIR = Path(__file__).resolve().parent.parent / "locale"
@@ -111,6 +118,18 @@ def translations(locale: str) -> gettext_module.NullTranslations:
     write_mo(buffer, catalog, use_fuzzy=False)
     buffer.seek(0)
     return gettext_module.GNUTranslations(buffer)
+
+
+class Gettext:
+    """`_()` of one language, which also knows the language (to format figures for it)."""
+
+    __slots__ = ("locale",)
+
+    def __init__(self, locale: str) -> None:
+        self.locale = locale
+
+    def __call__(self, message: str) -> str:
+        return translations(self.locale).gettext(message)
 
 
 def negotiate(accept_language: str | None) -> str:

@@ -1,17 +1,72 @@
-"""Fixed messages of the services that pages show, marked here so they reach the catalogs.
+"""The services' refusals as a page says them, in the reader's language.
 
-Services speak English (`errors.DomainError.message`); a page shows `_(message)`, so a
-fixed message translates when it is listed here. Messages with values in them (dates,
-numbers, names) have no catalog entry and stay in English.
+A refusal with a reason code (`errors.DomainError.reason`) is said from the catalogue
+(`outreach.reasons.TEXTS`): its sentence translated by the catalogs, its parameters
+(figures, dates, names) formatted by Babel for the language, so "at most 30 persons,
+not 502" reaches a German or Czech page in German or Czech. Fixed messages without a
+code are listed in `SERVICE_MESSAGES`, so they reach the catalogs too; a page shows
+`_(message)` for those.
 """
 
 from __future__ import annotations
 
-__all__ = ["SERVICE_MESSAGES"]
+from collections.abc import Mapping
+from datetime import date, datetime
+from typing import Any
+
+from babel.dates import format_date, format_time
+from babel.numbers import format_decimal
+from jinja2 import pass_context
+from jinja2.runtime import Context
+
+from outreach.pages.i18n import DEFAULT_LOCALE, N_, holiday_name, locale_of, translations
+from outreach.reasons import TEXTS
+from outreach.timeutil import LOCAL_TZ
+
+__all__ = ["SERVICE_MESSAGES", "install", "reason_text"]
 
 
-def N_(message: str) -> str:  # the conventional name for "mark only"
-    return message
+def _value(value: Any, locale: str) -> str:
+    if isinstance(value, datetime):
+        moment = value.astimezone(LOCAL_TZ)
+        day = format_date(moment, "medium", locale=locale)
+        return f"{day} {format_time(moment, 'short', locale=locale)}"
+    if isinstance(value, date):
+        return format_date(value, "medium", locale=locale)
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, (int, float)):
+        return format_decimal(value, locale=locale)
+    if isinstance(value, (tuple, list, frozenset, set)):
+        return ", ".join(_value(v, locale) for v in value)
+    return str(value)
+
+
+def reason_text(reason: str, params: Mapping[str, Any], locale: str) -> str:
+    """The reason's sentence in `locale`, its parameters filled in for that language.
+
+    A parameter `x` with an English form `x_en` (a holiday's name) is named as the reader
+    calls it (`i18n.holiday_name`: German, English, or the catalog's Czech).
+    """
+    values = {
+        key: holiday_name(value, params[f"{key}_en"], locale)
+        if f"{key}_en" in params
+        else _value(value, locale)
+        for key, value in params.items()
+    }
+    return translations(locale).gettext(TEXTS[reason]) % values
+
+
+@pass_context
+def _refusal(context: Context, reason: str, params: Mapping[str, Any] | None = None) -> str:
+    request = context.get("request")
+    locale = locale_of(request) if request is not None else DEFAULT_LOCALE
+    return reason_text(reason, params or {}, locale)
+
+
+def install(environment: Any) -> None:
+    """`refusal(reason, params)` for the templates: a reason's sentence in the page's language."""
+    environment.globals["refusal"] = _refusal
 
 
 SERVICE_MESSAGES = (
@@ -29,8 +84,6 @@ SERVICE_MESSAGES = (
     N_("persons is required"),
     N_("choose a time"),
     N_("choose keep or cancel"),
-    N_("the two passwords differ"),
-    N_("password must have at least 10 characters"),
     N_("class_label must not be blank"),
     N_("class_label is required for a class visit"),
     N_("grade is required for a class visit"),
@@ -68,4 +121,30 @@ SERVICE_MESSAGES = (
     N_("this event takes class visits: send class_label, grade, pupils and adults"),
     N_("seminars are for teachers of the network's schools"),
     N_("sign in as a teacher to register for a seminar"),
+    # Slots, dates, the planner, accounts and parents' evenings.
+    N_("a slot lasts at most 14 days"),
+    N_("booking_closes_at must not be after starts_at"),
+    N_("booking_opens_at must be before booking_closes_at"),
+    N_("a slot lasts between 5 minutes and 14 days"),
+    N_("capacity must be between 1 and 10000"),
+    N_("capacity must be at least min_party"),
+    N_("date (or dates) is required"),
+    N_("dates must be before the year 9999"),
+    N_("leave_by must be after arrive_at"),
+    N_("min_visits must not exceed max_visits"),
+    N_("grade must be between 1 and 13"),
+    N_("year must be a school year like 2026/27"),
+    N_("the password is wrong"),
+    N_("confirm must be your account's e-mail address"),
+    N_("confirm the deletion"),
+    N_("you cannot deactivate yourself"),
+    N_("a deleted account cannot be reactivated"),
+    N_("name must be at most 200 characters"),
+    N_("you cannot take the network office role from yourself"),
+    N_("the user is deactivated; reactivate them first"),
+    N_("this person has set a password; they can reset it themselves"),
+    N_("choose at least one firm"),
+    N_("message must be at most 2000 characters"),
+    N_("title is required"),
+    N_("attended must be 0 (nobody came) or more"),
 )

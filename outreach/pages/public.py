@@ -14,6 +14,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
+from outreach.booking import eligibility
 from outreach.booking import services as booking
 from outreach.booking.schemas import BookingRequest
 from outreach.config import get_settings
@@ -205,12 +206,16 @@ async def _event_page(
         and event.kind in booking.REGISTRATION_KINDS
         and (event.kind not in booking.TEACHER_ONLY_KINDS or by.role in ("school", "admin"))
     )
+    slots = [s for s in event.slots if not s.cancelled]
+    now = utcnow()
     return page(
         request,
         "public/event.html",
         status_code=status_code,
         event=event,
-        slots=[s for s in event.slots if not s.cancelled],
+        slots=slots,
+        # Why a time takes no booking, said beside it (not open yet, closed, full, ...).
+        refusals=await eligibility.slot_refusals([s.id for s in slots], now=now),
         takes_registrations=takes_registrations,
         takes_class_visits=event.booking_mode != "none" and event.kind in booking.CLASS_VISIT_KINDS,
         teacher_only=event.kind in booking.TEACHER_ONLY_KINDS,
@@ -218,7 +223,7 @@ async def _event_page(
         values=values or {"key": secrets.token_urlsafe(16), "persons": "1"},
         feed=feed_links(event.kind, event.host, None),
         google=google_calendar_url,
-        now=utcnow(),
+        now=now,
         presenters=(await presenters.accepted_presenters([event.id])).get(event.id, []),
     )
 

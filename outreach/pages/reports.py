@@ -33,7 +33,7 @@ from outreach.pages.common import (
     redirect,
     require,
 )
-from outreach.pages.messages import N_
+from outreach.pages.i18n import N_
 from outreach.principal import Principal
 from outreach.timeutil import local, utcnow
 from outreach.web import IdPath

@@ -121,7 +121,7 @@ async def search(request: Request[Any, Any, Any], by: NamedDependency[Principal]
     ]
     rows.sort(key=lambda r: r[1].starts_at)
     obstacles = await booking.class_visit_obstacles(
-        [slot.id for _, slot in rows], by=me, class_label=class_label or None
+        [slot.id for _, slot in rows], by=me, class_label=class_label or None, grade=grade
     )
     return page(
         request,
@@ -151,16 +151,25 @@ async def _book_page(
     slot = await events.get_slot(slot_id, by=me)
     event = await events.get_event(slot.event_id, by=me)
     values = values or {"key": secrets.token_urlsafe(16), "contact_email": me.email or ""}
+    # The grade the search was for (?grade=): a slot not for it says so before typing.
+    grade = parse_int(request.query_params.get("grade"))
     obstacles = await booking.class_visit_obstacles(
-        [slot_id], by=me, class_label=values.get("class_label") or None
+        [slot_id],
+        by=me,
+        class_label=values.get("class_label") or None,
+        grade=grade if request.method == "GET" else None,
     )
+    obstacle = obstacles.get(slot_id)
     return page(
         request,
         "school/book.html",
         status_code=status_code,
         event=event,
         slot=slot,
-        obstacle=obstacles.get(slot_id),
+        obstacle=obstacle,
+        # Not bookable whatever is typed: say why, show no form. A class clash depends on
+        # the class typed, so its form stays for another class.
+        closed=obstacle is not None and obstacle.blocking and obstacle.reason != "class_conflict",
         values=values,
         errors=errors,
         google=google_calendar_url,

@@ -84,11 +84,7 @@ async def create_plan(data: WorkPlanIn, *, by: Principal, now: datetime | None =
         raise Invalid("title is required", field="title")
     async with write_transaction():
         if await WorkPlan.exists().where(WorkPlan.school_year == data.school_year):
-            raise Conflict(
-                f"there is a work plan for {data.school_year} already",
-                field="school_year",
-                reason="exists",
-            )
+            raise Conflict.because("exists", field="school_year", school_year=data.school_year)
         stamp = as_utc(now) if now else utcnow()
         row = WorkPlan(
             school_year=data.school_year,
@@ -142,7 +138,9 @@ async def add_milestone(
     async with write_transaction():
         plan = await _plan_row(plan_id)
         if school_year_of(data.due_on) != plan.school_year:
-            raise Invalid(f"due_on must lie in the school year {plan.school_year}", field="due_on")
+            raise Invalid.because(
+                "outside_school_year", field="due_on", school_year=plan.school_year
+            )
         owner_id = await _owner_id(data.owner)
         if data.priority_id is not None and not await Priority.exists().where(
             (Priority.id == data.priority_id) & (Priority.plan == plan_id)
@@ -258,8 +256,8 @@ async def update_milestone(
             row.title = title
         if patch.due_on is not msgspec.UNSET:
             if school_year_of(patch.due_on) != plan.school_year:
-                raise Invalid(
-                    f"due_on must lie in the school year {plan.school_year}", field="due_on"
+                raise Invalid.because(
+                    "outside_school_year", field="due_on", school_year=plan.school_year
                 )
             row.due_on = patch.due_on
         if patch.metric is not msgspec.UNSET:
