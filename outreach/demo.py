@@ -43,10 +43,10 @@ from outreach.config import get_settings
 from outreach.db import is_postgres, write_transaction
 from outreach.events.schemas import EventIn, EventOut, SlotIn, SlotOut, VenueIn
 from outreach.events.services import add_slot, cancel_event, create_event
-from outreach.notifications import services as notifications
-from outreach.notifications.links import address_token
+from outreach.links import address_token
 from outreach.organisations.services import OrganisationIn, create_organisation
 from outreach.organisations.tables import Organisation
+from outreach.outbox import services as outbox
 from outreach.principal import ANONYMOUS, Principal
 from outreach.timeutil import LOCAL_TZ, local, utcnow
 from outreach.workplan import services as workplan
@@ -811,7 +811,7 @@ async def _load(now: datetime | None, *, only_into_empty: bool) -> str | None:
             return None
         summary = await _Loader(now).run()
         # The demo's history is invented: its notices are recorded, never mailed.
-        await notifications.skip_pending(reason="demo data")
+        await outbox.skip_pending(reason="demo data")
     log.info("%s", summary)
     return summary
 

@@ -171,7 +171,9 @@ class _Snapshot(Collector):
 
 
 async def _database_gauges() -> list[Metric]:
-    from outreach.notifications.services import outbox_counts
+    # Imported here: the metrics are declared before anything else starts, and the
+    # outbox (through audit and the tables) would make this module wait for all of it.
+    from outreach.outbox.services import outbox_counts
 
     counts, due = await outbox_counts()
     by_status = GaugeMetricFamily(

@@ -29,7 +29,7 @@ from dramatiq.middleware import AsyncIO
 from redis import Redis
 
 from outreach import config, db
-from outreach.notifications import services as notifications
+from outreach.outbox import services as outbox
 
 if TYPE_CHECKING:
     from outreach.config import Settings
@@ -146,7 +146,7 @@ def _loop_thread() -> Any:
 def start_embedded_worker(settings: Settings | None = None) -> None:
     """Call from the web app's start-up (inside its running loop).
 
-    Always connects `notifications.after_commit()` to the broker. With no REDIS_URL it
+    Always connects the outbox (`outbox.set_dispatcher`) to the broker. With no REDIS_URL it
     also starts the in-process worker and the scheduler; with Redis the separate
     `outreach worker` and `outreach scheduler` processes do that.
     """
@@ -154,7 +154,7 @@ def start_embedded_worker(settings: Settings | None = None) -> None:
     settings = settings or config.get_settings()
     loop = asyncio.get_running_loop()
     broker = get_broker()
-    notifications.set_dispatcher(dispatch)
+    outbox.set_dispatcher(dispatch)
     if not settings.embedded_worker or _embedded is not None:
         return
     from workers.scheduler import run_scheduler
@@ -171,7 +171,7 @@ def start_embedded_worker(settings: Settings | None = None) -> None:
 def stop_embedded_worker() -> None:
     """Call from the web app's shutdown. Unsent rows stay in the outbox for next time."""
     global _embedded, _home_loop, _closing
-    notifications.set_dispatcher(None)
+    outbox.set_dispatcher(None)
     embedded, _embedded = _embedded, None
     if embedded is None:
         return

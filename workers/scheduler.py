@@ -25,6 +25,7 @@ import asyncpg
 from outreach import config, db
 from outreach.notifications import services
 from outreach.notifications.schemas import SweepResult
+from outreach.outbox import services as outbox
 
 __all__ = [
     "DEFAULT_INTERVAL",
@@ -54,7 +55,7 @@ async def run_sweep_once(now: datetime | None = None) -> SweepResult:
             result.count(await services.deliver(notification_id, now))
 
     for _ in range(MAX_BATCHES):
-        ids = await services.due_ids(now, SWEEP_BATCH)
+        ids = await outbox.due_ids(now, SWEEP_BATCH)
         await asyncio.gather(*(deliver(i) for i in ids))
         if len(ids) < SWEEP_BATCH:
             break

@@ -413,7 +413,7 @@ async def send_account_mail(recipient: str, subject: str, text: str) -> None:
     from email.message import EmailMessage
     from email.utils import formatdate, make_msgid
 
-    from outreach.notifications.links import mail_host
+    from outreach.links import mail_host
     from outreach.notifications.transports import transport_for
 
     settings = get_settings()

@@ -21,7 +21,7 @@ from outreach.db import for_update, write_transaction
 from outreach.errors import Conflict, Invalid, NotFound
 from outreach.events.services import can_manage
 from outreach.events.tables import Event, Slot
-from outreach.notifications import services as notifications
+from outreach.outbox import services as outbox
 from outreach.principal import Principal
 from outreach.timeutil import as_utc, utcnow
 
@@ -152,7 +152,7 @@ async def ask_hosts_for_attendance(now: datetime | None = None) -> int:
             for user in users:
                 if user["organisation"] != row["host"]:
                     continue
-                new_id = await notifications.enqueue(
+                new_id = await outbox.enqueue(
                     REMINDER_KIND,
                     booking_id=row["id"],
                     recipient=user["email"],
@@ -161,7 +161,6 @@ async def ask_hosts_for_attendance(now: datetime | None = None) -> int:
                     key=f"{REMINDER_KIND}:slot-{slot_id}:user-{user['id']}",
                 )
                 queued += new_id is not None
-    await notifications.after_commit()
     if queued:
         log.info("asked hosts for attendance: %d mail(s)", queued)
     return queued

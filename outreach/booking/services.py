@@ -27,15 +27,15 @@ from outreach.booking.schemas import BookingOut, BookingRequest
 from outreach.booking.tables import HOLDING_STATUSES, Booking, IdempotencyRecord
 from outreach.calendar.holidays import closure_on
 from outreach.config import get_settings
-from outreach.db import for_update, in_transaction, write_transaction
+from outreach.db import for_update, write_transaction
 from outreach.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorised
 from outreach.events.services import can_manage, load_event_row
 from outreach.events.tables import Event, Slot
 from outreach.feeds import changes as feeds
-from outreach.notifications import services as notifications
-from outreach.notifications.links import verify_address_token, verify_respond_token
+from outreach.links import verify_address_token, verify_respond_token
 from outreach.observability import BOOKINGS_PLACED
 from outreach.organisations.tables import Organisation
+from outreach.outbox import services as outbox
 from outreach.principal import Principal
 from outreach.timeutil import local, utcnow
 
@@ -44,7 +44,6 @@ __all__ = [
     "ClassVisitSpan",
     "Obstacle",
     "Placement",
-    "after_commit",
     "anonymise_bookings_of",
     "anonymise_ended_bookings",
     "bookings_made_by",
@@ -231,7 +230,6 @@ async def _idempotent(
         if scoped_key and (replay := await _replay(scoped_key, request_hash)):
             return replay
         raise
-    await after_commit()
     for out in outs:
         BOOKINGS_PLACED.labels(out.status).inc()
     return Placement(bookings=outs)
@@ -540,7 +538,6 @@ async def confirm_booking(
         await _set_status(booking, "confirmed", now)
         await _tell_booker(booking, "booking.confirmed")
         out = (await _outs([booking]))[0]
-    await after_commit()
     return out
 
 
@@ -561,7 +558,6 @@ async def decline_booking(
         if await _end(booking, "declined", reason, now):
             await promote_waiting(booking.slot, now=now)
         out = (await _outs([booking]))[0]
-    await after_commit()
     return out
 
 
@@ -573,7 +569,6 @@ async def cancel_booking(
         booking, event = await _locked_booking(booking_id, by)
         cancelled_by = "booker" if _is_booker(booking, by) else "host"
         out = await _cancel(booking, event, cancelled_by, reason, now)
-    await after_commit()
     return out
 
 
@@ -654,7 +649,6 @@ async def cancel_by_link(
     async with write_transaction():
         booking, event = await _booking_by_link(booking_id, token)
         out = await _cancel(booking, event, "booker", reason, now)
-    await after_commit()
     return out
 
 
@@ -698,7 +692,6 @@ async def confirm_address(
             # Read again: a promotion from the waiting list changed the row meanwhile.
             booking = await Booking.objects().where(Booking.id == booking_id).first()
         out = (await _outs([booking]))[0]
-    await after_commit()
     return out
 
 
@@ -754,7 +747,6 @@ async def release_unverified(*, now: datetime | None = None) -> int:
             if freed:
                 await promote_waiting(booking.slot, now=now)
             released += 1
-        await after_commit()
     if released:
         log.info("released %d registration(s) whose address was not confirmed", released)
     return released
@@ -815,7 +807,7 @@ async def anonymise_bookings_of(user_id: int, *, now: datetime | None = None) ->
     )
     for row in rows:
         await feeds.mark_changed(booking_id=row["id"])
-    await notifications.forget_recipients(
+    await outbox.forget_recipients(
         [row["id"] for row in before], [row["contact_email"] for row in before]
     )
     return len(rows)
@@ -905,7 +897,7 @@ async def _tell_booker(
 ) -> None:
     if not booking.contact_email:
         return
-    await notifications.enqueue(
+    await outbox.enqueue(
         kind,
         booking_id=booking.id,
         recipient=booking.contact_email,
@@ -919,7 +911,7 @@ async def _tell_host(
     booking: Booking, host_email: str, kind: str, payload: dict[str, Any] | None = None
 ) -> None:
     if host_email:
-        await notifications.enqueue(
+        await outbox.enqueue(
             kind,
             booking_id=booking.id,
             recipient=host_email,
@@ -927,19 +919,6 @@ async def _tell_host(
             payload=payload or {},
             instant=booking.updated_at,
         )
-
-
-async def after_commit() -> None:
-    """Hand the freshly committed notifications to the workers (never raises).
-
-    Inside an enclosing transaction nothing is committed yet: its owner calls this later.
-    """
-    if in_transaction():
-        return
-    try:
-        await notifications.after_commit()
-    except Exception:  # the outbox keeps them; the scheduler's sweep sends them later
-        log.warning("could not hand notifications to the workers", exc_info=True)
 
 
 async def anonymise_ended_bookings(*, now: datetime | None = None) -> int:
@@ -968,7 +947,7 @@ async def anonymise_ended_bookings(*, now: datetime | None = None) -> int:
             .returning(Booking.id)
         )
         # The outbox keeps no address the booking no longer has.
-        await notifications.forget_recipients(
+        await outbox.forget_recipients(
             [row["id"] for row in before], [row["contact_email"] for row in before]
         )
     if rows:

@@ -370,7 +370,6 @@ async def update_event(
                 from outreach.presenters.services import tell_evening_changed
 
                 await tell_evening_changed(event.id, now=now)
-    await booking.after_commit()
     return await get_event(event_id, by=by, now=now)
 
 
@@ -400,7 +399,6 @@ async def cancel_event(
             from outreach.presenters.services import tell_evening_cancelled
 
             await tell_evening_cancelled(event_id, now=now)
-    await booking.after_commit()
     return await get_event(event_id, by=by, now=now)
 
 
@@ -556,7 +554,6 @@ async def update_slot(
                 )
         if raised:
             await booking.promote_waiting(slot_id, now=now)
-    await booking.after_commit()
     return await get_slot(slot_id, by=by, now=now)
 
 

@@ -21,9 +21,9 @@ from outreach.calendar import holidays
 from outreach.config import get_settings
 from outreach.errors import Conflict, Invalid, NotFound
 from outreach.events import services as events
-from outreach.notifications import services as notifications
 from outreach.notifications import transports
 from outreach.organisations import services as organisations
+from outreach.outbox import services as outbox
 from outreach.pages.auth import password_link
 from outreach.pages.common import (
     FormErrors,
@@ -51,7 +51,7 @@ async def overview(request: Request[Any, Any, Any], by: NamedDependency[Principa
     return page(
         request,
         "office/overview.html",
-        failed=len(await notifications.list_failed()),
+        failed=len(await outbox.list_failed()),
         pending=len(await booking.list_bookings(by=me, status="pending")),
     )
 
@@ -302,7 +302,7 @@ async def all_bookings(request: Request[Any, Any, Any], by: NamedDependency[Prin
 @get("/office/notifications")
 async def failed(request: Request[Any, Any, Any], by: NamedDependency[Principal]) -> Template:
     require(request, by)
-    return page(request, "office/notifications.html", failed=await notifications.list_failed())
+    return page(request, "office/notifications.html", failed=await outbox.list_failed())
 
 
 @post("/office/notifications/{notification_id:int}/retry")
@@ -311,8 +311,7 @@ async def retry(
 ) -> Redirect:
     me = require(request, by)
     _ = gettext_for(request)
-    if await notifications.requeue(notification_id, by=me):
-        await booking.after_commit()  # hand it to the workers now, not at the next sweep
+    if await outbox.requeue(notification_id, by=me):
         flash(request, _("The notice is queued again."))
     else:
         flash(request, _("This notice is no longer failed."))

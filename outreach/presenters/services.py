@@ -21,8 +21,8 @@ from outreach.db import for_update, write_transaction
 from outreach.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorised
 from outreach.events.schemas import EventIn, EventOut, EventPatch, SlotIn, SlotPatch, VenueIn
 from outreach.events.tables import Event, Slot
-from outreach.notifications import services as outbox
 from outreach.organisations.tables import Organisation
+from outreach.outbox import services as outbox
 from outreach.presenters.schemas import EveningEdit, InvitationOut, InviteIn
 from outreach.presenters.tables import PresenterInvitation
 from outreach.principal import Principal
@@ -148,7 +148,6 @@ async def invite_firms(
         mailed = {row["id"] for row in inserted} | {row["id"] for row in renewed}
         for invitation_id in sorted(mailed):
             await _tell_firm(invitation_id, "presenter.invited", now)
-    await outbox.after_commit()
     chosen = await _out((P.event == event_id) & P.firm.slug.is_in(slugs))
     return InviteResult(
         invited=[i for i in chosen if i.id in mailed],
@@ -193,7 +192,6 @@ async def _answer(
         )
         if updated:
             await _tell_school(invitation_id, now)
-    await outbox.after_commit()
     return await get_invitation(invitation_id, by=by)
 
 
@@ -228,7 +226,6 @@ async def withdraw(
             raise Conflict("the firm has declined already", reason="declined", field="invitation")
         await P.update({P.status: "withdrawn", P.updated_at: now}).where(P.id == invitation_id)
         await _tell_firm(invitation_id, "presenter.withdrawn", now)
-    await outbox.after_commit()
     return await get_invitation(invitation_id, by=by)
 
 
@@ -546,7 +543,6 @@ async def update_evening(
                 move.capacity = edit.capacity
             if move != SlotPatch():
                 await events.update_slot(slot.id, move, by=by, now=now)
-    await outbox.after_commit()
     return await events.get_event(event_id, by=by, now=now)
 
 

@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from outreach.notifications.services import MAX_ATTEMPTS
-from outreach.notifications.tables import Notification
+from outreach.outbox.tables import Notification
 from outreach.timeutil import utcnow
 from tests.faults.conftest import Scene
 from tests.faults.harness import (

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from outreach.notifications import services as outbox
-from outreach.notifications.tables import Notification
+from outreach.outbox.tables import Notification
 from tests.factories import at, make_event, make_slot, school_day
 
 

@@ -199,7 +199,7 @@ def test_every_presenter_notice_has_its_three_templates() -> None:
     from pathlib import Path
 
     from outreach.notifications.mail import TEMPLATE_DIR
-    from outreach.notifications.schemas import PRESENTER_KINDS
+    from outreach.outbox.schemas import PRESENTER_KINDS
 
     for kind in PRESENTER_KINDS:
         for suffix in ("subject.txt", "txt", "html"):
