@@ -169,7 +169,11 @@ def for_update(query: Q) -> Q:
     """Lock the selected rows until the transaction ends (PostgreSQL).
 
     SQLite needs no row locks: `write_transaction()` holds its database-wide write lock.
+    Outside a transaction a lock would end with the statement, protecting nothing: that
+    is a mistake in the caller, and raises on both databases.
     """
+    if not in_transaction():
+        raise RuntimeError("for_update() outside write_transaction(): the lock would end at once")
     return query.lock_rows("UPDATE") if is_postgres() else query
 
 

@@ -1,4 +1,4 @@
-"""Transactions: work registered on one runs after its commit."""
+"""Transactions: row locks need one, and work registered on one runs after its commit."""
 
 from __future__ import annotations
 
@@ -6,12 +6,28 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
-from outreach.db import in_transaction, on_commit, write_transaction
+from outreach.db import for_update, in_transaction, on_commit, write_transaction
 from outreach.organisations.tables import Organisation
 
 
 async def _add_org(slug: str) -> None:
     await Organisation.insert(Organisation(slug=slug, name=slug.title(), kind="school"))
+
+
+async def test_for_update_outside_a_transaction_raises(db: str) -> None:
+    await _add_org("os-altenberg")
+    query = Organisation.objects().where(Organisation.slug == "os-altenberg")
+    with pytest.raises(RuntimeError, match="write_transaction"):
+        for_update(query)
+
+
+async def test_for_update_inside_a_transaction_reads_the_rows(db: str) -> None:
+    await _add_org("os-altenberg")
+    async with write_transaction():
+        row = await for_update(
+            Organisation.objects().where(Organisation.slug == "os-altenberg")
+        ).first()
+    assert row is not None and row.slug == "os-altenberg"
 
 
 async def test_callbacks_run_after_the_commit_once_per_key_and_never_after_a_rollback(

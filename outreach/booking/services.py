@@ -602,13 +602,17 @@ async def _refuse_if_started(booking: Booking, now: datetime | None = None) -> N
 
 
 async def _booking_by_link(
-    booking_id: int, token: str, *, purpose: str = "respond"
+    booking_id: int, token: str, *, purpose: str = "respond", lock: bool = True
 ) -> tuple[Booking, Event]:
-    """The booking a mail's signed link names; a wrong token looks like no booking."""
+    """The booking a mail's signed link names; a wrong token looks like no booking.
+
+    Locked for the caller's transaction unless `lock` is false (a page that only reads).
+    """
     check = verify_address_token if purpose == "address" else verify_respond_token
     if not check(get_settings(), booking_id, token):
         raise NotFound(f"no booking {booking_id}", field="booking")
-    booking = await for_update(Booking.objects().where(Booking.id == booking_id)).first()
+    query = Booking.objects().where(Booking.id == booking_id)
+    booking = await (for_update(query) if lock else query).first()
     if booking is None:
         raise NotFound(f"no booking {booking_id}", field="booking")
     event = await Event.objects().where(Event.id == booking.event).first()
@@ -617,7 +621,7 @@ async def _booking_by_link(
 
 async def get_booking_by_link(booking_id: int, token: str) -> BookingOut:
     """What the reminder link's page shows (a GET: it changes nothing)."""
-    booking, _ = await _booking_by_link(booking_id, token)
+    booking, _ = await _booking_by_link(booking_id, token, lock=False)
     return (await _outs([booking]))[0]
 
 
@@ -660,7 +664,7 @@ def _address_payload(verify_by: datetime) -> dict[str, Any]:
 
 async def get_booking_by_address_link(booking_id: int, token: str) -> BookingOut:
     """What the confirm-your-address page shows (a GET: mail scanners open links)."""
-    booking, _ = await _booking_by_link(booking_id, token, purpose="address")
+    booking, _ = await _booking_by_link(booking_id, token, purpose="address", lock=False)
     return (await _outs([booking]))[0]
 
 
