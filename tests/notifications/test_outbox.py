@@ -13,7 +13,7 @@ from outreach.notifications import services
 from outreach.outbox import services as outbox
 from outreach.outbox.tables import Notification
 from outreach.timeutil import utcnow
-from tests.notifications.helpers import SmtpSink, make_booking, read_eml_dir, with_settings
+from tests.notifications.helpers import Booked, SmtpSink, make_booking, read_eml_dir, with_settings
 
 N = Notification
 
@@ -183,11 +183,11 @@ async def test_a_mail_server_that_is_down_is_retried(settings: Settings, db: str
     assert (await _row(notification_id))["status"] == "pending"
 
 
-async def _enqueue_for(booked: object) -> int | None:
+async def _enqueue_for(booked: Booked) -> int | None:
     return await outbox.enqueue(
         "booking.confirmed",
-        booking_id=booked.booking_id,  # type: ignore[attr-defined]
-        recipient=booked.contact_email,  # type: ignore[attr-defined]
+        booking_id=booked.booking_id,
+        recipient=booked.contact_email,
         payload={},
         instant=utcnow(),
     )
