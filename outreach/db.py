@@ -19,6 +19,17 @@ import asyncpg
 from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import SQLiteEngine, TransactionType
 
+from outreach.accounts.tables import ApiToken, User
+from outreach.audit.tables import AuditEntry
+from outreach.booking.tables import Booking, IdempotencyRecord
+from outreach.events.tables import Event, Slot, Venue
+from outreach.feeds.tables import FeedChange, FeedDocument, FeedPiece
+from outreach.itineraries.tables import Itinerary, ItineraryVisit
+from outreach.organisations.tables import Organisation
+from outreach.outbox.tables import Notification
+from outreach.presenters.tables import PresenterInvitation
+from outreach.workplan.tables import Milestone, MilestoneEvent, Priority, WorkPlan
+
 if TYPE_CHECKING:
     from piccolo.engine.base import Engine
     from piccolo.table import Table
@@ -62,17 +73,6 @@ def make_engine(settings: Settings) -> Engine:
 
 def all_tables() -> list[type[Table]]:
     """Every table of every feature, in dependency order."""
-    from outreach.accounts.tables import ApiToken, User
-    from outreach.audit.tables import AuditEntry
-    from outreach.booking.tables import Booking, IdempotencyRecord
-    from outreach.events.tables import Event, Slot, Venue
-    from outreach.feeds.tables import FeedChange, FeedDocument, FeedPiece
-    from outreach.itineraries.tables import Itinerary, ItineraryVisit
-    from outreach.organisations.tables import Organisation
-    from outreach.outbox.tables import Notification
-    from outreach.presenters.tables import PresenterInvitation
-    from outreach.workplan.tables import Milestone, MilestoneEvent, Priority, WorkPlan
-
     return [
         Organisation,
         User,
@@ -98,6 +98,7 @@ def all_tables() -> list[type[Table]]:
 
 
 def current_engine() -> Engine:
+    # Imported here: `piccolo_conf` builds its engine with `make_engine` from this module.
     from outreach import piccolo_conf
 
     return piccolo_conf.DB
@@ -107,6 +108,7 @@ def use_engine(engine: Engine) -> None:
     """Point Piccolo (configuration, migrations and every table) at `engine`."""
     from piccolo.apps.migrations.tables import Migration
 
+    # Imported here: `piccolo_conf` builds its engine with `make_engine` from this module.
     from outreach import piccolo_conf
 
     piccolo_conf.DB = engine

@@ -37,16 +37,21 @@ from datetime import date, datetime, time, timedelta
 
 from outreach.accounts.services import NewUser, create_user, principal_for
 from outreach.booking import services as booking
+from outreach.booking.attendance import record_attendance
 from outreach.booking.schemas import BookingOut, BookingRequest
+from outreach.booking.tables import Booking
 from outreach.calendar.holidays import PUBLIC_HOLIDAY, closure_on
 from outreach.config import get_settings
 from outreach.db import is_postgres, write_transaction
 from outreach.events.schemas import EventIn, EventOut, SlotIn, SlotOut, VenueIn
 from outreach.events.services import add_slot, cancel_event, create_event
+from outreach.events.tables import Event
 from outreach.links import address_token
 from outreach.organisations.services import OrganisationIn, create_organisation
 from outreach.organisations.tables import Organisation
 from outreach.outbox import services as outbox
+from outreach.presenters import services as presenters
+from outreach.presenters.schemas import InviteIn
 from outreach.principal import ANONYMOUS, Principal
 from outreach.timeutil import LOCAL_TZ, local, utcnow
 from outreach.workplan import services as workplan
@@ -1300,9 +1305,6 @@ class _Loader:
 
     async def _presenters(self, event: EventOut, school: str) -> None:
         """The school invites three firms to present; two accept, one has not answered."""
-        from outreach.presenters import services as presenters
-        from outreach.presenters.schemas import InviteIn
-
         firms = self.rng.sample(sorted(self.coordinators), 3)
         host = self.teachers.get(school, self.admin)
         invited = await presenters.invite_firms(
@@ -1421,9 +1423,6 @@ class _Loader:
 
     async def _attendance(self) -> None:
         """Hosts recorded who came, except for the last ten days (shown as expected)."""
-        from outreach.booking.attendance import record_attendance
-        from outreach.booking.tables import Booking
-
         rows = (
             await Booking.select(Booking.id, Booking.persons, Booking.kind)
             .where(
@@ -1444,8 +1443,6 @@ class _Loader:
 
     async def _work_plan(self) -> None:
         """The work plan of the current school year, as agreed with the members."""
-        from outreach.events.tables import Event
-
         year = school_year_of(self.now)
         first = int(year[:4])
         plan = await workplan.create_plan(

@@ -30,6 +30,7 @@ from redis import Redis
 
 from outreach import config, db
 from outreach.outbox import services as outbox
+from workers.scheduler import run_scheduler
 
 if TYPE_CHECKING:
     from outreach.config import Settings
@@ -108,6 +109,7 @@ def use_broker(broker: Broker) -> Broker:
 
 async def dispatch(ids: Sequence[int]) -> None:
     """The outbox's dispatcher: one delivery message per id."""
+    # Imported here: the actor declares itself on the broker this module builds.
     from workers.notifications import deliver_notification
 
     def send_all() -> None:
@@ -157,8 +159,6 @@ def start_embedded_worker(settings: Settings | None = None) -> None:
     outbox.set_dispatcher(dispatch)
     if not settings.embedded_worker or _embedded is not None:
         return
-    from workers.scheduler import run_scheduler
-
     _home_loop, _closing = loop, False
     worker = Worker(broker, worker_threads=EMBEDDED_THREADS, worker_timeout=500)
     worker.start()

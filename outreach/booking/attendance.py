@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from outreach.access import can_manage
 from outreach.accounts.tables import User
 from outreach.booking.tables import Booking
 from outreach.db import for_update, write_transaction
 from outreach.errors import Conflict, Invalid, NotFound
-from outreach.events.services import can_manage
 from outreach.events.tables import Event, Slot
 from outreach.outbox import services as outbox
 from outreach.principal import Principal

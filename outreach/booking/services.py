@@ -21,17 +21,17 @@ import asyncpg
 import msgspec
 from piccolo.columns.combination import WhereRaw
 
-from outreach.accounts.services import normalise_email
+from outreach.access import can_manage, load_event_row
+from outreach.addresses import normalise_email
 from outreach.audit import services as audit
 from outreach.booking.schemas import BookingOut, BookingRequest
 from outreach.booking.tables import HOLDING_STATUSES, Booking, IdempotencyRecord
+from outreach.calendar import changes as feeds
 from outreach.calendar.holidays import closure_on
 from outreach.config import get_settings
 from outreach.db import for_update, write_transaction
 from outreach.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorised
-from outreach.events.services import can_manage, load_event_row
 from outreach.events.tables import Event, Slot
-from outreach.feeds import changes as feeds
 from outreach.links import verify_address_token, verify_respond_token
 from outreach.observability import BOOKINGS_PLACED
 from outreach.organisations.tables import Organisation

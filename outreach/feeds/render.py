@@ -28,9 +28,9 @@ from urllib.parse import urlsplit
 from babel.numbers import format_decimal
 
 from outreach.booking.tables import Booking
+from outreach.calendar.ical import VEventSpec, vevent_bytes
 from outreach.config import get_settings
 from outreach.events.tables import Event, Slot, Venue
-from outreach.feeds.ical import VEventSpec, vevent_bytes
 from outreach.itineraries.services import FeedLeg
 from outreach.organisations.tables import Organisation
 

@@ -36,6 +36,7 @@ from outreach.pages.common import (
     redirect,
     require,
 )
+from outreach.pages.i18n import translations
 from outreach.principal import Principal
 from outreach.timeutil import LOCAL_TZ, utcnow
 from outreach.web import IdPath
@@ -158,8 +159,6 @@ async def invite(
 
 async def _send_invitation(request: Request[Any, Any, Any], user: Any, token: str) -> None:
     """Mail the set-password link in the invited person's language; say how it went."""
-    from outreach.pages.i18n import translations
-
     _ = gettext_for(request)
     t = translations(user.language).gettext
     text = t(
