@@ -30,7 +30,7 @@ from redis import Redis
 from redis.exceptions import RedisError
 
 from outreach.booking.tables import Booking
-from outreach.notifications.services import SKIPPED_PREFIX
+from outreach.outbox.services import SKIPPED_PREFIX
 from outreach.outbox.tables import Notification
 from tests.support import TEST_SECRET, postgres_dsn, require_service
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from outreach.notifications.services import MAX_ATTEMPTS
+from outreach.outbox.services import MAX_ATTEMPTS
 from outreach.outbox.tables import Notification
 from outreach.timeutil import utcnow
 from tests.faults.conftest import Scene
