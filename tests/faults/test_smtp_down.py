@@ -44,7 +44,7 @@ N = Notification
 BOOKINGS = 20
 RETRY_SECONDS = 2
 _RETRY = re.compile(
-    r"^(\S+ \S+) WARNING outreach\.notifications\.services: notification (\d+) \(\S+\) "
+    r"^(\S+ \S+) WARNING outreach\.outbox\.services: notification (\d+) \(\S+\) "
     r"attempt (\d+) failed, retry at (\S+): ",
     re.MULTILINE,
 )
