@@ -57,8 +57,9 @@ from outreach.booking import services as booking
 from outreach.config import Settings, set_settings
 from outreach.events.schemas import EventIn
 from outreach.events.services import create_event
-from outreach.notifications import services as outbox
-from outreach.notifications.tables import Notification
+from outreach.notifications import services as delivery
+from outreach.outbox import services as outbox
+from outreach.outbox.tables import Notification
 from outreach.timeutil import utcnow
 from tests.factories import at, class_visit, make_org, make_slot, make_user, school_day
 
@@ -392,7 +393,7 @@ async def main(args: argparse.Namespace, sink: Sink) -> None:
         await N.update({N.status: "sent", N.sent_at: utcnow(), N.last_error: SETUP_MARK}).where(
             N.status == "pending"
         )
-        queued = await outbox.schedule_reminders(now=utcnow())
+        queued = await delivery.schedule_reminders(now=utcnow())
         assert queued == count, f"{queued} reminders queued, expected {count}"
         assert len(await outbox.due_ids(limit=count + 1)) == count
 

@@ -9,6 +9,7 @@ from typing import Any
 from litestar import Litestar, Request, Response, get
 from litestar.config.response_cache import ResponseCacheConfig
 from litestar.di import Provide
+from litestar.exceptions import HTTPException
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.plugins import RedocRenderPlugin, SwaggerRenderPlugin
@@ -42,9 +43,11 @@ from outreach.pages import (
     static_router,
     template_config,
 )
+from outreach.pages.common import page_exception_handlers
 from outreach.presenters.api import EventPresenterController, PresenterInvitationController
-from outreach.web import exception_handlers, provide_principal
+from outreach.web import api_http_error, exception_handlers, provide_principal, wants_page
 from outreach.workplan.api import MilestoneController, ReportController, WorkPlanController
+from workers.broker import start_embedded_worker, stop_embedded_worker
 
 __all__ = ["create_app"]
 
@@ -92,16 +95,19 @@ async def _start_pool() -> None:
     await db.start_pool(get_settings().db_pool_max)
 
 
+def _http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    """An error outside any route (404, 405): a page for a browser, JSON for the API."""
+    if wants_page(request):
+        return page_exception_handlers[HTTPException](request, exc)  # type: ignore[no-any-return]
+    return api_http_error(request, exc)
+
+
 async def _start_workers() -> None:
     """Connect the outbox to the broker; without REDIS_URL also run the worker in-process."""
-    from workers.broker import start_embedded_worker
-
     start_embedded_worker()
 
 
 async def _stop_workers() -> None:
-    from workers.broker import stop_embedded_worker
-
     stop_embedded_worker()
 
 
@@ -155,7 +161,7 @@ def create_app(*, start_workers: bool = True, use_pool: bool = True) -> Litestar
         # Pages: a session cookie, CSRF on every form, Jinja templates (see outreach/pages).
         csrf_config=csrf_config(settings),
         template_config=template_config(TEMPLATES),
-        exception_handlers=exception_handlers,
+        exception_handlers={**exception_handlers, HTTPException: _http_error},
         openapi_config=openapi,
         on_startup=[
             _drain_on_sigterm,

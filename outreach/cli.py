@@ -11,9 +11,14 @@ from typing import Any, TypeVar
 
 import click
 
+from outreach import db
+from outreach.accounts.services import NewUser, create_user, issue_api_token
 from outreach.config import ConfigError, get_settings
+from outreach.demo import load_demo, load_demo_if_empty
 from outreach.errors import DomainError
 from outreach.observability import prepare_multiprocess_dir, setup_logging
+from outreach.organisations.services import OrganisationIn, create_organisation
+from workers.scheduler import run_scheduler_forever, tick
 
 T = TypeVar("T")
 log = logging.getLogger("outreach")
@@ -36,8 +41,6 @@ def _run(make: Callable[[], Awaitable[T]]) -> T:
     """Run one async step with the database; domain and config errors exit 2 with a message."""
 
     async def wrapped() -> T:
-        from outreach import db
-
         await db.start_pool(2)
         try:
             return await make()
@@ -68,20 +71,16 @@ def main() -> None:
 @main.command()
 def migrate() -> None:
     """Apply all migrations; safe to run again."""
-    from outreach.db import migrate as run_migrations
-
-    _run(run_migrations)
+    _run(db.migrate)
     click.echo("migrations applied")
 
 
 @main.command()
 def demo() -> None:
     """Load the demo network of the Glashütte region; safe to run again."""
-    from outreach.db import migrate as run_migrations
-    from outreach.demo import load_demo
 
     async def step() -> Any:
-        await run_migrations()
+        await db.migrate()
         return await load_demo()
 
     summary = _run(step)
@@ -108,16 +107,12 @@ def serve(host: str, port: int, workers: int, with_demo: bool) -> None:
     """Run the web service (with no REDIS_URL, also an in-process worker and scheduler)."""
     import uvicorn
 
-    from outreach.db import migrate as run_migrations
-
     settings = get_settings()
     if not settings.uses_postgres or with_demo:
         # The embedded database is ours alone: bring it up to date on start.
         async def step() -> None:
-            await run_migrations()
+            await db.migrate()
             if with_demo:
-                from outreach.demo import load_demo_if_empty
-
                 loaded = await load_demo_if_empty()
                 if loaded:
                     log.info("demo network loaded: %s", loaded)
@@ -181,7 +176,6 @@ def worker(processes: int, threads: int) -> None:
 )
 def scheduler(once: bool) -> None:
     """Run the periodic part: due reminders, retries, the outbox sweep."""
-    from workers.scheduler import run_scheduler_forever, tick
 
     async def step() -> bool:
         if once:
@@ -207,8 +201,6 @@ def org() -> None:
 @click.option("--email", "contact_email", default="", help="Contact e-mail of the organisation.")
 def org_create(kind: str, slug: str, name: str, city: str, contact_email: str) -> None:
     """Create an organisation."""
-    from outreach.organisations.services import OrganisationIn, create_organisation
-
     data = OrganisationIn(kind=kind, slug=slug, name=name, city=city, contact_email=contact_email)
     created = _run(lambda: create_organisation(data))
     click.echo(f"created {created.kind} {created.slug} (id {created.id})")
@@ -227,7 +219,6 @@ def user() -> None:
 @click.option("--language", default="de", type=click.Choice(["de", "en", "cs"]))
 def user_create(email: str, role: str, org_slug: str | None, name: str, language: str) -> None:
     """Create a user and print an API token (as the last line)."""
-    from outreach.accounts.services import NewUser, create_user, issue_api_token
 
     async def step() -> tuple[Any, str]:
         created = await create_user(

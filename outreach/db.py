@@ -3,18 +3,32 @@
 PostgreSQL in production, SQLite as the embedded default. Business rules never
 open transactions themselves: they call `write_transaction()`, which on SQLite takes
 the write lock at BEGIN (IMMEDIATE) so that two writers never deadlock on upgrade.
+Work that must follow the commit (handing new outbox rows to the broker) is registered
+on the transaction with `on_commit()` and runs once it has committed.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, TypeVar
 
 import asyncpg
 from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import SQLiteEngine, TransactionType
+
+from outreach.accounts.tables import ApiToken, User
+from outreach.audit.tables import AuditEntry
+from outreach.booking.tables import Booking, IdempotencyRecord
+from outreach.events.tables import Event, Slot, Venue
+from outreach.feeds.tables import FeedChange, FeedDocument, FeedPiece
+from outreach.itineraries.tables import Itinerary, ItineraryVisit
+from outreach.organisations.tables import Organisation
+from outreach.outbox.tables import Notification
+from outreach.presenters.tables import PresenterInvitation
+from outreach.workplan.tables import Milestone, MilestoneEvent, Priority, WorkPlan
 
 if TYPE_CHECKING:
     from piccolo.engine.base import Engine
@@ -31,6 +45,7 @@ __all__ = [
     "is_postgres",
     "make_engine",
     "migrate",
+    "on_commit",
     "ping",
     "start_pool",
     "unreachable",
@@ -40,6 +55,12 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 Q = TypeVar("Q")
+H = TypeVar("H", bound=Callable[[], Awaitable[None]])
+
+# The callbacks registered on the outermost `write_transaction()` of this task, by key.
+_commit_hooks: ContextVar[dict[Hashable, Callable[[], Awaitable[None]]] | None] = ContextVar(
+    "outreach_commit_hooks", default=None
+)
 
 
 def make_engine(settings: Settings) -> Engine:
@@ -52,17 +73,6 @@ def make_engine(settings: Settings) -> Engine:
 
 def all_tables() -> list[type[Table]]:
     """Every table of every feature, in dependency order."""
-    from outreach.accounts.tables import ApiToken, User
-    from outreach.audit.tables import AuditEntry
-    from outreach.booking.tables import Booking, IdempotencyRecord
-    from outreach.events.tables import Event, Slot, Venue
-    from outreach.feeds.tables import FeedChange, FeedDocument, FeedPiece
-    from outreach.itineraries.tables import Itinerary, ItineraryVisit
-    from outreach.notifications.tables import Notification
-    from outreach.organisations.tables import Organisation
-    from outreach.presenters.tables import PresenterInvitation
-    from outreach.workplan.tables import Milestone, MilestoneEvent, Priority, WorkPlan
-
     return [
         Organisation,
         User,
@@ -88,6 +98,7 @@ def all_tables() -> list[type[Table]]:
 
 
 def current_engine() -> Engine:
+    # Imported here: `piccolo_conf` builds its engine with `make_engine` from this module.
     from outreach import piccolo_conf
 
     return piccolo_conf.DB
@@ -97,6 +108,7 @@ def use_engine(engine: Engine) -> None:
     """Point Piccolo (configuration, migrations and every table) at `engine`."""
     from piccolo.apps.migrations.tables import Migration
 
+    # Imported here: `piccolo_conf` builds its engine with `make_engine` from this module.
     from outreach import piccolo_conf
 
     piccolo_conf.DB = engine
@@ -110,16 +122,45 @@ def in_transaction() -> bool:
 
 @contextlib.asynccontextmanager
 async def write_transaction() -> AsyncIterator[None]:
-    """One atomic unit of writes; joins an enclosing transaction if there is one."""
+    """One atomic unit of writes; joins an enclosing transaction if there is one.
+
+    The callbacks given to `on_commit()` inside it run after the commit, in order;
+    after a rollback they are dropped.
+    """
     engine = current_engine()
     if in_transaction():
         yield
-    elif isinstance(engine, SQLiteEngine):
-        async with engine.transaction(transaction_type=TransactionType.immediate):
-            yield
-    else:
-        async with engine.transaction():
-            yield
+        return
+    hooks: dict[Hashable, Callable[[], Awaitable[None]]] = {}
+    token = _commit_hooks.set(hooks)
+    try:
+        if isinstance(engine, SQLiteEngine):
+            async with engine.transaction(transaction_type=TransactionType.immediate):
+                yield
+        else:
+            async with engine.transaction():
+                yield
+    finally:
+        _commit_hooks.reset(token)
+    for callback in hooks.values():
+        try:
+            await callback()
+        except Exception:
+            # The writes are committed: the caller must not see them as failed.
+            log.exception("a callback after commit failed")
+
+
+def on_commit(callback: H, *, key: Hashable | None = None) -> H:
+    """Run `callback` once the enclosing `write_transaction()` has committed.
+
+    With a `key`, a transaction runs one callback per key: the first registered is
+    kept and returned, so callers can gather work into it. Outside a transaction
+    there is nothing to wait for: that is a mistake, and raises.
+    """
+    hooks = _commit_hooks.get()
+    if hooks is None or not in_transaction():
+        raise RuntimeError("on_commit() needs an open write_transaction()")
+    return hooks.setdefault(object() if key is None else key, callback)  # type: ignore[return-value]
 
 
 def is_postgres() -> bool:
@@ -130,7 +171,11 @@ def for_update(query: Q) -> Q:
     """Lock the selected rows until the transaction ends (PostgreSQL).
 
     SQLite needs no row locks: `write_transaction()` holds its database-wide write lock.
+    Outside a transaction a lock would end with the statement, protecting nothing: that
+    is a mistake in the caller, and raises on both databases.
     """
+    if not in_transaction():
+        raise RuntimeError("for_update() outside write_transaction(): the lock would end at once")
     return query.lock_rows("UPDATE") if is_postgres() else query
 
 

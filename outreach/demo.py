@@ -46,16 +46,21 @@ import msgspec
 
 from outreach.accounts.services import NewUser, create_user, principal_for
 from outreach.booking import services as booking
+from outreach.booking.attendance import record_attendance
 from outreach.booking.schemas import BookingOut, BookingRequest
+from outreach.booking.tables import Booking
 from outreach.calendar.holidays import PUBLIC_HOLIDAY, closure_on
 from outreach.config import get_settings
 from outreach.db import is_postgres, write_transaction
 from outreach.events.schemas import EventIn, EventOut, SlotIn, SlotOut, VenueIn
 from outreach.events.services import add_slot, cancel_event, create_event
-from outreach.notifications import services as notifications
-from outreach.notifications.links import address_token
+from outreach.events.tables import Event
+from outreach.links import address_token
 from outreach.organisations.services import OrganisationIn, create_organisation
 from outreach.organisations.tables import Organisation
+from outreach.outbox import services as outbox
+from outreach.presenters import services as presenters
+from outreach.presenters.schemas import InviteIn
 from outreach.principal import ANONYMOUS, Principal
 from outreach.timeutil import LOCAL_TZ, local, utcnow
 from outreach.workplan import services as workplan
@@ -378,7 +383,7 @@ async def _load(now: datetime | None, *, only_into_empty: bool) -> str | None:
             return None
         summary = await _Loader(now).run()
         # The demo's history is invented: its notices are recorded, never mailed.
-        await notifications.skip_pending(reason="demo data")
+        await outbox.skip_pending(reason="demo data")
     log.info("%s", summary)
     return summary
 
@@ -867,9 +872,6 @@ class _Loader:
 
     async def _presenters(self, event: EventOut, school: str) -> None:
         """The school invites three firms to present; two accept, one has not answered."""
-        from outreach.presenters import services as presenters
-        from outreach.presenters.schemas import InviteIn
-
         firms = self.rng.sample(sorted(self.coordinators), 3)
         host = self.teachers.get(school, self.admin)
         invited = await presenters.invite_firms(
@@ -988,9 +990,6 @@ class _Loader:
 
     async def _attendance(self) -> None:
         """Hosts recorded who came, except for the last ten days (shown as expected)."""
-        from outreach.booking.attendance import record_attendance
-        from outreach.booking.tables import Booking
-
         rows = (
             await Booking.select(Booking.id, Booking.persons, Booking.kind)
             .where(
@@ -1011,8 +1010,6 @@ class _Loader:
 
     async def _work_plan(self) -> None:
         """The work plan of the current school year, as agreed with the members."""
-        from outreach.events.tables import Event
-
         year = school_year_of(self.now)
         first = int(year[:4])
         plan = await workplan.create_plan(

@@ -40,6 +40,8 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import REGISTRY, Collector
 
+from outreach.outbox.services import outbox_counts
+
 __all__ = [
     "BOOKINGS_PLACED",
     "FEED_RENDERS",
@@ -171,8 +173,6 @@ class _Snapshot(Collector):
 
 
 async def _database_gauges() -> list[Metric]:
-    from outreach.notifications.services import outbox_counts
-
     counts, due = await outbox_counts()
     by_status = GaugeMetricFamily(
         "outreach_notifications", "Notices in the outbox, by status", labels=["status"]

@@ -55,6 +55,8 @@ TEXTS: dict[str, str] = {
         "Class %(label)s already has a visit at %(starts_at)s that overlaps this time."
     ),
     # Changing bookings.
+    "not_enough_places": N_("Only %(free)s more places are free in this time."),
+    "link_invalid": N_("This link is not valid (any more)."),
     "wrong_status": N_("This booking cannot be changed in its current state."),
     "started": N_("The visit has begun and can no longer be changed."),
     "unverified": N_("The registrant has not confirmed the e-mail address yet."),

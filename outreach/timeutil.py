@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
+from outreach.errors import Invalid
+
 __all__ = ["LOCAL_TZ", "as_utc", "local", "utcnow"]
 
 LOCAL_TZ = ZoneInfo("Europe/Berlin")
@@ -16,8 +18,6 @@ def utcnow() -> datetime:
 
 def as_utc(moment: datetime, *, field: str = "time") -> datetime:
     """An aware instant in UTC; a naive one is refused, since its meaning is unknown."""
-    from outreach.errors import Invalid
-
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise Invalid(f"{field} must include a time zone offset, e.g. +01:00", field=field)
     return moment.astimezone(UTC)

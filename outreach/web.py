@@ -142,21 +142,16 @@ def _validation_error(
 _NOT_PAGES = ("/api/", "/feeds/", "/schema", "/health", "/static/")
 
 
-def _wants_page(request: Request[Any, Any, Any]) -> bool:
-    """A browser asking for a page (not the API): errors outside any route get HTML too."""
+def wants_page(request: Request[Any, Any, Any]) -> bool:
+    """A browser asking for a page (not the API): errors outside any route get HTML too.
+
+    The app (`outreach.app`) sends those to the pages' handler; this module knows no pages.
+    """
     path = request.url.path
     return not path.startswith(_NOT_PAGES) and "text/html" in request.headers.get("accept", "")
 
 
-def _http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
-    if _wants_page(request):
-        from outreach.pages.common import page_exception_handlers
-
-        return page_exception_handlers[HTTPException](request, exc)  # type: ignore[no-any-return]
-    return _api_http_error(request, exc)
-
-
-def _api_http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, Any]]:
+def api_http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, Any]]:
     if exc.status_code == 400 and str(exc.detail).startswith("JSON is malformed"):
         return Response(
             {"message": f"the request body is not valid JSON ({exc.detail})", "field": "body"},
@@ -201,6 +196,6 @@ def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[dic
 exception_handlers: dict[Any, Any] = {
     DomainError: _domain_error,
     ValidationException: _validation_error,
-    HTTPException: _http_error,
+    HTTPException: api_http_error,
     Exception: _unexpected,
 }

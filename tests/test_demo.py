@@ -31,9 +31,9 @@ from outreach.demo import (
     load_demo_if_empty,
 )
 from outreach.events.tables import Event, Slot
-from outreach.notifications.tables import Notification
 from outreach.organisations.services import OrganisationIn, create_organisation
 from outreach.organisations.tables import Organisation
+from outreach.outbox.tables import Notification
 from outreach.timeutil import local
 
 NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)

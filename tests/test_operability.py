@@ -144,7 +144,7 @@ async def test_metrics_count_requests_bookings_and_the_outbox(client, metrics_to
     assert grew("outreach_http_request_duration_seconds_count", method="GET", route=route) == 4
     assert grew("outreach_bookings_placed_total", status=status) == 1
     # The booking queued its notices: the outbox gauges are read from the database.
-    from outreach.notifications.tables import Notification
+    from outreach.outbox.tables import Notification
 
     pending = await Notification.count().where(Notification.status == "pending")
     assert pending > 0

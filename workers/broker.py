@@ -29,7 +29,8 @@ from dramatiq.middleware import AsyncIO
 from redis import Redis
 
 from outreach import config, db
-from outreach.notifications import services as notifications
+from outreach.outbox import services as outbox
+from workers.scheduler import run_scheduler
 
 if TYPE_CHECKING:
     from outreach.config import Settings
@@ -108,6 +109,7 @@ def use_broker(broker: Broker) -> Broker:
 
 async def dispatch(ids: Sequence[int]) -> None:
     """The outbox's dispatcher: one delivery message per id."""
+    # Imported here: the actor declares itself on the broker this module builds.
     from workers.notifications import deliver_notification
 
     def send_all() -> None:
@@ -146,7 +148,7 @@ def _loop_thread() -> Any:
 def start_embedded_worker(settings: Settings | None = None) -> None:
     """Call from the web app's start-up (inside its running loop).
 
-    Always connects `notifications.after_commit()` to the broker. With no REDIS_URL it
+    Always connects the outbox (`outbox.set_dispatcher`) to the broker. With no REDIS_URL it
     also starts the in-process worker and the scheduler; with Redis the separate
     `outreach worker` and `outreach scheduler` processes do that.
     """
@@ -154,11 +156,9 @@ def start_embedded_worker(settings: Settings | None = None) -> None:
     settings = settings or config.get_settings()
     loop = asyncio.get_running_loop()
     broker = get_broker()
-    notifications.set_dispatcher(dispatch)
+    outbox.set_dispatcher(dispatch)
     if not settings.embedded_worker or _embedded is not None:
         return
-    from workers.scheduler import run_scheduler
-
     _home_loop, _closing = loop, False
     worker = Worker(broker, worker_threads=EMBEDDED_THREADS, worker_timeout=500)
     worker.start()
@@ -171,7 +171,7 @@ def start_embedded_worker(settings: Settings | None = None) -> None:
 def stop_embedded_worker() -> None:
     """Call from the web app's shutdown. Unsent rows stay in the outbox for next time."""
     global _embedded, _home_loop, _closing
-    notifications.set_dispatcher(None)
+    outbox.set_dispatcher(None)
     embedded, _embedded = _embedded, None
     if embedded is None:
         return

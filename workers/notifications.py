@@ -10,6 +10,7 @@ import dramatiq
 
 from outreach.notifications import services
 from outreach.notifications.schemas import SweepResult
+from outreach.outbox import services as outbox
 from workers.broker import get_broker, on_home_loop
 
 __all__ = ["ACTORS", "QUEUE", "deliver_notification", "sweep", "sweep_and_dispatch"]
@@ -33,7 +34,7 @@ async def _sweep() -> None:
 async def sweep_and_dispatch(now: datetime | None = None) -> SweepResult:
     """Queue due reminders, then hand every due row to the workers, one message each."""
     result = SweepResult(reminders=await services.schedule_reminders(now))
-    ids = await services.take_due(now, SWEEP_BATCH)
+    ids = await outbox.take_due(now, SWEEP_BATCH)
     if ids:
         await asyncio.to_thread(_send_all, ids)
         result.outcomes["dispatched"] = len(ids)

@@ -23,8 +23,12 @@ from datetime import datetime
 import asyncpg
 
 from outreach import config, db
+from outreach.booking.attendance import ask_hosts_for_attendance
+from outreach.booking.services import anonymise_ended_bookings, release_unverified
+from outreach.feeds.services import publish_pending
 from outreach.notifications import services
 from outreach.notifications.schemas import SweepResult
+from outreach.outbox import services as outbox
 
 __all__ = [
     "DEFAULT_INTERVAL",
@@ -54,7 +58,7 @@ async def run_sweep_once(now: datetime | None = None) -> SweepResult:
             result.count(await services.deliver(notification_id, now))
 
     for _ in range(MAX_BATCHES):
-        ids = await services.due_ids(now, SWEEP_BATCH)
+        ids = await outbox.due_ids(now, SWEEP_BATCH)
         await asyncio.gather(*(deliver(i) for i in ids))
         if len(ids) < SWEEP_BATCH:
             break
@@ -107,16 +111,12 @@ async def _housekeeping() -> None:
     """Privacy: contact data of long-past visits goes (idempotent; any scheduler may run it)."""
     if not _due("housekeeping", HOUSEKEEPING_EVERY):
         return
-    from outreach.booking.services import anonymise_ended_bookings
-
     await anonymise_ended_bookings()
 
 
 async def _release_unconfirmed() -> None:
     """Every tick, not hourly: an unconfirmed registration must not hold places long
     after its deadline. Indexed on verify_by, so a tick with nothing due costs one probe."""
-    from outreach.booking.services import release_unverified
-
     try:
         await release_unverified()
     except Exception:
@@ -131,8 +131,6 @@ async def _ask_for_attendance() -> None:
     """Hosts who have not recorded who came, 3 days after a slot, get one mail per slot."""
     if not _due("attendance", ATTENDANCE_EVERY):
         return
-    from outreach.booking.attendance import ask_hosts_for_attendance
-
     await ask_hosts_for_attendance()
 
 
@@ -140,10 +138,10 @@ async def _publish_feeds(direct: bool) -> None:
     """Calendar feeds: render what changed, here (embedded) or by a worker (Redis)."""
     try:
         if direct:
-            from outreach.feeds.services import publish_pending
-
             await publish_pending()
         else:
+            # Imported here: loading an actor module builds the broker from the settings; the
+            # CLI loads this module before it has read them, and a tick without Redis needs none.
             from workers.feeds import publish_feeds
 
             await asyncio.to_thread(publish_feeds.send)
@@ -201,6 +199,8 @@ async def _tick(direct: bool) -> None:
         if result.reminders or result.outcomes:
             log.info("sweep: %d reminder(s) queued, %s", result.reminders, result.outcomes)
         return
+    # Imported here: loading an actor module builds the broker from the settings; the
+    # CLI loads this module before it has read them, and a tick without Redis needs none.
     from workers.notifications import sweep
 
     await asyncio.to_thread(sweep.send)

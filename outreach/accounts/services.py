@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import re
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from outreach.accounts.tables import ROLES, ApiToken, User
+from outreach.addresses import normalise_email
 from outreach.audit.services import record
 from outreach.config import get_settings
 from outreach.db import for_update, write_transaction
 from outreach.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorised
+from outreach.links import mail_host
+from outreach.notifications.transports import transport_for
 from outreach.organisations.services import get_by_slug
 from outreach.principal import Principal
 from outreach.security import (
@@ -38,7 +40,6 @@ __all__ = [
     "issue_api_token",
     "list_open_invitations",
     "list_users",
-    "normalise_email",
     "password_token_user",
     "principal_for",
     "principal_for_session",
@@ -56,17 +57,8 @@ __all__ = [
 LANGUAGES = ("de", "en", "cs")
 API_PREFIX = "otk"
 FEED_PREFIX = "otf"
-# Deliberately loose: the mail server is the real judge; this catches typos and injection.
-_EMAIL = re.compile(r"^[^@\s<>,;\"\r\n]+@[^@\s<>,;\"\r\n]+\.[^@\s<>,;\"\r\n]+$")
 # Which organisation kind each role belongs to.
 _ROLE_ORG_KIND = {"firm": "firm", "school": "school"}
-
-
-def normalise_email(email: str, *, field: str = "email") -> str:
-    email = email.strip().lower()
-    if len(email) > 254 or not _EMAIL.match(email):
-        raise Invalid(f"{field} is not a valid e-mail address", field=field)
-    return email
 
 
 @dataclass(frozen=True)
@@ -412,9 +404,6 @@ async def send_account_mail(recipient: str, subject: str, text: str) -> None:
     """
     from email.message import EmailMessage
     from email.utils import formatdate, make_msgid
-
-    from outreach.notifications.links import mail_host
-    from outreach.notifications.transports import transport_for
 
     settings = get_settings()
     message = EmailMessage()

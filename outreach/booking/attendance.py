@@ -15,13 +15,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from outreach.access import can_manage
 from outreach.accounts.tables import User
 from outreach.booking.tables import Booking
 from outreach.db import for_update, write_transaction
 from outreach.errors import Conflict, Invalid, NotFound
-from outreach.events.services import can_manage
 from outreach.events.tables import Event, Slot
-from outreach.notifications import services as notifications
+from outreach.outbox import services as outbox
 from outreach.principal import Principal
 from outreach.timeutil import as_utc, utcnow
 
@@ -154,7 +154,7 @@ async def ask_hosts_for_attendance(now: datetime | None = None) -> int:
             for user in users:
                 if user["organisation"] != row["host"]:
                     continue
-                new_id = await notifications.enqueue(
+                new_id = await outbox.enqueue(
                     REMINDER_KIND,
                     booking_id=row["id"],
                     recipient=user["email"],
@@ -163,7 +163,6 @@ async def ask_hosts_for_attendance(now: datetime | None = None) -> int:
                     key=f"{REMINDER_KIND}:slot-{slot_id}:user-{user['id']}",
                 )
                 queued += new_id is not None
-    await notifications.after_commit()
     if queued:
         log.info("asked hosts for attendance: %d mail(s)", queued)
     return queued

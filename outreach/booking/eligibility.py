@@ -37,6 +37,7 @@ __all__ = [
     "Refusal",
     "SlotFacts",
     "load_slots",
+    "party_size_refusal",
     "refusal",
     "slot_refusals",
     "slot_state_refusal",
@@ -211,18 +212,8 @@ def _party_refusal(slot: SlotFacts, party: Party) -> Refusal | None:
         # No party yet: refuse only when not even the smallest booking would fit.
         if slot.free < slot.min_party and not may_wait:
             return Refusal(Reason.FULL, "slot", {"free": slot.free, "persons": slot.min_party})
-    elif party.persons < slot.min_party:
-        return Refusal(
-            Reason.PARTY_TOO_SMALL,
-            party.persons_field,
-            {"min": slot.min_party, "persons": party.persons},
-        )
-    elif party.persons > slot.largest_party:
-        return Refusal(
-            Reason.PARTY_TOO_LARGE,
-            party.persons_field,
-            {"max": slot.largest_party, "persons": party.persons},
-        )
+    elif (size := party_size_refusal(slot, party.persons, party.persons_field)) is not None:
+        return size
     elif slot.free < party.persons and not may_wait:
         return Refusal(Reason.FULL, "slot", {"free": slot.free, "persons": party.persons})
     for visit in party.busy:
@@ -232,6 +223,18 @@ def _party_refusal(slot: SlotFacts, party: Party) -> Refusal | None:
                 "class_label",
                 {"label": party.label or "", "starts_at": visit.starts_at},
             )
+    return None
+
+
+def party_size_refusal(slot: SlotFacts, persons: int, field: str) -> Refusal | None:
+    """The slot's limits for one booking (`min_party`, `largest_party`), whatever is free:
+    also asked when a booker changes the number of persons of a booking it holds."""
+    if persons < slot.min_party:
+        return Refusal(Reason.PARTY_TOO_SMALL, field, {"min": slot.min_party, "persons": persons})
+    if persons > slot.largest_party:
+        return Refusal(
+            Reason.PARTY_TOO_LARGE, field, {"max": slot.largest_party, "persons": persons}
+        )
     return None
 
 

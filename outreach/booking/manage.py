@@ -2,7 +2,7 @@
 
 The booking page (`/bookings/{id}`) is opened by a signed-in reader (the booker, the
 host, the office) or from one of the booker's mails by a signed link without an
-account (`notifications.links.view_token`). The link is bound to the booking and its
+account (`links.view_token`). The link is bound to the booking and its
 purpose and compared in constant time; it is valid until `LINK_VALID_AFTER_END` after
 the visit ends. A wrong or expired link looks exactly like a booking that does not exist.
 
@@ -17,15 +17,17 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from outreach import reasons
 from outreach.booking import services as engine
+from outreach.booking.eligibility import SlotFacts, party_size_refusal
 from outreach.booking.schemas import BookingOut, PersonsIn
 from outreach.booking.tables import HOLDING_STATUSES, Booking
+from outreach.calendar import changes as feeds
 from outreach.config import get_settings
 from outreach.db import for_update, write_transaction
 from outreach.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorised
 from outreach.events.tables import Event, Slot, Venue
-from outreach.feeds import changes as feeds
-from outreach.notifications.links import verify_view_token
+from outreach.links import verify_view_token
 from outreach.organisations.tables import Organisation
 from outreach.principal import Principal
 from outreach.timeutil import utcnow
@@ -48,15 +50,21 @@ class LinkInvalid(NotFound):
     """A signed link that is wrong, tampered with or expired: says nothing more."""
 
     def __init__(self, booking_id: int) -> None:
-        super().__init__(f"no booking {booking_id}", field="booking", reason="link_invalid")
+        super().__init__(
+            reasons.english("link_invalid", {}), field="booking", reason="link_invalid"
+        )
 
 
 class NotEnoughPlaces(Conflict):
     """More persons than the slot has free places; `params` carries the free count."""
 
     def __init__(self, free: int, *, field: str) -> None:
+        params = {"free": free}
         super().__init__(
-            f"only {free} more places are free", field=field, reason="not_enough_places"
+            reasons.english("not_enough_places", params),
+            field=field,
+            reason="not_enough_places",
+            params=params,
         )
         self.params: dict[str, Any] = {"free": free}
 
@@ -189,7 +197,6 @@ async def cancel_by_view_link(
     async with write_transaction():
         booking, event, _ = await _by_view_link(booking_id, token, now, lock=True)
         out = await engine._cancel(booking, event, "booker", reason, now)
-    await engine.after_commit()
     return out
 
 
@@ -222,7 +229,6 @@ async def change_persons(
         # Read again: a promotion from the waiting list may have changed the row.
         booking = await Booking.objects().where(Booking.id == booking_id).first()
         out = (await engine._outs([booking]))[0]
-    await engine.after_commit()
     return out
 
 
@@ -259,7 +265,9 @@ async def _apply(
     counts, field = _counts(booking, change)
     if all(getattr(booking, name) == value for name, value in counts.items()):
         return  # nothing changes, nobody is told
-    engine._check_party(slot, counts["persons"], field=field)
+    too_many_or_few = party_size_refusal(SlotFacts.of(slot, event), counts["persons"], field)
+    if too_many_or_few is not None:
+        raise too_many_or_few.error()
     before = booking.persons
     delta = counts["persons"] - before
     if booking.status in HOLDING_STATUSES:

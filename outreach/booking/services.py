@@ -21,7 +21,8 @@ import asyncpg
 import msgspec
 from piccolo.columns.combination import WhereRaw
 
-from outreach.accounts.services import normalise_email
+from outreach.access import can_manage, load_event_row
+from outreach.addresses import normalise_email
 from outreach.audit import services as audit
 from outreach.booking.eligibility import (
     Busy,
@@ -35,16 +36,15 @@ from outreach.booking.eligibility import (
 )
 from outreach.booking.schemas import BookingOut, BookingRequest
 from outreach.booking.tables import HOLDING_STATUSES, Booking, IdempotencyRecord
+from outreach.calendar import changes as feeds
 from outreach.config import get_settings
-from outreach.db import for_update, in_transaction, write_transaction
+from outreach.db import for_update, write_transaction
 from outreach.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorised
-from outreach.events.services import can_manage, load_event_row
 from outreach.events.tables import Event, Slot
-from outreach.feeds import changes as feeds
-from outreach.notifications import services as notifications
-from outreach.notifications.links import verify_address_token, verify_respond_token
+from outreach.links import verify_address_token, verify_respond_token
 from outreach.observability import BOOKINGS_PLACED
 from outreach.organisations.tables import Organisation
+from outreach.outbox import services as outbox
 from outreach.principal import Principal
 from outreach.reasons import english
 from outreach.timeutil import local, utcnow
@@ -54,7 +54,6 @@ __all__ = [
     "ClassVisitSpan",
     "Obstacle",
     "Placement",
-    "after_commit",
     "anonymise_bookings_of",
     "anonymise_ended_bookings",
     "bookings_made_by",
@@ -241,7 +240,6 @@ async def _idempotent(
         if scoped_key and (replay := await _replay(scoped_key, request_hash)):
             return replay
         raise
-    await after_commit()
     for out in outs:
         BOOKINGS_PLACED.labels(out.status).inc()
     return Placement(bookings=outs)
@@ -514,7 +512,6 @@ async def confirm_booking(
         await _set_status(booking, "confirmed", now)
         await _tell_booker(booking, "booking.confirmed")
         out = (await _outs([booking]))[0]
-    await after_commit()
     return out
 
 
@@ -535,7 +532,6 @@ async def decline_booking(
         if await _end(booking, "declined", reason, now):
             await promote_waiting(booking.slot, now=now)
         out = (await _outs([booking]))[0]
-    await after_commit()
     return out
 
 
@@ -547,7 +543,6 @@ async def cancel_booking(
         booking, event = await _locked_booking(booking_id, by)
         cancelled_by = "booker" if _is_booker(booking, by) else "host"
         out = await _cancel(booking, event, cancelled_by, reason, now)
-    await after_commit()
     return out
 
 
@@ -581,13 +576,17 @@ async def _refuse_if_started(booking: Booking, now: datetime | None = None) -> N
 
 
 async def _booking_by_link(
-    booking_id: int, token: str, *, purpose: str = "respond"
+    booking_id: int, token: str, *, purpose: str = "respond", lock: bool = True
 ) -> tuple[Booking, Event]:
-    """The booking a mail's signed link names; a wrong token looks like no booking."""
+    """The booking a mail's signed link names; a wrong token looks like no booking.
+
+    Locked for the caller's transaction unless `lock` is false (a page that only reads).
+    """
     check = verify_address_token if purpose == "address" else verify_respond_token
     if not check(get_settings(), booking_id, token):
         raise NotFound(f"no booking {booking_id}", field="booking")
-    booking = await for_update(Booking.objects().where(Booking.id == booking_id)).first()
+    query = Booking.objects().where(Booking.id == booking_id)
+    booking = await (for_update(query) if lock else query).first()
     if booking is None:
         raise NotFound(f"no booking {booking_id}", field="booking")
     event = await Event.objects().where(Event.id == booking.event).first()
@@ -596,7 +595,7 @@ async def _booking_by_link(
 
 async def get_booking_by_link(booking_id: int, token: str) -> BookingOut:
     """What the reminder link's page shows (a GET: it changes nothing)."""
-    booking, _ = await _booking_by_link(booking_id, token)
+    booking, _ = await _booking_by_link(booking_id, token, lock=False)
     return (await _outs([booking]))[0]
 
 
@@ -628,7 +627,6 @@ async def cancel_by_link(
     async with write_transaction():
         booking, event = await _booking_by_link(booking_id, token)
         out = await _cancel(booking, event, "booker", reason, now)
-    await after_commit()
     return out
 
 
@@ -640,7 +638,7 @@ def _address_payload(verify_by: datetime) -> dict[str, Any]:
 
 async def get_booking_by_address_link(booking_id: int, token: str) -> BookingOut:
     """What the confirm-your-address page shows (a GET: mail scanners open links)."""
-    booking, _ = await _booking_by_link(booking_id, token, purpose="address")
+    booking, _ = await _booking_by_link(booking_id, token, purpose="address", lock=False)
     return (await _outs([booking]))[0]
 
 
@@ -672,7 +670,6 @@ async def confirm_address(
             # Read again: a promotion from the waiting list changed the row meanwhile.
             booking = await Booking.objects().where(Booking.id == booking_id).first()
         out = (await _outs([booking]))[0]
-    await after_commit()
     return out
 
 
@@ -728,7 +725,6 @@ async def release_unverified(*, now: datetime | None = None) -> int:
             if freed:
                 await promote_waiting(booking.slot, now=now)
             released += 1
-        await after_commit()
     if released:
         log.info("released %d registration(s) whose address was not confirmed", released)
     return released
@@ -789,7 +785,7 @@ async def anonymise_bookings_of(user_id: int, *, now: datetime | None = None) ->
     )
     for row in rows:
         await feeds.mark_changed(booking_id=row["id"])
-    await notifications.forget_recipients(
+    await outbox.forget_recipients(
         [row["id"] for row in before], [row["contact_email"] for row in before]
     )
     return len(rows)
@@ -879,7 +875,7 @@ async def _tell_booker(
 ) -> None:
     if not booking.contact_email:
         return
-    await notifications.enqueue(
+    await outbox.enqueue(
         kind,
         booking_id=booking.id,
         recipient=booking.contact_email,
@@ -893,7 +889,7 @@ async def _tell_host(
     booking: Booking, host_email: str, kind: str, payload: dict[str, Any] | None = None
 ) -> None:
     if host_email:
-        await notifications.enqueue(
+        await outbox.enqueue(
             kind,
             booking_id=booking.id,
             recipient=host_email,
@@ -901,19 +897,6 @@ async def _tell_host(
             payload=payload or {},
             instant=booking.updated_at,
         )
-
-
-async def after_commit() -> None:
-    """Hand the freshly committed notifications to the workers (never raises).
-
-    Inside an enclosing transaction nothing is committed yet: its owner calls this later.
-    """
-    if in_transaction():
-        return
-    try:
-        await notifications.after_commit()
-    except Exception:  # the outbox keeps them; the scheduler's sweep sends them later
-        log.warning("could not hand notifications to the workers", exc_info=True)
 
 
 async def anonymise_ended_bookings(*, now: datetime | None = None) -> int:
@@ -942,7 +925,7 @@ async def anonymise_ended_bookings(*, now: datetime | None = None) -> int:
             .returning(Booking.id)
         )
         # The outbox keeps no address the booking no longer has.
-        await notifications.forget_recipients(
+        await outbox.forget_recipients(
             [row["id"] for row in before], [row["contact_email"] for row in before]
         )
     if rows:

@@ -12,10 +12,16 @@ from typing import Any
 
 import msgspec
 
+from outreach.access import can_manage, can_see, load_event_row
+from outreach.audit.services import record
+from outreach.booking import services as booking
 from outreach.booking.eligibility import Party, SlotFacts, refusal
+from outreach.calendar import changes as feeds
+from outreach.calendar.holidays import closure_on
 from outreach.config import get_settings
 from outreach.db import for_update, write_transaction
 from outreach.errors import Conflict, Forbidden, Invalid, NotFound
+from outreach.events.evening_notices import tell_evening_cancelled, tell_evening_changed
 from outreach.events.schemas import (
     EventIn,
     EventOut,
@@ -27,7 +33,6 @@ from outreach.events.schemas import (
     VenueOut,
 )
 from outreach.events.tables import Event, Slot, Venue
-from outreach.feeds import changes as feeds
 from outreach.organisations.services import get_by_slug
 from outreach.organisations.tables import Organisation
 from outreach.principal import Principal
@@ -39,12 +44,10 @@ __all__ = [
     "SeriesResult",
     "add_slot",
     "add_slot_series",
-    "can_manage",
     "cancel_event",
     "create_event",
     "get_event",
     "list_events",
-    "load_event_row",
     "slot_bookable",
     "update_event",
     "update_slot",
@@ -65,26 +68,6 @@ class EventFilter:
     starts_to: datetime | None = None
     available: bool | None = None
     status: str | None = None
-
-
-def can_manage(event: Event, by: Principal) -> bool:
-    return by.is_admin or (by.role in ("firm", "school") and by.belongs_to(event.host))
-
-
-def _can_see(event: Event, by: Principal) -> bool:
-    if can_manage(event, by):
-        return True
-    if event.status == "draft":
-        return False
-    return event.visibility == "public" or by.is_member
-
-
-async def load_event_row(event_id: int, by: Principal) -> Event:
-    """The event if `by` may see it; NotFound otherwise, so its existence is not revealed."""
-    event = await Event.objects().where(Event.id == event_id).first()
-    if event is None or not _can_see(event, by):
-        raise NotFound(f"no event {event_id}", field="event")
-    return event
 
 
 def venue_out(row: dict[str, Any] | None) -> VenueOut | None:
@@ -294,8 +277,6 @@ async def _audit_on_behalf(
     """The network office acting for a host leaves a trace; hosts' own work does not."""
     if not by.is_admin or by.belongs_to(event.host):
         return
-    from outreach.audit.services import record
-
     on = {"event": event.id, "host": event.host, **detail}
     await record(
         action,
@@ -309,7 +290,7 @@ async def _audit_on_behalf(
 async def _managed_event(event_id: int, by: Principal, *, lock: bool = False) -> Event:
     query = Event.objects().where(Event.id == event_id)
     event = await (for_update(query) if lock else query).first()
-    if event is None or not _can_see(event, by):
+    if event is None or not can_see(event, by):
         raise NotFound(f"no event {event_id}", field="event")
     if not can_manage(event, by):
         raise Forbidden("only the host and the network office change this event")
@@ -319,8 +300,6 @@ async def _managed_event(event_id: int, by: Principal, *, lock: bool = False) ->
 async def update_event(
     event_id: int, patch: EventPatch, *, by: Principal, now: datetime | None = None
 ) -> EventOut:
-    from outreach.booking import services as booking
-
     now = now or utcnow()
     changes = {k: v for k, v in msgspec.structs.asdict(patch).items() if v is not msgspec.UNSET}
     async with write_transaction():
@@ -362,18 +341,13 @@ async def update_event(
             )
             await booking.notify_event_changed(event.id, now=now)
             if event.kind == "parents_evening":
-                from outreach.presenters.services import tell_evening_changed
-
                 await tell_evening_changed(event.id, now=now)
-    await booking.after_commit()
     return await get_event(event_id, by=by, now=now)
 
 
 async def cancel_event(
     event_id: int, reason: str, *, by: Principal, now: datetime | None = None
 ) -> EventOut:
-    from outreach.booking import services as booking
-
     now = now or utcnow()
     if len(reason) > 2000:
         raise Invalid("reason must be at most 2000 characters", field="reason")
@@ -392,10 +366,7 @@ async def cancel_event(
         ).where((Slot.event == event_id) & (Slot.cancelled == False))  # noqa: E712
         await booking.cancel_all_for_event(event_id, reason, now=now)
         if event.kind == "parents_evening":
-            from outreach.presenters.services import tell_evening_cancelled
-
             await tell_evening_cancelled(event_id, now=now)
-    await booking.after_commit()
     return await get_event(event_id, by=by, now=now)
 
 
@@ -472,8 +443,6 @@ async def get_slot(slot_id: int, *, by: Principal, now: datetime | None = None) 
 async def update_slot(
     slot_id: int, patch: SlotPatch, *, by: Principal, now: datetime | None = None
 ) -> SlotOut:
-    from outreach.booking import services as booking
-
     now = now or utcnow()
     async with write_transaction():
         slot = await for_update(Slot.objects().where(Slot.id == slot_id)).first()
@@ -536,8 +505,6 @@ async def update_slot(
         if moved:
             await booking.notify_slot_moved(slot_id, old_start, old_end, now=now)
             if event.kind == "parents_evening":
-                from outreach.presenters.services import tell_evening_changed
-
                 await tell_evening_changed(
                     event.id,
                     now=now,
@@ -547,7 +514,6 @@ async def update_slot(
                 )
         if raised:
             await booking.promote_waiting(slot_id, now=now)
-    await booking.after_commit()
     return await get_slot(slot_id, by=by, now=now)
 
 
@@ -582,8 +548,6 @@ async def add_slot_series(
     event_id: int, data: SeriesIn, *, by: Principal, now: datetime | None = None
 ) -> SeriesResult:
     """Create every slot of a series, or none: one bad slot rolls the whole series back."""
-    from outreach.calendar.holidays import closure_on
-
     now = now or utcnow()
     if data.last_day < data.first_day:
         raise Invalid("the last day must not be before the first day", field="last_day")

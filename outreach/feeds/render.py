@@ -28,11 +28,11 @@ from urllib.parse import urlsplit
 from babel.numbers import format_decimal
 
 from outreach.booking.tables import Booking
+from outreach.calendar.ical import VEventSpec, vevent_bytes
 from outreach.config import get_settings
 from outreach.events.tables import Event, Slot, Venue
-from outreach.feeds.ical import VEventSpec, vevent_bytes
 from outreach.itineraries.services import FeedLeg
-from outreach.notifications.links import booking_url
+from outreach.links import booking_url
 from outreach.organisations.tables import Organisation
 
 __all__ = [

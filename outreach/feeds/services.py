@@ -39,15 +39,15 @@ from urllib.parse import quote, urlencode
 from piccolo.columns.combination import Where
 from piccolo.query.methods.select import Select
 
+from outreach.access import load_event_row
 from outreach.accounts.services import user_for_feed_token
 from outreach.booking.tables import Booking
+from outreach.calendar.changes import mark_changed  # part of this service's interface
+from outreach.calendar.ical import assemble, calendar_head
 from outreach.config import get_settings
 from outreach.db import current_engine, in_transaction, is_postgres, write_transaction
 from outreach.errors import Invalid, NotFound
-from outreach.events.services import load_event_row
 from outreach.events.tables import EVENT_KINDS, Event, Slot
-from outreach.feeds.changes import mark_changed  # part of this service's interface
-from outreach.feeds.ical import assemble, calendar_head
 from outreach.feeds.render import (
     Facets,
     PieceDraft,

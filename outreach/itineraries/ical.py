@@ -18,7 +18,7 @@ from datetime import datetime
 from babel.numbers import format_decimal
 from icalendar import Calendar, Event, vText
 
-from outreach.feeds.ical import berlin_vtimezone, clean_text, one_line
+from outreach.calendar.ical import berlin_vtimezone, clean_text, one_line
 from outreach.itineraries.schemas import ItineraryOut, VisitStatusOut
 from outreach.timeutil import LOCAL_TZ, as_utc, local
 

@@ -1018,7 +1018,6 @@ async def book_itinerary(
             log.info("itinerary with a racing Idempotency-Key: replaying the first answer")
         except Conflict as exc:
             raise await _unavailable(exc, data, infos, by, now) from exc
-    await booking.after_commit()
     return Booked(await get_itinerary(itinerary_id, by=by, now=now), replayed=replayed)
 
 
@@ -1500,7 +1499,6 @@ async def book_replacement(
                     itinerary=row.id, booking=new_id, position=(last["position"] if last else 0) + 1
                 )
             )
-    await booking.after_commit()
     return Booked(await get_itinerary(row.id, by=by, now=now), replayed=placement.replayed)
 
 
@@ -1555,7 +1553,6 @@ async def cancel_itinerary(
                 field="itinerary",
                 reason="wrong_status",
             )
-    await booking.after_commit()
     return await get_itinerary(row.id, by=by, now=now)
 
 

@@ -12,7 +12,7 @@ from datetime import datetime
 from icalendar import Calendar, Event, vCalAddress
 
 # One VTIMEZONE and VEVENT builder for mails and feeds: the same visit looks alike in both.
-from outreach.feeds.ical import VEventSpec, berlin_vtimezone, build_vevent, one_line
+from outreach.calendar.ical import VEventSpec, berlin_vtimezone, build_vevent, one_line
 from outreach.notifications.schemas import ItipMethod
 
 __all__ = ["PRODID", "Invitation", "booking_uid", "render_itip"]

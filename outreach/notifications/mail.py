@@ -20,11 +20,13 @@ from typing import TYPE_CHECKING, Any
 from babel.dates import format_date, format_time
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from outreach.notifications import links
+from outreach import links
+from outreach.languages import language_of
 from outreach.notifications.itip import Invitation, booking_uid, render_itip
-from outreach.notifications.schemas import HOST_KINDS, ClaimedNotification, ItipMethod, MailContext
-from outreach.notifications.texts import language_of, translator
+from outreach.notifications.schemas import ItipMethod, MailContext
+from outreach.notifications.texts import translator
 from outreach.notifications.transports import PermanentDeliveryError
+from outreach.outbox.schemas import HOST_KINDS, ClaimedNotification
 from outreach.timeutil import LOCAL_TZ, as_utc, local
 
 if TYPE_CHECKING:

@@ -1,4 +1,4 @@
-"""Plain data passed between the outbox service, the mail renderer and the workers."""
+"""Plain data passed between the delivery, the mail renderer and the workers."""
 
 from __future__ import annotations
 
@@ -7,50 +7,12 @@ from datetime import datetime
 from typing import Any, Literal
 
 __all__ = [
-    "BOOKER_KINDS",
     "CANCEL_KINDS",
-    "HOST_KINDS",
-    "KINDS",
-    "PRESENTER_KINDS",
     "REQUEST_KINDS",
-    "ClaimedNotification",
-    "DeliveryOutcome",
     "ItipMethod",
     "MailContext",
     "SweepResult",
 ]
-
-# What the booker is told, one kind per change (PRODUCT.md rule 5).
-BOOKER_KINDS = (
-    "booking.received",
-    "booking.confirmed",
-    "booking.declined",
-    "booking.waitlisted",
-    "booking.promoted",
-    "booking.cancelled",
-    "slot.moved",
-    "event.updated",
-    "event.cancelled",
-    "booking.reminder",
-    "booking.changed",
-)
-# What the host firm is told.
-HOST_KINDS = (
-    "host.booking_received",
-    "host.booking_cancelled",
-    "host.attendance_missing",
-    "host.booking_changed",
-)
-KINDS = BOOKER_KINDS + HOST_KINDS
-# About a firm presenting at a school's parents' evening (outreach.presenters): no booking.
-PRESENTER_KINDS = (
-    "presenter.invited",
-    "presenter.withdrawn",
-    "presenter.accepted",
-    "presenter.declined",
-    "presenter.evening_cancelled",
-    "presenter.evening_changed",
-)
 
 # Kinds that put the visit into the booker's calendar, and kinds that take it out.
 REQUEST_KINDS = (
@@ -63,24 +25,6 @@ REQUEST_KINDS = (
 CANCEL_KINDS = ("booking.cancelled", "booking.declined", "event.cancelled")
 
 ItipMethod = Literal["REQUEST", "CANCEL"]
-# not_claimed: not due, already sent, or another worker holds it; the caller does nothing.
-DeliveryOutcome = Literal["sent", "skipped", "retry", "failed", "not_claimed"]
-
-
-@dataclass(frozen=True, slots=True)
-class ClaimedNotification:
-    """An outbox row this worker holds until `lease_until`."""
-
-    id: int
-    dedupe_key: str
-    kind: str
-    booking_id: int | None
-    recipient: str
-    language: str
-    payload: dict[str, Any]
-    attempts: int
-    created_at: datetime
-    lease_until: datetime
 
 
 @dataclass(frozen=True, slots=True)

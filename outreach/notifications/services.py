@@ -1,17 +1,9 @@
-"""The transactional outbox: every notice is a row written with the change it tells of.
+"""Delivery: one path for every notice in the outbox, with a mail builder per kind.
 
-Life of a row: `pending` -> `sending` (claimed, with a lease) -> `sent`, or back to
-`pending` with a later `due_at` after an error, or `failed` after `MAX_ATTEMPTS`
-(shown to the admin by `list_failed`, put back by `requeue`).
-
-Exactly once, as far as a mail can be:
-- `enqueue` inserts with a unique `dedupe_key` (kind, booking, instant) and does
-  nothing on conflict, so the same change is queued once;
-- `claim` is one conditional UPDATE ... RETURNING, so of two workers racing on a row
-  only one gets it; a worker killed after claiming loses its lease after `LEASE` and
-  the row is claimed again (that mail can then go out twice; both copies carry the
-  same Message-ID, so clients can drop the repeat);
-- marking sent is conditional on still holding the claim.
+`deliver` claims a row (`outreach.outbox`), asks the builder of its kind for the mail
+(booking notices, booking notices that concern a class's day at several firms, and
+presenter notices), sends it and finishes the row; every outcome is counted in
+`outreach_notification_deliveries_total`.
 
 A row whose booking changed so that the notice no longer applies is not mailed but
 marked `sent` with `last_error` starting "skipped: " (the table has no status for
@@ -28,368 +20,119 @@ went out before (nothing to take out of a calendar otherwise). The method sent i
 recorded in the row's payload as "_itip". SEQUENCE is booking.sequence +
 slot.sequence: booking services raise the first on every status change, event
 services the second on every move or cancellation, so the sum grows on every change.
-
-Services import neither Litestar nor Dramatiq: after the caller's transaction commits,
-`after_commit()` hands the new ids to a dispatcher that the worker set-up registered.
 """
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import json
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from contextvars import ContextVar
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import datetime, timedelta
+from email.message import EmailMessage
 from typing import Any
-
-from piccolo.query.functions.aggregate import Count
 
 from outreach import config
 from outreach.booking.tables import HOLDING_STATUSES, Booking
-from outreach.db import write_transaction
+from outreach.config import Settings
+from outreach.itineraries.services import itinerary_for_booking
 from outreach.notifications import mail, transports
-from outreach.notifications.schemas import (
-    CANCEL_KINDS,
-    KINDS,
-    PRESENTER_KINDS,
-    REQUEST_KINDS,
-    ClaimedNotification,
-    DeliveryOutcome,
-    ItipMethod,
-    MailContext,
-)
-from outreach.notifications.tables import Notification
-from outreach.notifications.texts import language_of
+from outreach.notifications.presenter_mail import presenter_message
+from outreach.notifications.schemas import CANCEL_KINDS, REQUEST_KINDS, ItipMethod, MailContext
 from outreach.observability import NOTIFICATION_DELIVERIES
-from outreach.principal import Principal
+from outreach.outbox import services as outbox
+from outreach.outbox.schemas import PRESENTER_KINDS, ClaimedNotification, DeliveryOutcome
+from outreach.outbox.services import SKIPPED_PREFIX
+from outreach.outbox.tables import Notification
 from outreach.timeutil import as_utc, utcnow
 
-__all__ = [
-    "BACKOFF_BASE",
-    "BACKOFF_CAP",
-    "HANDOVER_HOLD",
-    "LEASE",
-    "MAX_ATTEMPTS",
-    "SKIPPED_PREFIX",
-    "Dispatcher",
-    "after_commit",
-    "backoff",
-    "claim",
-    "dedupe_key",
-    "deliver",
-    "due_ids",
-    "enqueue",
-    "forget_recipients",
-    "list_failed",
-    "requeue",
-    "schedule_reminders",
-    "set_dispatcher",
-    "take_due",
-]
+__all__ = ["ITINERARY_KINDS", "Built", "deliver", "schedule_reminders"]
 
 log = logging.getLogger(__name__)
 
-# Defaults of the settings NOTIFICATION_LEASE_SECONDS and NOTIFICATION_RETRY_SECONDS.
-LEASE = timedelta(minutes=5)
-MAX_ATTEMPTS = 8
-BACKOFF_BASE = timedelta(seconds=30)
-BACKOFF_CAP = timedelta(hours=1)
-# After the sweep hands a row to the broker, it waits this long before handing it again.
-HANDOVER_HOLD = timedelta(seconds=60)
-DISPATCH_TIMEOUT_SECONDS = 5.0
-SKIPPED_PREFIX = "skipped: "
-FORGET_BATCH = 500  # booking ids per statement: far below SQLite's variable limit
 ITIP_MARK = "_itip"
-
-Dispatcher = Callable[[Sequence[int]], Awaitable[None]]
-
-_dispatcher: Dispatcher | None = None
-# Ids enqueued by the current task, handed over by its `after_commit()`.
-_enqueued: ContextVar[list[int] | None] = ContextVar("outreach_enqueued", default=None)
 
 N = Notification
 
 
-# --------------------------------------------------------------------------- writing
+@dataclasses.dataclass(frozen=True, slots=True)
+class Built:
+    """What a builder made of a claimed notice: a mail, or the reason to send none."""
+
+    message: EmailMessage | None
+    skip: str = ""
+    # Recorded in the row's payload once the mail went out.
+    sent_payload: Mapping[str, Any] | None = None
 
 
-def dedupe_key(kind: str, booking_id: int | None, instant: datetime | None) -> str:
-    moment = as_utc(instant).isoformat() if instant is not None else ""
-    return f"{kind}:{booking_id if booking_id is not None else ''}:{moment}"
-
-
-async def enqueue(
-    kind: str,
-    *,
-    booking_id: int | None,
-    recipient: str,
-    language: str = "de",
-    payload: Mapping[str, Any] | None = None,
-    instant: datetime | None = None,
-    due_at: datetime | None = None,
-    key: str | None = None,
-) -> int | None:
-    """Queue one notice inside the caller's transaction; the id, or None if already queued.
-
-    Only inserts a row. `instant` tells apart repeats of the same kind for one booking
-    (e.g. each move of a slot); `due_at` defaults to now. `key` replaces the dedupe key
-    for notices that concern no booking (several recipients of one change).
-    """
-    if kind not in KINDS and kind not in PRESENTER_KINDS:
-        raise ValueError(f"unknown notification kind {kind!r}")
-    recipient = recipient.strip()
-    if not recipient:
-        log.info("no address for %s of booking %s; nothing queued", kind, booking_id)
-        return None
-    row = _new_row(kind, booking_id, recipient, language, payload, instant, due_at)
-    if key is not None:
-        row.dedupe_key = key[:200]
-    new_ids = await _insert_ignoring_duplicates([row])
-    for new_id in new_ids:
-        _remember(new_id)
-    return new_ids[0] if new_ids else None
-
-
-async def after_commit() -> None:
-    """Ask the workers to deliver what this task queued; never raises.
-
-    Call it after the transaction that enqueued has committed. If the broker is down,
-    the rows stay pending and the periodic sweep sends them later.
-    """
-    ids = _enqueued.get() or []
-    _enqueued.set(None)
-    dispatcher = _dispatcher
-    if not ids or dispatcher is None:
-        return
-    try:
-        await asyncio.wait_for(dispatcher(list(ids)), timeout=DISPATCH_TIMEOUT_SECONDS)
-    except Exception:
-        log.warning(
-            "could not hand %d notification(s) to the workers; the sweep sends them later",
-            len(ids),
-            exc_info=True,
-        )
-
-
-def set_dispatcher(dispatcher: Dispatcher | None) -> None:
-    """Registered by the worker set-up (`workers.broker`); None disconnects."""
-    global _dispatcher
-    _dispatcher = dispatcher
-
-
-# --------------------------------------------------------------------------- claiming
-
-
-async def claim(
-    notification_id: int, now: datetime | None = None, *, lease: timedelta | None = None
-) -> ClaimedNotification | None:
-    """Take the row if it is due (or its holder's lease ran out); None if someone else has it.
-
-    `lease` defaults to the setting NOTIFICATION_LEASE_SECONDS (`LEASE`, five minutes).
-    """
-    now = _now(now)
-    lease = lease or timedelta(seconds=config.get_settings().notification_lease_seconds)
-    rows = await (
-        N.update({N.status: "sending", N.lease_until: now + lease, N.attempts: N.attempts + 1})
-        .where((N.id == notification_id) & _claimable(now))
-        .returning(
-            N.id,
-            N.dedupe_key,
-            N.kind,
-            N.booking,
-            N.recipient,
-            N.language,
-            N.payload,
-            N.attempts,
-            N.created_at,
-            N.lease_until,
-        )
-    )
-    return _claimed(rows[0]) if rows else None
-
-
-async def due_ids(now: datetime | None = None, limit: int = 500) -> list[int]:
-    """Ids that a claim would take now, oldest first."""
-    rows = await N.select(N.id).where(_claimable(_now(now))).order_by(N.due_at).limit(limit)
-    return [row["id"] for row in rows]
-
-
-async def take_due(
-    now: datetime | None = None, limit: int = 500, *, hold: timedelta | None = None
-) -> list[int]:
-    """Due ids to hand to the broker, each held back from the next sweeps for `hold`.
-
-    Without the hold every sweep would queue a backlog again while workers are still
-    on it. A stale claim is turned back into a pending row here. When several sweeps
-    race, the conditional update gives each id to one of them. The hold is
-    `HANDOVER_HOLD`, or the claim's lease if that is shorter: a message lost with a
-    killed worker (taken from the queue, never claimed) is handed again no later than
-    a claim it made would be.
-    """
-    now = _now(now)
-    if hold is None:
-        lease = timedelta(seconds=config.get_settings().notification_lease_seconds)
-        hold = min(HANDOVER_HOLD, lease)
-    not_held = N.lease_until.is_null() | (N.lease_until < now)
-    handover = ((N.status == "pending") & (N.due_at <= now) & not_held) | _stale(now)
-    candidates = await N.select(N.id).where(handover).order_by(N.due_at).limit(limit)
-    if not candidates:
-        return []
-    ids = [row["id"] for row in candidates]
-    rows = await (
-        N.update({N.status: "pending", N.lease_until: now + hold})
-        .where(N.id.is_in(ids) & handover)
-        .returning(N.id)
-    )
-    return sorted(row["id"] for row in rows)
+Builder = Callable[[ClaimedNotification, datetime, Settings], Awaitable[Built]]
 
 
 # --------------------------------------------------------------------------- delivering
 
 
 async def deliver(notification_id: int, now: datetime | None = None) -> DeliveryOutcome:
-    """Claim, render and send one notice; safe to call any number of times."""
+    """Claim, build and send one notice; safe to call any number of times."""
     now = _now(now)
-    note = await claim(notification_id, now)
+    note = await outbox.claim(notification_id, now)
     if note is None:
         return "not_claimed"
-    if note.kind in PRESENTER_KINDS:
-        return await _deliver_presenter_notice(note, now)
+    settings = config.get_settings()
     try:
-        ctx = await _load_context(note.booking_id)
-        skip = _skip_reason(note, ctx, now)
-        if skip is not None:
-            await _finish(note, now, note_text=SKIPPED_PREFIX + skip)
-            log.info("notification %s (%s) skipped: %s", note.id, note.kind, skip)
+        built = await _builder(note.kind)(note, now, settings)
+        if built.message is None:
+            await outbox.finish(note, now, note_text=SKIPPED_PREFIX + built.skip)
+            log.info("notification %s (%s) skipped: %s", note.id, note.kind, built.skip)
             NOTIFICATION_DELIVERIES.labels("skipped").inc()
             return "skipped"
-        assert ctx is not None  # _skip_reason skips a missing booking
-        if note.kind in ITINERARY_KINDS:
-            ctx = dataclasses.replace(ctx, itinerary=await _itinerary_notice(ctx.booking_id))
-        method = await _itip_method(note, ctx)
-        settings = config.get_settings()
-        message = mail.build_message(note, ctx, settings, method=method, now=now)
-        await transports.transport_for(settings).send(message)
+        await transports.transport_for(settings).send(built.message)
     except Exception as exc:
-        outcome = await _after_failure(note, now, exc)
+        permanent = isinstance(exc, transports.PermanentDeliveryError)
+        gave_up = await outbox.fail(note, now, f"{type(exc).__name__}: {exc}", permanent=permanent)
+        outcome: DeliveryOutcome = "failed" if gave_up else "retry"
         NOTIFICATION_DELIVERIES.labels(outcome).inc()
         return outcome
     # Outside the try: a failure here must not put back a mail that went out.
-    await _finish(note, now, itip=method)
+    await outbox.finish(note, now, payload=built.sent_payload)
     NOTIFICATION_DELIVERIES.labels("sent").inc()
     return "sent"
 
 
-async def _deliver_presenter_notice(note: ClaimedNotification, now: datetime) -> DeliveryOutcome:
-    """A notice about a presenter invitation (no booking): its own mail, same outbox rules."""
-    from outreach.presenters.mail import presenter_message
-
-    try:
-        message, skip = await presenter_message(note, config.get_settings(), now=now)
-        if message is None:
-            await _finish(note, now, note_text=SKIPPED_PREFIX + skip)
-            return "skipped"
-        await transports.transport_for(config.get_settings()).send(message)
-    except Exception as exc:
-        return await _after_failure(note, now, exc)
-    await _finish(note, now)
-    return "sent"
+def _builder(kind: str) -> Builder:
+    if kind in PRESENTER_KINDS:
+        return _presenter_mail
+    if kind in ITINERARY_KINDS:
+        return _itinerary_mail
+    return _booking_mail
 
 
-async def outbox_counts(now: datetime | None = None) -> tuple[dict[str, int], int]:
-    """Notices by status, and how many are due now (the queue depth), for the metrics."""
-    now = _now(now)
-    rows = await N.select(N.status, Count(N.id, alias="n")).group_by(N.status)
-    due = await N.count().where(_claimable(now))
-    return {row["status"]: row["n"] for row in rows}, due
+async def _booking_mail(note: ClaimedNotification, now: datetime, settings: Settings) -> Built:
+    return await _mail_about_booking(note, now, settings, with_itinerary=False)
 
 
-def backoff(attempts: int) -> timedelta:
-    """NOTIFICATION_RETRY_SECONDS (`BACKOFF_BASE`, 30 s) after the first failed attempt,
-    doubling, at most an hour."""
-    base = timedelta(seconds=config.get_settings().notification_retry_seconds)
-    return min(base * 2 ** max(attempts - 1, 0), BACKOFF_CAP)
+async def _itinerary_mail(note: ClaimedNotification, now: datetime, settings: Settings) -> Built:
+    return await _mail_about_booking(note, now, settings, with_itinerary=True)
 
 
-async def forget_recipients(booking_ids: Sequence[int], addresses: Iterable[str]) -> int:
-    """Drop the addresses of notices to a booker whose contact data was just dropped.
-
-    The outbox would otherwise keep the address the booking no longer has. Notices not
-    sent yet to such an address are recorded as not mailed: the person's data is gone.
-    Rows a worker holds right now keep theirs (the next anonymisation run finds them).
-    Runs in the caller's transaction.
-    """
-    emails = sorted({address for address in addresses if address})
-    ids = sorted(set(booking_ids))
-    forgotten = 0
-    for start in range(0, len(ids), FORGET_BATCH):
-        to_them = N.booking.is_in(ids[start : start + FORGET_BATCH]) & N.recipient.is_in(emails)
-        await N.update(
-            {N.status: "sent", N.last_error: SKIPPED_PREFIX + "contact data deleted"}
-        ).where(to_them & N.status.is_in(["pending", "failed"]))
-        rows = (
-            await N.update({N.recipient: ""}).where(to_them & (N.status == "sent")).returning(N.id)
-        )
-        forgotten += len(rows)
-    return forgotten
+async def _presenter_mail(note: ClaimedNotification, now: datetime, settings: Settings) -> Built:
+    """A notice about a presenter invitation (no booking)."""
+    message, skip = await presenter_message(note, settings, now=now)
+    return Built(message, skip)
 
 
-async def skip_pending(*, reason: str) -> int:
-    """Record every pending notice as not mailed (e.g. the demo network's invented past)."""
-    rows = (
-        await N.update({N.status: "sent", N.last_error: f"skipped: {reason}"})
-        .where(N.status == "pending")
-        .returning(N.id)
-    )
-    _enqueued.set(None)
-    return len(rows)
-
-
-async def list_failed(limit: int = 100) -> list[dict[str, Any]]:
-    """Notices given up on, newest first, for the admin."""
-    return await (
-        N.select(
-            N.id,
-            N.kind,
-            N.booking,
-            N.recipient,
-            N.language,
-            N.attempts,
-            N.last_error,
-            N.due_at,
-            N.created_at,
-        )
-        .where(N.status == "failed")
-        .order_by(N.id, ascending=False)
-        .limit(limit)
-    )
-
-
-async def requeue(
-    notification_id: int, now: datetime | None = None, *, by: Principal | None = None
-) -> bool:
-    """Give a failed notice a fresh set of attempts (the admin's "try again")."""
-    from outreach.audit.services import record
-
-    async with write_transaction():
-        rows = await (
-            N.update({N.status: "pending", N.attempts: 0, N.due_at: _now(now), N.lease_until: None})
-            .where((N.id == notification_id) & (N.status == "failed"))
-            .returning(N.id)
-        )
-        if rows and by is not None:
-            await record(
-                "notification.requeue",
-                by=by,
-                object_type="notification",
-                object_id=notification_id,
-                now=_now(now),
-            )
-    if rows:
-        _remember(notification_id)
-    return bool(rows)
+async def _mail_about_booking(
+    note: ClaimedNotification, now: datetime, settings: Settings, *, with_itinerary: bool
+) -> Built:
+    ctx = await _load_context(note.booking_id)
+    skip = _skip_reason(note, ctx, now)
+    if skip is not None:
+        return Built(None, skip)
+    assert ctx is not None  # _skip_reason skips a missing booking
+    if with_itinerary:
+        ctx = dataclasses.replace(ctx, itinerary=await itinerary_for_booking(ctx.booking_id))
+    method = await _itip_method(note, ctx)
+    message = mail.build_message(note, ctx, settings, method=method, now=now)
+    return Built(message, sent_payload={ITIP_MARK: method} if method else None)
 
 
 # --------------------------------------------------------------------------- reminders
@@ -410,9 +153,7 @@ async def schedule_reminders(now: datetime | None = None) -> int:
     planned = [row for row in (_planned_reminder(r, now, defaults) for r in rows) if row]
     if not planned:
         return 0
-    existing = await _existing_keys([row.dedupe_key for row in planned])
-    fresh = [row for row in planned if row.dedupe_key not in existing]
-    inserted = await _insert_ignoring_duplicates(fresh)
+    inserted = await outbox.enqueue_planned(planned)
     if inserted:
         log.info("queued %d reminder(s)", len(inserted))
     return len(inserted)
@@ -452,7 +193,7 @@ def _planned_reminder(
         return None
     days_before, instant = min(owed)  # the fewest days before: the latest instant
     payload = {"days": days_before, "starts_at": as_utc(starts_at).isoformat()}
-    return _new_row(
+    return outbox.planned(
         "booking.reminder",
         row["id"],
         row["contact_email"],
@@ -463,15 +204,6 @@ def _planned_reminder(
     )
 
 
-async def _existing_keys(keys: list[str]) -> set[str]:
-    found: set[str] = set()
-    for start in range(0, len(keys), 500):
-        chunk = keys[start : start + 500]
-        rows = await N.select(N.dedupe_key).where(N.dedupe_key.is_in(chunk))
-        found.update(row["dedupe_key"] for row in rows)
-    return found
-
-
 # --------------------------------------------------------------------------- helpers
 
 
@@ -479,129 +211,8 @@ def _now(now: datetime | None) -> datetime:
     return utcnow() if now is None else as_utc(now)
 
 
-def _remember(notification_id: int) -> None:
-    ids = _enqueued.get()
-    if ids is None:
-        ids = []
-        _enqueued.set(ids)
-    ids.append(notification_id)
-
-
-def _new_row(
-    kind: str,
-    booking_id: int | None,
-    recipient: str,
-    language: str,
-    payload: Mapping[str, Any] | None,
-    instant: datetime | None,
-    due_at: datetime | None,
-) -> Notification:
-    return N(
-        dedupe_key=dedupe_key(kind, booking_id, instant),
-        kind=kind,
-        booking=booking_id,
-        recipient=recipient,
-        language=language_of(language),
-        payload=json.dumps(dict(payload or {}), sort_keys=True, default=str),
-        due_at=_now(due_at),
-        status="pending",
-        attempts=0,
-        lease_until=None,
-        last_error="",
-        sent_at=None,
-        created_at=utcnow(),
-    )
-
-
-async def _insert_ignoring_duplicates(rows: list[Notification]) -> list[int]:
-    ids: list[int] = []
-    # In chunks: one INSERT of all rows would pass asyncpg's 32,767 arguments at ~2,700.
-    for start in range(0, len(rows), 500):
-        result = await (
-            N.insert(*rows[start : start + 500])
-            .on_conflict(target=N.dedupe_key, action="DO NOTHING")
-            .returning(N.id)
-        )
-        ids.extend(row["id"] for row in result)
-    return ids
-
-
-def _claimable(now: datetime):  # -> piccolo Combinable
-    return ((N.status == "pending") & (N.due_at <= now)) | _stale(now)
-
-
-def _stale(now: datetime):  # -> piccolo Combinable
-    return (N.status == "sending") & (N.lease_until < now)
-
-
-def _holding(note: ClaimedNotification):  # -> piccolo Combinable
-    """Still ours: nobody re-claimed the row after our lease ran out."""
-    return (N.id == note.id) & (N.status == "sending") & (N.attempts == note.attempts)
-
-
-def _claimed(row: Mapping[str, Any]) -> ClaimedNotification:
-    return ClaimedNotification(
-        id=row["id"],
-        dedupe_key=row["dedupe_key"],
-        kind=row["kind"],
-        booking_id=row["booking"],
-        recipient=row["recipient"],
-        language=language_of(row["language"]),
-        payload=json.loads(row["payload"] or "{}"),
-        attempts=row["attempts"],
-        created_at=as_utc(row["created_at"]),
-        lease_until=as_utc(row["lease_until"]),
-    )
-
-
-async def _finish(
-    note: ClaimedNotification, now: datetime, *, note_text: str = "", itip: ItipMethod | None = None
-) -> None:
-    values: dict[Any, Any] = {
-        N.status: "sent",
-        N.sent_at: now,
-        N.lease_until: None,
-        N.last_error: note_text,
-    }
-    if itip is not None:
-        values[N.payload] = json.dumps({**note.payload, ITIP_MARK: itip}, sort_keys=True)
-    rows = await N.update(values).where(_holding(note)).returning(N.id)
-    if not rows:
-        log.warning("notification %s: lease lost before it was marked sent", note.id)
-
-
-async def _after_failure(
-    note: ClaimedNotification, now: datetime, exc: Exception
-) -> DeliveryOutcome:
-    error = f"{type(exc).__name__}: {exc}"[:2000]
-    give_up = isinstance(exc, transports.PermanentDeliveryError) or note.attempts >= MAX_ATTEMPTS
-    if give_up:
-        values: dict[Any, Any] = {N.status: "failed", N.lease_until: None, N.last_error: error}
-        log.error("notification %s (%s) failed for good: %s", note.id, note.kind, error)
-    else:
-        retry_at = now + backoff(note.attempts)
-        values = {N.status: "pending", N.due_at: retry_at, N.lease_until: None, N.last_error: error}
-        log.warning(
-            "notification %s (%s) attempt %d failed, retry at %s: %s",
-            note.id,
-            note.kind,
-            note.attempts,
-            retry_at.isoformat(),
-            error,
-        )
-    await N.update(values).where(_holding(note))
-    return "failed" if give_up else "retry"
-
-
 # A visit of a class's day fell away: the mail says so and offers a replacement.
 ITINERARY_KINDS = ("booking.cancelled", "booking.declined", "event.cancelled")
-
-
-async def _itinerary_notice(booking_id: int) -> Any:
-    # Imported here: itineraries.services imports the booking engine, which imports us.
-    from outreach.itineraries.services import itinerary_for_booking
-
-    return await itinerary_for_booking(booking_id)
 
 
 async def _load_context(booking_id: int | None) -> MailContext | None:

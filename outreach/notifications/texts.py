@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["CATALOGUE", "DEFAULT_LANGUAGE", "LANGUAGES", "language_of", "translator"]
+from outreach.languages import language_of
 
-DEFAULT_LANGUAGE = "de"
-LANGUAGES = ("de", "en", "cs")
+__all__ = ["CATALOGUE", "translator"]
+
 
 _EN: dict[str, str] = {
     "Bitte bestätigen Sie Ihre E-Mail-Adresse bis %(until)s über diesen Link. Bis "
@@ -431,12 +431,6 @@ _CS.update(
 )
 
 CATALOGUE: dict[str, dict[str, str]] = {"de": {}, "en": _EN, "cs": _CS}
-
-
-def language_of(value: str | None) -> str:
-    """`en-GB`, `EN`, `cs_CZ` -> a language we write; anything else -> German."""
-    code = (value or "").strip().lower().replace("_", "-").split("-")[0]
-    return code if code in LANGUAGES else DEFAULT_LANGUAGE
 
 
 def translator(language: str) -> Callable[..., str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from outreach.audit.services import record
 from outreach.db import write_transaction
 from outreach.errors import Conflict, Forbidden, Invalid, NotFound
 from outreach.organisations.tables import ORG_KINDS, Organisation
@@ -62,8 +63,6 @@ async def create_organisation(data: OrganisationIn, *, by: Principal | None = No
             raise Conflict.because("slug_taken", field="slug", slug=data.slug)
         org = Organisation(**{**data.__dict__, "name": data.name.strip()})
         await org.save()
-        from outreach.audit.services import record
-
         await record(
             "organisation.create",
             by=by,

@@ -9,6 +9,7 @@ from litestar import Request, get, post
 from litestar.di import NamedDependency
 from litestar.response import Redirect, Template
 
+from outreach import access
 from outreach.accounts import services as accounts
 from outreach.booking import attendance
 from outreach.booking import services as booking
@@ -30,6 +31,7 @@ from outreach.pages.common import (
     parse_local,
     redirect,
     require,
+    safe_next,
 )
 from outreach.pages.school import private_feed_links
 from outreach.presenters import services as presenters
@@ -112,8 +114,8 @@ _EVENT_FIELDS = {
 
 async def _managed(event_id: int, me: Principal) -> EventOut:
     """An event `me` manages; NotFound otherwise, so other firms' events stay invisible."""
-    row = await events.load_event_row(event_id, me)
-    if not events.can_manage(row, me):
+    row = await access.load_event_row(event_id, me)
+    if not access.can_manage(row, me):
         raise NotFound(f"no event {event_id}", field="event")
     return await events.get_event(event_id, by=me)
 
@@ -504,8 +506,6 @@ def _who(done: Any) -> dict[str, str]:
 
 
 def _back(request: Request[Any, Any, Any], default: str) -> str:
-    from outreach.pages.common import safe_next
-
     return safe_next(request.query_params.get("next"), default)
 
 

@@ -21,9 +21,9 @@ from outreach.calendar import holidays
 from outreach.config import get_settings
 from outreach.errors import Conflict, Invalid, NotFound
 from outreach.events import services as events
-from outreach.notifications import services as notifications
 from outreach.notifications import transports
 from outreach.organisations import services as organisations
+from outreach.outbox import services as outbox
 from outreach.pages.auth import password_link
 from outreach.pages.common import (
     FormErrors,
@@ -36,6 +36,7 @@ from outreach.pages.common import (
     redirect,
     require,
 )
+from outreach.pages.i18n import translations
 from outreach.principal import Principal
 from outreach.timeutil import LOCAL_TZ, utcnow
 from outreach.web import IdPath
@@ -51,7 +52,7 @@ async def overview(request: Request[Any, Any, Any], by: NamedDependency[Principa
     return page(
         request,
         "office/overview.html",
-        failed=len(await notifications.list_failed()),
+        failed=len(await outbox.list_failed()),
         pending=len(await booking.list_bookings(by=me, status="pending")),
     )
 
@@ -158,8 +159,6 @@ async def invite(
 
 async def _send_invitation(request: Request[Any, Any, Any], user: Any, token: str) -> None:
     """Mail the set-password link in the invited person's language; say how it went."""
-    from outreach.pages.i18n import translations
-
     _ = gettext_for(request)
     t = translations(user.language).gettext
     text = t(
@@ -302,7 +301,7 @@ async def all_bookings(request: Request[Any, Any, Any], by: NamedDependency[Prin
 @get("/office/notifications")
 async def failed(request: Request[Any, Any, Any], by: NamedDependency[Principal]) -> Template:
     require(request, by)
-    return page(request, "office/notifications.html", failed=await notifications.list_failed())
+    return page(request, "office/notifications.html", failed=await outbox.list_failed())
 
 
 @post("/office/notifications/{notification_id:int}/retry")
@@ -311,8 +310,7 @@ async def retry(
 ) -> Redirect:
     me = require(request, by)
     _ = gettext_for(request)
-    if await notifications.requeue(notification_id, by=me):
-        await booking.after_commit()  # hand it to the workers now, not at the next sweep
+    if await outbox.requeue(notification_id, by=me):
         flash(request, _("The notice is queued again."))
     else:
         flash(request, _("This notice is no longer failed."))

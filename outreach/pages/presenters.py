@@ -13,6 +13,7 @@ from litestar import Request, get, post
 from litestar.di import NamedDependency
 from litestar.response import Redirect, Template
 
+from outreach import access
 from outreach.errors import Conflict, Invalid, NotFound
 from outreach.events import services as events
 from outreach.events.schemas import EventIn, EventOut, SlotIn
@@ -45,8 +46,8 @@ def _list(value: Any) -> list[str]:
 
 async def _hosted(event_id: int, me: Principal) -> EventOut:
     """A parents' evening `me` hosts; NotFound otherwise (other schools' stay invisible)."""
-    row = await events.load_event_row(event_id, me)
-    if not events.can_manage(row, me) or row.kind != "parents_evening":
+    row = await access.load_event_row(event_id, me)
+    if not access.can_manage(row, me) or row.kind != "parents_evening":
         raise NotFound(f"no event {event_id}", field="event")
     return await events.get_event(event_id, by=me)
 

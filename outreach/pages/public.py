@@ -22,6 +22,7 @@ from outreach.errors import Conflict, Invalid
 from outreach.events import services as events
 from outreach.events.schemas import EventOut, SlotOut
 from outreach.events.tables import EVENT_KINDS
+from outreach.feeds.api import event_file_response
 from outreach.organisations.services import list_organisations
 from outreach.pages.common import (
     SESSION_DONE,
@@ -235,8 +236,6 @@ async def event_page(
     """The event's page; `/events/<id>.ics` is its calendar file (served by the feeds)."""
     if ref.isdigit():
         return await _event_page(request, by, int(ref))
-    from outreach.feeds.api import event_file_response
-
     # One GET route per path: names that are no id go to the feed, which 404s the rest.
     return await event_file_response(request, ref, by)
 

@@ -16,12 +16,13 @@ from typing import Any
 
 import msgspec
 
-from outreach.accounts.tables import User
+from outreach.access import load_event_row
 from outreach.db import for_update, write_transaction
 from outreach.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorised
+from outreach.events import services as events
+from outreach.events.evening_notices import tell_firm, tell_school
 from outreach.events.schemas import EventIn, EventOut, EventPatch, SlotIn, SlotPatch, VenueIn
 from outreach.events.tables import Event, Slot
-from outreach.notifications import services as outbox
 from outreach.organisations.tables import Organisation
 from outreach.presenters.schemas import EveningEdit, InvitationOut, InviteIn
 from outreach.presenters.tables import PresenterInvitation
@@ -38,8 +39,6 @@ __all__ = [
     "invitations_for_event",
     "invite_firms",
     "list_invitations",
-    "tell_evening_cancelled",
-    "tell_evening_changed",
     "update_evening",
     "withdraw",
 ]
@@ -147,8 +146,7 @@ async def invite_firms(
         )
         mailed = {row["id"] for row in inserted} | {row["id"] for row in renewed}
         for invitation_id in sorted(mailed):
-            await _tell_firm(invitation_id, "presenter.invited", now)
-    await outbox.after_commit()
+            await tell_firm(invitation_id, "presenter.invited", now)
     chosen = await _out((P.event == event_id) & P.firm.slug.is_in(slugs))
     return InviteResult(
         invited=[i for i in chosen if i.id in mailed],
@@ -192,8 +190,7 @@ async def _answer(
             .returning(P.id)
         )
         if updated:
-            await _tell_school(invitation_id, now)
-    await outbox.after_commit()
+            await tell_school(invitation_id, now)
     return await get_invitation(invitation_id, by=by)
 
 
@@ -227,8 +224,7 @@ async def withdraw(
         if row.status == "declined":
             raise Conflict("the firm has declined already", reason="declined", field="invitation")
         await P.update({P.status: "withdrawn", P.updated_at: now}).where(P.id == invitation_id)
-        await _tell_firm(invitation_id, "presenter.withdrawn", now)
-    await outbox.after_commit()
+        await tell_firm(invitation_id, "presenter.withdrawn", now)
     return await get_invitation(invitation_id, by=by)
 
 
@@ -323,8 +319,6 @@ async def list_invitations(*, by: Principal, status: str | None = None) -> list[
 
 async def invitations_for_event(event_id: int, *, by: Principal) -> list[InvitationOut]:
     """The host (and office) see every invitation; everyone else only the accepted ones."""
-    from outreach.events.services import load_event_row
-
     event = await load_event_row(event_id, by)
     if _may_host(event, by):
         return await _out(P.event == event_id)
@@ -363,135 +357,10 @@ async def accepted_presenters(event_ids: Iterable[int]) -> dict[int, list[dict[s
     return found
 
 
-# --------------------------------------------------------------------------- mails
-
-
-async def _tell_firm(
-    invitation_id: int,
-    kind: str,
-    now: datetime,
-    *,
-    payload: dict[str, Any] | None = None,
-    change: str | None = None,
-) -> None:
-    """Every active coordinator of the firm, or the firm's contact address if it has none.
-
-    `change` names the change told (instead of the instant) in the dedupe key.
-    """
-    row = (
-        await P.select(P.firm, P.firm.contact_email.as_alias("contact"))
-        .where(P.id == invitation_id)
-        .first()
-    )
-    assert row is not None
-    people = await User.select(User.email, User.language).where(
-        (User.organisation == row["firm"]) & (User.role == "firm") & (User.active == True)  # noqa: E712
-    )
-    recipients = [(p["email"], p["language"]) for p in people] or [(row["contact"], "de")]
-    for email, language in recipients:
-        await _enqueue(kind, invitation_id, email, language, now, payload=payload, change=change)
-
-
-async def tell_evening_changed(
-    event_id: int,
-    *,
-    now: datetime,
-    slot_id: int | None = None,
-    old_starts_at: datetime | None = None,
-    old_ends_at: datetime | None = None,
-) -> None:
-    """Inside the transaction that moved the evening or changed its title or venue: each
-    firm still invited or presenting is told once per change.
-
-    A change is the slot's new SEQUENCE (both a move and a title or venue change raise
-    it), so the dedupe key is per invitation and slot sequence; the mail shows the
-    evening as it is when sent, and one superseded by a later change is not sent.
-    """
-    rows = await P.select(P.id).where(
-        (P.event == event_id) & P.status.is_in(["invited", "accepted"])
-    )
-    if not rows:
-        return
-    live = (Slot.event == event_id) & (Slot.cancelled == False)  # noqa: E712
-    query = Slot.select(Slot.id, Slot.sequence)
-    slot = (
-        await (query.where(Slot.id == slot_id) if slot_id is not None else query.where(live))
-        .order_by(Slot.starts_at)
-        .first()
-    )
-    if slot is None:
-        return  # no time left to tell about
-    payload: dict[str, Any] = {"slot_id": slot["id"], "sequence": slot["sequence"]}
-    if old_starts_at is not None and old_ends_at is not None:
-        payload["old_starts_at"] = old_starts_at.isoformat()
-        payload["old_ends_at"] = old_ends_at.isoformat()
-    for row in rows:
-        await _tell_firm(
-            row["id"],
-            "presenter.evening_changed",
-            now,
-            payload=payload,
-            change=f"s{slot['id']}.{slot['sequence']}",
-        )
-
-
-async def tell_evening_cancelled(event_id: int, *, now: datetime) -> None:
-    """Inside the cancelling transaction: firms still invited or presenting are told."""
-    rows = await P.select(P.id).where(
-        (P.event == event_id) & P.status.is_in(["invited", "accepted"])
-    )
-    for row in rows:
-        await _tell_firm(row["id"], "presenter.evening_cancelled", now)
-
-
-async def _tell_school(invitation_id: int, now: datetime) -> None:
-    """The teacher who invited, while active; else the school's contact address."""
-    row = (
-        await P.select(
-            P.status,
-            P.invited_by.email.as_alias("email"),
-            P.invited_by.language.as_alias("language"),
-            P.invited_by.active.as_alias("active"),
-            P.event.host.contact_email.as_alias("contact"),
-        )
-        .where(P.id == invitation_id)
-        .first()
-    )
-    assert row is not None
-    if row["email"] and row["active"]:
-        email, language = row["email"], row["language"] or "de"
-    else:
-        email, language = row["contact"], "de"
-    await _enqueue(f"presenter.{row['status']}", invitation_id, email, language, now)
-
-
-async def _enqueue(
-    kind: str,
-    invitation_id: int,
-    email: str,
-    language: str,
-    now: datetime,
-    *,
-    payload: dict[str, Any] | None = None,
-    change: str | None = None,
-) -> None:
-    await outbox.enqueue(
-        kind,
-        booking_id=None,
-        recipient=email or "",
-        language=language,
-        payload={**(payload or {}), "invitation_id": invitation_id},
-        instant=now,
-        key=f"{kind}:i{invitation_id}:{(email or '').lower()}:{change or now.isoformat()}",
-    )
-
-
 async def create_evening(
     event: EventIn, first_time: SlotIn, *, by: Principal, now: datetime | None = None
 ) -> EventOut:
     """A school's parents' evening and its time in one go: both are saved, or neither."""
-    from outreach.events import services as events
-
     if event.kind != "parents_evening":
         raise Invalid("schools host parents' evenings", field="kind")
     async with write_transaction():
@@ -509,8 +378,6 @@ async def update_evening(
     and tells nobody; the title and venue go first and the time after, so that a firm
     told of both gets one mail (the later notice supersedes the earlier, see mail.py).
     """
-    from outreach.events import services as events
-
     now = now or utcnow()
     if not edit.title.strip():
         raise Invalid("title is required", field="title")
@@ -546,7 +413,6 @@ async def update_evening(
                 move.capacity = edit.capacity
             if move != SlotPatch():
                 await events.update_slot(slot.id, move, by=by, now=now)
-    await outbox.after_commit()
     return await events.get_event(event_id, by=by, now=now)
 
 

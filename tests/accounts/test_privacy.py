@@ -17,7 +17,7 @@ from outreach.booking.tables import Booking
 from outreach.config import get_settings
 from outreach.errors import Conflict, Invalid
 from outreach.events.tables import Slot
-from outreach.notifications.tables import Notification
+from outreach.outbox.tables import Notification
 from outreach.timeutil import utcnow
 from tests.factories import make_event, make_slot, make_user, make_world
 from tests.pages.conftest import PASSWORD, give_password, post_form, sign_in

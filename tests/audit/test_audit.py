@@ -13,9 +13,9 @@ from outreach.booking import services as booking
 from outreach.booking.schemas import BookingRequest
 from outreach.events.schemas import EventPatch
 from outreach.events.services import update_event
-from outreach.notifications import services as notifications
-from outreach.notifications.tables import Notification
 from outreach.organisations.services import OrganisationIn, create_organisation
+from outreach.outbox import services as outbox
+from outreach.outbox.tables import Notification
 from outreach.timeutil import utcnow
 from tests.factories import make_event, make_slot, make_world
 from tests.pages.conftest import give_password, sign_in
@@ -88,9 +88,9 @@ async def test_a_requeue_is_logged(world):
         attempts=8,
     )
     await row.save()
-    assert await notifications.requeue(row.id, by=world.admin)
+    assert await outbox.requeue(row.id, by=world.admin)
     assert await actions() == ["notification.requeue"]
-    assert not await notifications.requeue(row.id, by=world.admin), "no longer failed"
+    assert not await outbox.requeue(row.id, by=world.admin), "no longer failed"
     assert await actions() == ["notification.requeue"]
 
 

@@ -17,9 +17,9 @@ from outreach.booking.schemas import PersonsIn
 from outreach.booking.tables import Booking
 from outreach.errors import Conflict, Forbidden, Invalid, NotFound
 from outreach.events.tables import Slot
+from outreach.links import view_token
 from outreach.notifications import services as outbox
-from outreach.notifications.links import view_token
-from outreach.notifications.tables import Notification
+from outreach.outbox.tables import Notification
 from outreach.principal import ANONYMOUS
 from outreach.timeutil import utcnow
 from tests.factories import class_visit, make_event, make_slot, make_world, registration

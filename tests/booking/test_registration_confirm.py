@@ -21,9 +21,10 @@ from outreach.booking.tables import Booking
 from outreach.config import Settings, set_settings
 from outreach.errors import Conflict, NotFound
 from outreach.events.tables import Slot
-from outreach.notifications import services as outbox
-from outreach.notifications.links import address_token, address_url, respond_token
-from outreach.notifications.tables import Notification
+from outreach.links import address_token, address_url, respond_token
+from outreach.notifications import services as delivery
+from outreach.outbox import services as outbox
+from outreach.outbox.tables import Notification
 from outreach.principal import ANONYMOUS
 from outreach.timeutil import utcnow
 from tests.factories import make_event, make_slot, make_world, registration
@@ -233,7 +234,7 @@ async def test_the_first_mail_carries_the_link_and_the_release_mail_says_why(wor
     placed = (await booking.place_booking(slot, registration(2), by=ANONYMOUS)).booking
     await booking.release_unverified(now=placed.verify_by + timedelta(seconds=1))
     for note_id in await outbox.due_ids(placed.verify_by + timedelta(minutes=1)):
-        assert await outbox.deliver(note_id, placed.verify_by + timedelta(minutes=1)) == "sent"
+        assert await delivery.deliver(note_id, placed.verify_by + timedelta(minutes=1)) == "sent"
     first, last = read_eml_dir(mail_settings.mail_dir)
     if "verfallen" in text_of(first):
         first, last = last, first

@@ -14,8 +14,8 @@ from outreach.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorised
 from outreach.events import services as events
 from outreach.events.schemas import SlotPatch
 from outreach.events.tables import Slot
-from outreach.notifications.tables import Notification
 from outreach.organisations.tables import Organisation
+from outreach.outbox.tables import Notification
 from outreach.principal import ANONYMOUS
 from outreach.timeutil import LOCAL_TZ, utcnow
 from tests.factories import (
@@ -353,7 +353,7 @@ async def test_moving_a_slot_tells_its_bookers_and_raises_sequence(world):
 
 
 async def test_reminder_link_reconfirms_or_cancels_without_signing_in(world, settings):
-    from outreach.notifications.links import respond_token
+    from outreach.links import respond_token
 
     event = await make_event(world.firm_a)
     slot = await make_slot(world.firm_a, event, capacity=30)

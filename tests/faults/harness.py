@@ -30,8 +30,8 @@ from redis import Redis
 from redis.exceptions import RedisError
 
 from outreach.booking.tables import Booking
-from outreach.notifications.services import SKIPPED_PREFIX
-from outreach.notifications.tables import Notification
+from outreach.outbox.services import SKIPPED_PREFIX
+from outreach.outbox.tables import Notification
 from tests.support import TEST_SECRET, postgres_dsn, require_service
 
 __all__ = [

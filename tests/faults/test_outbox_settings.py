@@ -8,8 +8,8 @@ from datetime import timedelta
 import pytest
 
 from outreach.config import ConfigError, Settings, set_settings
-from outreach.notifications import services
-from outreach.notifications.tables import Notification
+from outreach.outbox import services as outbox
+from outreach.outbox.tables import Notification
 from outreach.timeutil import utcnow
 from tests.notifications.helpers import make_booking, with_settings
 
@@ -24,7 +24,7 @@ def short(db: str, settings: Settings) -> Iterator[Settings]:
 
 async def _queued() -> int:
     booked = await make_booking()
-    notification_id = await services.enqueue(
+    notification_id = await outbox.enqueue(
         "booking.confirmed", booking_id=booked.booking_id, recipient=booked.contact_email
     )
     assert notification_id is not None
@@ -34,8 +34,8 @@ async def _queued() -> int:
 def test_settings_read_and_checked() -> None:
     env = {"SECRET_KEY": "x" * 40, "OUTREACH_DATA_DIR": "/tmp/outreach-settings-test"}
     defaults = Settings.from_env(env)
-    assert defaults.notification_lease_seconds == services.LEASE.total_seconds()
-    assert defaults.notification_retry_seconds == services.BACKOFF_BASE.total_seconds()
+    assert defaults.notification_lease_seconds == outbox.LEASE.total_seconds()
+    assert defaults.notification_retry_seconds == outbox.BACKOFF_BASE.total_seconds()
     custom = Settings.from_env(
         {**env, "NOTIFICATION_LEASE_SECONDS": "4", "NOTIFICATION_RETRY_SECONDS": "1"}
     )
@@ -49,24 +49,24 @@ def test_settings_read_and_checked() -> None:
 async def test_claim_lease_and_retry_delay_follow_the_settings(short: Settings) -> None:
     notification_id = await _queued()
     now = utcnow()
-    claimed = await services.claim(notification_id, now)
+    claimed = await outbox.claim(notification_id, now)
     assert claimed is not None
     assert claimed.lease_until == now + timedelta(seconds=7)
     # Within the lease nobody else takes it; after it, another worker does.
-    assert await services.claim(notification_id, now + timedelta(seconds=6)) is None
-    assert await services.claim(notification_id, now + timedelta(seconds=8)) is not None
-    assert [services.backoff(k) for k in (1, 2, 3)] == [timedelta(seconds=s) for s in (2, 4, 8)]
+    assert await outbox.claim(notification_id, now + timedelta(seconds=6)) is None
+    assert await outbox.claim(notification_id, now + timedelta(seconds=8)) is not None
+    assert [outbox.backoff(k) for k in (1, 2, 3)] == [timedelta(seconds=s) for s in (2, 4, 8)]
 
 
 async def test_handover_hold_is_never_longer_than_the_lease(short: Settings) -> None:
     notification_id = await _queued()
     now = utcnow()
-    assert await services.take_due(now) == [notification_id]
+    assert await outbox.take_due(now) == [notification_id]
     # Handed to a worker that died before claiming it: handed again after the lease.
-    assert await services.take_due(now + timedelta(seconds=6)) == []
-    assert await services.take_due(now + timedelta(seconds=8)) == [notification_id]
+    assert await outbox.take_due(now + timedelta(seconds=6)) == []
+    assert await outbox.take_due(now + timedelta(seconds=8)) == [notification_id]
     with_settings(short, notification_lease_seconds=3600)
     later = now + timedelta(minutes=1)
-    assert await services.take_due(later) == [notification_id]
+    assert await outbox.take_due(later) == [notification_id]
     row = await N.select(N.lease_until).where(N.id == notification_id).first()
-    assert row["lease_until"] == later + services.HANDOVER_HOLD  # the hold's own cap
+    assert row["lease_until"] == later + outbox.HANDOVER_HOLD  # the hold's own cap

@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from outreach.booking.tables import Booking
-from outreach.notifications.tables import Notification
+from outreach.outbox.tables import Notification
 from tests.faults.conftest import Scene
 from tests.faults.harness import (
     Counts,

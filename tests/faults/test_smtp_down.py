@@ -18,8 +18,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from outreach.notifications.services import MAX_ATTEMPTS
-from outreach.notifications.tables import Notification
+from outreach.outbox.services import MAX_ATTEMPTS
+from outreach.outbox.tables import Notification
 from outreach.timeutil import utcnow
 from tests.faults.conftest import Scene
 from tests.faults.harness import (
@@ -44,7 +44,7 @@ N = Notification
 BOOKINGS = 20
 RETRY_SECONDS = 2
 _RETRY = re.compile(
-    r"^(\S+ \S+) WARNING outreach\.notifications\.services: notification (\d+) \(\S+\) "
+    r"^(\S+ \S+) WARNING outreach\.outbox\.services: notification (\d+) \(\S+\) "
     r"attempt (\d+) failed, retry at (\S+): ",
     re.MULTILINE,
 )

@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 
 from outreach.db import write_transaction
-from outreach.notifications import services
-from outreach.notifications.tables import Notification
+from outreach.outbox import services as outbox
+from outreach.outbox.tables import Notification
 from tests.faults.harness import (
     Counts,
     MailSink,
@@ -49,7 +49,7 @@ async def _queue(count: int) -> list[int]:
     async with write_transaction():
         for _ in range(count):
             booked = await make_booking()
-            notification_id = await services.enqueue(
+            notification_id = await outbox.enqueue(
                 "booking.confirmed", booking_id=booked.booking_id, recipient=booked.contact_email
             )
             assert notification_id is not None

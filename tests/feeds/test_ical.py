@@ -9,7 +9,7 @@ from pathlib import Path
 import icalendar
 import vobject
 
-from outreach.feeds.ical import (
+from outreach.calendar.ical import (
     VEventSpec,
     assemble,
     build_vevent,

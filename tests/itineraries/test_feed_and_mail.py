@@ -16,6 +16,7 @@ from outreach.feeds import services as feeds
 from outreach.itineraries import services as itineraries
 from outreach.itineraries.schemas import ItineraryIn
 from outreach.notifications import services as notifications
+from outreach.outbox import services as outbox
 from tests.factories import at
 from tests.feeds.helpers import publish, vevents
 from tests.feeds.parsers import icaljs_entries, icaljs_ready, with_icalendar, with_vobject
@@ -114,7 +115,7 @@ def mail_dir(db: str, settings: Settings, tmp_path: Path):
 
 
 async def deliver_all() -> None:
-    for notification_id in await notifications.due_ids():
+    for notification_id in await outbox.due_ids():
         await notifications.deliver(notification_id)
 
 

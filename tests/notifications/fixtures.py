@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from outreach.config import Settings, set_settings
-from outreach.notifications import services
+from outreach.outbox import services as outbox
 from tests.notifications.helpers import SmtpSink, with_settings
 
 
@@ -37,6 +37,6 @@ def smtp_settings(db: str, settings: Settings, smtp_sink: SmtpSink) -> Iterator[
 @pytest.fixture(autouse=True)
 def _no_dispatcher() -> Iterator[None]:
     """Each test starts with no dispatcher registered and leaves none behind."""
-    services.set_dispatcher(None)
+    outbox.set_dispatcher(None)
     yield
-    services.set_dispatcher(None)
+    outbox.set_dispatcher(None)

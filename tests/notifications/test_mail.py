@@ -13,9 +13,10 @@ from icalendar import Calendar
 from outreach.config import Settings
 from outreach.notifications import services
 from outreach.notifications.mail import TEMPLATE_DIR
-from outreach.notifications.schemas import KINDS
-from outreach.notifications.tables import Notification
 from outreach.notifications.texts import CATALOGUE
+from outreach.outbox import services as outbox
+from outreach.outbox.schemas import KINDS
+from outreach.outbox.tables import Notification
 from outreach.timeutil import utcnow
 from tests.notifications.helpers import (
     Booked,
@@ -31,7 +32,7 @@ N = Notification
 
 
 async def _send(booked: Booked, kind: str, payload: dict | None = None, **extra: object) -> str:
-    notification_id = await services.enqueue(
+    notification_id = await outbox.enqueue(
         kind,
         booking_id=booked.booking_id,
         recipient=str(extra.pop("recipient", booked.contact_email)),
@@ -120,14 +121,14 @@ async def test_an_invitation_overtaken_by_a_cancellation_is_skipped(
     smtp_settings: Settings, smtp_sink: SmtpSink
 ) -> None:
     booked = await make_booking(status="confirmed")
-    confirmed = await services.enqueue(
+    confirmed = await outbox.enqueue(
         "booking.confirmed", booking_id=booked.booking_id, recipient=booked.contact_email
     )
     assert confirmed is not None
     await set_booking(booked, status="cancelled")
     assert await services.deliver(confirmed) == "skipped"
     row = await N.select().where(N.id == confirmed).first()
-    assert row["status"] == "sent" and row["last_error"].startswith(services.SKIPPED_PREFIX)
+    assert row["status"] == "sent" and row["last_error"].startswith(outbox.SKIPPED_PREFIX)
     assert smtp_sink.messages == []
     # No invitation went out, so the cancellation carries no CANCEL either.
     await _send(booked, "booking.cancelled", {"by": "booker"})
@@ -199,7 +200,7 @@ async def test_message_id_links_and_threading(
     from tests.notifications.helpers import read_eml_dir
 
     booked = await make_booking(status="confirmed")
-    notification_id = await services.enqueue(
+    notification_id = await outbox.enqueue(
         "booking.reminder",
         booking_id=booked.booking_id,
         recipient=booked.contact_email,

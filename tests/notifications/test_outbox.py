@@ -10,9 +10,10 @@ import pytest
 from outreach.config import Settings
 from outreach.db import write_transaction
 from outreach.notifications import services
-from outreach.notifications.tables import Notification
+from outreach.outbox import services as outbox
+from outreach.outbox.tables import Notification
 from outreach.timeutil import utcnow
-from tests.notifications.helpers import SmtpSink, make_booking, read_eml_dir, with_settings
+from tests.notifications.helpers import Booked, SmtpSink, make_booking, read_eml_dir, with_settings
 
 N = Notification
 
@@ -20,7 +21,7 @@ N = Notification
 async def _queue(kind: str = "booking.confirmed", **extra: object) -> int:
     booked = await make_booking(**extra)  # type: ignore[arg-type]
     async with write_transaction():
-        notification_id = await services.enqueue(
+        notification_id = await outbox.enqueue(
             kind,
             booking_id=booked.booking_id,
             recipient=booked.contact_email,
@@ -43,9 +44,9 @@ async def test_the_same_change_is_queued_once(mail_settings: Settings) -> None:
     instant = utcnow()
     args = {"booking_id": booked.booking_id, "recipient": booked.contact_email, "payload": {}}
     async with write_transaction():
-        first = await services.enqueue("booking.confirmed", instant=instant, **args)
-        again = await services.enqueue("booking.confirmed", instant=instant, **args)
-        later = await services.enqueue("booking.confirmed", instant=instant + timedelta(1), **args)
+        first = await outbox.enqueue("booking.confirmed", instant=instant, **args)
+        again = await outbox.enqueue("booking.confirmed", instant=instant, **args)
+        later = await outbox.enqueue("booking.confirmed", instant=instant + timedelta(1), **args)
     assert first is not None and later is not None
     assert again is None
     assert await N.count() == 2
@@ -55,7 +56,7 @@ async def test_enqueue_joins_the_callers_transaction(mail_settings: Settings) ->
     booked = await make_booking()
     with pytest.raises(RuntimeError):
         async with write_transaction():
-            await services.enqueue(
+            await outbox.enqueue(
                 "booking.confirmed", booking_id=booked.booking_id, recipient="a@b.example"
             )
             raise RuntimeError("the booking failed")
@@ -64,7 +65,7 @@ async def test_enqueue_joins_the_callers_transaction(mail_settings: Settings) ->
 
 async def test_unknown_kind_is_a_programming_error(mail_settings: Settings) -> None:
     with pytest.raises(ValueError, match="unknown notification kind"):
-        await services.enqueue("booking.exploded", booking_id=None, recipient="a@b.example")
+        await outbox.enqueue("booking.exploded", booking_id=None, recipient="a@b.example")
 
 
 async def test_delivery_writes_one_eml_file_and_marks_the_row_sent(
@@ -104,11 +105,11 @@ async def test_a_killed_worker_loses_the_claim_after_the_lease(
     notification_id = await _queue()
     now = utcnow()
     # A worker claims the row and dies before sending.
-    assert await services.claim(notification_id, now) is not None
+    assert await outbox.claim(notification_id, now) is not None
     assert await services.deliver(notification_id, now + timedelta(minutes=1)) == "not_claimed"
-    assert await services.due_ids(now + timedelta(minutes=1)) == []
-    later = now + services.LEASE + timedelta(seconds=1)
-    assert await services.due_ids(later) == [notification_id]
+    assert await outbox.due_ids(now + timedelta(minutes=1)) == []
+    later = now + outbox.LEASE + timedelta(seconds=1)
+    assert await outbox.due_ids(later) == [notification_id]
     assert await services.deliver(notification_id, later) == "sent"
     assert len(smtp_sink.handler.received) == 1
     assert (await _row(notification_id))["attempts"] == 2
@@ -124,12 +125,12 @@ async def test_a_refusing_server_gets_every_mail_after_retries(
     assert outcomes == ["retry", "retry", "retry"]
     row = await _row(ids[0])
     assert row["status"] == "pending" and "451" in row["last_error"]
-    assert row["due_at"] == now + services.BACKOFF_BASE
+    assert row["due_at"] == now + outbox.BACKOFF_BASE
     # Not due again before the backoff has passed.
-    assert await services.due_ids(now + timedelta(seconds=29)) == []
+    assert await outbox.due_ids(now + timedelta(seconds=29)) == []
     for _ in range(6):
         now += timedelta(minutes=2)
-        for notification_id in await services.due_ids(now):
+        for notification_id in await outbox.due_ids(now):
             await services.deliver(notification_id, now)
     statuses = [(await _row(i))["status"] for i in ids]
     assert statuses == ["sent", "sent", "sent"]
@@ -138,10 +139,10 @@ async def test_a_refusing_server_gets_every_mail_after_retries(
 
 
 def test_backoff_doubles_up_to_an_hour() -> None:
-    assert services.backoff(1) == timedelta(seconds=30)
-    assert services.backoff(2) == timedelta(seconds=60)
-    assert services.backoff(5) == timedelta(minutes=8)
-    assert services.backoff(20) == timedelta(hours=1)
+    assert outbox.backoff(1) == timedelta(seconds=30)
+    assert outbox.backoff(2) == timedelta(seconds=60)
+    assert outbox.backoff(5) == timedelta(minutes=8)
+    assert outbox.backoff(20) == timedelta(hours=1)
 
 
 async def test_after_the_last_attempt_the_row_fails_and_the_admin_sees_it(
@@ -151,18 +152,18 @@ async def test_after_the_last_attempt_the_row_fails_and_the_admin_sees_it(
     smtp_sink.handler.refuse_data = 1000
     now = utcnow()
     outcomes = []
-    for _ in range(services.MAX_ATTEMPTS):
+    for _ in range(outbox.MAX_ATTEMPTS):
         outcomes.append(await services.deliver(notification_id, now))
-        now += services.BACKOFF_CAP
-    assert outcomes == ["retry"] * (services.MAX_ATTEMPTS - 1) + ["failed"]
+        now += outbox.BACKOFF_CAP
+    assert outcomes == ["retry"] * (outbox.MAX_ATTEMPTS - 1) + ["failed"]
     assert await services.deliver(notification_id, now) == "not_claimed"
-    failed = await services.list_failed()
+    failed = await outbox.list_failed()
     assert [f["id"] for f in failed] == [notification_id]
-    assert failed[0]["attempts"] == services.MAX_ATTEMPTS and "451" in failed[0]["last_error"]
+    assert failed[0]["attempts"] == outbox.MAX_ATTEMPTS and "451" in failed[0]["last_error"]
     smtp_sink.handler.refuse_data = 0
-    assert await services.requeue(notification_id, now)
+    assert await outbox.requeue(notification_id, now)
     assert await services.deliver(notification_id, now) == "sent"
-    assert await services.list_failed() == []
+    assert await outbox.list_failed() == []
 
 
 async def test_a_recipient_refused_for_good_fails_at_once(
@@ -182,30 +183,48 @@ async def test_a_mail_server_that_is_down_is_retried(settings: Settings, db: str
     assert (await _row(notification_id))["status"] == "pending"
 
 
-async def test_after_commit_hands_over_this_tasks_ids_and_never_raises(
+async def _enqueue_for(booked: Booked) -> int | None:
+    return await outbox.enqueue(
+        "booking.confirmed",
+        booking_id=booked.booking_id,
+        recipient=booked.contact_email,
+        payload={},
+        instant=utcnow(),
+    )
+
+
+async def test_the_commit_hands_over_the_transactions_ids_and_never_raises(
     mail_settings: Settings,
 ) -> None:
-    await services.after_commit()  # forget ids an earlier test left in this context
     handed: list[list[int]] = []
 
     async def dispatcher(ids: object) -> None:
         handed.append(list(ids))  # type: ignore[call-overload]
 
-    services.set_dispatcher(dispatcher)
-    first = await _queue()
-    second = await _queue()
-    await services.after_commit()
-    assert handed == [[first, second]]
-    await services.after_commit()  # nothing new: nothing handed over
-    assert handed == [[first, second]]
+    outbox.set_dispatcher(dispatcher)
+    bookings = [await make_booking() for _ in range(3)]
+    async with write_transaction():
+        first = await _enqueue_for(bookings[0])
+        second = await _enqueue_for(bookings[1])
+        assert handed == []  # not committed yet: nothing to deliver
+    assert handed == [[first, second]]  # one hand-over for the transaction
+    async with write_transaction():
+        pass
+    assert handed == [[first, second]]  # nothing new: nothing handed over
+
+    with pytest.raises(RuntimeError):
+        async with write_transaction():
+            await _enqueue_for(bookings[2])
+            raise RuntimeError("the change fails")
+    assert handed == [[first, second]]  # rolled back: its row is gone, nothing handed
 
     async def broken(ids: object) -> None:
         raise ConnectionError("redis is down")
 
-    services.set_dispatcher(broken)
-    third = await _queue()
-    await services.after_commit()  # logs, does not raise
-    assert await services.due_ids() == [first, second, third]
+    outbox.set_dispatcher(broken)
+    async with write_transaction():  # logs, does not raise
+        third = await _enqueue_for(bookings[2])
+    assert await outbox.due_ids() == [first, second, third]
 
 
 async def test_the_sweep_hand_over_holds_rows_back_and_takes_stale_claims(
@@ -213,18 +232,18 @@ async def test_the_sweep_hand_over_holds_rows_back_and_takes_stale_claims(
 ) -> None:
     ids = [await _queue() for _ in range(3)]
     now = utcnow()
-    assert await services.claim(ids[0], now) is not None  # then the worker dies
-    assert await services.take_due(now) == ids[1:]
-    assert await services.take_due(now) == []  # handed over: not again for a while
-    later = now + services.LEASE + timedelta(seconds=1)
-    assert await services.take_due(later) == ids  # hold and lease ran out
+    assert await outbox.claim(ids[0], now) is not None  # then the worker dies
+    assert await outbox.take_due(now) == ids[1:]
+    assert await outbox.take_due(now) == []  # handed over: not again for a while
+    later = now + outbox.LEASE + timedelta(seconds=1)
+    assert await outbox.take_due(later) == ids  # hold and lease ran out
     # A handed-over row is still claimable by the worker that got the message.
     assert await services.deliver(ids[1], later) == "sent"
 
 
 async def test_concurrent_hand_overs_give_each_row_to_one_sweep(mail_settings: Settings) -> None:
     ids = [await _queue() for _ in range(8)]
-    taken = await asyncio.gather(*(services.take_due() for _ in range(3)))
+    taken = await asyncio.gather(*(outbox.take_due() for _ in range(3)))
     assert sorted(i for batch in taken for i in batch) == ids
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 from outreach.config import Settings
-from outreach.notifications import services
-from outreach.notifications.tables import Notification
+from outreach.outbox import services as outbox
+from outreach.outbox.tables import Notification
 from outreach.timeutil import utcnow
 
 N = Notification
@@ -20,7 +20,7 @@ async def test_thousands_of_rows_are_queued_in_one_call_each_once(
 
     def rows() -> list[Notification]:
         return [
-            services._new_row(
+            outbox.planned(
                 "booking.reminder",
                 None,
                 f"lehrerin{n}@schule.example",
@@ -32,6 +32,6 @@ async def test_thousands_of_rows_are_queued_in_one_call_each_once(
             for n in range(3000)
         ]
 
-    assert len(await services._insert_ignoring_duplicates(rows())) == 3000
-    assert await services._insert_ignoring_duplicates(rows()) == []  # already queued
+    assert len(await outbox._insert_ignoring_duplicates(rows())) == 3000
+    assert await outbox._insert_ignoring_duplicates(rows()) == []  # already queued
     assert await N.count() == 3000

@@ -8,7 +8,7 @@ import pytest
 
 from outreach.config import Settings
 from outreach.notifications import services
-from outreach.notifications.tables import Notification
+from outreach.outbox.tables import Notification
 from tests.notifications.helpers import (
     SmtpSink,
     calendar_of,

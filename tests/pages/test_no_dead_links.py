@@ -39,6 +39,7 @@ from outreach.demo import ADMIN_EMAIL, DEMO_PASSWORD, load_demo
 from outreach.events.tables import Slot
 from outreach.notifications import services as outbox
 from outreach.notifications.mail import build_message
+from outreach.notifications.presenter_mail import presenter_message
 from outreach.notifications.schemas import (
     CANCEL_KINDS,
     KINDS,
@@ -48,7 +49,6 @@ from outreach.notifications.schemas import (
 )
 from outreach.organisations.tables import Organisation
 from outreach.presenters import services as presenters
-from outreach.presenters.mail import presenter_message
 from outreach.presenters.schemas import InviteIn
 from outreach.presenters.tables import PresenterInvitation
 from outreach.timeutil import utcnow

@@ -335,7 +335,7 @@ async def test_an_invitation_lets_the_person_set_a_password(client, world):
 async def test_the_reminder_link_shows_on_get_and_acts_on_post(client, world):
     from outreach.booking.services import place_booking
     from outreach.config import get_settings
-    from outreach.notifications.links import respond_token
+    from outreach.links import respond_token
 
     event_id = await make_event(world.firm_a, kind="open_day")
     slot_id = await make_slot(world.firm_a, event_id)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from outreach.notifications import services as outbox
-from outreach.notifications.tables import Notification
+from outreach.notifications import services as delivery
+from outreach.outbox.tables import Notification
 from tests.factories import at, make_event, make_slot, school_day
 
 
@@ -17,7 +17,7 @@ async def make_evening(host, *, days: int = 21, status: str = "published") -> in
 async def deliver_all() -> list[str]:
     """Send every pending notice now (as a worker would); the outcomes in id order."""
     rows = await Notification.select(Notification.id).where(Notification.status == "pending")
-    return [await outbox.deliver(r["id"]) for r in sorted(rows, key=lambda r: r["id"])]
+    return [await delivery.deliver(r["id"]) for r in sorted(rows, key=lambda r: r["id"])]
 
 
 async def notices() -> list[dict]:

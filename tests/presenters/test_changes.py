@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 
 from outreach.config import get_settings
+from outreach.events import evening_notices
 from outreach.events import services as events
 from outreach.events.schemas import EventPatch, SlotPatch, VenueIn
 from outreach.events.tables import Slot
@@ -69,7 +70,7 @@ async def test_a_moved_evening_is_told_once_to_the_presenting_firm(world, mail_s
     await events.update_slot(slot_id, SlotPatch(capacity=90), by=world.school_a)
     assert _changed(await notices()) == [world.firm_a.email]
     # Telling the same change again (a retried hook) queues nothing new.
-    await presenters.tell_evening_changed(evening, now=at(day, 8), slot_id=slot_id)
+    await evening_notices.tell_evening_changed(evening, now=at(day, 8), slot_id=slot_id)
     assert _changed(await notices()) == [world.firm_a.email]
     assert await deliver_all() == ["sent"]
     [mail] = read_eml_dir(mail_settings.mail_dir)

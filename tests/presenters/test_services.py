@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from prometheus_client import REGISTRY
 
 from outreach.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorised
 from outreach.events import services as events
@@ -199,8 +200,32 @@ def test_every_presenter_notice_has_its_three_templates() -> None:
     from pathlib import Path
 
     from outreach.notifications.mail import TEMPLATE_DIR
-    from outreach.notifications.schemas import PRESENTER_KINDS
+    from outreach.outbox.schemas import PRESENTER_KINDS
 
     for kind in PRESENTER_KINDS:
         for suffix in ("subject.txt", "txt", "html"):
             assert (Path(TEMPLATE_DIR) / "notifications" / f"{kind}.{suffix}").is_file(), kind
+
+
+def _deliveries(outcome: str) -> float:
+    return (
+        REGISTRY.get_sample_value("outreach_notification_deliveries_total", {"outcome": outcome})
+        or 0.0
+    )
+
+
+async def test_presenter_notices_are_counted_like_every_delivery(world, mail_settings):
+    """One delivery path: a presenter notice sent or skipped shows in the delivery metric."""
+    evening = await make_evening(world.school_a)
+    sent_before, skipped_before = _deliveries("sent"), _deliveries("skipped")
+    await presenters.invite_firms(evening, InviteIn(firms=["firm-a"]), by=world.school_a)
+    assert await deliver_all() == ["sent"]
+    assert _deliveries("sent") == sent_before + 1
+    result = await presenters.invite_firms(evening, InviteIn(firms=["firm-b"]), by=world.school_a)
+    [invitation] = result.invited
+    await presenters.withdraw(invitation.id, by=world.school_a)
+    # Withdrawn before its mail went out: the invitation is skipped, the withdrawal sent.
+    outcomes = await deliver_all()
+    assert sorted(outcomes) == ["sent", "skipped"]
+    assert _deliveries("sent") == sent_before + 2
+    assert _deliveries("skipped") == skipped_before + 1

@@ -36,8 +36,8 @@ from outreach.config import get_settings, set_settings
 from outreach.db import all_tables
 from outreach.itineraries import services as itineraries
 from outreach.itineraries.schemas import ItineraryIn
-from outreach.notifications.links import view_token
-from outreach.notifications.tables import Notification
+from outreach.links import view_token
+from outreach.outbox.tables import Notification
 from outreach.presenters import services as presenters
 from outreach.presenters.schemas import InviteIn
 from outreach.workplan import services as workplans
@@ -559,7 +559,7 @@ async def build_scene() -> tuple[Any, dict[str, Any]]:
 
 
 def booking_link_token(booking_id: int) -> str:
-    from outreach.notifications.links import respond_token
+    from outreach.links import respond_token
 
     return respond_token(get_settings(), booking_id)
 

@@ -21,7 +21,8 @@ from outreach.booking import services as booking
 from outreach.booking.schemas import BookingRequest
 from outreach.booking.tables import Booking
 from outreach.config import Settings, set_settings
-from outreach.notifications import services as outbox
+from outreach.notifications import services as delivery
+from outreach.outbox import services as outbox
 from outreach.principal import ANONYMOUS
 from tests.factories import make_event, make_slot, make_world
 from tests.notifications.helpers import read_eml_dir
@@ -169,7 +170,7 @@ async def test_line_breaks_in_a_registrants_name_cannot_add_mail_headers(world, 
     row = await Booking.objects().where(Booking.id == placed.id).first()
     assert "\r" not in row.contact_name and "\n" not in row.contact_name
     for note_id in await outbox.due_ids():
-        assert await outbox.deliver(note_id) == "sent"
+        assert await delivery.deliver(note_id) == "sent"
     (message,) = read_eml_dir(mail_dir)
     assert message["Bcc"] is None and message["X-Injected"] is None
     assert message["To"].addresses[0].username == "eve"

@@ -22,8 +22,8 @@ from redis.exceptions import RedisError
 
 from outreach.config import Settings, set_settings
 from outreach.db import write_transaction
-from outreach.notifications import services
-from outreach.notifications.tables import Notification
+from outreach.outbox import services as outbox
+from outreach.outbox.tables import Notification
 from tests.notifications.helpers import SmtpSink, make_booking, wait_until, with_settings
 from tests.support import TEST_REDIS_URL, require_service
 from workers import broker as workers_broker
@@ -82,7 +82,7 @@ async def _queue(count: int) -> list[int]:
     async with write_transaction():
         for _ in range(count):
             booked = await make_booking()
-            notification_id = await services.enqueue(
+            notification_id = await outbox.enqueue(
                 "booking.confirmed", booking_id=booked.booking_id, recipient=booked.contact_email
             )
             assert notification_id is not None
@@ -94,14 +94,12 @@ async def _all_sent() -> bool:
     return await N.count().where(N.status != "sent") == 0
 
 
-async def test_after_commit_goes_through_redis_to_a_real_worker(
+async def test_the_commit_hands_over_through_redis_to_a_real_worker(
     redis_settings: tuple[Settings, Broker], worker: Worker, smtp_sink: SmtpSink
 ) -> None:
-    await services.after_commit()  # forget ids an earlier test left in this context
     workers_broker.start_embedded_worker(redis_settings[0])  # with Redis: the dispatcher only
     try:
         ids = await _queue(5)
-        await services.after_commit()
         await wait_until(_all_sent, within=30)
     finally:
         workers_broker.stop_embedded_worker()
@@ -112,7 +110,7 @@ async def test_after_commit_goes_through_redis_to_a_real_worker(
 async def test_two_schedulers_through_redis_send_each_mail_once(
     redis_settings: tuple[Settings, Broker], worker: Worker, smtp_sink: SmtpSink
 ) -> None:
-    await _queue(12)  # nobody calls after_commit: only the sweep finds them
+    await _queue(12)  # no dispatcher registered: only the sweep finds them
     stop = asyncio.Event()
     schedulers = [
         asyncio.create_task(run_scheduler(stop, interval=0.1, direct=False)) for _ in range(2)
@@ -129,20 +127,18 @@ async def test_two_schedulers_through_redis_send_each_mail_once(
 async def test_with_redis_down_commits_succeed_and_the_sweep_sends_later(
     smtp_settings: Settings, smtp_sink: SmtpSink
 ) -> None:
-    await services.after_commit()  # forget ids an earlier test left in this context
     down = with_settings(smtp_settings, redis_url="redis://127.0.0.1:1/0", embedded_worker=False)
     workers_broker.use_broker(workers_broker.build_broker(down, namespace=f"down-{uuid4().hex}"))
     workers_broker.start_embedded_worker(down)
     try:
-        ids = await _queue(3)
         started = time.monotonic()
-        await services.after_commit()  # must not raise
-        assert time.monotonic() - started < services.DISPATCH_TIMEOUT_SECONDS + 1
+        ids = await _queue(3)  # its commit hands them over: must not raise
+        assert time.monotonic() - started < outbox.DISPATCH_TIMEOUT_SECONDS + 1
     finally:
         workers_broker.stop_embedded_worker()
         workers_broker.use_broker(workers_broker.build_broker(smtp_settings))
         set_settings(smtp_settings)
-    assert await services.due_ids() == ids
+    assert await outbox.due_ids() == ids
     result = await run_sweep_once()
     assert result.outcomes == {"sent": 3}
     assert len(smtp_sink.messages) == 3
@@ -177,7 +173,6 @@ async def test_the_outreach_worker_process_delivers_from_redis(
     try:
         workers_broker.start_embedded_worker(settings)  # the web side: dispatcher only
         ids = await _queue(4)
-        await services.after_commit()
         try:
             await wait_until(_all_sent, within=60, interval=0.2)
         except AssertionError:

@@ -6,8 +6,8 @@ import asyncio
 from datetime import timedelta
 
 from outreach.config import Settings
-from outreach.notifications import services
-from outreach.notifications.tables import Notification
+from outreach.outbox import services as outbox
+from outreach.outbox.tables import Notification
 from outreach.timeutil import utcnow
 from tests.notifications.helpers import SmtpSink, make_booking, wait_until
 from workers.scheduler import run_scheduler, run_sweep_once
@@ -18,7 +18,7 @@ N = Notification
 async def _queue(count: int) -> None:
     for _ in range(count):
         booked = await make_booking()
-        await services.enqueue(
+        await outbox.enqueue(
             "booking.confirmed", booking_id=booked.booking_id, recipient=booked.contact_email
         )
 

@@ -14,7 +14,8 @@ from outreach.booking.services import anonymise_ended_bookings
 from outreach.booking.tables import Booking
 from outreach.config import Settings
 from outreach.notifications import services
-from outreach.notifications.tables import Notification
+from outreach.outbox import services as outbox
+from outreach.outbox.tables import Notification
 from outreach.timeutil import utcnow
 from tests.notifications.helpers import SmtpSink, make_booking
 from workers import scheduler
@@ -27,7 +28,7 @@ pytestmark = pytest.mark.parametrize("engine", ["postgres"], indirect=True)
 async def _queue(count: int) -> None:
     for _ in range(count):
         booked = await make_booking()
-        await services.enqueue(
+        await outbox.enqueue(
             "booking.confirmed", booking_id=booked.booking_id, recipient=booked.contact_email
         )
 

@@ -16,7 +16,7 @@ from outreach.booking.attendance import (
 from outreach.booking.tables import Booking
 from outreach.errors import Conflict, Invalid, NotFound
 from outreach.notifications import services as notifications
-from outreach.notifications.tables import Notification
+from outreach.outbox.tables import Notification
 from outreach.timeutil import utcnow
 from tests.factories import class_visit, make_event, make_slot
 from tests.workplan.world import build_report_world

@@ -11,11 +11,12 @@ from email.message import EmailMessage
 from email.utils import format_datetime
 from typing import TYPE_CHECKING, Any
 
+from outreach import links
 from outreach.events.tables import Slot
-from outreach.notifications import links
+from outreach.languages import language_of
 from outreach.notifications.mail import _address, _render, format_when, message_id, one_line
-from outreach.notifications.schemas import ClaimedNotification
-from outreach.notifications.texts import language_of, translator
+from outreach.notifications.texts import translator
+from outreach.outbox.schemas import ClaimedNotification
 from outreach.presenters.tables import PresenterInvitation as P
 from outreach.timeutil import as_utc
 
