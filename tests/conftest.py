@@ -28,13 +28,13 @@ os.environ.pop("SMTP_URL", None)
 
 from outreach.config import Settings, get_settings, set_settings
 from outreach.db import all_tables, make_engine, migrate, use_engine
+from tests.cheap_hashing import use_cheap_password_hashing
 from tests.support import (
     ADMIN_DSN,
     TEST_DB_NAME,
     TEST_SECRET,
     postgres_dsn,
     require_service,
-    use_cheap_password_hashing,
 )
 
 use_cheap_password_hashing()
@@ -156,9 +156,12 @@ async def app_for_settings() -> Any:
     from outreach.app import create_app
 
     settings = get_settings()
-    app = _apps.get(settings)
+    app = _apps.pop(settings, None)
     if app is None:
-        app = _apps[settings] = create_app(start_workers=False, use_pool=False)
+        app = create_app(start_workers=False, use_pool=False)
+    _apps[settings] = app  # the most recent last; settings made per test (tmp dirs) go
+    while len(_apps) > 8:
+        del _apps[next(iter(_apps))]
     for name in ("rate_limit", app.response_cache_config.store):
         await app.stores.get(name).delete_all()
     return app

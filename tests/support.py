@@ -5,9 +5,6 @@ from __future__ import annotations
 import os
 
 import pytest
-from argon2 import PasswordHasher
-
-from outreach import security
 
 ON_CI = os.environ.get("CI", "").lower() == "true"
 ADMIN_DSN = os.environ.get("TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -20,19 +17,6 @@ if WORKER and "TEST_PG_DATABASE" in os.environ:
     TEST_DB_NAME = f"{TEST_DB_NAME}_{WORKER}"
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789"
-
-
-# argon2id at its smallest cost: a hash and a verify in about a millisecond instead of
-# 0.6 s each. The application verifies with the parameters stored in the hash, so the
-# sign-in path stays the real one; tests/accounts/test_password_hashing.py checks the
-# production parameters in a process of their own.
-CHEAP_PASSWORD_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
-
-
-def use_cheap_password_hashing() -> None:
-    """Tests only: hash new passwords (and the dummy hash) with CHEAP_PASSWORD_HASHER."""
-    security._hasher = CHEAP_PASSWORD_HASHER
-    security._dummy_hash.cache_clear()
 
 
 def redis_namespace(name: str) -> str:

@@ -1,6 +1,6 @@
 """Production password hashing: the parameters the suite itself does not use.
 
-The suite hashes with CHEAP_PASSWORD_HASHER (tests/support.py) to stay fast; this test
+The suite hashes with CHEAP_PASSWORD_HASHER (tests/cheap_hashing.py) to stay fast; this test
 runs `outreach.security` in a fresh process, untouched by the tests, and checks the
 hashes it makes there.
 """
@@ -16,7 +16,7 @@ from argon2 import PasswordHasher, extract_parameters
 from argon2.profiles import RFC_9106_LOW_MEMORY
 
 from outreach import security
-from tests.support import CHEAP_PASSWORD_HASHER
+from tests.cheap_hashing import CHEAP_PASSWORD_HASHER
 
 _PROBE = """
 import json

@@ -21,7 +21,7 @@ from outreach.organisations.services import OrganisationIn, create_organisation
 from outreach.presenters.services import create_evening
 from outreach.principal import Principal
 from outreach.timeutil import LOCAL_TZ, utcnow
-from tests.support import use_cheap_password_hashing
+from tests.cheap_hashing import use_cheap_password_hashing
 
 PASSWORD = "e2e-password-123"
 FIRM_EMAIL = "koordination@e2e-feinwerk.example"

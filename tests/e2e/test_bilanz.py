@@ -3,14 +3,9 @@ the charts load as images under our CSP, axe finds nothing serious, A4 print wor
 
 from __future__ import annotations
 
-import pytest
-
 from outreach.demo import DEMO_PASSWORD
 from tests.e2e.seed import ADMIN_EMAIL, PASSWORD
 from tests.e2e.test_browser import DOCS, check_axe, shot
-
-# One server and one Chromium for all browser tests: with xdist they share one worker.
-pytestmark = pytest.mark.xdist_group("e2e")
 
 FIRM_EMAIL = "andreas.rehn@rehn-feinmechanik.example"  # a demo coordinator
 OTHER_FIRM = "Galvano Pötschke GmbH"

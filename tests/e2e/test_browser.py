@@ -21,8 +21,6 @@ from tests.e2e.seed import (
 )
 
 DOCS = ROOT / "docs" / "screenshots"
-# One server and one Chromium for all browser tests: with xdist they share one worker.
-pytestmark = pytest.mark.xdist_group("e2e")
 
 
 async def sign_in(page, email: str) -> None:
@@ -176,7 +174,6 @@ async def test_main_pages_have_no_serious_accessibility_violations(
 async def test_a_school_invites_a_firm_to_its_parents_evening_and_the_public_sees_it(
     browser, server, artifacts
 ):
-
     teacher = await browser.new_context(base_url=server, locale="de-DE")
     firm = await browser.new_context(base_url=server, locale="de-DE")
     public = await browser.new_context(base_url=server, locale="de-DE")

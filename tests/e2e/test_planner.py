@@ -7,14 +7,9 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-import pytest
-
 from outreach.timeutil import LOCAL_TZ, utcnow
 from tests.e2e.seed import TEACHER_EMAIL
 from tests.e2e.test_browser import check_axe, shot, sign_in
-
-# One server and one Chromium for all browser tests: with xdist they share one worker.
-pytestmark = pytest.mark.xdist_group("e2e")
 
 
 async def test_a_teacher_plans_and_books_a_three_firm_day(browser, server, axe_source, artifacts):
