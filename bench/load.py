@@ -248,8 +248,8 @@ async def check_invariants(dsn: str) -> list[str]:
 def clear_namespace() -> None:
     client = Redis.from_url(REDIS_URL)
     try:
+        # The broker's keys and the rate limiter's ({NAMESPACE}-rate-limit) alike.
         keys = list(client.scan_iter(match=f"{NAMESPACE}*", count=1000))
-        keys += list(client.scan_iter(match="outreach-rate-limit*", count=1000))
         if keys:
             client.delete(*keys)
     finally:

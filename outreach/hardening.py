@@ -141,5 +141,7 @@ def rate_limit_store(settings: Settings) -> Store:
     if settings.redis_url:
         from litestar.stores.redis import RedisStore
 
-        return RedisStore.with_client(url=settings.redis_url, namespace="outreach-rate-limit")
+        # Beside the broker's keys: two deployments (or test runs) on one Redis never meet.
+        namespace = f"{settings.broker_namespace}-rate-limit"
+        return RedisStore.with_client(url=settings.redis_url, namespace=namespace)
     return MemoryStore()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import secrets
@@ -18,9 +19,18 @@ __all__ = [
     "verify_password",
 ]
 
+# argon2id with RFC 9106's low-memory profile (t=3, m=64 MiB, p=4): argon2-cffi's default.
 _hasher = PasswordHasher()
-# Verified against when the user does not exist, so both paths cost the same time.
-_DUMMY_HASH = _hasher.hash("outreach-no-such-user")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verified against when the user does not exist, so both paths cost the same time.
+
+    Made on first use with the same parameters as every stored hash, not at import: a
+    process that never signs anybody in (worker, scheduler, CLI) does not pay for it.
+    """
+    return _hasher.hash("outreach-no-such-user")
 
 
 def hash_password(password: str) -> str:
@@ -29,7 +39,7 @@ def hash_password(password: str) -> str:
 
 def verify_password(stored_hash: str | None, password: str) -> bool:
     try:
-        return _hasher.verify(stored_hash or _DUMMY_HASH, password) and stored_hash is not None
+        return _hasher.verify(stored_hash or _dummy_hash(), password) and stored_hash is not None
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
 

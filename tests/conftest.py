@@ -7,6 +7,8 @@ postgres half is skipped, except on CI (CI=true), where that fails the run.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import os
 from collections.abc import AsyncIterator, Iterator
@@ -15,6 +17,7 @@ from typing import Any
 
 import asyncpg
 import pytest
+from _pytest.terminal import TerminalReporter
 
 # Before outreach is imported: keep the embedded defaults out of the working tree.
 os.environ.setdefault("OUTREACH_DATA_DIR", "/tmp/outreach-tests-default")
@@ -23,8 +26,9 @@ os.environ.pop("DATABASE_URL", None)
 os.environ.pop("REDIS_URL", None)
 os.environ.pop("SMTP_URL", None)
 
-from outreach.config import Settings, set_settings
+from outreach.config import Settings, get_settings, set_settings
 from outreach.db import all_tables, make_engine, migrate, use_engine
+from tests.cheap_hashing import use_cheap_password_hashing
 from tests.support import (
     ADMIN_DSN,
     TEST_DB_NAME,
@@ -32,6 +36,8 @@ from tests.support import (
     postgres_dsn,
     require_service,
 )
+
+use_cheap_password_hashing()
 
 
 async def _recreate_postgres_database() -> None:
@@ -75,22 +81,38 @@ def session_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("outreach")
 
 
+# The backends whose database this process has made and migrated.
+_migrated: set[str] = set()
+
+
 @pytest.fixture(scope="session", params=["sqlite", "postgres"])
 async def engine(request: pytest.FixtureRequest, session_dir: Path) -> AsyncIterator[str]:
-    """Migrate a fresh database of each kind once per session; yields the backend name."""
+    """Migrate a fresh database of each kind once per process; yields the backend name.
+
+    pytest sets this fixture up again each time the order of the tests switches backend
+    (more often with xdist, whose workers take the tests in batches): the database made
+    the first time is used again. PostgreSQL's is dropped when the session ends.
+    """
     backend: str = request.param
-    data_dir = session_dir / backend
-    if backend == "postgres":
-        try:
-            await _recreate_postgres_database()
-        except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
-            require_service("PostgreSQL", str(exc))
-    settings = make_settings(data_dir, backend)
-    use_engine(make_engine(settings))
-    await migrate()
+    settings = make_settings(session_dir / backend, backend)
+    if backend not in _migrated:
+        if backend == "postgres":
+            try:
+                await _recreate_postgres_database()
+            except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
+                require_service("PostgreSQL", str(exc))
+        use_engine(make_engine(settings))
+        await migrate()
+        _migrated.add(backend)
+    else:
+        use_engine(make_engine(settings))
     yield backend
-    if backend == "postgres":
-        await _drop_postgres_database()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    if "postgres" in _migrated:
+        with contextlib.suppress(TimeoutError, OSError, asyncpg.PostgresError):
+            asyncio.run(_drop_postgres_database())
 
 
 @pytest.fixture
@@ -120,12 +142,86 @@ async def db(engine: str, settings: Settings) -> AsyncIterator[str]:
     yield engine
 
 
+_apps: dict[Settings, Any] = {}
+
+
+async def app_for_settings() -> Any:
+    """The app for the settings in force, built once per process (about 0.7 s each).
+
+    An app reads the settings when it is built (CSRF, session cookie, rate limit, body
+    size), so it is kept per settings value: a test that changes them before asking for
+    `client` gets an app of its own. What an app keeps between requests (the rate
+    limiter's counts) is forgotten before each test, as with a new app.
+    """
+    from outreach.app import create_app
+
+    settings = get_settings()
+    app = _apps.pop(settings, None)
+    if app is None:
+        app = create_app(start_workers=False, use_pool=False)
+    _apps[settings] = app  # the most recent last; settings made per test (tmp dirs) go
+    while len(_apps) > 8:
+        del _apps[next(iter(_apps))]
+    for name in ("rate_limit", app.response_cache_config.store):
+        await app.stores.get(name).delete_all()
+    return app
+
+
 @pytest.fixture
 async def client(db: str) -> AsyncIterator[Any]:
     """The HTTP app on the current backend, without the in-process worker."""
     from litestar.testing import AsyncTestClient
 
-    from outreach.app import create_app
-
-    async with AsyncTestClient(app=create_app(start_workers=False, use_pool=False)) as test_client:
+    async with AsyncTestClient(app=await app_for_settings()) as test_client:
         yield test_client
+
+
+# --quick: the developer loop. What it leaves out still runs in ./scripts/test and on CI.
+_NOT_QUICK_MARKS = ("slow", "redis", "postgres_only")
+_NOT_QUICK_DIRS = {"e2e", "faults"}  # a browser, real servers broken on purpose
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--quick",
+        action="store_true",
+        default=False,
+        help="developer loop: the SQLite half and the unit-level tests only (no PostgreSQL "
+        "half, no Redis, browser, fault or slow tests); ./scripts/test runs everything",
+    )
+
+
+def _in_quick_loop(item: pytest.Item) -> bool:
+    callspec = getattr(item, "callspec", None)
+    if callspec is not None and callspec.params.get("engine") == "postgres":
+        return False
+    if any(item.get_closest_marker(mark) for mark in _NOT_QUICK_MARKS):
+        return False
+    parts = item.path.relative_to(Path(__file__).parent).parts
+    return parts[0] not in _NOT_QUICK_DIRS
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not config.getoption("quick"):
+        return
+    kept = [item for item in items if _in_quick_loop(item)]
+    left_out = [item for item in items if not _in_quick_loop(item)]
+    if left_out:
+        config.hook.pytest_deselected(items=left_out)
+    items[:] = kept
+
+
+# The fault tests' count lines (tests/faults), gathered from the reports: with xdist the
+# tests run in workers and only their reports reach this process.
+_fault_counts: list[str] = []
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    _fault_counts.extend(str(value) for key, value in report.user_properties if key == "faults")
+
+
+def pytest_terminal_summary(terminalreporter: TerminalReporter) -> None:
+    if _fault_counts:
+        terminalreporter.section("faults: counts")
+        for line in _fault_counts:
+            terminalreporter.write_line(line)

@@ -8,10 +8,20 @@ import pytest
 
 ON_CI = os.environ.get("CI", "").lower() == "true"
 ADMIN_DSN = os.environ.get("TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/test")
-# One database per test run, so that runs side by side do not drop each other's.
+# pytest-xdist names its workers gw0, gw1, ...; None in a run without workers.
+WORKER = os.environ.get("PYTEST_XDIST_WORKER")
+# One database per test process (each xdist worker is one), so that runs and workers side
+# by side never drop each other's: outreach_test_<pid>, or TEST_PG_DATABASE_<worker>.
 TEST_DB_NAME = os.environ.get("TEST_PG_DATABASE", f"outreach_test_{os.getpid()}")
+if WORKER and "TEST_PG_DATABASE" in os.environ:
+    TEST_DB_NAME = f"{TEST_DB_NAME}_{WORKER}"
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789"
+
+
+def redis_namespace(name: str) -> str:
+    """A Redis key prefix of this test process alone (the pid: one per xdist worker)."""
+    return f"{name}-{os.getpid()}"
 
 
 def postgres_dsn() -> str:

@@ -12,6 +12,7 @@ import pytest
 
 from tests.support import TEST_SECRET
 
+ROOT = Path(__file__).resolve().parents[1]
 COMMANDS = ["serve", "worker", "scheduler", "migrate", "demo", "org", "user"]
 
 
@@ -20,8 +21,10 @@ def run(data_dir: Path, *args: str, extra_env: dict[str, str] | None = None):
     for name in ("DATABASE_URL", "REDIS_URL", "SMTP_URL"):
         env.pop(name, None)
     env.update(extra_env or {})
+    # `python -m outreach.cli` with the suite's cheap password hashing (tests/cheap_hashing.py).
     return subprocess.run(
-        [sys.executable, "-m", "outreach.cli", *args],
+        [sys.executable, "-m", "tests.cheap_hashing", *args],
+        cwd=ROOT,
         env=env,
         capture_output=True,
         text=True,

@@ -6,11 +6,13 @@ import dataclasses
 
 import pytest
 from litestar.testing import AsyncTestClient
+from redis import Redis
+from redis.exceptions import RedisError
 
 from outreach.app import create_app
 from outreach.config import set_settings
 from tests.factories import make_event, make_slot, make_world
-from tests.support import bearer
+from tests.support import TEST_REDIS_URL, bearer, redis_namespace, require_service
 
 
 @pytest.fixture
@@ -77,3 +79,41 @@ async def test_a_nul_character_in_a_body_is_refused_not_an_error(client, db):
         headers=bearer(world.tokens["firm_a"]),
     )
     assert answer.status_code == 422 and answer.json()["field"] == "body"
+
+
+@pytest.mark.redis
+@pytest.mark.parametrize("engine", ["sqlite"], indirect=True)
+async def test_rate_limit_counts_on_redis_stay_in_the_deployments_namespace(settings):
+    """Two deployments (or test workers) on one Redis: each limiter counts its own."""
+    client = Redis.from_url(TEST_REDIS_URL, socket_connect_timeout=2)
+    try:
+        client.ping()
+    except RedisError as exc:
+        require_service("Redis", f"{TEST_REDIS_URL}: {exc}")
+    answers, keys = {}, {}
+    try:
+        for name in ("first", "second"):
+            namespace = redis_namespace(f"limits-{name}")
+            set_settings(
+                dataclasses.replace(
+                    settings,
+                    rate_limit_per_minute=2,
+                    redis_url=TEST_REDIS_URL,
+                    broker_namespace=namespace,
+                )
+            )
+            app = create_app(start_workers=False, use_pool=False)
+            async with AsyncTestClient(app=app) as http:
+                answers[name] = [
+                    (await http.post("/api/v1/itineraries", json={})).status_code for _ in range(3)
+                ]
+            keys[name] = list(client.scan_iter(match=f"{namespace}-rate-limit*"))
+    finally:
+        for found in keys.values():
+            if found:
+                client.delete(*found)
+        client.close()
+        set_settings(settings)
+    # An empty body is refused (422) until the limit: the second limiter counts from zero.
+    assert answers == {"first": [422, 422, 429], "second": [422, 422, 429]}
+    assert keys["first"] and keys["second"]

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from tests.support import TEST_REDIS_URL, TEST_SECRET, require_service
+from tests.support import TEST_REDIS_URL, TEST_SECRET, redis_namespace, require_service
 from tests.test_cli import run
 
 
@@ -212,7 +212,7 @@ def test_metrics_of_several_server_processes_add_up(tmp_path):
     except OSError as exc:
         require_service("Redis", str(exc))
     assert run(tmp_path, "migrate").returncode == 0
-    env = {"REDIS_URL": TEST_REDIS_URL, "OUTREACH_BROKER_NAMESPACE": f"t-metrics-{os.getpid()}"}
+    env = {"REDIS_URL": TEST_REDIS_URL, "OUTREACH_BROKER_NAMESPACE": redis_namespace("t-metrics")}
     server = Server(tmp_path, env, ("--workers", "2"))
     try:
         for _ in range(40):

@@ -1,12 +1,14 @@
 """Browser tests: Playwright (async API) drives Debian's Chromium against a real server.
 
 The server is `uvicorn outreach.asgi:app` in a subprocess on a fresh SQLite data dir,
-seeded by `tests/e2e/seed.py`. Without /usr/bin/chromium (or npm for axe-core) the tests
-skip on a developer's machine and fail on CI (CI=true).
+seeded by `tests/e2e/seed.py`: one per test process (each xdist worker that draws a
+browser test starts its own, on a free port). Without /usr/bin/chromium (or npm for
+axe-core) the tests skip on a developer's machine and fail on CI (CI=true).
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import socket
@@ -47,14 +49,20 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="session")
 def axe_source() -> str:
-    """axe-core from npm, installed from the committed package-lock.json on first use."""
-    if not AXE.exists():
-        npm = shutil.which("npm")
-        if npm is None:
-            require_service("npm (for axe-core)", "npm is not installed")
-        subprocess.run(
-            [npm, "ci", "--no-audit", "--no-fund"], cwd=E2E, check=True, capture_output=True
-        )
+    """axe-core from npm, installed from the committed package-lock.json on first use.
+
+    Each xdist worker that runs a browser test asks for it: the first installs, under a
+    lock, and the others wait for it and read the same file.
+    """
+    with (E2E / ".npm-install.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not AXE.exists():
+            npm = shutil.which("npm")
+            if npm is None:
+                require_service("npm (for axe-core)", "npm is not installed")
+            subprocess.run(
+                [npm, "ci", "--no-audit", "--no-fund"], cwd=E2E, check=True, capture_output=True
+            )
     return AXE.read_text()
 
 

@@ -21,6 +21,7 @@ from outreach.organisations.services import OrganisationIn, create_organisation
 from outreach.presenters.services import create_evening
 from outreach.principal import Principal
 from outreach.timeutil import LOCAL_TZ, utcnow
+from tests.cheap_hashing import use_cheap_password_hashing
 
 PASSWORD = "e2e-password-123"
 FIRM_EMAIL = "koordination@e2e-feinwerk.example"
@@ -134,4 +135,5 @@ async def seed() -> None:
 
 
 if __name__ == "__main__":
+    use_cheap_password_hashing()  # the demo's 29 accounts; the server verifies them as usual
     asyncio.run(seed())

@@ -1,7 +1,8 @@
 """Fault tests: real processes and services broken on purpose; see harness.py.
 
 Each test prints a line of counts (sent, stored, lost, duplicated); the lines of the
-run are repeated at the end of pytest's report and kept in tests/artifacts/faults.jsonl.
+run are repeated at the end of pytest's report (by tests/conftest.py) and kept in
+tests/artifacts/faults.jsonl.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from _pytest.terminal import TerminalReporter
 
 from outreach.principal import Principal
 from tests.factories import at, make_event, make_slot, make_world, school_day
@@ -52,8 +52,11 @@ def mail_sink():  # type: ignore[no-untyped-def]
     sink.stop()
 
 
-def pytest_terminal_summary(terminalreporter: TerminalReporter) -> None:
-    if RECORDED:
-        terminalreporter.section("faults: counts")
-        for counts in RECORDED:
-            terminalreporter.write_line(counts.line())
+@pytest.fixture(autouse=True)
+def counts_in_report(request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
+    """Hand the test's count lines to the report: with xdist they are printed by the
+    controller (tests/conftest.py), which never sees a worker's RECORDED."""
+    before = len(RECORDED)
+    yield
+    for counts in RECORDED[before:]:
+        request.node.user_properties.append(("faults", counts.line()))

@@ -33,7 +33,7 @@ from tests.faults.harness import (
     stored_bookings,
     wait_for,
 )
-from tests.support import bearer
+from tests.support import bearer, redis_namespace
 
 pytestmark = [pytest.mark.slow, pytest.mark.parametrize("engine", ["postgres"], indirect=True)]
 
@@ -52,7 +52,7 @@ async def test_redis_killed_during_a_burst_loses_no_booking_and_no_mail(
         tmp_path,
         REDIS_URL=redis_server.url,
         SMTP_URL=mail_sink.url,
-        OUTREACH_BROKER_NAMESPACE="faults-redis",
+        OUTREACH_BROKER_NAMESPACE=redis_namespace("faults-redis"),
         DB_POOL_MAX="6",
     )
     web = await start_uvicorn(env, tmp_path / "web.log")

@@ -36,7 +36,7 @@ from tests.faults.harness import (
     stored_bookings,
     wait_for,
 )
-from tests.support import bearer
+from tests.support import bearer, redis_namespace
 
 pytestmark = [pytest.mark.slow, pytest.mark.parametrize("engine", ["postgres"], indirect=True)]
 
@@ -91,7 +91,7 @@ async def test_smtp_down_then_back_delivers_each_mail_once(
         tmp_path,
         REDIS_URL=redis_server.url,
         SMTP_URL=mail_sink.url,  # nothing listens there yet
-        OUTREACH_BROKER_NAMESPACE="faults-smtp",
+        OUTREACH_BROKER_NAMESPACE=redis_namespace("faults-smtp"),
         NOTIFICATION_RETRY_SECONDS=str(RETRY_SECONDS),
         SCHEDULER_INTERVAL="1",
         DB_POOL_MAX="4",

@@ -34,6 +34,7 @@ from tests.faults.harness import (
     wait_for,
 )
 from tests.notifications.helpers import make_booking
+from tests.support import redis_namespace
 
 pytestmark = [pytest.mark.slow, pytest.mark.parametrize("engine", ["postgres"], indirect=True)]
 
@@ -66,7 +67,7 @@ async def test_worker_killed_mid_batch_every_mail_arrives_duplicates_bounded(
         tmp_path,
         REDIS_URL=redis_server.url,
         SMTP_URL=sink.url,
-        OUTREACH_BROKER_NAMESPACE="faults-kill",
+        OUTREACH_BROKER_NAMESPACE=redis_namespace("faults-kill"),
         NOTIFICATION_LEASE_SECONDS=str(LEASE_SECONDS),
         SCHEDULER_INTERVAL="1",
         DB_POOL_MAX="4",

@@ -3,9 +3,11 @@
 The route list comes from the application itself: a route of the app (API, pages,
 feeds, health) that has no line in POLICY or PAGES fails
 `test_every_route_has_a_policy`, so nothing escapes the matrix; only the paths in
-ELSEWHERE are left out, each with its reason. For each case the world is built afresh;
-a denied request must be refused (401/403/404, or a page's redirect to the sign-in
-form) and change nothing, an allowed one must not be refused for who the caller is.
+ELSEWHERE are left out, each with its reason. The world is built once through the
+services and its database copied aside; every case starts from that copy (SQLite's
+backup API: the same rows, ids and tokens each time). A denied request must be refused
+(401/403/404, or a page's redirect to the sign-in form) and change nothing, an allowed
+one must not be refused for who the caller is.
 The API is called with Bearer tokens, pages with the session cookie of a sign-in
 through the form (POSTs carry its CSRF token), feeds with the token in their URL. Data
 that only school A, firm A (the host) and the office may see carries a marker, and
@@ -15,14 +17,16 @@ likewise school B's booking at firm B; no other role's answer may contain them.
 from __future__ import annotations
 
 import re
+import sqlite3
 from collections.abc import AsyncIterator, Callable
+from contextlib import closing
 from dataclasses import dataclass, field, replace
 from datetime import date
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import pytest
-from argon2 import PasswordHasher
 from litestar import Litestar
 from litestar.routes import HTTPRoute
 from litestar.testing import AsyncTestClient
@@ -32,7 +36,7 @@ from outreach.accounts.tables import User
 from outreach.app import create_app
 from outreach.booking import services as booking
 from outreach.booking.schemas import BookingRequest
-from outreach.config import get_settings, set_settings
+from outreach.config import Settings, get_settings, set_settings
 from outreach.db import all_tables
 from outreach.itineraries import services as itineraries
 from outreach.itineraries.schemas import ItineraryIn
@@ -40,6 +44,7 @@ from outreach.links import view_token
 from outreach.outbox.tables import Notification
 from outreach.presenters import services as presenters
 from outreach.presenters.schemas import InviteIn
+from outreach.security import hash_password
 from outreach.workplan import services as workplans
 from outreach.workplan.schemas import MilestoneIn, PriorityIn, WorkPlanIn
 from tests.factories import at, make_event, make_slot, make_world, school_day
@@ -511,10 +516,7 @@ async def build_scene() -> tuple[Any, dict[str, Any]]:
     draft = await make_event(world.firm_a, kind="open_day", status="draft")
     draft_slot = await make_slot(world.firm_a, draft, capacity=30)
     notification = await Notification.select(Notification.id).first()
-    mail_name = "matrix-mail.eml"
-    mail_dir = get_settings().mail_dir
-    mail_dir.mkdir(parents=True, exist_ok=True)
-    (mail_dir / mail_name).write_text(f"Subject: {MARKER}\n\nBooked.\n")
+    mail_name = "matrix-mail.eml"  # written beside the database by the scene fixture
     plan = await workplans.create_plan(WorkPlanIn(school_year="2030/31", title="P"), by=world.admin)
     await workplans.add_milestone(
         plan,
@@ -566,7 +568,7 @@ def booking_link_token(booking_id: int) -> str:
 
 @cache
 def shared_app() -> Litestar:
-    """One app for every case, so its templates compile once; the world is rebuilt per case.
+    """One app for every case, so its templates compile once.
 
     Without rate limits: every case signs in, which the limiter would throttle.
     """
@@ -574,17 +576,54 @@ def shared_app() -> Litestar:
     return create_app(start_workers=False, use_pool=False)
 
 
+@dataclass
+class Scene:
+    world: Any
+    ids: dict[str, Any]
+    copy: Path  # the database file as build_scene left it
+
+
+_scene: Scene | None = None
+
+
+def _copy_database(source: Path, target: Path) -> None:
+    """Page by page through SQLite's backup API: consistent even with a WAL beside it."""
+    with closing(sqlite3.connect(source)) as src, closing(sqlite3.connect(target)) as dst:
+        src.backup(dst)
+
+
 @pytest.fixture
-async def client(db: str) -> AsyncIterator[Any]:
+async def scene(engine: str, settings: Settings, tmp_path_factory: Any) -> Scene:
+    """The world of build_scene, built once per process and restored before every case."""
+    global _scene
+    if _scene is None:
+        await _empty_tables()
+        world, ids = await build_scene()
+        # Every member signs in with PASSWORD (hashed once; the sign-in path is the real one).
+        await User.update({User.password_hash: hash_password(PASSWORD)}).where(
+            User.email.is_in([getattr(world, role).email for role in MEMBERS])
+        )
+        copy = tmp_path_factory.mktemp("matrix") / "world.sqlite3"
+        _copy_database(settings.sqlite_path, copy)
+        _scene = Scene(world, ids, copy)
+    else:
+        _copy_database(_scene.copy, settings.sqlite_path)
+    # The mail that /office/mails/{name} shows lives beside the database, not in it.
+    mail_dir = settings.mail_dir
+    mail_dir.mkdir(parents=True, exist_ok=True)
+    (mail_dir / _scene.ids["mail_name"]).write_text(f"Subject: {MARKER}\n\nBooked.\n")
+    return _scene
+
+
+async def _empty_tables() -> None:
+    for table in reversed(all_tables()):
+        await table.delete(force=True)
+
+
+@pytest.fixture
+async def client(scene: Scene) -> AsyncIterator[Any]:
     async with AsyncTestClient(app=shared_app()) as test_client:
         yield test_client
-
-
-@cache
-def password_hash() -> str:
-    # The app verifies with the parameters stored in the hash: cheap ones keep ~400
-    # sign-ins fast; the sign-in path itself is the real one.
-    return PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1).hash(PASSWORD)
 
 
 _CSRF = re.compile(r'name="_csrf_token" value="([^"]+)"')
@@ -598,7 +637,6 @@ async def csrf_token(client: Any) -> str:
 
 
 async def sign_in(client: Any, email: str) -> None:
-    await User.update({User.password_hash: password_hash()}).where(User.email == email)
     form = {"email": email, "password": PASSWORD, "_csrf_token": await csrf_token(client)}
     response = await client.post("/signin", data=form, follow_redirects=False)
     assert response.status_code == 303, response.text
@@ -633,8 +671,8 @@ def refused(response: Any) -> bool:
     CASES,
     ids=[f"{m} {p} #{i} {r}" for m, p, i, r in CASES],
 )
-async def test_route_by_role(client, method, path, index, role):
-    world, ids = await build_scene()
+async def test_route_by_role(client, scene, method, path, index, role):
+    world, ids = scene.world, scene.ids
     spec = POLICY_OF[(method, path)][index]
     kwargs: dict[str, Any] = {"follow_redirects": False}
     body = spec.body(ids) if spec.body is not None else {}

@@ -290,6 +290,7 @@ def as_host_and_teacher(case: Any) -> str:
     return "firm_a"
 
 
+@pytest.mark.slow  # minutes of fuzzing: in ./scripts/test and on CI, not in --quick
 async def test_every_operation_answers_as_documented(fuzzing: Fuzzing, engine: str) -> None:
     def fuzz_all() -> None:
         for operation in operations(fuzzing.schema):
