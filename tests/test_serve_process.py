@@ -215,22 +215,37 @@ def test_metrics_of_several_server_processes_add_up(tmp_path):
     env = {"REDIS_URL": TEST_REDIS_URL, "OUTREACH_BROKER_NAMESPACE": redis_namespace("t-metrics")}
     server = Server(tmp_path, env, ("--workers", "2"))
     try:
-        for _ in range(40):
+        # The second process may come up later than the first on a loaded machine: send
+        # until both have served (each writes its own samples), at least 40 requests.
+        metrics_dir = tmp_path / "metrics"
+
+        def writers() -> set[str]:  # the pids in the sample files' names
+            return {path.stem.rsplit("_", 1)[1] for path in metrics_dir.glob("*.db")}
+
+        sent, deadline = 0, time.monotonic() + 60
+        while sent < 40 or (len(writers()) < 2 and time.monotonic() < deadline):
             assert fetch(server.base + "/api/v1/events")[0] == 200
-        for _ in range(12):  # scrapes land on either process; each must count all 40
+            sent += 1
+
+        def counted() -> float:  # the requests one scrape (on either process) counts
             status, _, body = fetch(server.base + "/metrics")
             assert status == 200
-            text = body.decode()
             line = next(
                 row
-                for row in text.splitlines()
+                for row in body.decode().splitlines()
                 if row.startswith("outreach_http_requests_total{")
                 and 'route="/api/v1/events"' in row
                 and 'status="200"' in row
             )
-            assert float(line.rsplit(" ", 1)[1]) == 40.0, line
+            return float(line.rsplit(" ", 1)[1])
+
+        # A request is counted once its answer has gone out: let the last one land.
+        settle = time.monotonic() + 10
+        while counted() != sent and time.monotonic() < settle:
+            time.sleep(0.05)
+        for _ in range(12):  # scrapes land on either process; each must count every request
+            assert counted() == float(sent)
         # Both processes served some of the requests: each wrote its own samples.
-        writers = {path.stem.rsplit("_", 1)[1] for path in (tmp_path / "metrics").glob("*.db")}
-        assert len(writers) >= 2, writers
+        assert len(writers()) >= 2, writers()
     finally:
         server.stop()
