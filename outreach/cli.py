@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 import click
 
-from outreach.config import ConfigError, get_settings
+from outreach.config import ConfigError, get_settings, set_settings
 from outreach.errors import DomainError
 from outreach.observability import prepare_multiprocess_dir, setup_logging
 
@@ -110,7 +110,12 @@ def serve(host: str, port: int, workers: int, with_demo: bool) -> None:
 
     from outreach.db import migrate as run_migrations
 
-    settings = get_settings()
+    settings = get_settings().serving_at(host, port)
+    if not settings.base_url_given:
+        # Links in mails, feeds and pages name this server; the server processes
+        # uvicorn starts read it from the environment.
+        set_settings(settings)
+        os.environ["BASE_URL"] = settings.base_url
     if not settings.uses_postgres or with_demo:
         # The embedded database is ours alone: bring it up to date on start.
         async def step() -> None:
@@ -124,7 +129,8 @@ def serve(host: str, port: int, workers: int, with_demo: bool) -> None:
 
         _run(step)
     log.info(
-        "serving on http://%s:%d (database: %s)",
+        "serving on %s (listening on %s:%d; database: %s)",
+        settings.base_url,
         host,
         port,
         "postgres" if settings.uses_postgres else settings.sqlite_path,
