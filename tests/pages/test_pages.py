@@ -417,3 +417,31 @@ async def test_slot_forms_show_the_refusal_beside_the_field(client, world):
     )
     assert below_booked.status_code == 422 and 'id="f-capacity-error"' in below_booked.text
     assert (await Slot.objects().where(Slot.id == slot_id).first()).capacity == 30
+
+
+async def test_the_attendee_list_prints_only_booked_times_and_names_the_host_once(client, world):
+    from outreach.booking import services as booking
+    from outreach.organisations.tables import Organisation
+
+    event_id = await make_event(world.firm_a)  # its venue: the firm's own premises
+    day = school_day()
+    booked = await make_slot(world.firm_a, event_id, starts_at=at(day, 9))
+    empty = [await make_slot(world.firm_a, event_id, starts_at=at(day, h)) for h in (11, 13)]
+    await booking.place_booking(booked, class_visit("9c"), by=world.school_a)
+    host = await Organisation.select(Organisation.name).where(Organisation.slug == "firm-a").first()
+    await sign_in(client, world.firm_a.email)
+
+    sheet = (await client.get(f"/firm/events/{event_id}/attendees")).text
+    sheets = re.findall(r'<section class="sheet".*?</section>', sheet, re.S)
+    assert len(sheets) == 1 and f'id="sheet-{booked}"' in sheets[0] and "9c" in sheets[0]
+    assert sheets[0].count(host["name"]) == 1
+    # The empty times are listed on screen only, outside every printed sheet.
+    rest = re.search(
+        r'<section class="no-print" aria-labelledby="empty-times">.*?</section>', sheet, re.S
+    )
+    assert rest and rest.group(0).count("<li>") == len(empty)
+
+    nothing = await make_event(world.firm_a)
+    await make_slot(world.firm_a, nothing)
+    page = (await client.get(f"/firm/events/{nothing}/attendees")).text
+    assert 'class="sheet"' not in page and "Termine ohne Buchungen" in page
