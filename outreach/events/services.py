@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
@@ -32,9 +32,13 @@ from outreach.organisations.tables import Organisation
 from outreach.principal import Principal
 from outreach.timeutil import LOCAL_TZ, as_utc, local, utcnow
 
+if TYPE_CHECKING:
+    from outreach.calendar.holidays import Closure
+
 __all__ = [
     "EventFilter",
     "SeriesIn",
+    "SeriesPlan",
     "SeriesResult",
     "add_slot",
     "add_slot_series",
@@ -44,6 +48,7 @@ __all__ = [
     "get_event",
     "list_events",
     "load_event_row",
+    "plan_slot_series",
     "slot_bookable",
     "update_event",
     "update_slot",
@@ -587,13 +592,20 @@ class SeriesResult:
     skipped: list[tuple[date, str]]  # the day and the closure's message
 
 
-async def add_slot_series(
-    event_id: int, data: SeriesIn, *, by: Principal, now: datetime | None = None
-) -> SeriesResult:
-    """Create every slot of a series, or none: one bad slot rolls the whole series back."""
+@dataclass(frozen=True)
+class SeriesPlan:
+    """What a series would create: the start of every slot, and every chosen day skipped
+    with its closure (`Closure.day` set), in day order. Nothing is written."""
+
+    starts: list[datetime]
+    skipped: list[Closure]
+
+
+def plan_slot_series(data: SeriesIn) -> SeriesPlan:
+    """Check a series and work out its slots and skipped days, for the preview and for
+    `add_slot_series` alike."""
     from outreach.calendar.holidays import closure_on
 
-    now = now or utcnow()
     if data.last_day < data.first_day:
         raise Invalid("the last day must not be before the first day", field="last_day")
     if not data.weekdays or any(not 0 <= d <= 6 for d in data.weekdays):
@@ -607,13 +619,13 @@ async def add_slot_series(
     if (data.last_day - data.first_day).days > 366:
         raise Invalid("a series spans at most one year", field="last_day")
     starts: list[datetime] = []
-    skipped: list[tuple[date, str]] = []
+    skipped: list[Closure] = []
     day = data.first_day
     while day <= data.last_day:
         if day.weekday() in data.weekdays:
             closure = closure_on(day) if data.skip_closures else None
             if closure is not None:
-                skipped.append((day, closure.message))
+                skipped.append(closure)
             else:
                 starts.extend(
                     datetime.combine(day, t, tzinfo=LOCAL_TZ) for t in sorted(set(data.times))
@@ -626,9 +638,18 @@ async def add_slot_series(
             f"a series creates at most {MAX_SERIES_SLOTS} slots, this one {len(starts)}",
             field="last_day",
         )
+    return SeriesPlan(starts=starts, skipped=skipped)
+
+
+async def add_slot_series(
+    event_id: int, data: SeriesIn, *, by: Principal, now: datetime | None = None
+) -> SeriesResult:
+    """Create every slot of a series, or none: one bad slot rolls the whole series back."""
+    now = now or utcnow()
+    plan = plan_slot_series(data)
     created: list[SlotOut] = []
     async with write_transaction():
-        for start in starts:
+        for start in plan.starts:
             slot_in = SlotIn(
                 starts_at=start,
                 ends_at=start + timedelta(minutes=data.minutes),
@@ -637,4 +658,5 @@ async def add_slot_series(
                 max_party=data.max_party,
             )
             created.append(await add_slot(event_id, slot_in, by=by, now=now))
+    skipped = [(closure.day or closure.first_day, closure.message) for closure in plan.skipped]
     return SeriesResult(created=created, skipped=skipped)

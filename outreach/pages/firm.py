@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime, time
+from datetime import date, datetime, time
+from itertools import groupby
 from typing import Any
 
 from litestar import Request, get, post
@@ -397,6 +398,10 @@ def _times(raw: Any) -> tuple[time, ...]:
     return tuple(found)
 
 
+def _day_of(start: datetime) -> date:
+    return start.date()  # the starts of a series are local times
+
+
 @get("/firm/events/{event_id:int}/series")
 async def series_form(
     request: Request[Any, Any, Any], event_id: IdPath, by: NamedDependency[Principal]
@@ -404,7 +409,7 @@ async def series_form(
     me = require(request, by, "firm")
     event = await _managed(event_id, me)
     values = {
-        "weekdays": ["1", "3"],
+        "weekdays": [],  # chosen by the host: a pre-ticked day creates times nobody wanted
         "times": "09:00, 13:00",
         "minutes": "90",
         "capacity": "30",
@@ -417,11 +422,14 @@ async def series_form(
 async def create_series(
     request: Request[Any, Any, Any], event_id: IdPath, by: NamedDependency[Principal]
 ) -> Template | Redirect:
+    """Two steps: the form shows what the series would create and skip (step "preview",
+    the default: nothing is written); "create" then makes all of it in one transaction."""
     me = require(request, by, "firm")
     _ = gettext_for(request)
     event = await _managed(event_id, me)
     data = await form_data(request)
     data["weekdays"] = _list(data.get("weekdays"))
+    creating = data.get("step") == "create"
     try:
         first, last = parse_date(data.get("first_day")), parse_date(data.get("last_day"))
         if first is None:
@@ -435,20 +443,28 @@ async def create_series(
         for name, value in numbers.items():
             if value is None:
                 raise Invalid(f"{name} must be a whole number", field=name, reason="format")
-        result = await events.add_slot_series(
-            event_id,
-            events.SeriesIn(
-                first_day=first,
-                last_day=last,
-                weekdays=tuple(int(d) for d in data["weekdays"] if d.isdigit()),
-                times=_times(data.get("times")),
-                minutes=numbers["minutes"] or 0,
-                capacity=numbers["capacity"] or 0,
-                min_party=numbers["min_party"] or 1,
-                max_party=parse_int(data.get("max_party"), default=0) or 0,
-            ),
-            by=me,
+        series = events.SeriesIn(
+            first_day=first,
+            last_day=last,
+            weekdays=tuple(int(d) for d in data["weekdays"] if d.isdigit()),
+            times=_times(data.get("times")),
+            minutes=numbers["minutes"] or 0,
+            capacity=numbers["capacity"] or 0,
+            min_party=numbers["min_party"] or 1,
+            max_party=parse_int(data.get("max_party"), default=0) or 0,
         )
+        if not creating:
+            plan = events.plan_slot_series(series)
+            days = [(day, list(starts)) for day, starts in groupby(plan.starts, key=_day_of)]
+            return page(
+                request,
+                "firm/series.html",
+                event=event,
+                values=data,
+                preview=plan,
+                preview_days=days,
+            )
+        result = await events.add_slot_series(event_id, series, by=me)
     except (Invalid, Conflict) as exc:
         errors = FormErrors()
         errors.add(exc, _SERIES_FIELDS, text=error_text(_, exc))
