@@ -44,6 +44,7 @@ __all__ = [
     "add_slot_series",
     "can_manage",
     "cancel_event",
+    "cancel_slot",
     "create_event",
     "get_event",
     "list_events",
@@ -409,6 +410,39 @@ async def cancel_event(
     return await get_event(event_id, by=by, now=now)
 
 
+async def _locked_open_slot(slot_id: int, by: Principal, refusal: str) -> tuple[Slot, Event]:
+    """A slot of an event `by` manages, locked for the change; a cancelled one is refused."""
+    slot = await for_update(Slot.objects().where(Slot.id == slot_id)).first()
+    if slot is None:
+        raise NotFound(f"no slot {slot_id}", field="slot")
+    event = await _managed_event(slot.event, by)
+    if slot.cancelled or event.status == "cancelled":
+        raise Conflict(refusal, reason="slot_cancelled")
+    return slot, event
+
+
+async def cancel_slot(
+    slot_id: int, reason: str, *, by: Principal, now: datetime | None = None
+) -> SlotOut:
+    """Cancel one time of an event: its bookings, the waiting ones too, are cancelled and
+    their bookers told as of any booking the host cancels; feeds show it cancelled."""
+    from outreach.booking import services as booking
+
+    now = now or utcnow()
+    if len(reason) > 2000:
+        raise Invalid("reason must be at most 2000 characters", field="reason")
+    async with write_transaction():
+        _slot, event = await _locked_open_slot(slot_id, by, "this time is already cancelled")
+        await Slot.update(
+            {Slot.cancelled: True, Slot.sequence: Slot.sequence + 1, Slot.updated_at: now}
+        ).where(Slot.id == slot_id)
+        await _audit_on_behalf("slot.cancel", event, by, {"reason": reason}, slot_id=slot_id)
+        await feeds.mark_changed(event_id=event.id, slot_id=slot_id)
+        await booking.cancel_all_for_event(event.id, reason, now=now, slot_id=slot_id)
+    await booking.after_commit()
+    return await get_slot(slot_id, by=by, now=now)
+
+
 def _check_slot_times(
     starts_at: datetime, ends_at: datetime, now: datetime, *, moving: bool
 ) -> None:
@@ -486,12 +520,7 @@ async def update_slot(
 
     now = now or utcnow()
     async with write_transaction():
-        slot = await for_update(Slot.objects().where(Slot.id == slot_id)).first()
-        if slot is None:
-            raise NotFound(f"no slot {slot_id}", field="slot")
-        event = await _managed_event(slot.event, by)
-        if slot.cancelled or event.status == "cancelled":
-            raise Conflict("a cancelled slot cannot be changed", reason="slot_cancelled")
+        slot, event = await _locked_open_slot(slot_id, by, "a cancelled slot cannot be changed")
         old_start, old_end = slot.starts_at, slot.ends_at
         starts_at = (
             old_start

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import date, datetime, time
 from itertools import groupby
 from typing import Any
@@ -241,13 +242,28 @@ async def cancel_event(
 ) -> Redirect:
     me = require(request, by, "firm")
     _ = gettext_for(request)
+    return await _cancel_with_reason(
+        request,
+        lambda reason: events.cancel_event(event_id, reason, by=me),
+        _("The event is cancelled; everyone booked has been told."),
+        f"/firm/events/{event_id}",
+    )
+
+
+async def _cancel_with_reason(
+    request: Request[Any, Any, Any],
+    cancel: Callable[[str], Awaitable[Any]],
+    done: str,
+    back: str,
+) -> Redirect:
+    """Cancel with the form's reason; say what happened, or why not, on the page `back`."""
     data = await form_data(request)
     try:
-        await events.cancel_event(event_id, str(data.get("reason", "")).strip(), by=me)
-        flash(request, _("The event is cancelled; everyone booked has been told."))
+        await cancel(str(data.get("reason", "")).strip())
+        flash(request, done)
     except (Invalid, Conflict) as exc:
-        flash(request, error_text(_, exc))
-    return redirect(f"/firm/events/{event_id}")
+        flash(request, error_text(gettext_for(request), exc))
+    return redirect(back)
 
 
 _SLOT_FIELDS = {
@@ -378,6 +394,23 @@ async def edit_slot(
         return _slot_form_again(request, exc, event, slot, data)
     flash(request, _("The time is changed; bookers have been told."))
     return redirect(f"/firm/events/{event.id}")
+
+
+@post("/firm/slots/{slot_id:int}/cancel")
+async def cancel_slot(
+    request: Request[Any, Any, Any], slot_id: IdPath, by: NamedDependency[Principal]
+) -> Redirect:
+    """Cancel one time (from its own page, which asks first): its bookers are told."""
+    me = require(request, by, "firm")
+    _ = gettext_for(request)
+    slot = await events.get_slot(slot_id, by=me)
+    await _managed(slot.event_id, me)
+    return await _cancel_with_reason(
+        request,
+        lambda reason: events.cancel_slot(slot_id, reason, by=me),
+        _("The time is cancelled; everyone booked has been told."),
+        f"/firm/events/{slot.event_id}",
+    )
 
 
 _SERIES_FIELDS = {
@@ -592,6 +625,7 @@ HANDLERS = [
     edit_event_form,
     edit_event,
     cancel_event,
+    cancel_slot,
     new_slot_form,
     create_slot,
     edit_slot_form,
