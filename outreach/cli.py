@@ -13,7 +13,7 @@ import click
 
 from outreach import db
 from outreach.accounts.services import NewUser, create_user, issue_api_token
-from outreach.config import ConfigError, get_settings
+from outreach.config import ConfigError, get_settings, set_settings
 from outreach.demo import load_demo, load_demo_if_empty
 from outreach.errors import DomainError
 from outreach.observability import prepare_multiprocess_dir, setup_logging
@@ -107,7 +107,12 @@ def serve(host: str, port: int, workers: int, with_demo: bool) -> None:
     """Run the web service (with no REDIS_URL, also an in-process worker and scheduler)."""
     import uvicorn
 
-    settings = get_settings()
+    settings = get_settings().serving_at(host, port)
+    if not settings.base_url_given:
+        # Links in mails, feeds and pages name this server; the server processes
+        # uvicorn starts read it from the environment.
+        set_settings(settings)
+        os.environ["BASE_URL"] = settings.base_url
     if not settings.uses_postgres or with_demo:
         # The embedded database is ours alone: bring it up to date on start.
         async def step() -> None:
@@ -119,7 +124,8 @@ def serve(host: str, port: int, workers: int, with_demo: bool) -> None:
 
         _run(step)
     log.info(
-        "serving on http://%s:%d (database: %s)",
+        "serving on %s (listening on %s:%d; database: %s)",
+        settings.base_url,
         host,
         port,
         "postgres" if settings.uses_postgres else settings.sqlite_path,

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import os
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
-__all__ = ["ConfigError", "Settings", "get_settings", "set_settings"]
+__all__ = ["ConfigError", "Settings", "get_settings", "local_base_url", "set_settings"]
+
+LOG_FORMATS = ("json", "text")
 
 
 class ConfigError(ValueError):
@@ -148,8 +150,11 @@ class Settings:
     planner_buffer_minutes: int = 10
     # Bearer token for /metrics; without it only loopback clients may read them.
     metrics_token: str | None = None
-    # json: one object per line (production); text: for a person at a terminal.
-    log_format: str = "json"
+    # json: one object per line (production); text: for a person at a terminal; None
+    # (LOG_FORMAT unset): text when stderr is a terminal, else json (`setup_logging`).
+    log_format: str | None = None
+    # BASE_URL was given; without it, a server's links point where it listens (`serving_at`).
+    base_url_given: bool = True
     # On SIGTERM: seconds of answering "not ready" before the server stops taking requests.
     shutdown_drain_seconds: float = 0.0
 
@@ -171,6 +176,13 @@ class Settings:
     @property
     def uses_postgres(self) -> bool:
         return self.database_url is not None
+
+    def serving_at(self, host: str, port: int) -> Settings:
+        """The settings of a server listening on `host:port`: without BASE_URL, the links in
+        mails, feeds and pages point there instead of the default port."""
+        if self.base_url_given:
+            return self
+        return replace(self, base_url=local_base_url(host, port))
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -245,14 +257,27 @@ class Settings:
             planner_detour_factor=read.number("PLANNER_DETOUR_FACTOR", 1.3, 1, 5),
             planner_buffer_minutes=read.integer("PLANNER_BUFFER_MINUTES", 10, maximum=240),
             metrics_token=metrics_token,
-            log_format=read.raw("LOG_FORMAT") or "json",
+            log_format=read.raw("LOG_FORMAT"),
+            base_url_given=read.raw("BASE_URL") is not None,
             shutdown_drain_seconds=read.number("SHUTDOWN_DRAIN_SECONDS", 0.0, 0, 60),
         )
-        if settings.log_format not in ("json", "text"):
+        if settings.log_format not in (None, *LOG_FORMATS):
             read.problems.append(f"LOG_FORMAT must be json or text, got {settings.log_format!r}")
         if read.problems:
             raise ConfigError(read.problems)
         return settings
+
+
+def local_base_url(host: str, port: int) -> str:
+    """The address a browser on this machine reaches a server listening on `host:port` at:
+    a wildcard address (all interfaces) is reached through loopback."""
+    if host in ("", "0.0.0.0"):  # noqa: S104 (reading an address, not binding it)
+        host = "127.0.0.1"
+    elif host == "::":
+        host = "::1"
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"  # an IPv6 address in a URL
+    return f"http://{host}:{port}"
 
 
 def _embedded_secret(data_dir: Path) -> str:

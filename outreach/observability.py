@@ -28,7 +28,7 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from types import FrameType
-from typing import Any
+from typing import Any, TextIO
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -50,6 +50,7 @@ __all__ = [
     "current_request_id",
     "draining",
     "install_drain_on_sigterm",
+    "log_format_for",
     "render_metrics",
     "setup_logging",
 ]
@@ -115,10 +116,22 @@ class TextFormatter(logging.Formatter):
 _CONTROL_ESCAPES = {c: f"\\x{c:02x}" for c in [*range(0x20), 0x7F] if c != 0x09}
 
 
-def setup_logging(log_format: str = "json", level: str | None = None) -> None:
-    """Configure the root logger once per process (the CLI and each server process)."""
+def log_format_for(setting: str | None, stream: TextIO) -> str:
+    """LOG_FORMAT's choice, else readable text for a person at a terminal and JSON lines
+    for whatever collects the output of a service."""
+    if setting is not None:
+        return setting
+    try:
+        return "text" if stream.isatty() else "json"
+    except (AttributeError, ValueError):  # a replaced or closed stream
+        return "json"
+
+
+def setup_logging(log_format: str | None = None, level: str | None = None) -> None:
+    """Configure the root logger once per process (the CLI and each server process);
+    `log_format` None picks by whether stderr is a terminal."""
     handler = logging.StreamHandler(sys.stderr)
-    if log_format == "json":
+    if log_format_for(log_format, sys.stderr) == "json":
         handler.setFormatter(JsonFormatter())
     else:
         handler.setFormatter(TextFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))

@@ -6,6 +6,7 @@ import dataclasses
 import io
 import json
 import logging
+import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -226,3 +227,44 @@ def test_text_logs_escape_line_breaks_a_caller_sent():
     line = TextFormatter("%(levelname)s %(message)s").format(record)
     assert "\n" not in line and "\r" not in line
     assert line == "INFO GET /x\\x0a2026-01-01 ERROR outreach: forged\\x0d 404"
+
+
+@pytest.mark.parametrize(
+    ("host", "expected"),
+    [
+        ("127.0.0.1", "http://127.0.0.1:8400"),
+        ("0.0.0.0", "http://127.0.0.1:8400"),  # all interfaces: this machine reaches loopback
+        ("::", "http://[::1]:8400"),
+        ("localhost", "http://localhost:8400"),
+        ("192.0.2.7", "http://192.0.2.7:8400"),
+    ],
+)
+def test_without_base_url_links_name_where_the_server_listens(tmp_path, host, expected):
+    settings = Settings.from_env({"OUTREACH_DATA_DIR": str(tmp_path), "SECRET_KEY": "k" * 40})
+    assert settings.base_url == "http://127.0.0.1:8000" and not settings.base_url_given
+    assert settings.serving_at(host, 8400).base_url == expected
+
+
+def test_a_given_base_url_wins_over_the_port(tmp_path):
+    env = {
+        "OUTREACH_DATA_DIR": str(tmp_path),
+        "SECRET_KEY": "k" * 40,
+        "BASE_URL": "https://outreach.example/",
+    }
+    settings = Settings.from_env(env)
+    assert settings.serving_at("0.0.0.0", 8400).base_url == "https://outreach.example"
+
+
+def test_log_format_follows_the_terminal_unless_set():
+    from outreach.observability import log_format_for
+
+    leader, follower = os.openpty()
+    with open(follower, "w") as terminal:
+        assert log_format_for(None, terminal) == "text"
+        assert log_format_for("json", terminal) == "json"
+    os.close(leader)
+    assert log_format_for(None, io.StringIO()) == "json"
+    assert log_format_for("text", io.StringIO()) == "text"
+    env = {"SECRET_KEY": "k" * 40}
+    assert Settings.from_env(env).log_format is None
+    assert Settings.from_env({**env, "LOG_FORMAT": "text"}).log_format == "text"

@@ -82,21 +82,42 @@ class Server:
     """`outreach serve` on the embedded database, its log lines collected as they come."""
 
     def __init__(
-        self, data_dir: Path, extra_env: dict[str, str], extra_args: tuple[str, ...] = ()
+        self,
+        data_dir: Path,
+        extra_env: dict[str, str],
+        extra_args: tuple[str, ...] = (),
+        *,
+        terminal: bool = False,
     ) -> None:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         env = {**os.environ, "OUTREACH_DATA_DIR": str(data_dir), "SECRET_KEY": TEST_SECRET}
-        for name in ("DATABASE_URL", "REDIS_URL", "SMTP_URL", "PROMETHEUS_MULTIPROC_DIR"):
+        for name in (
+            "DATABASE_URL",
+            "REDIS_URL",
+            "SMTP_URL",
+            "PROMETHEUS_MULTIPROC_DIR",
+            "BASE_URL",
+            "LOG_FORMAT",
+        ):
             env.pop(name, None)
         env.update(extra_env)
+        # On a terminal (a pseudo-terminal here) as a person runs it, or into a pipe.
+        leader, follower = os.openpty() if terminal else (None, None)
         self.process = subprocess.Popen(
             [sys.executable, "-m", "outreach.cli", "serve", "--port", str(self.port), *extra_args],
             env=env,
-            stderr=subprocess.PIPE,
+            stderr=follower if terminal else subprocess.PIPE,
             stdout=subprocess.DEVNULL,
             text=True,
             start_new_session=True,  # stop() ends the server's worker processes too
+        )
+        if follower is not None:
+            os.close(follower)
+        self.stream = (
+            open(leader, encoding="utf-8", errors="replace")  # noqa: SIM115 (closed in stop)
+            if leader is not None
+            else None
         )
         self.lines: list[str] = []
         self.reader = threading.Thread(target=self._read, daemon=True)
@@ -112,9 +133,13 @@ class Server:
         raise AssertionError("the server did not come up:\n" + "\n".join(self.lines))
 
     def _read(self) -> None:
-        assert self.process.stderr is not None
-        for line in self.process.stderr:
-            self.lines.append(line.rstrip("\n"))
+        stream = self.stream or self.process.stderr
+        assert stream is not None
+        try:
+            for line in stream:
+                self.lines.append(line.rstrip("\r\n"))
+        except OSError:  # the terminal closes when the server has gone
+            pass
 
     def json_lines(self) -> list[dict[str, Any]]:
         return [json.loads(line) for line in self.lines if line.startswith("{")]
@@ -123,6 +148,9 @@ class Server:
         if self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait(timeout=30)
+        if self.stream is not None:
+            self.reader.join(timeout=10)
+            self.stream.close()
 
 
 @pytest.fixture
@@ -154,6 +182,35 @@ def test_log_lines_are_json_with_the_request_id(server):
     assert isinstance(line["duration_ms"], float) and line["time"].endswith("+00:00")
     # Every line the server writes is one JSON object, start-up lines included.
     assert all(line.startswith("{") for line in server.lines if line.strip()), server.lines
+
+
+def test_at_a_terminal_without_base_url_links_and_logs_are_for_this_machine(tmp_path):
+    """`outreach serve --port P` as a person starts it: text log lines, links to port P."""
+    assert run(tmp_path, "migrate").returncode == 0
+    made = run(tmp_path, "user", "create", "--email", "t@os.example", "--role", "admin")
+    token = made.stdout.strip().splitlines()[-1]
+    server = Server(tmp_path, {}, terminal=True)
+    try:
+        status, _, body = fetch(
+            server.base + "/api/v1/me/feed/rotate",
+            method="POST",
+            data=b"{}",
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        )
+        assert status == 200, body
+        links = json.loads(body)
+        assert links["url"].startswith(f"http://127.0.0.1:{server.port}/"), links
+        assert links["webcal"].startswith(f"webcal://127.0.0.1:{server.port}/"), links
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not any("/me/feed" in x for x in server.lines):
+            time.sleep(0.1)
+    finally:
+        server.stop()
+    shown = [line for line in server.lines if line.strip()]
+    assert any(f"serving on http://127.0.0.1:{server.port} " in line for line in shown), shown
+    access = [line for line in shown if "/api/v1/me/feed/rotate" in line]
+    assert access and " INFO outreach.access: " in access[0], shown
+    assert not any(line.startswith("{") for line in shown), shown
 
 
 def test_metrics_answer_on_loopback_without_a_token(server):

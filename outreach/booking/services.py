@@ -828,16 +828,20 @@ async def promote_waiting(slot_id: int, *, now: datetime | None = None) -> list[
     return promoted
 
 
-async def cancel_all_for_event(event_id: int, reason: str, *, now: datetime) -> int:
-    """Cancel every open booking of a cancelled event and free its places."""
-    bookings = await for_update(
-        Booking.objects().where(
-            (Booking.event == event_id) & Booking.status.is_in(list(OPEN_STATUSES))
-        )
-    )
+async def cancel_all_for_event(
+    event_id: int, reason: str, *, now: datetime, slot_id: int | None = None
+) -> int:
+    """Cancel every open booking of a cancelled event, or of its one cancelled slot, and
+    free its places; the waiting ones too, so the waiting list is closed. A single time's
+    bookers get the mail of a cancelled booking, with the host's reason."""
+    where = (Booking.event == event_id) & Booking.status.is_in(list(OPEN_STATUSES))
+    if slot_id is not None:
+        where &= Booking.slot == slot_id
+    bookings = await for_update(Booking.objects().where(where))
+    kind = "event.cancelled" if slot_id is None else "booking.cancelled"
     for booking in bookings:
         await _end(booking, "cancelled", reason, now)
-        await _tell_booker(booking, "event.cancelled", {"reason": reason})
+        await _tell_booker(booking, kind, {"by": "host", "reason": reason})
     return len(bookings)
 
 

@@ -94,3 +94,10 @@ class SlotController(Controller):
     ) -> SlotOut:
         """Move a slot or change its capacity; moved bookings get a new invitation."""
         return await services.update_slot(slot_id, data, by=by)
+
+    @post("/{slot_id:int}/cancel", status_code=200, responses=WRITE_ERRORS)
+    async def cancel_slot(
+        self, slot_id: IdPath, data: JSONBody[ReasonIn], by: NamedDependency[Principal]
+    ) -> SlotOut:
+        """Cancel one time: its bookings are cancelled and told, the waiting list closed."""
+        return await services.cancel_slot(slot_id, data.reason, by=by)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
@@ -38,16 +38,22 @@ from outreach.organisations.tables import Organisation
 from outreach.principal import Principal
 from outreach.timeutil import LOCAL_TZ, as_utc, local, utcnow
 
+if TYPE_CHECKING:
+    from outreach.calendar.holidays import Closure
+
 __all__ = [
     "EventFilter",
     "SeriesIn",
+    "SeriesPlan",
     "SeriesResult",
     "add_slot",
     "add_slot_series",
     "cancel_event",
+    "cancel_slot",
     "create_event",
     "get_event",
     "list_events",
+    "plan_slot_series",
     "slot_bookable",
     "update_event",
     "update_slot",
@@ -370,6 +376,37 @@ async def cancel_event(
     return await get_event(event_id, by=by, now=now)
 
 
+async def _locked_open_slot(slot_id: int, by: Principal, refusal: str) -> tuple[Slot, Event]:
+    """A slot of an event `by` manages, locked for the change; a cancelled one is refused."""
+    slot = await for_update(Slot.objects().where(Slot.id == slot_id)).first()
+    if slot is None:
+        raise NotFound(f"no slot {slot_id}", field="slot")
+    event = await _managed_event(slot.event, by)
+    if slot.cancelled or event.status == "cancelled":
+        raise Conflict(refusal, reason="slot_cancelled")
+    return slot, event
+
+
+async def cancel_slot(
+    slot_id: int, reason: str, *, by: Principal, now: datetime | None = None
+) -> SlotOut:
+    """Cancel one time of an event: its bookings, the waiting ones too, are cancelled and
+    their bookers told as of any booking the host cancels; feeds show it cancelled."""
+    now = now or utcnow()
+    if len(reason) > 2000:
+        raise Invalid("reason must be at most 2000 characters", field="reason")
+    async with write_transaction():
+        _slot, event = await _locked_open_slot(slot_id, by, "this time is already cancelled")
+        await Slot.update(
+            {Slot.cancelled: True, Slot.sequence: Slot.sequence + 1, Slot.updated_at: now}
+        ).where(Slot.id == slot_id)
+        await _audit_on_behalf("slot.cancel", event, by, {"reason": reason}, slot_id=slot_id)
+        await feeds.mark_changed(event_id=event.id, slot_id=slot_id)
+        await booking.cancel_all_for_event(event.id, reason, now=now, slot_id=slot_id)
+    await booking.after_commit()
+    return await get_slot(slot_id, by=by, now=now)
+
+
 def _check_slot_times(
     starts_at: datetime, ends_at: datetime, now: datetime, *, moving: bool
 ) -> None:
@@ -445,12 +482,7 @@ async def update_slot(
 ) -> SlotOut:
     now = now or utcnow()
     async with write_transaction():
-        slot = await for_update(Slot.objects().where(Slot.id == slot_id)).first()
-        if slot is None:
-            raise NotFound(f"no slot {slot_id}", field="slot")
-        event = await _managed_event(slot.event, by)
-        if slot.cancelled or event.status == "cancelled":
-            raise Conflict("a cancelled slot cannot be changed", reason="slot_cancelled")
+        slot, event = await _locked_open_slot(slot_id, by, "a cancelled slot cannot be changed")
         old_start, old_end = slot.starts_at, slot.ends_at
         starts_at = (
             old_start
@@ -544,11 +576,18 @@ class SeriesResult:
     skipped: list[tuple[date, str]]  # the day and the closure's message
 
 
-async def add_slot_series(
-    event_id: int, data: SeriesIn, *, by: Principal, now: datetime | None = None
-) -> SeriesResult:
-    """Create every slot of a series, or none: one bad slot rolls the whole series back."""
-    now = now or utcnow()
+@dataclass(frozen=True)
+class SeriesPlan:
+    """What a series would create: the start of every slot, and every chosen day skipped
+    with its closure (`Closure.day` set), in day order. Nothing is written."""
+
+    starts: list[datetime]
+    skipped: list[Closure]
+
+
+def plan_slot_series(data: SeriesIn) -> SeriesPlan:
+    """Check a series and work out its slots and skipped days, for the preview and for
+    `add_slot_series` alike."""
     if data.last_day < data.first_day:
         raise Invalid("the last day must not be before the first day", field="last_day")
     if not data.weekdays or any(not 0 <= d <= 6 for d in data.weekdays):
@@ -562,13 +601,13 @@ async def add_slot_series(
     if (data.last_day - data.first_day).days > 366:
         raise Invalid("a series spans at most one year", field="last_day")
     starts: list[datetime] = []
-    skipped: list[tuple[date, str]] = []
+    skipped: list[Closure] = []
     day = data.first_day
     while day <= data.last_day:
         if day.weekday() in data.weekdays:
             closure = closure_on(day) if data.skip_closures else None
             if closure is not None:
-                skipped.append((day, closure.message))
+                skipped.append(closure)
             else:
                 starts.extend(
                     datetime.combine(day, t, tzinfo=LOCAL_TZ) for t in sorted(set(data.times))
@@ -580,9 +619,18 @@ async def add_slot_series(
         raise Invalid.because(
             "series_too_long", field="last_day", max=MAX_SERIES_SLOTS, count=len(starts)
         )
+    return SeriesPlan(starts=starts, skipped=skipped)
+
+
+async def add_slot_series(
+    event_id: int, data: SeriesIn, *, by: Principal, now: datetime | None = None
+) -> SeriesResult:
+    """Create every slot of a series, or none: one bad slot rolls the whole series back."""
+    now = now or utcnow()
+    plan = plan_slot_series(data)
     created: list[SlotOut] = []
     async with write_transaction():
-        for start in starts:
+        for start in plan.starts:
             slot_in = SlotIn(
                 starts_at=start,
                 ends_at=start + timedelta(minutes=data.minutes),
@@ -591,4 +639,5 @@ async def add_slot_series(
                 max_party=data.max_party,
             )
             created.append(await add_slot(event_id, slot_in, by=by, now=now))
+    skipped = [(closure.day or closure.first_day, closure.message) for closure in plan.skipped]
     return SeriesResult(created=created, skipped=skipped)

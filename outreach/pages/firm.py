@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime, time
+from collections.abc import Awaitable, Callable
+from datetime import date, datetime, time
+from itertools import groupby
 from typing import Any
 
 from litestar import Request, get, post
@@ -242,13 +244,28 @@ async def cancel_event(
 ) -> Redirect:
     me = require(request, by, "firm")
     _ = gettext_for(request)
+    return await _cancel_with_reason(
+        request,
+        lambda reason: events.cancel_event(event_id, reason, by=me),
+        _("The event is cancelled; everyone booked has been told."),
+        f"/firm/events/{event_id}",
+    )
+
+
+async def _cancel_with_reason(
+    request: Request[Any, Any, Any],
+    cancel: Callable[[str], Awaitable[Any]],
+    done: str,
+    back: str,
+) -> Redirect:
+    """Cancel with the form's reason; say what happened, or why not, on the page `back`."""
     data = await form_data(request)
     try:
-        await events.cancel_event(event_id, str(data.get("reason", "")).strip(), by=me)
-        flash(request, _("The event is cancelled; everyone booked has been told."))
+        await cancel(str(data.get("reason", "")).strip())
+        flash(request, done)
     except (Invalid, Conflict) as exc:
-        flash(request, error_text(_, exc))
-    return redirect(f"/firm/events/{event_id}")
+        flash(request, error_text(gettext_for(request), exc))
+    return redirect(back)
 
 
 _SLOT_FIELDS = {
@@ -381,6 +398,23 @@ async def edit_slot(
     return redirect(f"/firm/events/{event.id}")
 
 
+@post("/firm/slots/{slot_id:int}/cancel")
+async def cancel_slot(
+    request: Request[Any, Any, Any], slot_id: IdPath, by: NamedDependency[Principal]
+) -> Redirect:
+    """Cancel one time (from its own page, which asks first): its bookers are told."""
+    me = require(request, by, "firm")
+    _ = gettext_for(request)
+    slot = await events.get_slot(slot_id, by=me)
+    await _managed(slot.event_id, me)
+    return await _cancel_with_reason(
+        request,
+        lambda reason: events.cancel_slot(slot_id, reason, by=me),
+        _("The time is cancelled; everyone booked has been told."),
+        f"/firm/events/{slot.event_id}",
+    )
+
+
 _SERIES_FIELDS = {
     name: name
     for name in ("first_day", "last_day", "weekdays", "times", "minutes", "capacity", "min_party")
@@ -399,6 +433,10 @@ def _times(raw: Any) -> tuple[time, ...]:
     return tuple(found)
 
 
+def _day_of(start: datetime) -> date:
+    return start.date()  # the starts of a series are local times
+
+
 @get("/firm/events/{event_id:int}/series")
 async def series_form(
     request: Request[Any, Any, Any], event_id: IdPath, by: NamedDependency[Principal]
@@ -406,7 +444,7 @@ async def series_form(
     me = require(request, by, "firm")
     event = await _managed(event_id, me)
     values = {
-        "weekdays": ["1", "3"],
+        "weekdays": [],  # chosen by the host: a pre-ticked day creates times nobody wanted
         "times": "09:00, 13:00",
         "minutes": "90",
         "capacity": "30",
@@ -419,11 +457,14 @@ async def series_form(
 async def create_series(
     request: Request[Any, Any, Any], event_id: IdPath, by: NamedDependency[Principal]
 ) -> Template | Redirect:
+    """Two steps: the form shows what the series would create and skip (step "preview",
+    the default: nothing is written); "create" then makes all of it in one transaction."""
     me = require(request, by, "firm")
     _ = gettext_for(request)
     event = await _managed(event_id, me)
     data = await form_data(request)
     data["weekdays"] = _list(data.get("weekdays"))
+    creating = data.get("step") == "create"
     try:
         first, last = parse_date(data.get("first_day")), parse_date(data.get("last_day"))
         if first is None:
@@ -437,20 +478,28 @@ async def create_series(
         for name, value in numbers.items():
             if value is None:
                 raise Invalid(f"{name} must be a whole number", field=name, reason="format")
-        result = await events.add_slot_series(
-            event_id,
-            events.SeriesIn(
-                first_day=first,
-                last_day=last,
-                weekdays=tuple(int(d) for d in data["weekdays"] if d.isdigit()),
-                times=_times(data.get("times")),
-                minutes=numbers["minutes"] or 0,
-                capacity=numbers["capacity"] or 0,
-                min_party=numbers["min_party"] or 1,
-                max_party=parse_int(data.get("max_party"), default=0) or 0,
-            ),
-            by=me,
+        series = events.SeriesIn(
+            first_day=first,
+            last_day=last,
+            weekdays=tuple(int(d) for d in data["weekdays"] if d.isdigit()),
+            times=_times(data.get("times")),
+            minutes=numbers["minutes"] or 0,
+            capacity=numbers["capacity"] or 0,
+            min_party=numbers["min_party"] or 1,
+            max_party=parse_int(data.get("max_party"), default=0) or 0,
         )
+        if not creating:
+            plan = events.plan_slot_series(series)
+            days = [(day, list(starts)) for day, starts in groupby(plan.starts, key=_day_of)]
+            return page(
+                request,
+                "firm/series.html",
+                event=event,
+                values=data,
+                preview=plan,
+                preview_days=days,
+            )
+        result = await events.add_slot_series(event_id, series, by=me)
     except (Invalid, Conflict) as exc:
         errors = FormErrors()
         errors.add(exc, _SERIES_FIELDS, text=error_text(_, exc))
@@ -576,6 +625,7 @@ HANDLERS = [
     edit_event_form,
     edit_event,
     cancel_event,
+    cancel_slot,
     new_slot_form,
     create_slot,
     edit_slot_form,

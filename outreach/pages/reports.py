@@ -88,12 +88,10 @@ class _ReaderTable:
     total: list[Any] | None
 
 
-def _for_reader(
-    report: ReportOut, locale: str, _: Any, *, spreadsheet: bool = False
-) -> _ReaderTable:
+def _for_reader(report: ReportOut, locale: str, _: Any, *, export: bool = False) -> _ReaderTable:
     """Headings and labels in the reader's language; numbers, percentages, times and months
-    written by Babel for `locale` ("41,7 %" in German). A spreadsheet keeps numbers as
-    numbers and gets times as date cells, which the reader's Excel writes its own way."""
+    written by Babel for `locale` ("41,7 %" in German). An export keeps the types instead
+    (numbers, `exports.Percent`, times as instants): `exports` writes them for the file."""
     percent_columns = {i for i, c in enumerate(report.columns) if str(c).endswith(PERCENT)}
 
     def label(value: Any) -> Any:
@@ -110,14 +108,14 @@ def _for_reader(
             return None
         if report.columns[column] == TIME_COLUMN and value not in (TOTAL, NETWORK_TOTAL):
             moment = datetime.fromisoformat(str(value))
-            return moment if spreadsheet else i18n.local_datetime(moment, locale, "short")
+            return moment if export else i18n.local_datetime(moment, locale, "short")
         if column == 0:
             return label(value)
-        if spreadsheet or isinstance(value, bool) or not isinstance(value, int | float):
+        if isinstance(value, bool) or not isinstance(value, int | float):
             return value
         if column in percent_columns or percent_row:
-            return i18n.percent(value, locale)
-        return i18n.number(value, locale)
+            return exports.Percent(value) if export else i18n.percent(value, locale)
+        return value if export else i18n.number(value, locale)
 
     def row(values: list[Any]) -> list[Any]:
         percent_row = str(values[0]).endswith(PERCENT) if values else False
@@ -240,10 +238,10 @@ async def chart(
     )
 
 
-def _file(rows: list[list[Any]], name: str, fmt: str) -> Response[bytes]:
+def _file(rows: list[list[Any]], name: str, fmt: str, locale: str) -> Response[bytes]:
     if fmt not in exports.CONTENT_TYPES:
         raise Invalid("format must be csv or xlsx", field="format")
-    body = exports.to_csv(rows) if fmt == "csv" else exports.to_xlsx(rows, sheet=name)
+    body = exports.to_csv(rows, locale) if fmt == "csv" else exports.to_xlsx(rows, sheet=name)
     return Response(
         body,
         media_type=exports.CONTENT_TYPES[fmt],
@@ -263,12 +261,11 @@ async def export_report(
         raise NotFound(f"no report {name}", field="name")
     year = _year(request)
     found = await get_report(name, year, by=me)
-    fmt = request.query_params.get("format", "csv")
-    shown = _for_reader(
-        found, i18n.locale_of(request), gettext_for(request), spreadsheet=fmt == "xlsx"
-    )
+    locale = i18n.locale_of(request)
+    shown = _for_reader(found, locale, gettext_for(request), export=True)
     rows = [shown.columns, *shown.rows, *([shown.total] if shown.total is not None else [])]
-    return _file(rows, f"{name}-{year.replace('/', '-')}", fmt)
+    fmt = request.query_params.get("format", "csv")
+    return _file(rows, f"{name}-{year.replace('/', '-')}", fmt, locale)
 
 
 @get("/reports/bookings/export")
@@ -285,7 +282,7 @@ async def export_bookings(
         by=me, status=status, event_id=event_id, limit=100_000, audit_view="bookings_export"
     )
     fmt = request.query_params.get("format", "csv")
-    return _file(_bookings_for_reader(found, request, spreadsheet=fmt == "xlsx"), "bookings", fmt)
+    return _file(_bookings_for_reader(found, request), "bookings", fmt, i18n.locale_of(request))
 
 
 _BOOKING_HEADINGS = {
@@ -307,18 +304,15 @@ _BOOKING_HEADINGS = {
 }
 
 
-def _bookings_for_reader(
-    found: list[Any], request: Request[Any, Any, Any], *, spreadsheet: bool
-) -> list[list[Any]]:
-    """The booking export in the reader's language: headings, statuses, kinds and times."""
-    locale, _ = i18n.locale_of(request), gettext_for(request)
+def _bookings_for_reader(found: list[Any], request: Request[Any, Any, Any]) -> list[list[Any]]:
+    """The booking export in the reader's language: headings, statuses and kinds; numbers
+    and times stay typed for `exports` to write."""
+    _ = gettext_for(request)
     head, *rows = exports.booking_rows(found)
-    at = {key: head.index(key) for key in ("status", "kind", "starts_at")}
+    at = {key: head.index(key) for key in ("status", "kind")}
     for row in rows:
         row[at["status"]] = _(i18n.STATUS_NAMES[row[at["status"]]])
         row[at["kind"]] = _(i18n.BOOKING_KIND_NAMES[row[at["kind"]]])
-        if not spreadsheet:
-            row[at["starts_at"]] = i18n.local_datetime(row[at["starts_at"]], locale, "short")
     return [[_(_BOOKING_HEADINGS[key]) for key in head], *rows]
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from outreach.calendar.holidays import closures_between
 from outreach.errors import Invalid
-from outreach.events.services import SeriesIn, add_slot_series
+from outreach.events.services import SeriesIn, add_slot_series, plan_slot_series
 from outreach.events.tables import Slot
 from outreach.timeutil import LOCAL_TZ
 from tests.factories import make_event, make_world, school_day
@@ -92,3 +92,23 @@ async def test_another_firm_cannot_add_a_series(world):
     first = school_day(7)
     with pytest.raises(Forbidden):
         await add_slot_series(event_id, series(first, first + timedelta(days=6)), by=world.firm_b)
+
+
+async def test_the_plan_lists_every_time_and_skipped_day_and_writes_nothing(world):
+    event_id = await make_event(world.firm_a)
+    today = school_day(0)
+    closure = next(
+        c
+        for c in closures_between(today + timedelta(days=3), today + timedelta(days=300))
+        if c.first_day.weekday() < 5
+    )
+    weekday = closure.first_day.weekday()
+    wanted = series(closure.first_day - timedelta(days=7), closure.first_day, weekdays=(weekday,))
+    plan = plan_slot_series(wanted)
+    assert await Slot.count().where(Slot.event == event_id) == 0
+    assert [c.day for c in plan.skipped] == [closure.first_day]
+    assert plan.skipped[0].name == closure.name
+    assert [s.date() for s in plan.starts] == [closure.first_day - timedelta(days=7)] * 2
+    result = await add_slot_series(event_id, wanted, by=world.firm_a)
+    assert [s.starts_at for s in result.created] == plan.starts
+    assert [day for day, _ in result.skipped] == [c.day for c in plan.skipped]

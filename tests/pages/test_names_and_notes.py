@@ -44,7 +44,7 @@ def slugs_in(text: str, slugs: list[str]) -> list[str]:
 
 
 def _csv(body: bytes) -> list[list[str]]:
-    return list(csv.reader(io.StringIO(body.decode("utf-8-sig"))))
+    return list(csv.reader(io.StringIO(body.decode("utf-8-sig")), delimiter=";"))  # German
 
 
 async def _member_email(org_id: int, role: str, *, other_than: bool = False) -> str:

@@ -262,24 +262,32 @@ async def test_a_firm_creates_an_event_and_a_series_of_slots(client, world):
     assert created.status_code == 303, created.text
     event_path = created.headers["location"]
     event_id = int(event_path.rsplit("/", 1)[1])
+    form = (await client.get(f"/firm/events/{event_id}/series")).text
+    assert 'name="weekdays"' in form and " checked" not in form  # no day chosen for the host
     first = school_day(10)
+    values = {
+        "first_day": first.isoformat(),
+        "last_day": (first + timedelta(days=13)).isoformat(),
+        "weekdays": ["1", "3"],
+        "times": "09:00, 13:00",
+        "minutes": "90",
+        "capacity": "30",
+        "min_party": "1",
+    }
+    # First the preview: every time listed, nothing written yet.
+    preview = await post_form(client, f"/firm/events/{event_id}/series", values)
+    assert preview.status_code == 200, preview.text
+    days = preview.text.split('class="series-days"')[1].split("</ul>")[0]
+    listed = re.findall(r"<li>([^<]*)</li>", days)
+    assert await Slot.count().where(Slot.event == event_id) == 0
     response = await post_form(
-        client,
-        f"/firm/events/{event_id}/series",
-        {
-            "first_day": first.isoformat(),
-            "last_day": (first + timedelta(days=13)).isoformat(),
-            "weekdays": ["1", "3"],
-            "times": "09:00, 13:00",
-            "minutes": "90",
-            "capacity": "30",
-            "min_party": "1",
-        },
+        client, f"/firm/events/{event_id}/series", {**values, "step": "create"}
     )
     assert response.status_code == 303, response.text
     slots = await Slot.objects().where(Slot.event == event_id)
     assert slots and all(s.starts_at.weekday() in (1, 3) for s in slots)
-    assert len(slots) % 2 == 0
+    assert len(slots) == 2 * len(listed)  # two start times on each day listed
+    assert f"Termine, die angelegt werden: {len(slots)}" in preview.text
     bad = await post_form(
         client,
         f"/firm/events/{event_id}/series",
@@ -417,3 +425,61 @@ async def test_slot_forms_show_the_refusal_beside_the_field(client, world):
     )
     assert below_booked.status_code == 422 and 'id="f-capacity-error"' in below_booked.text
     assert (await Slot.objects().where(Slot.id == slot_id).first()).capacity == 30
+
+
+async def test_the_attendee_list_prints_only_booked_times_and_names_the_host_once(client, world):
+    from outreach.booking import services as booking
+    from outreach.organisations.tables import Organisation
+
+    event_id = await make_event(world.firm_a)  # its venue: the firm's own premises
+    day = school_day()
+    booked = await make_slot(world.firm_a, event_id, starts_at=at(day, 9))
+    empty = [await make_slot(world.firm_a, event_id, starts_at=at(day, h)) for h in (11, 13)]
+    await booking.place_booking(booked, class_visit("9c"), by=world.school_a)
+    host = await Organisation.select(Organisation.name).where(Organisation.slug == "firm-a").first()
+    await sign_in(client, world.firm_a.email)
+
+    sheet = (await client.get(f"/firm/events/{event_id}/attendees")).text
+    sheets = re.findall(r'<section class="sheet".*?</section>', sheet, re.S)
+    assert len(sheets) == 1 and f'id="sheet-{booked}"' in sheets[0] and "9c" in sheets[0]
+    assert sheets[0].count(host["name"]) == 1
+    # The empty times are listed on screen only, outside every printed sheet.
+    rest = re.search(
+        r'<section class="no-print" aria-labelledby="empty-times">.*?</section>', sheet, re.S
+    )
+    assert rest and rest.group(0).count("<li>") == len(empty)
+
+    nothing = await make_event(world.firm_a)
+    await make_slot(world.firm_a, nothing)
+    page = (await client.get(f"/firm/events/{nothing}/attendees")).text
+    assert 'class="sheet"' not in page and "Termine ohne Buchungen" in page
+
+
+async def test_the_series_preview_names_each_skipped_holiday_in_the_readers_language(client, world):
+    from outreach.calendar.holidays import closures_between
+
+    event_id = await make_event(world.firm_a)
+    today = school_day(0)
+    closure = next(
+        c
+        for c in closures_between(today + timedelta(days=3), today + timedelta(days=300))
+        if c.first_day.weekday() < 5
+    )
+    await sign_in(client, world.firm_a.email)
+    values = {
+        "first_day": (closure.first_day - timedelta(days=7)).isoformat(),
+        "last_day": closure.first_day.isoformat(),
+        "weekdays": [str(closure.first_day.weekday())],
+        "times": "10:00",
+        "minutes": "60",
+        "capacity": "20",
+        "min_party": "1",
+    }
+    german = await post_form(client, f"/firm/events/{event_id}/series", values)
+    skipped = german.text.split('class="series-skipped"')[1].split("</ul>")[0]
+    assert closure.name in skipped
+    assert "Termine, die angelegt werden: 1" in german.text
+    client.cookies.set("lang", "en")
+    english = await post_form(client, f"/firm/events/{event_id}/series", values)
+    assert closure.name_en in english.text.split('class="series-skipped"')[1]
+    assert await Slot.count().where(Slot.event == event_id) == 0

@@ -110,6 +110,9 @@ POLICY: dict[tuple[str, str], Case] = {
     ("PATCH", "/api/v1/slots/{slot_id:int}"): case(
         {"firm_a", "admin"}, lambda ids: {"capacity": 40}
     ),
+    ("POST", "/api/v1/slots/{slot_id:int}/cancel"): case(
+        {"firm_a", "admin"}, lambda ids: {"reason": "r"}
+    ),
     ("POST", "/api/v1/slots/{slot_id:int}/bookings"): case(
         {"school_a", "school_b"},
         lambda ids: {"class_label": "9z", "grade": 9, "pupils": 5, "adults": 1},
@@ -279,6 +282,7 @@ PAGES: dict[tuple[str, str], Case | tuple[Case, ...]] = {
     ),
     ("GET", "/firm/slots/{slot_id:int}/edit"): case(HOST_A),
     ("POST", "/firm/slots/{slot_id:int}/edit"): case(HOST_A, lambda ids: {"capacity": 40}),
+    ("POST", "/firm/slots/{slot_id:int}/cancel"): case(HOST_A, lambda ids: {"reason": "r"}),
     ("GET", "/firm/events/{event_id:int}/series"): case(HOST_A),
     ("POST", "/firm/events/{event_id:int}/series"): case(HOST_A),
     ("POST", "/firm/bookings/{booking_id:int}/confirm"): case(HOST_A),

@@ -14,7 +14,7 @@ from outreach.booking.tables import Booking
 from outreach.events.tables import Event
 from outreach.organisations.services import get_by_slug
 from outreach.workplan import services
-from outreach.workplan.exports import defuse, to_csv
+from outreach.workplan.exports import CSV_DELIMITERS, Percent, defuse, to_csv
 from outreach.workplan.schemas import MilestoneIn, WorkPlanIn
 from tests.pages.conftest import give_password, post_form, sign_in
 from tests.support import bearer
@@ -44,8 +44,20 @@ async def rw(db):
     return rw
 
 
-def _csv(body: bytes) -> list[list[str]]:
-    return list(csv.reader(io.StringIO(body.decode("utf-8-sig"))))
+def _csv(body: bytes, locale: str = "de") -> list[list[str]]:
+    """A CSV export read as Excel in `locale` reads it: its BOM, its list separator."""
+    assert body.startswith(b"\xef\xbb\xbf")  # UTF-8 with a byte-order mark
+    text = body.decode("utf-8-sig")
+    return list(csv.reader(io.StringIO(text), delimiter=CSV_DELIMITERS[locale]))
+
+
+def _sheet(body: bytes) -> list[tuple[object, ...]]:
+    return list(load_workbook(io.BytesIO(body)).active.iter_rows(values_only=True))
+
+
+def _percent_cells(row: tuple[object, ...]) -> tuple[object, ...]:
+    """Percent cells hold fractions; rounded, as the reports round to one decimal."""
+    return tuple(round(v, 6) if isinstance(v, float) else v for v in row)
 
 
 async def test_office_sees_the_bilanz_with_milestones_charts_and_tables(client, rw):
@@ -78,8 +90,11 @@ async def test_a_firm_sees_only_its_own_figures_and_network_totals(client, rw):
         ["Netzwerk gesamt", "2", "34", "40", "1"],
     ]  # in the reader's language
     xlsx = await client.get("/reports/export/fill-by-host", params={"year": YEAR, "format": "xlsx"})
-    rows = list(load_workbook(io.BytesIO(xlsx.content)).active.iter_rows(values_only=True))
-    assert rows[1:] == [(firm_a, 4, 105, 71, 67.6, 24), ("Netzwerk gesamt", 6, 155, 98, 63.2, 40)]
+    rows = [_percent_cells(row) for row in _sheet(xlsx.content)]
+    assert rows[1:] == [
+        (firm_a, 4, 105, 71, 0.676, 24),
+        ("Netzwerk gesamt", 6, 155, 98, 0.632, 40),
+    ]
     # Firm A's booking export: its own bookings, school B visited it (SA2), never firm B's.
     exported = _csv((await client.get("/reports/bookings/export?format=csv")).content)
     ids = {int(row[0]) for row in exported[1:]}
@@ -106,20 +121,22 @@ async def test_reports_and_exports_write_numbers_and_times_for_the_reader(client
     await sign_in(client, rw.world.admin.email)
     fill = "/reports/export/fill-by-host"
     german = _csv((await client.get(fill, params={"year": YEAR})).content)
-    assert german[0][4] == "Auslastung (Prozent)" and german[-1][4] == "63,2\u00a0%"
+    assert german[0][4] == "Auslastung (Prozent)" and german[-1][4] == "63,2 %"
     english = _csv(
-        (await client.get(fill, params={"year": YEAR}, headers={"Accept-Language": "en"})).content
+        (await client.get(fill, params={"year": YEAR}, headers={"Accept-Language": "en"})).content,
+        "en",
     )
     assert english[0][4] == "Fill rate (percent)" and english[-1][4] == "63.2%"
     czech = _csv(
-        (await client.get(fill, params={"year": YEAR}, headers={"Accept-Language": "cs"})).content
+        (await client.get(fill, params={"year": YEAR}, headers={"Accept-Language": "cs"})).content,
+        "cs",
     )
-    assert czech[-1][4] == "63,2\u00a0%"
-    # Times as Babel writes them, never the raw "2026-09-08 10:30".
+    assert czech[-1][4] == "63,2 %"
+    # Times as the reader's Excel reads them back as dates, never "2026-09-08T10:30+02:00".
     by_slot = _csv(
         (await client.get("/reports/export/fill-by-slot", params={"year": YEAR})).content
     )
-    assert all(re.fullmatch(r"\d\d\.\d\d\.\d\d, \d\d:\d\d", row[0]) for row in by_slot[1:-1])
+    assert all(re.fullmatch(r"\d\d\.\d\d\.\d{4} \d\d:\d\d", row[0]) for row in by_slot[1:-1])
     months = _csv((await client.get("/reports/export/by-month", params={"year": YEAR})).content)
     assert [row[0] for row in months[1:3]] == ["August 2026", "September 2026"]
     page = (await client.get("/reports", params={"year": YEAR})).text
@@ -127,13 +144,15 @@ async def test_reports_and_exports_write_numbers_and_times_for_the_reader(client
     assert not re.search(r"\d{4}-\d\d-\d\d[ T]\d\d:\d\d", page)
     bookings = _csv((await client.get("/reports/bookings/export?format=csv")).content)
     assert bookings[0][0] == "Buchung" and bookings[0][-1] == "Hinweis der buchenden Person"
-    assert all(re.fullmatch(r"\d\d\.\d\d\.\d\d, \d\d:\d\d", row[3]) for row in bookings[1:])
+    assert all(re.fullmatch(r"\d\d\.\d\d\.\d{4} \d\d:\d\d", row[3]) for row in bookings[1:])
 
 
 async def test_exports_cannot_smuggle_formulas(client, rw):
     assert defuse("=HYPERLINK(1)") == "'=HYPERLINK(1)" and defuse("-1") == "'-1"
     assert defuse(-1) == -1 and defuse("Glashütte") == "Glashütte"
-    assert _csv(to_csv([["@SUM(A1)", "+1", 5]])) == [["'@SUM(A1)", "'+1", "5"]]
+    assert _csv(to_csv([["@SUM(A1)", "+1", 5]]), "en") == [["'@SUM(A1)", "'+1", "5"]]
+    # Figures are no user input: a negative change stays a number Excel can read.
+    assert _csv(to_csv([[-5, Percent(-12.5), "-x"]], "de")) == [["-5", "-12,5 %", "'-x"]]
     await Event.update({Event.title: "=cmd|' /C calc'!A0"}).where(Event.id == rw.tour_a)
     await sign_in(client, rw.world.firm_a.email)
     exported = _csv((await client.get("/reports/bookings/export?format=csv")).content)
@@ -204,7 +223,7 @@ async def test_api_attendance_reports_and_plans(client, rw):
         params={"year": YEAR, "format": "csv"},
         headers=bearer(tokens["firm_a"]),
     )
-    assert _csv(as_csv.content)[1:] == [
+    assert _csv(as_csv.content, "en")[1:] == [
         ["8", "1", "19", "21", "0"],
         ["9", "0", "0", "0", "0"],  # SA2, SA3 (now recorded): no-shows
         ["Network total", "2", "34", "37", "0"],
@@ -279,3 +298,57 @@ async def test_a_school_opens_only_the_attendee_lists_of_its_own_events(client, 
     html = (await client.get("/reports", params={"year": YEAR})).text
     firm_b = (await get_by_slug("firm-b")).name
     assert "Vier Klassen" in html and "Ziel von B" not in html and firm_b not in html
+
+
+@pytest.mark.parametrize(
+    ("language", "heading", "status", "time_pattern"),
+    [
+        ("de", "Buchung", "bestätigt", r"\d\d\.\d\d\.\d{4} \d\d:\d\d"),
+        ("cs", "Rezervace", "potvrzeno", r"\d\d\.\d\d\.\d{4} \d\d:\d\d"),
+        ("en", "Booking", "confirmed", r"\d{4}-\d\d-\d\d \d\d:\d\d"),
+    ],
+)
+async def test_the_booking_csv_is_written_for_excel_in_the_readers_language(
+    client, rw, language, heading, status, time_pattern
+):
+    await sign_in(client, rw.world.admin.email)
+    got = await client.get(
+        "/reports/bookings/export?format=csv&status=confirmed",
+        headers={"Accept-Language": language},
+    )
+    assert got.headers["content-type"].startswith("text/csv; charset=utf-8")
+    rows = _csv(got.content, language)
+    head, body = rows[0], rows[1:]
+    assert head[0] == heading and len(head) == 15 and body
+    assert all(len(row) == len(head) for row in body)  # the separator split every row right
+    assert {row[1] for row in body} == {status}
+    assert all(re.fullmatch(time_pattern, row[3]) for row in body)
+    assert all(row[11].isdigit() for row in body)  # persons: a plain number
+
+
+async def test_the_workbooks_keep_types_freeze_the_heading_and_size_the_columns(client, rw):
+    await sign_in(client, rw.world.admin.email)
+    got = await client.get("/reports/export/fill-by-slot", params={"year": YEAR, "format": "xlsx"})
+    sheet = load_workbook(io.BytesIO(got.content)).active
+    assert sheet.freeze_panes == "A2" and sheet.auto_filter.ref == sheet.dimensions
+    head = [cell.value for cell in sheet[1]]
+    assert all(cell.font.b for cell in sheet[1])
+    rows = list(sheet.iter_rows(min_row=2, max_row=sheet.max_row - 1))  # the total row apart
+    time, places, rate = 0, head.index("Plätze"), head.index("Auslastung (Prozent)")
+    for row in rows:
+        assert row[time].is_date and isinstance(row[time].value, datetime)
+        assert row[places].data_type == "n" and isinstance(row[places].value, int)
+        assert row[rate].data_type == "n" and row[rate].number_format == "0.0%"
+        assert 0 <= row[rate].value <= 1.5  # a fraction, shown as a percentage
+    widths = {c: sheet.column_dimensions[c].width for c in "AB"}
+    titles = [str(cell.value or "") for cell in sheet["B"]]
+    assert widths["A"] >= len("2026-09-08 10:30") and widths["B"] == max(map(len, titles)) + 2
+
+    bookings = await client.get("/reports/bookings/export?format=xlsx")
+    sheet = load_workbook(io.BytesIO(bookings.content)).active
+    head = [cell.value for cell in sheet[1]]
+    for row in sheet.iter_rows(min_row=2):
+        assert row[head.index("Buchung")].data_type == "n"
+        assert row[head.index("Zeit")].is_date
+        assert isinstance(row[head.index("Personen")].value, int)
+    assert sheet.freeze_panes == "A2"
