@@ -403,7 +403,6 @@ async def cancel_slot(
         await _audit_on_behalf("slot.cancel", event, by, {"reason": reason}, slot_id=slot_id)
         await feeds.mark_changed(event_id=event.id, slot_id=slot_id)
         await booking.cancel_all_for_event(event.id, reason, now=now, slot_id=slot_id)
-    await booking.after_commit()
     return await get_slot(slot_id, by=by, now=now)
 
 
