@@ -22,6 +22,7 @@ from outreach.config import Settings, get_settings
 from outreach.events.api import EventController, SlotController
 from outreach.feeds.api import EventCalendarController, FeedController, bench_route_handlers
 from outreach.hardening import (
+    BoundedRequest,
     rate_limit_config,
     rate_limit_store,
     refuse_nul_in_query,
@@ -170,6 +171,7 @@ def create_app(*, start_workers: bool = True, use_pool: bool = True) -> Litestar
         middleware=[*_hardening(settings), session_config(settings).middleware],
         stores={"rate_limit": rate_limit_store(settings)},
         request_max_body_size=settings.max_body_bytes,
+        request_class=BoundedRequest,
         debug=False,
         # Logging is set up once per process (outreach.observability): JSON lines.
         logging_config=None,

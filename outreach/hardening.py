@@ -7,22 +7,32 @@ from __future__ import annotations
 
 import json
 import re
+from itertools import accumulate
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
+from litestar import Request
 from litestar.datastructures import MutableScopeHeaders
 from litestar.middleware import DefineMiddleware
 from litestar.middleware.rate_limit import CacheObject, RateLimitConfig, RateLimitMiddleware
 from litestar.stores.memory import MemoryStore
 
+from outreach.errors import DomainError
+
 if TYPE_CHECKING:
-    from litestar import Request
     from litestar.stores.base import Store
     from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
     from outreach.config import Settings
 
-__all__ = ["rate_limit_config", "rate_limit_store", "security_headers"]
+__all__ = [
+    "MAX_JSON_DEPTH",
+    "BoundedRequest",
+    "json_depth",
+    "rate_limit_config",
+    "rate_limit_store",
+    "security_headers",
+]
 
 # Our pages need no inline script and nothing from other origins.
 _CSP = (
@@ -143,3 +153,33 @@ def rate_limit_store(settings: Settings) -> Store:
 
         return RedisStore.with_client(url=settings.redis_url, namespace="outreach-rate-limit")
     return MemoryStore()
+
+
+# No body of ours nests deeper than a handful of levels; the JSON decoder recurses once
+# per level and a body of 1,000 levels exhausted Python's stack (a 500 before).
+MAX_JSON_DEPTH = 32
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+_STEP = {ord("["): 1, ord("{"): 1, ord("]"): -1, ord("}"): -1}
+
+
+def json_depth(body: bytes) -> int:
+    """How deep the arrays and objects of a JSON text nest (brackets in strings ignored)."""
+    opening = body.count(b"[") + body.count(b"{")
+    if opening <= MAX_JSON_DEPTH:  # the usual body: no need to look closer
+        return opening
+    brackets = _JSON_STRING.sub(b"", body).translate(None, _NOT_BRACKETS)
+    return max(accumulate(_STEP[b] for b in brackets), default=0)
+
+
+class BoundedRequest(Request[Any, Any, Any]):
+    """A request whose JSON body is refused, before decoding, when it nests too deeply."""
+
+    async def json(self) -> Any:
+        if json_depth(await self.body()) > MAX_JSON_DEPTH:
+            raise DomainError(
+                f"body: the JSON is nested too deeply (at most {MAX_JSON_DEPTH} levels)",
+                field="body",
+                reason="too_deep",
+            )
+        return await super().json()
