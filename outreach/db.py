@@ -52,7 +52,7 @@ def make_engine(settings: Settings) -> Engine:
 
 def all_tables() -> list[type[Table]]:
     """Every table of every feature, in dependency order."""
-    from outreach.accounts.tables import ApiToken, User
+    from outreach.accounts.tables import ApiToken, User, UserSession
     from outreach.audit.tables import AuditEntry
     from outreach.booking.tables import Booking, IdempotencyRecord
     from outreach.events.tables import Event, Slot, Venue
@@ -67,6 +67,7 @@ def all_tables() -> list[type[Table]]:
         Organisation,
         User,
         ApiToken,
+        UserSession,
         Venue,
         Event,
         Slot,
