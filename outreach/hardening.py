@@ -28,6 +28,8 @@ if TYPE_CHECKING:
 __all__ = [
     "MAX_JSON_DEPTH",
     "BoundedRequest",
+    "SecurityHeaders",
+    "client_address",
     "json_depth",
     "rate_limit_config",
     "rate_limit_store",
@@ -47,18 +49,33 @@ _DOCS_CSP = (
     "https://unpkg.com https://fonts.googleapis.com; font-src 'self' https://fonts.gstatic.com; "
     "img-src 'self' data: https://cdn.jsdelivr.net; frame-ancestors 'none'"
 )
-# Writes that an abuser would hammer: sign-in, password reset, bookings, registrations.
+# Writes that an abuser would hammer: sign-in, password reset, bookings and registrations,
+# through the API and the pages alike (a teacher's page bookings as the API's).
 _THROTTLED = re.compile(
     r"^/(?:api/v1/slots/\d+/bookings|api/v1/itineraries|sign-in|signin|login|password|"
-    r"events/\d+/(?:book|register)|slots/\d+/book)"
+    r"events/\d+/(?:book|register)|slots/\d+/book|school/book/\d+|school/plan/book)"
 )
 
 
-def security_headers(settings: Settings) -> DefineMiddleware:
-    return DefineMiddleware(_SecurityHeaders, https=settings.base_url.startswith("https://"))
+def client_address(app: ASGIApp, settings: Settings) -> ASGIApp:
+    """The client is the connecting peer unless that peer is a configured proxy
+    (`TRUSTED_PROXIES`, default none); then the nearest address in X-Forwarded-For that is
+    not itself a trusted proxy. Done here, not by the server, so it holds under any."""
+    if not settings.trusted_proxies:
+        return app
+    from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
+
+    return ProxyHeadersMiddleware(app, trusted_hosts=list(settings.trusted_proxies))  # type: ignore[arg-type]
 
 
-class _SecurityHeaders:
+def security_headers(app: ASGIApp, settings: Settings) -> ASGIApp:
+    """Wrap the whole application, not one route's middleware: the answers given before
+    any route is found (404, 405) or by the exception layer around the route's middleware
+    (429 from the limiter, error pages) carry the headers as well."""
+    return SecurityHeaders(app, https=settings.base_url.startswith("https://"))
+
+
+class SecurityHeaders:
     def __init__(self, app: ASGIApp, https: bool) -> None:
         self.app = app
         self.https = https
