@@ -23,6 +23,8 @@ from outreach.config import Settings, get_settings
 from outreach.events.api import EventController, SlotController
 from outreach.feeds.api import EventCalendarController, FeedController, bench_route_handlers
 from outreach.hardening import (
+    BoundedRequest,
+    client_address,
     rate_limit_config,
     rate_limit_store,
     refuse_nul_in_query,
@@ -176,19 +178,24 @@ def create_app(*, start_workers: bool = True, use_pool: bool = True) -> Litestar
         middleware=[*_hardening(settings), session_config(settings).middleware],
         stores={"rate_limit": rate_limit_store(settings)},
         request_max_body_size=settings.max_body_bytes,
+        request_class=BoundedRequest,
         debug=False,
         # Logging is set up once per process (outreach.observability): JSON lines.
         logging_config=None,
     )
-    # Outermost: request id, access line and request metrics for every answer, 404s too.
-    app.asgi_handler = RequestObservability(app.asgi_handler)
+    # Outermost: request id, access line and request metrics for every answer, 404s too;
+    # inside it the security headers, on every answer as well.
+    # Outermost of all: the client's address, from X-Forwarded-For only behind a trusted
+    # proxy, so the rate limits and the log see the real client and nobody can pick one.
+    app.asgi_handler = client_address(
+        RequestObservability(security_headers(app.asgi_handler, settings)), settings
+    )
     return app
 
 
 def _hardening(settings: Settings) -> list[Any]:
     limits = rate_limit_config(settings)
     return [
-        security_headers(settings),
         refuse_nul_in_query(),
         *([limits.middleware] if limits else []),
     ]

@@ -147,7 +147,8 @@ def serve(host: str, port: int, workers: int, with_demo: bool) -> None:
         # Our JSON access line (outreach.observability) replaces uvicorn's.
         access_log=False,
         log_config=None,
-        proxy_headers=True,
+        # X-Forwarded-For is read by the app itself, from TRUSTED_PROXIES only.
+        proxy_headers=False,
         # On SIGTERM, requests in flight get this long to finish before the process exits.
         timeout_graceful_shutdown=20,
     )

@@ -6,6 +6,7 @@ working system: a SQLite file, an in-process worker and mails written as files.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from dataclasses import dataclass, replace
@@ -137,6 +138,11 @@ class Settings:
     scheduler_interval: int = 15
     rate_limit_per_minute: int = 30
     max_body_bytes: int = 1_000_000
+    # Peers (IP addresses or networks, or "*") whose X-Forwarded-For/-Proto is believed;
+    # from anyone else the headers are ignored and the connecting address is the client.
+    trusted_proxies: tuple[str, ...] = ()
+    # A page session ends this many hours after sign-in, however busy (absolute lifetime).
+    session_hours: int = 12
     broker_namespace: str = "outreach"
     # Outbox: how long a worker's claim on a notice lasts (a killed worker's notices are
     # taken again after it), and the first retry delay after a failed send (doubling).
@@ -245,6 +251,8 @@ class Settings:
             max_body_bytes=read.integer(
                 "MAX_BODY_BYTES", 1_000_000, minimum=1024, maximum=100_000_000
             ),
+            trusted_proxies=_trusted_proxies(read),
+            session_hours=read.integer("SESSION_HOURS", 12, minimum=1, maximum=24 * 30),
             broker_namespace=read.raw("OUTREACH_BROKER_NAMESPACE") or "outreach",
             notification_lease_seconds=read.integer(
                 "NOTIFICATION_LEASE_SECONDS", 300, minimum=1, maximum=86_400
@@ -278,6 +286,20 @@ def local_base_url(host: str, port: int) -> str:
     if ":" in host and not host.startswith("["):
         host = f"[{host}]"  # an IPv6 address in a URL
     return f"http://{host}:{port}"
+
+
+def _trusted_proxies(read: _Reader) -> tuple[str, ...]:
+    entries = tuple(e.strip() for e in (read.raw("TRUSTED_PROXIES") or "").split(",") if e.strip())
+    for entry in entries:
+        if entry == "*":
+            continue
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            read.problems.append(
+                f"TRUSTED_PROXIES must list IP addresses or networks (or *), got {entry!r}"
+            )
+    return entries
 
 
 def _embedded_secret(data_dir: Path) -> str:

@@ -19,7 +19,7 @@ import asyncpg
 from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import SQLiteEngine, TransactionType
 
-from outreach.accounts.tables import ApiToken, User
+from outreach.accounts.tables import ApiToken, User, UserSession
 from outreach.audit.tables import AuditEntry
 from outreach.booking.tables import Booking, IdempotencyRecord
 from outreach.events.tables import Event, Slot, Venue
@@ -77,6 +77,7 @@ def all_tables() -> list[type[Table]]:
         Organisation,
         User,
         ApiToken,
+        UserSession,
         Venue,
         Event,
         Slot,

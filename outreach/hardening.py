@@ -7,22 +7,34 @@ from __future__ import annotations
 
 import json
 import re
+from itertools import accumulate
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
+from litestar import Request
 from litestar.datastructures import MutableScopeHeaders
 from litestar.middleware import DefineMiddleware
 from litestar.middleware.rate_limit import CacheObject, RateLimitConfig, RateLimitMiddleware
 from litestar.stores.memory import MemoryStore
 
+from outreach.errors import DomainError
+
 if TYPE_CHECKING:
-    from litestar import Request
     from litestar.stores.base import Store
     from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
     from outreach.config import Settings
 
-__all__ = ["rate_limit_config", "rate_limit_store", "security_headers"]
+__all__ = [
+    "MAX_JSON_DEPTH",
+    "BoundedRequest",
+    "SecurityHeaders",
+    "client_address",
+    "json_depth",
+    "rate_limit_config",
+    "rate_limit_store",
+    "security_headers",
+]
 
 # Our pages need no inline script and nothing from other origins.
 _CSP = (
@@ -37,18 +49,33 @@ _DOCS_CSP = (
     "https://unpkg.com https://fonts.googleapis.com; font-src 'self' https://fonts.gstatic.com; "
     "img-src 'self' data: https://cdn.jsdelivr.net; frame-ancestors 'none'"
 )
-# Writes that an abuser would hammer: sign-in, password reset, bookings, registrations.
+# Writes that an abuser would hammer: sign-in, password reset, bookings and registrations,
+# through the API and the pages alike (a teacher's page bookings as the API's).
 _THROTTLED = re.compile(
     r"^/(?:api/v1/slots/\d+/bookings|api/v1/itineraries|sign-in|signin|login|password|"
-    r"events/\d+/(?:book|register)|slots/\d+/book)"
+    r"events/\d+/(?:book|register)|slots/\d+/book|school/book/\d+|school/plan/book)"
 )
 
 
-def security_headers(settings: Settings) -> DefineMiddleware:
-    return DefineMiddleware(_SecurityHeaders, https=settings.base_url.startswith("https://"))
+def client_address(app: ASGIApp, settings: Settings) -> ASGIApp:
+    """The client is the connecting peer unless that peer is a configured proxy
+    (`TRUSTED_PROXIES`, default none); then the nearest address in X-Forwarded-For that is
+    not itself a trusted proxy. Done here, not by the server, so it holds under any."""
+    if not settings.trusted_proxies:
+        return app
+    from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
+
+    return ProxyHeadersMiddleware(app, trusted_hosts=list(settings.trusted_proxies))  # type: ignore[arg-type]
 
 
-class _SecurityHeaders:
+def security_headers(app: ASGIApp, settings: Settings) -> ASGIApp:
+    """Wrap the whole application, not one route's middleware: the answers given before
+    any route is found (404, 405) or by the exception layer around the route's middleware
+    (429 from the limiter, error pages) carry the headers as well."""
+    return SecurityHeaders(app, https=settings.base_url.startswith("https://"))
+
+
+class SecurityHeaders:
     def __init__(self, app: ASGIApp, https: bool) -> None:
         self.app = app
         self.https = https
@@ -145,3 +172,33 @@ def rate_limit_store(settings: Settings) -> Store:
         namespace = f"{settings.broker_namespace}-rate-limit"
         return RedisStore.with_client(url=settings.redis_url, namespace=namespace)
     return MemoryStore()
+
+
+# No body of ours nests deeper than a handful of levels; the JSON decoder recurses once
+# per level and a body of 1,000 levels exhausted Python's stack (a 500 before).
+MAX_JSON_DEPTH = 32
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+_STEP = {ord("["): 1, ord("{"): 1, ord("]"): -1, ord("}"): -1}
+
+
+def json_depth(body: bytes) -> int:
+    """How deep the arrays and objects of a JSON text nest (brackets in strings ignored)."""
+    opening = body.count(b"[") + body.count(b"{")
+    if opening <= MAX_JSON_DEPTH:  # the usual body: no need to look closer
+        return opening
+    brackets = _JSON_STRING.sub(b"", body).translate(None, _NOT_BRACKETS)
+    return max(accumulate(_STEP[b] for b in brackets), default=0)
+
+
+class BoundedRequest(Request[Any, Any, Any]):
+    """A request whose JSON body is refused, before decoding, when it nests too deeply."""
+
+    async def json(self) -> Any:
+        if json_depth(await self.body()) > MAX_JSON_DEPTH:
+            raise DomainError(
+                f"body: the JSON is nested too deeply (at most {MAX_JSON_DEPTH} levels)",
+                field="body",
+                reason="too_deep",
+            )
+        return await super().json()

@@ -51,6 +51,7 @@ __all__ = [
     "draining",
     "install_drain_on_sigterm",
     "log_format_for",
+    "redact_path",
     "render_metrics",
     "setup_logging",
 ]
@@ -225,6 +226,15 @@ def prepare_multiprocess_dir(path: str) -> None:
 # --------------------------------------------------------------------------- middleware
 
 
+# A private feed's URL is its secret: whoever reads the log must not be able to subscribe.
+_SECRET_PATH = re.compile(r"^(/feeds/private/)[^/]*$")
+
+
+def redact_path(path: str) -> str:
+    """The path as the access log writes it, with secrets in it replaced."""
+    return _SECRET_PATH.sub(r"\1[redacted]", path)
+
+
 class RequestObservability:
     """Outermost ASGI layer: request id, access log line, request metrics.
 
@@ -263,14 +273,15 @@ class RequestObservability:
             method = scope["method"]
             REQUESTS.labels(method, route, str(status)).inc()
             LATENCY.labels(method, route).observe(elapsed)
+            path = redact_path(scope["path"])
             log.info(
                 "%s %s %d",
                 method,
-                scope["path"],
+                path,
                 status,
                 extra={
                     "method": method,
-                    "path": scope["path"],
+                    "path": path,
                     "status": status,
                     "duration_ms": round(elapsed * 1000, 2),
                 },

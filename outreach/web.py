@@ -14,9 +14,11 @@ from litestar.params import PathParameter, QueryParameter
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR, HTTP_503_SERVICE_UNAVAILABLE
 
 from outreach import db
-from outreach.accounts.services import authenticate_token, principal_for_session
+from outreach.accounts.services import authenticate_token
+from outreach.accounts.sessions import SESSION_KEY, principal_for_session
 from outreach.errors import DomainError, Unauthorised
 from outreach.principal import ANONYMOUS, Principal
+from outreach.security import hash_secret
 
 __all__ = [
     "IDEMPOTENCY_KEY",
@@ -29,6 +31,7 @@ __all__ = [
     "database_unreachable",
     "error_responses",
     "exception_handlers",
+    "idempotency_key",
     "provide_principal",
 ]
 
@@ -77,6 +80,18 @@ READ_ERRORS = error_responses(400, 401, 403, 404, 422)
 WRITE_ERRORS = error_responses(400, 401, 403, 404, 409, 422)
 
 
+def idempotency_key(request: Request[Any, Any, Any], by: Principal, key: str | None) -> str | None:
+    """The Idempotency-Key as the services store it: a signed-in caller's keys are already
+    theirs (scoped by user); anonymous callers get a namespace per client address, so one
+    client's key can neither replay nor block another client's request."""
+    if key is None or by.is_member:
+        return key
+    client = request.client.host if request.client else ""
+    scoped = f"client-{hash_secret(client)[:16]}:{key}"
+    # Keys stay within the 200 characters a key may have: a long one is hashed.
+    return scoped if len(scoped) <= 200 else f"client-{hash_secret(client)[:16]}:{hash_secret(key)}"
+
+
 async def provide_principal(request: Request[Any, Any, Any]) -> Principal:
     """The caller: from `Authorization: Bearer` first, else the pages' session cookie.
 
@@ -99,11 +114,11 @@ async def _principal(request: Request[Any, Any, Any]) -> Principal:
             )
         return await authenticate_token(token.strip())
     session = request.scope.get("session")
-    if isinstance(session, dict) and isinstance(session.get("uid"), int):
-        principal = await principal_for_session(session["uid"], str(session.get("stamp", "")))
+    if isinstance(session, dict) and isinstance(session.get(SESSION_KEY), str):
+        principal = await principal_for_session(session[SESSION_KEY])
         if principal is not None:
             return principal
-        request.clear_session()  # the user is gone or changed the password: sign out
+        request.clear_session()  # ended, expired, or the user deactivated: signed out
     return ANONYMOUS
 
 

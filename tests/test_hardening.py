@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 
 import pytest
 from litestar.testing import AsyncTestClient
@@ -117,3 +118,116 @@ async def test_rate_limit_counts_on_redis_stay_in_the_deployments_namespace(sett
     # An empty body is refused (422) until the limit: the second limiter counts from zero.
     assert answers == {"first": [422, 422, 429], "second": [422, 422, 429]}
     assert keys["first"] and keys["second"]
+
+
+async def test_answers_outside_any_route_carry_the_security_headers(strict_client):
+    # 404 and 405 come from the router, 429 from the limiter: before any route's middleware.
+    answers = [
+        await strict_client.get("/no-such-page", headers={"accept": "text/html"}),
+        await strict_client.get("/api/v1/no-such-thing"),
+        await strict_client.delete("/api/v1/events"),
+    ]
+    for _ in range(4):
+        last = await strict_client.post(
+            "/signin", data={"email": "x@y.example"}, headers={"accept": "text/html"}
+        )
+    answers.append(last)
+    assert [a.status_code for a in answers] == [404, 404, 405, 429]
+    for answer in answers:
+        assert "frame-ancestors 'none'" in answer.headers["content-security-policy"]
+        assert answer.headers["x-frame-options"] == "DENY"
+        assert answer.headers["x-content-type-options"] == "nosniff"
+
+
+async def test_the_html_429_says_when_to_retry(strict_client):
+    for _ in range(4):
+        answer = await strict_client.post(
+            "/signin", data={"email": "x@y.example"}, headers={"accept": "text/html"}
+        )
+    assert answer.status_code == 429 and answer.headers["content-type"].startswith("text/html")
+    assert int(answer.headers["retry-after"]) > 0
+
+
+async def test_private_feed_urls_are_not_written_to_the_access_log(client, db, caplog):
+    from outreach.accounts.services import feed_token_for
+
+    world = await make_world()
+    token = await feed_token_for(by=world.school_a)
+    with caplog.at_level(logging.INFO, logger="outreach.access"):
+        assert (await client.get(f"/feeds/private/{token}.ics")).status_code == 200
+        assert (await client.get(f"/feeds/private/{token}x.ics")).status_code == 404
+    lines = [r for r in caplog.records if r.name == "outreach.access"]
+    assert len(lines) == 2
+    for record in lines:
+        assert token not in record.getMessage() and token not in record.path
+        assert record.path == "/feeds/private/[redacted]"
+
+
+async def _booking_statuses(settings, slot: int, **changes) -> list[int]:
+    """Five bookings, each claiming another client address in X-Forwarded-For."""
+    set_settings(dataclasses.replace(settings, rate_limit_per_minute=3, **changes))
+    body = {"name": "Familie Test", "email": "f@test.example", "persons": 1}
+    async with AsyncTestClient(app=create_app(start_workers=False, use_pool=False)) as client:
+        return [
+            (
+                await client.post(
+                    f"/api/v1/slots/{slot}/bookings",
+                    json=body,
+                    headers={"x-forwarded-for": f"203.0.113.{n}"},
+                )
+            ).status_code
+            for n in range(5)
+        ]
+
+
+async def test_x_forwarded_for_is_ignored_unless_the_peer_is_a_trusted_proxy(db, settings):
+    world = await make_world()
+    event = await make_event(world.firm_a, kind="open_day")
+    slot = await make_slot(world.firm_a, event, capacity=100)
+    try:
+        # By default nobody is trusted: a made-up address does not escape the limit.
+        assert await _booking_statuses(settings, slot) == [201, 201, 201, 429, 429]
+        # Behind a configured proxy (the test client's peer) each client has its own.
+        trusted = await _booking_statuses(settings, slot, trusted_proxies=("testclient",))
+        assert trusted == [201] * 5
+    finally:
+        set_settings(settings)
+
+
+def test_trusted_proxies_are_read_and_checked():
+    from outreach.config import ConfigError, Settings
+
+    env = {"SECRET_KEY": "x" * 40, "OUTREACH_DATA_DIR": "/tmp/outreach-tests-default"}
+    assert Settings.from_env(env).trusted_proxies == ()
+    given = Settings.from_env({**env, "TRUSTED_PROXIES": "10.0.0.0/8, 192.0.2.7"})
+    assert given.trusted_proxies == ("10.0.0.0/8", "192.0.2.7")
+    with pytest.raises(ConfigError, match="TRUSTED_PROXIES"):
+        Settings.from_env({**env, "TRUSTED_PROXIES": "proxy.example"})
+
+
+async def test_anonymous_idempotency_keys_are_private_to_each_client(db, settings):
+    world = await make_world()
+    event = await make_event(world.firm_a, kind="open_day")
+    slot = await make_slot(world.firm_a, event, capacity=100)
+    set_settings(dataclasses.replace(settings, trusted_proxies=("testclient",)))
+    try:
+        async with AsyncTestClient(app=create_app(start_workers=False, use_pool=False)) as client:
+
+            async def register(address: str, email: str):
+                return await client.post(
+                    f"/api/v1/slots/{slot}/bookings",
+                    json={"name": "Familie", "email": email, "persons": 1},
+                    headers={"x-forwarded-for": address, "idempotency-key": "same-key-1"},
+                )
+
+            first = await register("203.0.113.1", "a@test.example")
+            other = await register("203.0.113.2", "b@test.example")
+            again = await register("203.0.113.1", "a@test.example")
+    finally:
+        set_settings(settings)
+    assert first.status_code == other.status_code == again.status_code == 201, other.text
+    assert "idempotent-replayed" not in other.headers
+    assert other.json()["id"] != first.json()["id"]
+    # The same client's retry is still answered from its first request.
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.json()["id"] == first.json()["id"]

@@ -5,7 +5,7 @@ and metadata of their API tokens and feed, never a secret or a hash.
 
 Deletion: every token is revoked, the account row is anonymised (the row stays so that
 audit entries and itineraries keep a valid reference, but it holds no name, no address,
-no password and cannot sign in), every session ends because the account is inactive,
+no password and cannot sign in), every session of the account is ended (deleted),
 and the bookings the person made lose their contact data while status, counts and
 grade stay for the places held and the reports. The last network office account
 cannot be deleted, or nobody could run the network.
@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from outreach.accounts.services import DELETED_DOMAIN
+from outreach.accounts.sessions import end_sessions
 from outreach.accounts.tables import ApiToken, User
 from outreach.audit.services import record
 from outreach.booking import services as booking
@@ -121,6 +122,7 @@ async def delete_account(
         await ApiToken.update({ApiToken.revoked_at: now}).where(
             (ApiToken.user == user.id) & ApiToken.revoked_at.is_null()
         )
+        await end_sessions(user.id)
         anonymised = await booking.anonymise_bookings_of(user.id, now=now)
         await User.update(
             {

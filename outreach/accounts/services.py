@@ -8,6 +8,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from outreach.accounts.sessions import end_sessions
 from outreach.accounts.tables import ROLES, ApiToken, User
 from outreach.addresses import normalise_email
 from outreach.audit.services import record
@@ -42,12 +43,10 @@ __all__ = [
     "list_users",
     "password_token_user",
     "principal_for",
-    "principal_for_session",
     "reinvite_user",
     "request_password_reset",
     "rotate_feed_token",
     "send_account_mail",
-    "session_stamp",
     "set_password_with_token",
     "set_user_active",
     "update_user",
@@ -234,29 +233,6 @@ def _hash_tail(user: User) -> str:
     return (user.password_hash or "")[-16:]
 
 
-def _stamp(user: User) -> str:
-    # A session remembers this; a new password (or none) ends every older session.
-    mac = hmac.new(
-        get_settings().secret_key.encode(),
-        f"session:{user.id}:{_hash_tail(user)}".encode(),
-        hashlib.sha256,
-    )
-    return mac.hexdigest()[:24]
-
-
-async def session_stamp(user_id: int) -> str:
-    """What a page session keeps beside the user id, checked on every request."""
-    return _stamp(await get_user(user_id))
-
-
-async def principal_for_session(user_id: int, stamp: str) -> Principal | None:
-    """The session's user if still active and the password unchanged; None otherwise."""
-    user = await User.objects().where((User.id == user_id) & (User.active == True)).first()  # noqa: E712
-    if user is None or not same_text(_stamp(user), stamp):
-        return None
-    return principal_for(user)
-
-
 def _password_mac(user: User, purpose: str, expires: int) -> str:
     message = f"password:{purpose}:{user.id}:{expires}:{_hash_tail(user)}".encode()
     return hmac.new(get_settings().secret_key.encode(), message, hashlib.sha256).hexdigest()[:40]
@@ -297,6 +273,8 @@ async def set_password_with_token(
         user = await password_token_user(token, now=now)
         user.password_hash = hash_password(password)
         await user.save([User.password_hash])
+        # A new password ends every session: whoever knew the old one is signed out.
+        await end_sessions(user.id)
     return principal_for(user)
 
 
@@ -383,6 +361,8 @@ async def set_user_active(user_id: int, active: bool, *, by: Principal) -> User:
                     field="user",
                     reason="last_admin_active",
                 )
+        if not active:
+            await end_sessions(user.id)  # reactivating does not bring them back
         if user.active != active:
             user.active = active
             await user.save([User.active])
@@ -421,7 +401,7 @@ async def send_account_mail(recipient: str, subject: str, text: str) -> None:
 #
 # A deactivated user (`active` false) is refused everywhere a person is recognised:
 # password sign-in, page sessions, API tokens, private feeds and set-password links
-# (`authenticate_*`, `principal_for_session`, `user_for_feed_token`,
+# (`authenticate_*`, `sessions.principal_for_session`, `user_for_feed_token`,
 # `password_token_user` all ask for an active user). Reactivating restores all of it.
 
 
@@ -450,11 +430,18 @@ async def update_user(user_id: int, data: UserChange, *, by: Principal) -> User:
         raise Conflict("you cannot take the network office role from yourself", field="role")
     async with write_transaction():
         user = await get_user(user_id)
+        before = {"role": user.role, "organisation": user.organisation}
         user.name = data.name.strip()
         user.role = data.role
         user.organisation = org_id
         user.language = data.language
         await user.save([User.name, User.role, User.organisation, User.language])
+        after = {"role": user.role, "organisation": user.organisation}
+        changed = {key: [before[key], after[key]] for key in before if before[key] != after[key]}
+        if changed:  # what the person may see and do changed: the office answers for it
+            await record(
+                "user.change", by=by, object_type="user", object_id=user.id, detail=changed
+            )
     return user
 
 

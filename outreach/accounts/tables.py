@@ -30,3 +30,17 @@ class ApiToken(Table, tablename="api_token"):
     created_at = Timestamptz(default=TimestamptzNow())
     last_used_at = Timestamptz(null=True, default=None)
     revoked_at = Timestamptz(null=True, default=None)
+
+
+class UserSession(Table, tablename="user_session"):
+    """A signed-in page session. The cookie carries a random id; only its hash is stored.
+
+    Ending a session deletes its row, so a copy of the cookie replayed afterwards opens
+    nothing; `expires_at` is absolute, set at sign-in and never moved.
+    """
+
+    user = ForeignKey(User, on_delete=OnDelete.cascade, index=True)
+    key_hash = Varchar(length=64, unique=True, index=True)
+    created_at = Timestamptz(default=TimestamptzNow())
+    expires_at = Timestamptz()
+    last_seen_at = Timestamptz(default=TimestamptzNow())

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from litestar import Controller, Response, get, patch, post
+from litestar import Controller, Request, Response, get, patch, post
 from litestar.di import NamedDependency
 from litestar.params import HeaderParameter, JSONBody, QueryParameter
 
@@ -18,6 +18,7 @@ from outreach.web import (
     IdPath,
     IdQuery,
     error_responses,
+    idempotency_key,
 )
 from outreach.workplan.schemas import AttendanceIn
 
@@ -42,7 +43,8 @@ class SlotBookingController(Controller):
         slot_id: IdPath,
         data: JSONBody[BookingRequest],
         by: NamedDependency[Principal],
-        idempotency_key: Annotated[
+        request: Request[Any, Any, Any],
+        key: Annotated[
             str | None, HeaderParameter(name="Idempotency-Key", pattern=IDEMPOTENCY_KEY)
         ] = None,
     ) -> Response[BookingOut]:
@@ -52,7 +54,8 @@ class SlotBookingController(Controller):
         when the booking cannot be placed. A retry with the same `Idempotency-Key` gets the
         first answer again and books nothing more.
         """
-        placement = await services.place_booking(slot_id, data, by=by, key=idempotency_key)
+        key = idempotency_key(request, by, key)
+        placement = await services.place_booking(slot_id, data, by=by, key=key)
         headers = {"Idempotent-Replayed": "true"} if placement.replayed else {}
         return Response(placement.booking, status_code=201, headers=headers)
 

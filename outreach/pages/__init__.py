@@ -47,7 +47,7 @@ def session_config(settings: Settings) -> CookieBackendConfig:
     return CookieBackendConfig(
         secret=session_secret(settings, "session"),
         key="outreach_session",
-        max_age=12 * 3600,
+        max_age=settings.session_hours * 3600,
         httponly=True,
         samesite="lax",
         secure=settings.secure_cookies,

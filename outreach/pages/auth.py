@@ -10,7 +10,7 @@ from litestar.background_tasks import BackgroundTask
 from litestar.di import NamedDependency
 from litestar.response import Redirect, Template
 
-from outreach.accounts import privacy
+from outreach.accounts import privacy, sessions
 from outreach.accounts import services as accounts
 from outreach.config import get_settings
 from outreach.errors import Conflict, DomainError, Invalid, NotFound, Unauthorised
@@ -68,14 +68,27 @@ async def signin(
             next=safe_next(data.get("next"), ""),
         )
     assert principal.user_id is not None
-    sign_in(request, principal.user_id, await accounts.session_stamp(principal.user_id))
+    await sign_in(request, principal.user_id)
     return redirect(safe_next(data.get("next"), home_of(principal)))
 
 
 @post("/signout")
 async def signout(request: Request[Any, Any, Any]) -> Redirect:
-    sign_out(request)
+    await sign_out(request)
     return redirect("/")
+
+
+@post("/account/signout-everywhere")
+async def signout_everywhere(
+    request: Request[Any, Any, Any], by: NamedDependency[Principal]
+) -> Redirect:
+    """Every session of the account ends, on this device and all others."""
+    me = require(request, by, "school", "firm")
+    assert me.user_id is not None
+    await sessions.end_sessions(me.user_id)
+    request.set_session({})
+    flash(request, gettext_for(request)("You are signed out on every device."))
+    return redirect("/signin")
 
 
 @get("/password/forgot")
@@ -152,7 +165,7 @@ async def set_password(
             email=user.email,
         )
     assert principal.user_id is not None
-    sign_in(request, principal.user_id, await accounts.session_stamp(principal.user_id))
+    await sign_in(request, principal.user_id)
     flash(request, _("Your password is set. You are signed in."))
     return redirect(home_of(principal))
 
@@ -212,6 +225,7 @@ HANDLERS = [
     signin_form,
     signin,
     signout,
+    signout_everywhere,
     forgot_form,
     forgot,
     set_password_form,

@@ -72,6 +72,7 @@ async def _show(
         request,
         "bookings/booking.html",
         status_code=status_code,
+        no_store=True,
         view=view,
         booking=b,
         token=token or "",

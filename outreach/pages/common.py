@@ -22,6 +22,7 @@ from litestar.exceptions import HTTPException, NotFoundException, PermissionDeni
 from litestar.response import Redirect, Template
 
 from outreach import db
+from outreach.accounts import sessions
 from outreach.config import Settings, get_settings
 from outreach.errors import DomainError, Forbidden, Invalid, NotFound, Unauthorised
 from outreach.pages.i18n import LANG_COOKIE, Gettext, locale_of
@@ -31,6 +32,7 @@ from outreach.reasons import TEXTS
 from outreach.timeutil import LOCAL_TZ
 
 __all__ = [
+    "NO_STORE",
     "FormErrors",
     "form_data",
     "gettext_for",
@@ -41,6 +43,7 @@ __all__ = [
     "redirect",
     "require",
     "safe_next",
+    "session_id_of",
     "session_secret",
     "sign_in",
     "sign_out",
@@ -49,11 +52,14 @@ __all__ = [
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-# Session payload keys: the user, a stamp that dies with the password, a one-shot notice.
-SESSION_USER = "uid"
-SESSION_STAMP = "stamp"
+# Session payload keys: the server-side session's id (outreach.accounts.sessions), a
+# one-shot notice.
+SESSION_ID = sessions.SESSION_KEY
 SESSION_FLASH = "flash"
 SESSION_DONE = "done"
+
+
+NO_STORE = {"Cache-Control": "private, no-store"}
 
 
 def session_secret(settings: Settings, purpose: str) -> bytes:
@@ -75,9 +81,13 @@ def page(
     name: str,
     *,
     status_code: int = 200,
+    no_store: bool = False,
     **context: Any,
 ) -> Template:
-    """Render `templates/pages/<name>` with what every page needs."""
+    """Render `templates/pages/<name>` with what every page needs.
+
+    `no_store`: the page shows other people's contact data; no browser or proxy keeps it.
+    """
     flash = None
     session = request.scope.get("session")
     if isinstance(session, dict) and SESSION_FLASH in session:
@@ -91,7 +101,12 @@ def page(
         "query": request.url.query,
         "errors": context.pop("errors", None) or FormErrors(),
     }
-    return Template(f"pages/{name}", context={**base, **context}, status_code=status_code)
+    return Template(
+        f"pages/{name}",
+        context={**base, **context},
+        status_code=status_code,
+        headers=NO_STORE if no_store else None,
+    )
 
 
 def flash(request: Request[Any, Any, Any], message: str) -> None:
@@ -184,13 +199,23 @@ def remember(request: Request[Any, Any, Any], by: Principal) -> Principal:
     return by
 
 
-def sign_in(request: Request[Any, Any, Any], user_id: int, stamp: str) -> None:
+async def sign_in(request: Request[Any, Any, Any], user_id: int) -> None:
     # A fresh session on sign-in: nothing of the anonymous one is carried over.
-    request.set_session({SESSION_USER: user_id, SESSION_STAMP: stamp})
+    request.set_session({SESSION_ID: await sessions.start_session(user_id)})
 
 
-def sign_out(request: Request[Any, Any, Any]) -> None:
+async def sign_out(request: Request[Any, Any, Any]) -> None:
+    """End this session on the server too, so a copy of the cookie opens nothing."""
+    session_id = session_id_of(request)
+    if session_id is not None:
+        await sessions.end_session(session_id)
     request.clear_session()
+
+
+def session_id_of(request: Request[Any, Any, Any]) -> str | None:
+    session = request.scope.get("session")
+    found = session.get(SESSION_ID) if isinstance(session, dict) else None
+    return found if isinstance(found, str) else None
 
 
 def language_cookie(locale: str) -> Cookie:
@@ -257,7 +282,10 @@ def _http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Any:
         )
     if exc.status_code >= 500:
         log.error("error on %s: %s", request.url.path, exc.detail)
-    return _error_page(request, exc.status_code, _(_TITLES.get(exc.status_code, "Error")))
+    response = _error_page(request, exc.status_code, _(_TITLES.get(exc.status_code, "Error")))
+    # What the exception says about retrying (429: Retry-After) or allowed methods (405).
+    response.headers.update(exc.headers or {})
+    return response
 
 
 def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Any:

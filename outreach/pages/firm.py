@@ -578,6 +578,7 @@ async def attendees(
     return page(
         request,
         "firm/attendees.html",
+        no_store=True,
         event=event,
         slots=[s for s in event.slots if not s.cancelled],
         by_slot=by_slot,

@@ -295,7 +295,7 @@ async def all_bookings(request: Request[Any, Any, Any], by: NamedDependency[Prin
     if status not in (None, "pending", "confirmed", "waitlisted", "declined", "cancelled"):
         status = None
     found = await booking.list_bookings(by=me, status=status, audit_view="office_bookings")
-    return page(request, "office/bookings.html", bookings=found, status=status)
+    return page(request, "office/bookings.html", no_store=True, bookings=found, status=status)
 
 
 @get("/office/notifications")
@@ -370,15 +370,20 @@ async def mails(request: Request[Any, Any, Any], by: NamedDependency[Principal])
 async def mail(
     request: Request[Any, Any, Any], name: FromPath[str], by: NamedDependency[Principal]
 ) -> Template:
-    require(request, by)
+    me = require(request, by)
     raw = transports.read_stored_mail(get_settings(), name)
     if raw is None:
         raise NotFound(f"no mail {name}")
+    # The file name (a Message-ID) can be longer than an object id column holds.
+    await audit.record(
+        "mail.read", by=me, object_type="mail", object_id=None, detail={"file": name}
+    )
     message = message_from_bytes(raw, policy=policy.default)
     body = message.get_body(preferencelist=("plain", "html"))  # type: ignore[attr-defined]
     return page(
         request,
         "office/mail.html",
+        no_store=True,
         mail_name=name,  # not `name`: that is page()'s own parameter (the template)
         headers=[(k, str(message[k])) for k in ("From", "To", "Subject", "Date") if message[k]],
         text=body.get_content() if body is not None else "",

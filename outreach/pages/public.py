@@ -42,7 +42,7 @@ from outreach.pages.i18n import LOCALES
 from outreach.presenters import services as presenters
 from outreach.principal import Principal
 from outreach.timeutil import LOCAL_TZ, utcnow
-from outreach.web import IdPath
+from outreach.web import IdPath, idempotency_key
 
 __all__ = ["HANDLERS", "Occurrence", "feed_links", "google_calendar_url", "remember_done"]
 
@@ -265,7 +265,8 @@ async def register(
             },
             BookingRequest,
         )
-        placement = await booking.place_booking(slot_id, req, by=by, key=data.get("key") or None)
+        key = idempotency_key(request, by, data.get("key") or None)
+        placement = await booking.place_booking(slot_id, req, by=by, key=key)
     except Invalid as exc:
         errors.add(exc, _REGISTRATION_FIELDS, text=error_text(_, exc))
     except Conflict as exc:

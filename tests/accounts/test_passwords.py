@@ -11,11 +11,10 @@ from outreach.accounts.services import (
     invite_user,
     list_users,
     password_token_user,
-    principal_for_session,
     request_password_reset,
-    session_stamp,
     set_password_with_token,
 )
+from outreach.accounts.sessions import principal_for_session, start_session
 from outreach.errors import Forbidden, Invalid, NotFound
 from tests.factories import make_world
 
@@ -61,11 +60,9 @@ async def test_a_reset_link_expires_and_unknown_addresses_get_none(world):
 
 
 async def test_a_new_password_ends_older_sessions(world):
-    stamp = await session_stamp(world.school_a.user_id)
-    assert (
-        await principal_for_session(world.school_a.user_id, stamp)
-    ).user_id == world.school_a.user_id
+    session = await start_session(world.school_a.user_id)
+    assert (await principal_for_session(session)).user_id == world.school_a.user_id
     _, token = await request_password_reset(world.school_a.email)
     await set_password_with_token(token, "a-fresh-password")
-    assert await principal_for_session(world.school_a.user_id, stamp) is None
-    assert await principal_for_session(world.school_a.user_id, "forged") is None
+    assert await principal_for_session(session) is None
+    assert await principal_for_session("forged") is None

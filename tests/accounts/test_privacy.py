@@ -8,7 +8,8 @@ from datetime import timedelta
 import pytest
 
 from outreach.accounts import privacy
-from outreach.accounts.services import feed_token_for, principal_for_session, session_stamp
+from outreach.accounts.services import feed_token_for
+from outreach.accounts.sessions import principal_for_session, start_session
 from outreach.accounts.tables import ApiToken, User
 from outreach.audit.tables import AuditEntry
 from outreach.booking import services as booking
@@ -84,7 +85,7 @@ async def test_deleting_my_account_revokes_everything_and_keeps_counts(client, w
     mine, slot = await _teacher_books(world)
     held_before = (await Slot.select(Slot.held).where(Slot.id == slot).first())["held"]
     await give_password(world.school_a.email)
-    stamp = await session_stamp(world.school_a.user_id)
+    session = await start_session(world.school_a.user_id)
     feed = await feed_token_for(by=world.school_a)
     headers = bearer(world.tokens["school_a"])
 
@@ -97,7 +98,7 @@ async def test_deleting_my_account_revokes_everything_and_keeps_counts(client, w
     assert done.json() == {"deleted": True, "bookings_anonymised": 1}
 
     assert (await client.get("/api/v1/me/feed", headers=headers)).status_code == 401
-    assert await principal_for_session(world.school_a.user_id, stamp) is None
+    assert await principal_for_session(session) is None
     assert (await client.get(f"/feeds/private/{feed}.ics")).status_code == 404
     user = await User.objects().where(User.id == world.school_a.user_id).first()
     assert world.school_a.email not in user.email and user.name == "" and not user.active

@@ -157,10 +157,11 @@ async def test_the_office_reads_the_log_by_api_and_page_filtered_and_paged(clien
 
 
 async def test_the_office_deactivates_a_user_and_it_is_logged(client, world):
-    from outreach.accounts.services import principal_for_session, session_stamp, set_user_active
+    from outreach.accounts.services import set_user_active
+    from outreach.accounts.sessions import principal_for_session, start_session
     from outreach.errors import Conflict, Forbidden
 
-    stamp = await session_stamp(world.firm_b.user_id)
+    session = await start_session(world.firm_b.user_id)
     with pytest.raises(Forbidden):
         await set_user_active(world.firm_b.user_id, False, by=world.firm_a)
     await give_password(world.admin.email)
@@ -176,7 +177,7 @@ async def test_the_office_deactivates_a_user_and_it_is_logged(client, world):
         from_page=f"/office/users/{world.firm_b.user_id}",
     )
     assert done.status_code == 303
-    assert await principal_for_session(world.firm_b.user_id, stamp) is None
+    assert await principal_for_session(session) is None
     api = await client.get("/api/v1/me/feed", headers=bearer(world.tokens["firm_b"]))
     assert api.status_code == 401
     assert await actions() == ["user.deactivate"]

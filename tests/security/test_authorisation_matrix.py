@@ -318,6 +318,7 @@ PAGES: dict[tuple[str, str], Case | tuple[Case, ...]] = {
     # Your own data (the office too): a wrong password deletes nothing.
     ("GET", "/account"): case(MEMBERS),
     ("GET", "/account/export"): case(MEMBERS),
+    ("POST", "/account/signout-everywhere"): case(MEMBERS),
     ("POST", "/account/delete"): case(
         MEMBERS, lambda ids: {"understood": "yes", "password": "not-the-password"}
     ),
