@@ -1,4 +1,8 @@
-"""Firm coordinators (and the network office): events, slots, series, approvals, attendees."""
+"""Firm coordinators (and the network office): events, slots, series, approvals, attendees.
+
+Mounted under `/firm` (see `outreach.pages`), whose guard lets firm coordinators (and
+the office) in; the routes here are relative to it.
+"""
 
 from __future__ import annotations
 
@@ -21,18 +25,15 @@ from outreach.organisations.services import get_organisation
 from outreach.pages.common import (
     FormErrors,
     convert,
-    error_text,
-    flash,
     form_data,
     gettext_for,
     page,
     parse_date,
     parse_int,
     parse_local,
-    redirect,
-    require,
     safe_next,
 )
+from outreach.pages.forms import Refused, back_to, go_on, handle_form
 from outreach.pages.school import private_feed_links
 from outreach.presenters import services as presenters
 from outreach.principal import Principal
@@ -120,21 +121,20 @@ async def _managed(event_id: int, me: Principal) -> EventOut:
     return await events.get_event(event_id, by=me)
 
 
-@get("/firm")
+@get("/")
 async def dashboard(request: Request[Any, Any, Any], by: NamedDependency[Principal]) -> Template:
-    me = require(request, by, "firm")
-    host = (await get_organisation(me.org_id)).slug if me.org_id else None
-    mine = await events.list_events(events.EventFilter(host=host), by=me)
-    pending = await booking.list_bookings(by=me, status="pending", audit_view="dashboard")
+    host = (await get_organisation(by.org_id)).slug if by.org_id else None
+    mine = await events.list_events(events.EventFilter(host=host), by=by)
+    pending = await booking.list_bookings(by=by, status="pending", audit_view="dashboard")
     now = utcnow()
     return page(
         request,
         "firm/dashboard.html",
         events=sorted(mine, key=lambda e: (e.status == "cancelled", e.id), reverse=False),
         pending=sorted(pending, key=lambda b: b.starts_at),
-        feed=private_feed_links(await accounts.feed_token_for(by=me)),
+        feed=private_feed_links(await accounts.feed_token_for(by=by)),
         now=now,
-        invitations=await presenters.list_invitations(by=me),
+        invitations=await presenters.list_invitations(by=by),
     )
 
 
@@ -158,11 +158,10 @@ def _event_form(
     )
 
 
-@get("/firm/events/new")
+@get("/events/new")
 async def new_event_form(
     request: Request[Any, Any, Any], by: NamedDependency[Principal]
 ) -> Template:
-    require(request, by, "firm")
     defaults = {
         "kind": "factory_tour",
         "visibility": "public",
@@ -174,81 +173,84 @@ async def new_event_form(
     return _event_form(request, values=defaults)
 
 
-@post("/firm/events/new")
+@post("/events/new")
 async def create_event(
     request: Request[Any, Any, Any], by: NamedDependency[Principal]
 ) -> Template | Redirect:
-    me = require(request, by, "firm")
     _ = gettext_for(request)
-    data = await form_data(request)
-    try:
-        created = await events.create_event(convert(_event_values(data), EventIn), by=me)
-    except (Invalid, Conflict) as exc:
-        errors = FormErrors()
-        errors.add(exc, _EVENT_FIELDS, text=error_text(_, exc))
-        return _event_form(request, values=data, errors=errors, status_code=422)
-    flash(request, _("The event is saved. Now add its times."))
-    return redirect(f"/firm/events/{created.id}")
+    return await handle_form(
+        request,
+        lambda data: events.create_event(convert(_event_values(data), EventIn), by=by),
+        fields=_EVENT_FIELDS,
+        done=lambda created: go_on(
+            request, f"/firm/events/{created.id}", _("The event is saved. Now add its times.")
+        ),
+        again=lambda r: _event_form(
+            request, values=r.values, errors=r.errors, status_code=r.status_code
+        ),
+    )
 
 
-@get("/firm/events/{event_id:int}")
+@get("/events/{event_id:int}")
 async def event_detail(
     request: Request[Any, Any, Any], event_id: IdPath, by: NamedDependency[Principal]
 ) -> Template:
-    me = require(request, by, "firm")
-    event = await _managed(event_id, me)
+    event = await _managed(event_id, by)
     pending = await booking.list_bookings(
-        by=me, event_id=event_id, status="pending", audit_view="event_page"
+        by=by, event_id=event_id, status="pending", audit_view="event_page"
     )
     return page(request, "firm/event.html", event=event, pending=pending, now=utcnow())
 
 
-@get("/firm/events/{event_id:int}/edit")
+@get("/events/{event_id:int}/edit")
 async def edit_event_form(
     request: Request[Any, Any, Any], event_id: IdPath, by: NamedDependency[Principal]
 ) -> Template:
-    me = require(request, by, "firm")
-    event = await _managed(event_id, me)
+    event = await _managed(event_id, by)
     return _event_form(request, values=_form_of(event), event=event)
 
 
-@post("/firm/events/{event_id:int}/edit")
+@post("/events/{event_id:int}/edit")
 async def edit_event(
     request: Request[Any, Any, Any], event_id: IdPath, by: NamedDependency[Principal]
 ) -> Template | Redirect:
-    me = require(request, by, "firm")
     _ = gettext_for(request)
-    event = await _managed(event_id, me)
-    data = await form_data(request)
-    try:
+    event = await _managed(event_id, by)
+
+    async def update(data: dict[str, Any]) -> Any:
         wanted = _event_values(data)
         current = _event_values(_form_of(event))
         # Only what changed: a title or venue change tells every attendee.
         changes = {k: v for k, v in wanted.items() if k != "kind" and v != current[k]}
         if "venue" in changes and changes["venue"] is None:
             del changes["venue"]
-        await events.update_event(event_id, convert(changes, EventPatch), by=me)
-    except (Invalid, Conflict) as exc:
-        errors = FormErrors()
-        errors.add(exc, _EVENT_FIELDS, text=error_text(_, exc))
-        return _event_form(request, values=data, event=event, errors=errors, status_code=422)
-    flash(request, _("The changes are saved."))
-    return redirect(f"/firm/events/{event_id}")
+        return await events.update_event(event_id, convert(changes, EventPatch), by=by)
+
+    return await handle_form(
+        request,
+        update,
+        fields=_EVENT_FIELDS,
+        done=lambda _done: go_on(request, f"/firm/events/{event_id}", _("The changes are saved.")),
+        again=lambda r: _event_form(
+            request, values=r.values, event=event, errors=r.errors, status_code=r.status_code
+        ),
+    )
 
 
-@post("/firm/events/{event_id:int}/cancel")
+@post("/events/{event_id:int}/cancel")
 async def cancel_event(
     request: Request[Any, Any, Any], event_id: IdPath, by: NamedDependency[Principal]
 ) -> Redirect:
-    me = require(request, by, "firm")
     _ = gettext_for(request)
-    data = await form_data(request)
-    try:
-        await events.cancel_event(event_id, str(data.get("reason", "")).strip(), by=me)
-        flash(request, _("The event is cancelled; everyone booked has been told."))
-    except (Invalid, Conflict) as exc:
-        flash(request, error_text(_, exc))
-    return redirect(f"/firm/events/{event_id}")
+    here = f"/firm/events/{event_id}"
+    return await handle_form(
+        request,
+        lambda data: events.cancel_event(event_id, str(data.get("reason", "")).strip(), by=by),
+        done=lambda _done: go_on(
+            request, here, _("The event is cancelled; everyone booked has been told.")
+        ),
+        again=back_to(request, here),
+    )
 
 
 _SLOT_FIELDS = {
@@ -286,25 +288,23 @@ def _slot_times(data: dict[str, Any]) -> tuple[Any, Any]:
     return starts, ends
 
 
-@get("/firm/events/{event_id:int}/slots/new")
+@get("/events/{event_id:int}/slots/new")
 async def new_slot_form(
     request: Request[Any, Any, Any], event_id: IdPath, by: NamedDependency[Principal]
 ) -> Template:
-    me = require(request, by, "firm")
-    event = await _managed(event_id, me)
+    event = await _managed(event_id, by)
     values = {"start": "09:00", "end": "10:30", "capacity": "30", "min_party": "1"}
     return page(request, "firm/slot_form.html", event=event, slot=None, values=values)
 
 
-@post("/firm/events/{event_id:int}/slots/new")
+@post("/events/{event_id:int}/slots/new")
 async def create_slot(
     request: Request[Any, Any, Any], event_id: IdPath, by: NamedDependency[Principal]
 ) -> Template | Redirect:
-    me = require(request, by, "firm")
     _ = gettext_for(request)
-    event = await _managed(event_id, me)
-    data = await form_data(request)
-    try:
+    event = await _managed(event_id, by)
+
+    async def add(data: dict[str, Any]) -> Any:
         starts, ends = _slot_times(data)
         slot_in = convert(
             {
@@ -318,37 +318,38 @@ async def create_slot(
             },
             SlotIn,
         )
-        await events.add_slot(event_id, slot_in, by=me)
-    except (Invalid, Conflict) as exc:
-        return _slot_form_again(request, exc, event, None, data)
-    flash(request, _("The time is added."))
-    return redirect(f"/firm/events/{event_id}")
+        return await events.add_slot(event_id, slot_in, by=by)
 
-
-def _slot_form_again(
-    request: Request[Any, Any, Any], exc: Invalid | Conflict, event: Any, slot: Any, data: Any
-) -> Template:
-    """The slot form once more, with the service's refusal beside its field."""
-    errors = FormErrors()
-    errors.add(exc, _SLOT_FIELDS, text=error_text(gettext_for(request), exc))
-    return page(
+    return await handle_form(
         request,
-        "firm/slot_form.html",
-        status_code=422,
-        event=event,
-        slot=slot,
-        values=data,
-        errors=errors,
+        add,
+        fields=_SLOT_FIELDS,
+        done=lambda _done: go_on(request, f"/firm/events/{event_id}", _("The time is added.")),
+        again=lambda r: _slot_form_again(request, r, event, None),
     )
 
 
-@get("/firm/slots/{slot_id:int}/edit")
+def _slot_form_again(
+    request: Request[Any, Any, Any], refused: Refused, event: Any, slot: Any
+) -> Template:
+    """The slot form once more, with the service's refusal beside its field."""
+    return page(
+        request,
+        "firm/slot_form.html",
+        status_code=refused.status_code,
+        event=event,
+        slot=slot,
+        values=refused.values,
+        errors=refused.errors,
+    )
+
+
+@get("/slots/{slot_id:int}/edit")
 async def edit_slot_form(
     request: Request[Any, Any, Any], slot_id: IdPath, by: NamedDependency[Principal]
 ) -> Template:
-    me = require(request, by, "firm")
-    slot = await events.get_slot(slot_id, by=me)
-    event = await _managed(slot.event_id, me)
+    slot = await events.get_slot(slot_id, by=by)
+    event = await _managed(slot.event_id, by)
     values = {
         "day": slot.starts_at.astimezone(LOCAL_TZ).date().isoformat(),
         "start": f"{slot.starts_at.astimezone(LOCAL_TZ):%H:%M}",
@@ -358,27 +359,32 @@ async def edit_slot_form(
     return page(request, "firm/slot_form.html", event=event, slot=slot, values=values)
 
 
-@post("/firm/slots/{slot_id:int}/edit")
+@post("/slots/{slot_id:int}/edit")
 async def edit_slot(
     request: Request[Any, Any, Any], slot_id: IdPath, by: NamedDependency[Principal]
 ) -> Template | Redirect:
-    me = require(request, by, "firm")
     _ = gettext_for(request)
-    slot = await events.get_slot(slot_id, by=me)
-    event = await _managed(slot.event_id, me)
-    data = await form_data(request)
-    try:
+    slot = await events.get_slot(slot_id, by=by)
+    event = await _managed(slot.event_id, by)
+
+    async def update(data: dict[str, Any]) -> Any:
         starts, ends = _slot_times(data)
         changes: dict[str, Any] = {}
         if (starts, ends) != (slot.starts_at, slot.ends_at):
             changes |= {"starts_at": starts, "ends_at": ends}
         if parse_int(data.get("capacity")) != slot.capacity:
             changes["capacity"] = data.get("capacity")
-        await events.update_slot(slot_id, convert(changes, SlotPatch), by=me)
-    except (Invalid, Conflict) as exc:
-        return _slot_form_again(request, exc, event, slot, data)
-    flash(request, _("The time is changed; bookers have been told."))
-    return redirect(f"/firm/events/{event.id}")
+        return await events.update_slot(slot_id, convert(changes, SlotPatch), by=by)
+
+    return await handle_form(
+        request,
+        update,
+        fields=_SLOT_FIELDS,
+        done=lambda _done: go_on(
+            request, f"/firm/events/{event.id}", _("The time is changed; bookers have been told.")
+        ),
+        again=lambda r: _slot_form_again(request, r, event, slot),
+    )
 
 
 _SERIES_FIELDS = {
@@ -399,12 +405,11 @@ def _times(raw: Any) -> tuple[time, ...]:
     return tuple(found)
 
 
-@get("/firm/events/{event_id:int}/series")
+@get("/events/{event_id:int}/series")
 async def series_form(
     request: Request[Any, Any, Any], event_id: IdPath, by: NamedDependency[Principal]
 ) -> Template:
-    me = require(request, by, "firm")
-    event = await _managed(event_id, me)
+    event = await _managed(event_id, by)
     values = {
         "weekdays": ["1", "3"],
         "times": "09:00, 13:00",
@@ -415,16 +420,15 @@ async def series_form(
     return page(request, "firm/series.html", event=event, values=values)
 
 
-@post("/firm/events/{event_id:int}/series")
+@post("/events/{event_id:int}/series")
 async def create_series(
     request: Request[Any, Any, Any], event_id: IdPath, by: NamedDependency[Principal]
 ) -> Template | Redirect:
-    me = require(request, by, "firm")
     _ = gettext_for(request)
-    event = await _managed(event_id, me)
-    data = await form_data(request)
-    data["weekdays"] = _list(data.get("weekdays"))
-    try:
+    event = await _managed(event_id, by)
+
+    async def add(data: dict[str, Any]) -> Any:
+        data["weekdays"] = _list(data.get("weekdays"))
         first, last = parse_date(data.get("first_day")), parse_date(data.get("last_day"))
         if first is None:
             raise Invalid("give the first day", field="first_day")
@@ -437,7 +441,7 @@ async def create_series(
         for name, value in numbers.items():
             if value is None:
                 raise Invalid(f"{name} must be a whole number", field=name, reason="format")
-        result = await events.add_slot_series(
+        return await events.add_slot_series(
             event_id,
             events.SeriesIn(
                 first_day=first,
@@ -449,55 +453,61 @@ async def create_series(
                 min_party=numbers["min_party"] or 1,
                 max_party=parse_int(data.get("max_party"), default=0) or 0,
             ),
-            by=me,
+            by=by,
         )
-    except (Invalid, Conflict) as exc:
-        errors = FormErrors()
-        errors.add(exc, _SERIES_FIELDS, text=error_text(_, exc))
-        return page(
+
+    def added(result: Any) -> Redirect:
+        message = _("%(n)s times were added.") % {"n": len(result.created)}
+        if result.skipped:
+            message += " " + _("Skipped because schools are closed: %(days)s") % {
+                "days": ", ".join(f"{day:%d.%m.}" for day, _reason in result.skipped)
+            }
+        return go_on(request, f"/firm/events/{event_id}", message)
+
+    return await handle_form(
+        request,
+        add,
+        fields=_SERIES_FIELDS,
+        done=added,
+        again=lambda r: page(
             request,
             "firm/series.html",
-            status_code=422,
+            status_code=r.status_code,
             event=event,
-            values=data,
-            errors=errors,
-        )
-    message = _("%(n)s times were added.") % {"n": len(result.created)}
-    if result.skipped:
-        message += " " + _("Skipped because schools are closed: %(days)s") % {
-            "days": ", ".join(f"{day:%d.%m.}" for day, _reason in result.skipped)
-        }
-    flash(request, message)
-    return redirect(f"/firm/events/{event_id}")
+            values=r.values,
+            errors=r.errors,
+        ),
+    )
 
 
-@post("/firm/bookings/{booking_id:int}/confirm")
+@post("/bookings/{booking_id:int}/confirm")
 async def confirm(
     request: Request[Any, Any, Any], booking_id: IdPath, by: NamedDependency[Principal]
 ) -> Redirect:
-    me = require(request, by, "firm")
     _ = gettext_for(request)
-    try:
-        done = await booking.confirm_booking(booking_id, by=me)
-        flash(request, _("Confirmed: %(title)s, %(who)s.") % _who(done))
-    except (Invalid, Conflict) as exc:
-        flash(request, error_text(_, exc))
-    return redirect(_back(request, "/firm"))
+    back = _back(request, "/firm")
+    return await handle_form(
+        request,
+        lambda _data: booking.confirm_booking(booking_id, by=by),
+        done=lambda done: go_on(request, back, _("Confirmed: %(title)s, %(who)s.") % _who(done)),
+        again=back_to(request, back),
+    )
 
 
-@post("/firm/bookings/{booking_id:int}/decline")
+@post("/bookings/{booking_id:int}/decline")
 async def decline(
     request: Request[Any, Any, Any], booking_id: IdPath, by: NamedDependency[Principal]
 ) -> Redirect:
-    me = require(request, by, "firm")
     _ = gettext_for(request)
-    data = await form_data(request)
-    try:
-        done = await booking.decline_booking(booking_id, str(data.get("reason", "")).strip(), by=me)
-        flash(request, _("Declined: %(title)s, %(who)s.") % _who(done))
-    except (Invalid, Conflict) as exc:
-        flash(request, error_text(_, exc))
-    return redirect(_back(request, "/firm"))
+    back = _back(request, "/firm")
+    return await handle_form(
+        request,
+        lambda data: booking.decline_booking(
+            booking_id, str(data.get("reason", "")).strip(), by=by
+        ),
+        done=lambda done: go_on(request, back, _("Declined: %(title)s, %(who)s.") % _who(done)),
+        again=back_to(request, back),
+    )
 
 
 def _who(done: Any) -> dict[str, str]:
@@ -509,7 +519,7 @@ def _back(request: Request[Any, Any, Any], default: str) -> str:
     return safe_next(request.query_params.get("next"), default)
 
 
-@get("/firm/events/{event_id:int}/attendees")
+@get("/events/{event_id:int}/attendees", opt={"roles": ("firm", "school")})
 async def attendees(
     request: Request[Any, Any, Any], event_id: IdPath, by: NamedDependency[Principal]
 ) -> Template:
@@ -517,10 +527,9 @@ async def attendees(
 
     Schools that host (parents' evenings) use it too: to record who came.
     """
-    me = require(request, by, "firm", "school")
-    event = await _managed(event_id, me)
+    event = await _managed(event_id, by)
     # The list (and its print) shows contact data: the look is logged (audit_view).
-    found = await booking.list_bookings(by=me, event_id=event_id, audit_view="attendee_list")
+    found = await booking.list_bookings(by=by, event_id=event_id, audit_view="attendee_list")
     by_slot: dict[int, list[Any]] = {}
     for b in found:
         if b.status in ("confirmed", "pending", "waitlisted"):
@@ -534,18 +543,18 @@ async def attendees(
         by_slot=by_slot,
         printed=now,
         begun={s.id for s in event.slots if s.starts_at <= now},
-        attended=await attendance.recorded_for(event_id, by=me),
+        attended=await attendance.recorded_for(event_id, by=by),
     )
 
 
-@post("/firm/events/{event_id:int}/attendance")
+@post("/events/{event_id:int}/attendance", opt={"roles": ("firm", "school")})
 async def record_attendance(
     request: Request[Any, Any, Any], event_id: IdPath, by: NamedDependency[Principal]
 ) -> Redirect:
     """Who came, per booking of one slot (`attended_<booking id>`; empty: not recorded)."""
-    me = require(request, by, "firm", "school")
     _ = gettext_for(request)
-    await _managed(event_id, me)
+    await _managed(event_id, by)
+    here = f"/firm/events/{event_id}/attendees"
     data = await form_data(request)
     entries: dict[int, int] = {}
     for key, value in data.items():
@@ -556,16 +565,16 @@ async def record_attendance(
             continue
         count = parse_int(value)
         if count is None:
-            flash(request, _("Please enter the number of persons who came."))
-            return redirect(f"/firm/events/{event_id}/attendees")
+            return go_on(request, here, _("Please enter the number of persons who came."))
         entries[booking_id] = count
-    try:
-        await attendance.record_many(entries, by=me, event_id=event_id)
-    except (Invalid, Conflict, NotFound) as exc:
-        flash(request, error_text(_, exc))
-        return redirect(f"/firm/events/{event_id}/attendees")
-    flash(request, _("Attendance is saved."))
-    return redirect(f"/firm/events/{event_id}/attendees")
+    return await handle_form(
+        request,
+        lambda _data: attendance.record_many(entries, by=by, event_id=event_id),
+        data=data,
+        refusals=(Invalid, Conflict, NotFound),
+        done=lambda _done: go_on(request, here, _("Attendance is saved.")),
+        again=back_to(request, here),
+    )
 
 
 HANDLERS = [
