@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Request, Response
+from litestar.connection import ASGIConnection
 from litestar.exceptions import HTTPException, NotAuthorizedException, ValidationException
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import PathParameter, QueryParameter
@@ -32,6 +33,7 @@ __all__ = [
     "error_responses",
     "exception_handlers",
     "idempotency_key",
+    "principal_of",
     "provide_principal",
 ]
 
@@ -99,12 +101,20 @@ async def provide_principal(request: Request[Any, Any, Any]) -> Principal:
     session middleware skips `/api/`, so an API call is never authorised by a cookie
     (that would need CSRF protection the API does not have).
     """
-    principal = await _principal(request)
-    request.state["principal"] = principal  # the page templates show who is signed in
+    return await principal_of(request)
+
+
+async def principal_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Principal:
+    """The caller, worked out once per request: a page's guard and its handler ask alike."""
+    known = connection.state.get("principal")
+    if isinstance(known, Principal):
+        return known
+    principal = await _principal(connection)
+    connection.state["principal"] = principal  # the page templates show who is signed in
     return principal
 
 
-async def _principal(request: Request[Any, Any, Any]) -> Principal:
+async def _principal(request: ASGIConnection[Any, Any, Any, Any]) -> Principal:
     header = request.headers.get("authorization")
     if header:
         scheme, _, token = header.partition(" ")

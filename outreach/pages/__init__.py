@@ -5,11 +5,19 @@ dashboard shows bookings, events, holidays and the feed link), and all pages sha
 session, CSRF, language and error-page plumbing, which lives here once. Each module is
 one audience: `public`, `auth`, `school`, `firm`, `office`, `respond`, `bookings`
 (the booking page, for its booker, host and the office).
+
+Who may open a page is said once per audience: the pages of teachers, firms, the office,
+the Bilanz and one's own account hang under a router of their own (`/school`, `/firm`,
+`/office`, `/reports`, `/account`) whose guard (`common.members_only`) sends a visitor
+to the sign-in form and refuses a member of another role (403); the office opens every
+page. A handler that also serves another role says so in its `opt={"roles": ...}`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from litestar import Router
 from litestar.config.csrf import CSRFConfig
@@ -32,10 +40,17 @@ from outreach.pages import (
     respond,
     school,
 )
-from outreach.pages.common import page_exception_handlers, session_secret
+from outreach.pages.common import members_only, page_exception_handlers, session_secret
 from outreach.pages.i18n import install
 
-__all__ = ["csrf_config", "page_router", "session_config", "static_router", "template_config"]
+__all__ = [
+    "audience",
+    "csrf_config",
+    "page_router",
+    "session_config",
+    "static_router",
+    "template_config",
+]
 
 STATIC = Path(__file__).resolve().parent / "static"
 # Paths with their own authentication (bearer tokens, feed tokens) or none at all.
@@ -82,20 +97,38 @@ def static_router() -> Router:
     )
 
 
+def audience(path: str, roles: tuple[str, ...], handlers: Sequence[Any]) -> Router:
+    """The pages of one audience under `path`, open to members with one of `roles`.
+
+    Handlers name their paths relative to `path`; one that repeats it (`/school/...`
+    under `/school`) would answer at `/school/school/...`, so it is refused here.
+    """
+    for handler in handlers:
+        for route in handler.paths:
+            if route == path or route.startswith(f"{path}/"):
+                raise ValueError(f"{handler.handler_name}: {route} repeats the prefix {path}")
+    return Router(
+        path=path, guards=[members_only], opt={"roles": roles}, route_handlers=list(handlers)
+    )
+
+
 def page_router() -> Router:
     return Router(
         path="/",
         route_handlers=[
             *public.HANDLERS,
             *auth.HANDLERS,
-            *school.HANDLERS,
-            *planner.HANDLERS,
-            *firm.HANDLERS,
-            *office.HANDLERS,
+            audience("/account", ("school", "firm"), auth.ACCOUNT_HANDLERS),
+            audience(
+                "/school",
+                ("school",),
+                [*school.HANDLERS, *planner.HANDLERS, *presenters.SCHOOL_HANDLERS],
+            ),
+            audience("/firm", ("firm",), [*firm.HANDLERS, *presenters.FIRM_HANDLERS]),
+            audience("/office", (), [*office.HANDLERS, *reports.OFFICE_HANDLERS]),
+            audience("/reports", ("firm", "school"), reports.HANDLERS),
             *respond.HANDLERS,
             *bookings.HANDLERS,
-            *presenters.HANDLERS,
-            *reports.HANDLERS,
         ],
         exception_handlers=page_exception_handlers,
         include_in_schema=False,

@@ -1,4 +1,9 @@
-"""Signing in and out, forgotten passwords and invitations (both end in "set a password")."""
+"""Signing in and out, forgotten passwords and invitations (both end in "set a password"),
+and one's own account: its data to download, or its deletion.
+
+The account pages are mounted under `/account` (see `outreach.pages`), open to every
+member; their routes are relative to it.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +18,7 @@ from litestar.response import Redirect, Template
 from outreach.accounts import privacy, sessions
 from outreach.accounts import services as accounts
 from outreach.config import get_settings
-from outreach.errors import Conflict, DomainError, Invalid, NotFound, Unauthorised
+from outreach.errors import DomainError, Invalid, NotFound, Unauthorised
 from outreach.pages.common import (
     FormErrors,
     error_text,
@@ -22,14 +27,14 @@ from outreach.pages.common import (
     gettext_for,
     page,
     redirect,
-    require,
     safe_next,
     sign_in,
     sign_out,
 )
+from outreach.pages.forms import go_on, handle_form
 from outreach.principal import Principal
 
-__all__ = ["HANDLERS", "home_of", "password_link"]
+__all__ = ["ACCOUNT_HANDLERS", "HANDLERS", "home_of", "password_link"]
 
 log = logging.getLogger(__name__)
 
@@ -78,14 +83,13 @@ async def signout(request: Request[Any, Any, Any]) -> Redirect:
     return redirect("/")
 
 
-@post("/account/signout-everywhere")
+@post("/signout-everywhere")
 async def signout_everywhere(
     request: Request[Any, Any, Any], by: NamedDependency[Principal]
 ) -> Redirect:
     """Every session of the account ends, on this device and all others."""
-    me = require(request, by, "school", "firm")
-    assert me.user_id is not None
-    await sessions.end_sessions(me.user_id)
+    assert by.user_id is not None
+    await sessions.end_sessions(by.user_id)
     request.set_session({})
     flash(request, gettext_for(request)("You are signed out on every device."))
     return redirect("/signin")
@@ -170,20 +174,18 @@ async def set_password(
     return redirect(home_of(principal))
 
 
-@get("/account")
+@get("/")
 async def account_page(request: Request[Any, Any, Any], by: NamedDependency[Principal]) -> Template:
     """Your data: download it, or delete your account."""
-    require(request, by, "school", "firm")
     return page(request, "auth/account.html")
 
 
-@get("/account/export")
+@get("/export")
 async def account_export(
     request: Request[Any, Any, Any], by: NamedDependency[Principal]
 ) -> Response[Any]:
-    me = require(request, by, "school", "firm")
     return Response(
-        await privacy.export_data(by=me),
+        await privacy.export_data(by=by),
         media_type="application/json",
         headers={
             "Content-Disposition": 'attachment; filename="outreach-my-data.json"',
@@ -192,45 +194,48 @@ async def account_export(
     )
 
 
-@post("/account/delete")
+@post("/delete")
 async def account_delete(
     request: Request[Any, Any, Any], by: NamedDependency[Principal]
 ) -> Template | Redirect:
-    me = require(request, by, "school", "firm")
     _ = gettext_for(request)
-    data = await form_data(request)
-    try:
+
+    async def delete(data: dict[str, Any]) -> None:
         if data.get("understood") != "yes":
             raise Invalid("tick the box to confirm the deletion", field="understood")
-        await privacy.delete_account(by=me, password=str(data.get("password", "")))
-    except (Invalid, Conflict) as exc:
-        errors = FormErrors()
-        errors.add(
-            exc,
-            {"password": "password", "understood": "understood"},
-            text=_("The password is wrong.")
-            if exc.field == "password"
-            else error_text(_, exc)
-            if exc.field != "understood"
-            else _("Please tick the box to confirm."),
-        )
-        return page(request, "auth/account.html", status_code=422, errors=errors)
-    # A fresh session that holds only the notice: nothing of the account is kept.
-    request.set_session({})
-    flash(request, _("Your account is deleted."))
-    return redirect("/")
+        await privacy.delete_account(by=by, password=str(data.get("password", "")))
+
+    def deleted(_done: None) -> Redirect:
+        # A fresh session that holds only the notice: nothing of the account is kept.
+        request.set_session({})
+        return go_on(request, "/", _("Your account is deleted."))
+
+    def refusal(exc: DomainError) -> str:
+        if exc.field == "password":
+            return _("The password is wrong.")
+        if exc.field == "understood":
+            return _("Please tick the box to confirm.")
+        return error_text(_, exc)
+
+    return await handle_form(
+        request,
+        delete,
+        fields={"password": "password", "understood": "understood"},
+        text=refusal,
+        done=deleted,
+        again=lambda r: page(
+            request, "auth/account.html", status_code=r.status_code, errors=r.errors
+        ),
+    )
 
 
 HANDLERS = [
     signin_form,
     signin,
     signout,
-    signout_everywhere,
     forgot_form,
     forgot,
     set_password_form,
     set_password,
-    account_page,
-    account_export,
-    account_delete,
 ]
+ACCOUNT_HANDLERS = [account_page, account_export, account_delete, signout_everywhere]

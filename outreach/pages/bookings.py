@@ -20,18 +20,17 @@ from litestar.response import Redirect, Template
 from outreach.booking import manage
 from outreach.booking import services as booking
 from outreach.booking.schemas import PersonsIn
-from outreach.errors import Conflict, DomainError, Invalid
+from outreach.errors import DomainError
 from outreach.pages.common import (
     FormErrors,
     convert,
     error_text,
-    flash,
     form_data,
     gettext_for,
     page,
-    redirect,
     remember,
 )
+from outreach.pages.forms import Refused, go_on, handle_form
 from outreach.pages.i18n import locale_of, translations
 from outreach.principal import Principal
 from outreach.web import IdPath
@@ -101,13 +100,18 @@ async def _act(
     data = await form_data(request)
     token = _token(data.get("token"))
     try:
-        await work(data, token)
+        return await handle_form(
+            request,
+            lambda data: work(data, token),
+            data=data,
+            fields={**_PERSONS_FIELDS, "reason": "reason"},
+            text=lambda exc: _refusal(request, exc),
+            status_code=None,
+            done=lambda _done: go_on(request, _here(booking_id, token), done),
+            again=lambda refused: _again(request, booking_id, by, token, refused),
+        )
     except manage.LinkInvalid:
         return _link_invalid(request)
-    except (Invalid, Conflict) as exc:
-        return await _again(request, booking_id, by, token, exc, data)
-    flash(request, done)
-    return redirect(_here(booking_id, token))
 
 
 def _reason(data: dict[str, Any]) -> str:
@@ -169,21 +173,18 @@ async def _again(
     booking_id: int,
     by: Principal,
     token: str | None,
-    exc: DomainError,
-    data: dict[str, Any],
+    refused: Refused,
 ) -> Template:
     """The page once more, the refusal beside its field (or at the top); nothing changed."""
-    errors = FormErrors()
-    errors.add(exc, {**_PERSONS_FIELDS, "reason": "reason"}, text=_refusal(request, exc))
-    values = {k: data[k] for k in _PERSONS_FIELDS if k in data} or None
+    values = {k: refused.values[k] for k in _PERSONS_FIELDS if k in refused.values} or None
     return await _show(
         request,
         booking_id,
         by,
         token,
         values=values,
-        errors=errors,
-        status_code=exc.status_code,
+        errors=refused.errors,
+        status_code=refused.status_code,
     )
 
 
@@ -198,7 +199,7 @@ def _refusal(request: Request[Any, Any, Any], exc: DomainError) -> str:
             "Only %(n)s more places are free in this time.",
             free,
         ) % {"n": free}
-    return error_text(t.gettext, exc)
+    return error_text(gettext_for(request), exc)
 
 
 HANDLERS = [booking_page, cancel, change_persons, confirm, decline]

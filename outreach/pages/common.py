@@ -17,11 +17,13 @@ from urllib.parse import quote, urlencode
 
 import msgspec
 from litestar import Request
+from litestar.connection import ASGIConnection
 from litestar.datastructures import Cookie
 from litestar.exceptions import HTTPException, NotFoundException, PermissionDeniedException
+from litestar.handlers import BaseRouteHandler
 from litestar.response import Redirect, Template
 
-from outreach import db
+from outreach import db, web
 from outreach.accounts import sessions
 from outreach.config import Settings, get_settings
 from outreach.errors import DomainError, Forbidden, Invalid, NotFound, Unauthorised
@@ -36,12 +38,12 @@ __all__ = [
     "FormErrors",
     "form_data",
     "gettext_for",
+    "members_only",
     "page",
     "page_exception_handlers",
     "parse_date",
     "parse_int",
     "redirect",
-    "require",
     "safe_next",
     "session_id_of",
     "session_secret",
@@ -183,14 +185,21 @@ def parse_local(day: Any, clock: Any) -> datetime | None:
     return datetime.combine(parsed_day, parsed_time, tzinfo=LOCAL_TZ)
 
 
-def require(request: Request[Any, Any, Any], by: Principal, *roles: str) -> Principal:
-    """The signed-in principal if it has one of `roles` (admin always); else sign in / 403."""
-    request.state["principal"] = by
+async def members_only(
+    connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
+) -> None:
+    """The guard of an audience's router (`/school`, `/firm`, `/office`, ...).
+
+    A visitor who is not signed in is sent to the sign-in form (`Unauthorised`, see
+    `_domain_error`); a member needs one of the roles the router names in `opt["roles"]`
+    (a handler may name others in its own `opt`), the office may open every page (403
+    for anyone else).
+    """
+    by = await web.principal_of(connection)
     if not by.is_member:
         raise Unauthorised("sign in to see this page")
-    if by.is_admin or by.role in roles:
-        return by
-    raise Forbidden("this page is for another role")
+    if not (by.is_admin or by.role in handler.opt.get("roles", ())):
+        raise Forbidden("this page is for another role")
 
 
 def remember(request: Request[Any, Any, Any], by: Principal) -> Principal:

@@ -1,8 +1,11 @@
-"""Firm coordinators (and the network office): events, slots, series, approvals, attendees."""
+"""Firm coordinators (and the network office): events, slots, series, approvals, attendees.
+
+Mounted under `/firm` (see `outreach.pages`), whose guard lets firm coordinators (and
+the office) in; the routes here are relative to it.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from datetime import date, datetime, time
 from itertools import groupby
 from typing import Any
@@ -23,18 +26,15 @@ from outreach.organisations.services import get_organisation
 from outreach.pages.common import (
     FormErrors,
     convert,
-    error_text,
-    flash,
     form_data,
     gettext_for,
     page,
     parse_date,
     parse_int,
     parse_local,
-    redirect,
-    require,
     safe_next,
 )
+from outreach.pages.forms import Refused, back_to, go_on, handle_form
 from outreach.pages.school import private_feed_links
 from outreach.presenters import services as presenters
 from outreach.principal import Principal
@@ -122,21 +122,20 @@ async def _managed(event_id: int, me: Principal) -> EventOut:
     return await events.get_event(event_id, by=me)
 
 
-@get("/firm")
+@get("/")
 async def dashboard(request: Request[Any, Any, Any], by: NamedDependency[Principal]) -> Template:
-    me = require(request, by, "firm")
-    host = (await get_organisation(me.org_id)).slug if me.org_id else None
-    mine = await events.list_events(events.EventFilter(host=host), by=me)
-    pending = await booking.list_bookings(by=me, status="pending", audit_view="dashboard")
+    host = (await get_organisation(by.org_id)).slug if by.org_id else None
+    mine = await events.list_events(events.EventFilter(host=host), by=by)
+    pending = await booking.list_bookings(by=by, status="pending", audit_view="dashboard")
     now = utcnow()
     return page(
         request,
         "firm/dashboard.html",
         events=sorted(mine, key=lambda e: (e.status == "cancelled", e.id), reverse=False),
         pending=sorted(pending, key=lambda b: b.starts_at),
-        feed=private_feed_links(await accounts.feed_token_for(by=me)),
+        feed=private_feed_links(await accounts.feed_token_for(by=by)),
         now=now,
-        invitations=await presenters.list_invitations(by=me),
+        invitations=await presenters.list_invitations(by=by),
     )
 
 
@@ -160,11 +159,10 @@ def _event_form(
     )
 
 
-@get("/firm/events/new")
+@get("/events/new")
 async def new_event_form(
     request: Request[Any, Any, Any], by: NamedDependency[Principal]
 ) -> Template:
-    require(request, by, "firm")
     defaults = {
         "kind": "factory_tour",
         "visibility": "public",
@@ -176,96 +174,84 @@ async def new_event_form(
     return _event_form(request, values=defaults)
 
 
-@post("/firm/events/new")
+@post("/events/new")
 async def create_event(
     request: Request[Any, Any, Any], by: NamedDependency[Principal]
 ) -> Template | Redirect:
-    me = require(request, by, "firm")
     _ = gettext_for(request)
-    data = await form_data(request)
-    try:
-        created = await events.create_event(convert(_event_values(data), EventIn), by=me)
-    except (Invalid, Conflict) as exc:
-        errors = FormErrors()
-        errors.add(exc, _EVENT_FIELDS, text=error_text(_, exc))
-        return _event_form(request, values=data, errors=errors, status_code=422)
-    flash(request, _("The event is saved. Now add its times."))
-    return redirect(f"/firm/events/{created.id}")
+    return await handle_form(
+        request,
+        lambda data: events.create_event(convert(_event_values(data), EventIn), by=by),
+        fields=_EVENT_FIELDS,
+        done=lambda created: go_on(
+            request, f"/firm/events/{created.id}", _("The event is saved. Now add its times.")
+        ),
+        again=lambda r: _event_form(
+            request, values=r.values, errors=r.errors, status_code=r.status_code
+        ),
+    )
 
 
-@get("/firm/events/{event_id:int}")
+@get("/events/{event_id:int}")
 async def event_detail(
     request: Request[Any, Any, Any], event_id: IdPath, by: NamedDependency[Principal]
 ) -> Template:
-    me = require(request, by, "firm")
-    event = await _managed(event_id, me)
+    event = await _managed(event_id, by)
     pending = await booking.list_bookings(
-        by=me, event_id=event_id, status="pending", audit_view="event_page"
+        by=by, event_id=event_id, status="pending", audit_view="event_page"
     )
     return page(request, "firm/event.html", event=event, pending=pending, now=utcnow())
 
 
-@get("/firm/events/{event_id:int}/edit")
+@get("/events/{event_id:int}/edit")
 async def edit_event_form(
     request: Request[Any, Any, Any], event_id: IdPath, by: NamedDependency[Principal]
 ) -> Template:
-    me = require(request, by, "firm")
-    event = await _managed(event_id, me)
+    event = await _managed(event_id, by)
     return _event_form(request, values=_form_of(event), event=event)
 
 
-@post("/firm/events/{event_id:int}/edit")
+@post("/events/{event_id:int}/edit")
 async def edit_event(
     request: Request[Any, Any, Any], event_id: IdPath, by: NamedDependency[Principal]
 ) -> Template | Redirect:
-    me = require(request, by, "firm")
     _ = gettext_for(request)
-    event = await _managed(event_id, me)
-    data = await form_data(request)
-    try:
+    event = await _managed(event_id, by)
+
+    async def update(data: dict[str, Any]) -> Any:
         wanted = _event_values(data)
         current = _event_values(_form_of(event))
         # Only what changed: a title or venue change tells every attendee.
         changes = {k: v for k, v in wanted.items() if k != "kind" and v != current[k]}
         if "venue" in changes and changes["venue"] is None:
             del changes["venue"]
-        await events.update_event(event_id, convert(changes, EventPatch), by=me)
-    except (Invalid, Conflict) as exc:
-        errors = FormErrors()
-        errors.add(exc, _EVENT_FIELDS, text=error_text(_, exc))
-        return _event_form(request, values=data, event=event, errors=errors, status_code=422)
-    flash(request, _("The changes are saved."))
-    return redirect(f"/firm/events/{event_id}")
+        return await events.update_event(event_id, convert(changes, EventPatch), by=by)
 
-
-@post("/firm/events/{event_id:int}/cancel")
-async def cancel_event(
-    request: Request[Any, Any, Any], event_id: IdPath, by: NamedDependency[Principal]
-) -> Redirect:
-    me = require(request, by, "firm")
-    _ = gettext_for(request)
-    return await _cancel_with_reason(
+    return await handle_form(
         request,
-        lambda reason: events.cancel_event(event_id, reason, by=me),
-        _("The event is cancelled; everyone booked has been told."),
-        f"/firm/events/{event_id}",
+        update,
+        fields=_EVENT_FIELDS,
+        done=lambda _done: go_on(request, f"/firm/events/{event_id}", _("The changes are saved.")),
+        again=lambda r: _event_form(
+            request, values=r.values, event=event, errors=r.errors, status_code=r.status_code
+        ),
     )
 
 
-async def _cancel_with_reason(
-    request: Request[Any, Any, Any],
-    cancel: Callable[[str], Awaitable[Any]],
-    done: str,
-    back: str,
+@post("/events/{event_id:int}/cancel")
+async def cancel_event(
+    request: Request[Any, Any, Any], event_id: IdPath, by: NamedDependency[Principal]
 ) -> Redirect:
-    """Cancel with the form's reason; say what happened, or why not, on the page `back`."""
-    data = await form_data(request)
-    try:
-        await cancel(str(data.get("reason", "")).strip())
-        flash(request, done)
-    except (Invalid, Conflict) as exc:
-        flash(request, error_text(gettext_for(request), exc))
-    return redirect(back)
+    _ = gettext_for(request)
+    here = f"/firm/events/{event_id}"
+    return await handle_form(
+        request,
+        lambda data: events.cancel_event(event_id, str(data.get("reason", "")).strip(), by=by),
+        done=lambda _done: go_on(
+            request, here, _("The event is cancelled; everyone booked has been told.")
+        ),
+        again=back_to(request, here),
+    )
 
 
 _SLOT_FIELDS = {
@@ -303,25 +289,23 @@ def _slot_times(data: dict[str, Any]) -> tuple[Any, Any]:
     return starts, ends
 
 
-@get("/firm/events/{event_id:int}/slots/new")
+@get("/events/{event_id:int}/slots/new")
 async def new_slot_form(
     request: Request[Any, Any, Any], event_id: IdPath, by: NamedDependency[Principal]
 ) -> Template:
-    me = require(request, by, "firm")
-    event = await _managed(event_id, me)
+    event = await _managed(event_id, by)
     values = {"start": "09:00", "end": "10:30", "capacity": "30", "min_party": "1"}
     return page(request, "firm/slot_form.html", event=event, slot=None, values=values)
 
 
-@post("/firm/events/{event_id:int}/slots/new")
+@post("/events/{event_id:int}/slots/new")
 async def create_slot(
     request: Request[Any, Any, Any], event_id: IdPath, by: NamedDependency[Principal]
 ) -> Template | Redirect:
-    me = require(request, by, "firm")
     _ = gettext_for(request)
-    event = await _managed(event_id, me)
-    data = await form_data(request)
-    try:
+    event = await _managed(event_id, by)
+
+    async def add(data: dict[str, Any]) -> Any:
         starts, ends = _slot_times(data)
         slot_in = convert(
             {
@@ -335,37 +319,38 @@ async def create_slot(
             },
             SlotIn,
         )
-        await events.add_slot(event_id, slot_in, by=me)
-    except (Invalid, Conflict) as exc:
-        return _slot_form_again(request, exc, event, None, data)
-    flash(request, _("The time is added."))
-    return redirect(f"/firm/events/{event_id}")
+        return await events.add_slot(event_id, slot_in, by=by)
 
-
-def _slot_form_again(
-    request: Request[Any, Any, Any], exc: Invalid | Conflict, event: Any, slot: Any, data: Any
-) -> Template:
-    """The slot form once more, with the service's refusal beside its field."""
-    errors = FormErrors()
-    errors.add(exc, _SLOT_FIELDS, text=error_text(gettext_for(request), exc))
-    return page(
+    return await handle_form(
         request,
-        "firm/slot_form.html",
-        status_code=422,
-        event=event,
-        slot=slot,
-        values=data,
-        errors=errors,
+        add,
+        fields=_SLOT_FIELDS,
+        done=lambda _done: go_on(request, f"/firm/events/{event_id}", _("The time is added.")),
+        again=lambda r: _slot_form_again(request, r, event, None),
     )
 
 
-@get("/firm/slots/{slot_id:int}/edit")
+def _slot_form_again(
+    request: Request[Any, Any, Any], refused: Refused, event: Any, slot: Any
+) -> Template:
+    """The slot form once more, with the service's refusal beside its field."""
+    return page(
+        request,
+        "firm/slot_form.html",
+        status_code=refused.status_code,
+        event=event,
+        slot=slot,
+        values=refused.values,
+        errors=refused.errors,
+    )
+
+
+@get("/slots/{slot_id:int}/edit")
 async def edit_slot_form(
     request: Request[Any, Any, Any], slot_id: IdPath, by: NamedDependency[Principal]
 ) -> Template:
-    me = require(request, by, "firm")
-    slot = await events.get_slot(slot_id, by=me)
-    event = await _managed(slot.event_id, me)
+    slot = await events.get_slot(slot_id, by=by)
+    event = await _managed(slot.event_id, by)
     values = {
         "day": slot.starts_at.astimezone(LOCAL_TZ).date().isoformat(),
         "start": f"{slot.starts_at.astimezone(LOCAL_TZ):%H:%M}",
@@ -375,43 +360,50 @@ async def edit_slot_form(
     return page(request, "firm/slot_form.html", event=event, slot=slot, values=values)
 
 
-@post("/firm/slots/{slot_id:int}/edit")
+@post("/slots/{slot_id:int}/edit")
 async def edit_slot(
     request: Request[Any, Any, Any], slot_id: IdPath, by: NamedDependency[Principal]
 ) -> Template | Redirect:
-    me = require(request, by, "firm")
     _ = gettext_for(request)
-    slot = await events.get_slot(slot_id, by=me)
-    event = await _managed(slot.event_id, me)
-    data = await form_data(request)
-    try:
+    slot = await events.get_slot(slot_id, by=by)
+    event = await _managed(slot.event_id, by)
+
+    async def update(data: dict[str, Any]) -> Any:
         starts, ends = _slot_times(data)
         changes: dict[str, Any] = {}
         if (starts, ends) != (slot.starts_at, slot.ends_at):
             changes |= {"starts_at": starts, "ends_at": ends}
         if parse_int(data.get("capacity")) != slot.capacity:
             changes["capacity"] = data.get("capacity")
-        await events.update_slot(slot_id, convert(changes, SlotPatch), by=me)
-    except (Invalid, Conflict) as exc:
-        return _slot_form_again(request, exc, event, slot, data)
-    flash(request, _("The time is changed; bookers have been told."))
-    return redirect(f"/firm/events/{event.id}")
+        return await events.update_slot(slot_id, convert(changes, SlotPatch), by=by)
+
+    return await handle_form(
+        request,
+        update,
+        fields=_SLOT_FIELDS,
+        done=lambda _done: go_on(
+            request, f"/firm/events/{event.id}", _("The time is changed; bookers have been told.")
+        ),
+        again=lambda r: _slot_form_again(request, r, event, slot),
+    )
 
 
-@post("/firm/slots/{slot_id:int}/cancel")
+@post("/slots/{slot_id:int}/cancel")
 async def cancel_slot(
     request: Request[Any, Any, Any], slot_id: IdPath, by: NamedDependency[Principal]
 ) -> Redirect:
     """Cancel one time (from its own page, which asks first): its bookers are told."""
-    me = require(request, by, "firm")
     _ = gettext_for(request)
-    slot = await events.get_slot(slot_id, by=me)
-    await _managed(slot.event_id, me)
-    return await _cancel_with_reason(
+    slot = await events.get_slot(slot_id, by=by)
+    await _managed(slot.event_id, by)
+    here = f"/firm/events/{slot.event_id}"
+    return await handle_form(
         request,
-        lambda reason: events.cancel_slot(slot_id, reason, by=me),
-        _("The time is cancelled; everyone booked has been told."),
-        f"/firm/events/{slot.event_id}",
+        lambda data: events.cancel_slot(slot_id, str(data.get("reason", "")).strip(), by=by),
+        done=lambda _done: go_on(
+            request, here, _("The time is cancelled; everyone booked has been told.")
+        ),
+        again=back_to(request, here),
     )
 
 
@@ -437,12 +429,11 @@ def _day_of(start: datetime) -> date:
     return start.date()  # the starts of a series are local times
 
 
-@get("/firm/events/{event_id:int}/series")
+@get("/events/{event_id:int}/series")
 async def series_form(
     request: Request[Any, Any, Any], event_id: IdPath, by: NamedDependency[Principal]
 ) -> Template:
-    me = require(request, by, "firm")
-    event = await _managed(event_id, me)
+    event = await _managed(event_id, by)
     values = {
         "weekdays": [],  # chosen by the host: a pre-ticked day creates times nobody wanted
         "times": "09:00, 13:00",
@@ -453,19 +444,19 @@ async def series_form(
     return page(request, "firm/series.html", event=event, values=values)
 
 
-@post("/firm/events/{event_id:int}/series")
+@post("/events/{event_id:int}/series")
 async def create_series(
     request: Request[Any, Any, Any], event_id: IdPath, by: NamedDependency[Principal]
 ) -> Template | Redirect:
     """Two steps: the form shows what the series would create and skip (step "preview",
     the default: nothing is written); "create" then makes all of it in one transaction."""
-    me = require(request, by, "firm")
     _ = gettext_for(request)
-    event = await _managed(event_id, me)
+    event = await _managed(event_id, by)
     data = await form_data(request)
     data["weekdays"] = _list(data.get("weekdays"))
     creating = data.get("step") == "create"
-    try:
+
+    async def plan_or_add(data: dict[str, Any]) -> Any:
         first, last = parse_date(data.get("first_day")), parse_date(data.get("last_day"))
         if first is None:
             raise Invalid("give the first day", field="first_day")
@@ -489,64 +480,72 @@ async def create_series(
             max_party=parse_int(data.get("max_party"), default=0) or 0,
         )
         if not creating:
-            plan = events.plan_slot_series(series)
-            days = [(day, list(starts)) for day, starts in groupby(plan.starts, key=_day_of)]
+            return events.plan_slot_series(series)
+        return await events.add_slot_series(event_id, series, by=by)
+
+    def shown(result: Any) -> Template | Redirect:
+        if not creating:  # the preview: nothing written yet
+            days = [(day, list(starts)) for day, starts in groupby(result.starts, key=_day_of)]
             return page(
                 request,
                 "firm/series.html",
                 event=event,
                 values=data,
-                preview=plan,
+                preview=result,
                 preview_days=days,
             )
-        result = await events.add_slot_series(event_id, series, by=me)
-    except (Invalid, Conflict) as exc:
-        errors = FormErrors()
-        errors.add(exc, _SERIES_FIELDS, text=error_text(_, exc))
-        return page(
+        message = _("%(n)s times were added.") % {"n": len(result.created)}
+        if result.skipped:
+            message += " " + _("Skipped because schools are closed: %(days)s") % {
+                "days": ", ".join(f"{day:%d.%m.}" for day, _reason in result.skipped)
+            }
+        return go_on(request, f"/firm/events/{event_id}", message)
+
+    return await handle_form(
+        request,
+        plan_or_add,
+        data=data,
+        fields=_SERIES_FIELDS,
+        done=shown,
+        again=lambda r: page(
             request,
             "firm/series.html",
-            status_code=422,
+            status_code=r.status_code,
             event=event,
-            values=data,
-            errors=errors,
-        )
-    message = _("%(n)s times were added.") % {"n": len(result.created)}
-    if result.skipped:
-        message += " " + _("Skipped because schools are closed: %(days)s") % {
-            "days": ", ".join(f"{day:%d.%m.}" for day, _reason in result.skipped)
-        }
-    flash(request, message)
-    return redirect(f"/firm/events/{event_id}")
+            values=r.values,
+            errors=r.errors,
+        ),
+    )
 
 
-@post("/firm/bookings/{booking_id:int}/confirm")
+@post("/bookings/{booking_id:int}/confirm")
 async def confirm(
     request: Request[Any, Any, Any], booking_id: IdPath, by: NamedDependency[Principal]
 ) -> Redirect:
-    me = require(request, by, "firm")
     _ = gettext_for(request)
-    try:
-        done = await booking.confirm_booking(booking_id, by=me)
-        flash(request, _("Confirmed: %(title)s, %(who)s.") % _who(done))
-    except (Invalid, Conflict) as exc:
-        flash(request, error_text(_, exc))
-    return redirect(_back(request, "/firm"))
+    back = _back(request, "/firm")
+    return await handle_form(
+        request,
+        lambda _data: booking.confirm_booking(booking_id, by=by),
+        done=lambda done: go_on(request, back, _("Confirmed: %(title)s, %(who)s.") % _who(done)),
+        again=back_to(request, back),
+    )
 
 
-@post("/firm/bookings/{booking_id:int}/decline")
+@post("/bookings/{booking_id:int}/decline")
 async def decline(
     request: Request[Any, Any, Any], booking_id: IdPath, by: NamedDependency[Principal]
 ) -> Redirect:
-    me = require(request, by, "firm")
     _ = gettext_for(request)
-    data = await form_data(request)
-    try:
-        done = await booking.decline_booking(booking_id, str(data.get("reason", "")).strip(), by=me)
-        flash(request, _("Declined: %(title)s, %(who)s.") % _who(done))
-    except (Invalid, Conflict) as exc:
-        flash(request, error_text(_, exc))
-    return redirect(_back(request, "/firm"))
+    back = _back(request, "/firm")
+    return await handle_form(
+        request,
+        lambda data: booking.decline_booking(
+            booking_id, str(data.get("reason", "")).strip(), by=by
+        ),
+        done=lambda done: go_on(request, back, _("Declined: %(title)s, %(who)s.") % _who(done)),
+        again=back_to(request, back),
+    )
 
 
 def _who(done: Any) -> dict[str, str]:
@@ -558,7 +557,7 @@ def _back(request: Request[Any, Any, Any], default: str) -> str:
     return safe_next(request.query_params.get("next"), default)
 
 
-@get("/firm/events/{event_id:int}/attendees")
+@get("/events/{event_id:int}/attendees", opt={"roles": ("firm", "school")})
 async def attendees(
     request: Request[Any, Any, Any], event_id: IdPath, by: NamedDependency[Principal]
 ) -> Template:
@@ -566,10 +565,9 @@ async def attendees(
 
     Schools that host (parents' evenings) use it too: to record who came.
     """
-    me = require(request, by, "firm", "school")
-    event = await _managed(event_id, me)
+    event = await _managed(event_id, by)
     # The list (and its print) shows contact data: the look is logged (audit_view).
-    found = await booking.list_bookings(by=me, event_id=event_id, audit_view="attendee_list")
+    found = await booking.list_bookings(by=by, event_id=event_id, audit_view="attendee_list")
     by_slot: dict[int, list[Any]] = {}
     for b in found:
         if b.status in ("confirmed", "pending", "waitlisted"):
@@ -584,18 +582,18 @@ async def attendees(
         by_slot=by_slot,
         printed=now,
         begun={s.id for s in event.slots if s.starts_at <= now},
-        attended=await attendance.recorded_for(event_id, by=me),
+        attended=await attendance.recorded_for(event_id, by=by),
     )
 
 
-@post("/firm/events/{event_id:int}/attendance")
+@post("/events/{event_id:int}/attendance", opt={"roles": ("firm", "school")})
 async def record_attendance(
     request: Request[Any, Any, Any], event_id: IdPath, by: NamedDependency[Principal]
 ) -> Redirect:
     """Who came, per booking of one slot (`attended_<booking id>`; empty: not recorded)."""
-    me = require(request, by, "firm", "school")
     _ = gettext_for(request)
-    await _managed(event_id, me)
+    await _managed(event_id, by)
+    here = f"/firm/events/{event_id}/attendees"
     data = await form_data(request)
     entries: dict[int, int] = {}
     for key, value in data.items():
@@ -606,16 +604,16 @@ async def record_attendance(
             continue
         count = parse_int(value)
         if count is None:
-            flash(request, _("Please enter the number of persons who came."))
-            return redirect(f"/firm/events/{event_id}/attendees")
+            return go_on(request, here, _("Please enter the number of persons who came."))
         entries[booking_id] = count
-    try:
-        await attendance.record_many(entries, by=me, event_id=event_id)
-    except (Invalid, Conflict, NotFound) as exc:
-        flash(request, error_text(_, exc))
-        return redirect(f"/firm/events/{event_id}/attendees")
-    flash(request, _("Attendance is saved."))
-    return redirect(f"/firm/events/{event_id}/attendees")
+    return await handle_form(
+        request,
+        lambda _data: attendance.record_many(entries, by=by, event_id=event_id),
+        data=data,
+        refusals=(Invalid, Conflict, NotFound),
+        done=lambda _done: go_on(request, here, _("Attendance is saved.")),
+        again=back_to(request, here),
+    )
 
 
 HANDLERS = [

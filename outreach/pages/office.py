@@ -1,5 +1,9 @@
 """The network office: organisations, users and invitations, all events and bookings,
-failed notifications, stored mails and the holiday calendar in use."""
+failed notifications, stored mails and the holiday calendar in use.
+
+Mounted under `/office` (see `outreach.pages`), whose guard lets only the office in; the
+routes here are relative to it.
+"""
 
 from __future__ import annotations
 
@@ -27,15 +31,14 @@ from outreach.outbox import services as outbox
 from outreach.pages.auth import password_link
 from outreach.pages.common import (
     FormErrors,
-    error_text,
     flash,
     form_data,
     gettext_for,
     page,
     parse_int,
     redirect,
-    require,
 )
+from outreach.pages.forms import Refused, back_to, go_on, handle_form
 from outreach.pages.i18n import translations
 from outreach.principal import Principal
 from outreach.timeutil import LOCAL_TZ, utcnow
@@ -46,14 +49,13 @@ __all__ = ["HANDLERS"]
 log = logging.getLogger(__name__)
 
 
-@get("/office")
+@get("/")
 async def overview(request: Request[Any, Any, Any], by: NamedDependency[Principal]) -> Template:
-    me = require(request, by)
     return page(
         request,
         "office/overview.html",
         failed=len(await outbox.list_failed()),
-        pending=len(await booking.list_bookings(by=me, status="pending")),
+        pending=len(await booking.list_bookings(by=by, status="pending")),
     )
 
 
@@ -74,34 +76,34 @@ async def _orgs_page(
     )
 
 
-@get("/office/organisations")
+@get("/organisations")
 async def orgs(request: Request[Any, Any, Any], by: NamedDependency[Principal]) -> Template:
-    require(request, by)
     return await _orgs_page(request)
 
 
-@post("/office/organisations")
+@post("/organisations")
 async def create_org(
     request: Request[Any, Any, Any], by: NamedDependency[Principal]
 ) -> Template | Redirect:
-    me = require(request, by)
     _ = gettext_for(request)
-    data = await form_data(request)
     fields = ("kind", "slug", "name", "street", "postal_code", "city", "contact_name")
-    try:
-        org = await organisations.create_organisation(
+    return await handle_form(
+        request,
+        lambda data: organisations.create_organisation(
             organisations.OrganisationIn(
                 **{f: str(data.get(f, "")).strip() for f in fields},
                 contact_email=str(data.get("contact_email", "")).strip(),
             ),
-            by=me,
-        )
-    except (Invalid, Conflict) as exc:
-        errors = FormErrors()
-        errors.add(exc, {f: f for f in (*fields, "contact_email")}, text=error_text(_, exc))
-        return await _orgs_page(request, values=data, errors=errors, status_code=422)
-    flash(request, _("%(name)s is added.") % {"name": org.name})
-    return redirect("/office/organisations")
+            by=by,
+        ),
+        fields={f: f for f in (*fields, "contact_email")},
+        done=lambda org: go_on(
+            request, "/office/organisations", _("%(name)s is added.") % {"name": org.name}
+        ),
+        again=lambda r: _orgs_page(
+            request, values=r.values, errors=r.errors, status_code=r.status_code
+        ),
+    )
 
 
 async def _users_page(
@@ -124,21 +126,19 @@ async def _users_page(
     )
 
 
-@get("/office/users")
+@get("/users")
 async def users(request: Request[Any, Any, Any], by: NamedDependency[Principal]) -> Template:
-    return await _users_page(request, require(request, by))
+    return await _users_page(request, by)
 
 
-@post("/office/users")
+@post("/users")
 async def invite(
     request: Request[Any, Any, Any], by: NamedDependency[Principal]
 ) -> Template | Redirect:
     """Invite a person: a user without a password, and a mail with a set-password link."""
-    me = require(request, by)
-    _ = gettext_for(request)
-    data = await form_data(request)
-    try:
-        user, token = await accounts.invite_user(
+    return await handle_form(
+        request,
+        lambda data: accounts.invite_user(
             accounts.NewUser(
                 email=str(data.get("email", "")),
                 role=str(data.get("role", "")),
@@ -146,18 +146,18 @@ async def invite(
                 name=str(data.get("name", "")),
                 language=str(data.get("language", "de")),
             ),
-            by=me,
-        )
-    except (Invalid, Conflict, NotFound) as exc:
-        errors = FormErrors()
-        fields = {f: f for f in ("email", "role", "org", "name", "language")}
-        errors.add(exc, fields, text=error_text(_, exc))
-        return await _users_page(request, me, values=data, errors=errors, status_code=422)
-    await _send_invitation(request, user, token)
-    return redirect("/office/users")
+            by=by,
+        ),
+        refusals=(Invalid, Conflict, NotFound),
+        fields={f: f for f in ("email", "role", "org", "name", "language")},
+        done=lambda invited: _send_invitation(request, *invited),
+        again=lambda r: _users_page(
+            request, by, values=r.values, errors=r.errors, status_code=r.status_code
+        ),
+    )
 
 
-async def _send_invitation(request: Request[Any, Any, Any], user: Any, token: str) -> None:
+async def _send_invitation(request: Request[Any, Any, Any], user: Any, token: str) -> Redirect:
     """Mail the set-password link in the invited person's language; say how it went."""
     _ = gettext_for(request)
     t = translations(user.language).gettext
@@ -175,6 +175,7 @@ async def _send_invitation(request: Request[Any, Any, Any], user: Any, token: st
             _("The account exists, but the mail failed. Send this link yourself: %(link)s")
             % {"link": password_link(token)},
         )
+    return redirect("/office/users")
 
 
 _USER_FIELDS = {f: f for f in ("name", "role", "org", "language", "user")}
@@ -208,23 +209,33 @@ async def _user_form(
     )
 
 
-@get("/office/users/{user_id:int}")
+@get("/users/{user_id:int}")
 async def user_form(
     request: Request[Any, Any, Any], user_id: IdPath, by: NamedDependency[Principal]
 ) -> Template:
-    require(request, by)
     return await _user_form(request, user_id)
 
 
-@post("/office/users/{user_id:int}")
+@post("/users/{user_id:int}")
 async def edit_user(
     request: Request[Any, Any, Any], user_id: IdPath, by: NamedDependency[Principal]
 ) -> Template | Redirect:
-    me = require(request, by)
     _ = gettext_for(request)
-    data = await form_data(request)
-    try:
-        user = await accounts.update_user(
+
+    async def again(refused: Refused) -> Template:
+        if isinstance(refused.error, NotFound) and refused.error.field != "org":
+            raise refused.error  # the user is gone: an error page, not the form
+        return await _user_form(
+            request,
+            user_id,
+            values=refused.values,
+            errors=refused.errors,
+            status_code=refused.status_code,
+        )
+
+    return await handle_form(
+        request,
+        lambda data: accounts.update_user(
             user_id,
             accounts.UserChange(
                 name=str(data.get("name", "")),
@@ -232,95 +243,86 @@ async def edit_user(
                 org_slug=str(data.get("org", "")) or None,
                 language=str(data.get("language", "de")),
             ),
-            by=me,
-        )
-    except (Invalid, Conflict, NotFound) as exc:
-        if isinstance(exc, NotFound) and exc.field != "org":
-            raise
-        errors = FormErrors()
-        errors.add(exc, _USER_FIELDS, text=error_text(_, exc))
-        return await _user_form(request, user_id, values=data, errors=errors, status_code=422)
-    flash(request, _("The changes to %(email)s are saved.") % {"email": user.email})
-    return redirect("/office/users")
+            by=by,
+        ),
+        refusals=(Invalid, Conflict, NotFound),
+        fields=_USER_FIELDS,
+        done=lambda user: go_on(
+            request,
+            "/office/users",
+            _("The changes to %(email)s are saved.") % {"email": user.email},
+        ),
+        again=again,
+    )
 
 
-@post("/office/users/{user_id:int}/active")
+@post("/users/{user_id:int}/active")
 async def set_active(
     request: Request[Any, Any, Any], user_id: IdPath, by: NamedDependency[Principal]
 ) -> Redirect:
     """Deactivate or reactivate: `active=0` or `active=1`."""
-    me = require(request, by)
     _ = gettext_for(request)
     data = await form_data(request)
     active = str(data.get("active", "")) == "1"
-    try:
-        user = await accounts.set_user_active(user_id, active, by=me)
-        text = (
-            _("%(email)s can sign in again.")
-            if active
-            else _("%(email)s is deactivated: no sign-in, no API token, no feed.")
-        )
-        flash(request, text % {"email": user.email})
-    except (Invalid, Conflict) as exc:
-        flash(request, error_text(_, exc))
-    return redirect("/office/users")
+    text = (
+        _("%(email)s can sign in again.")
+        if active
+        else _("%(email)s is deactivated: no sign-in, no API token, no feed.")
+    )
+    return await handle_form(
+        request,
+        lambda _data: accounts.set_user_active(user_id, active, by=by),
+        data=data,
+        done=lambda user: go_on(request, "/office/users", text % {"email": user.email}),
+        again=back_to(request, "/office/users"),
+    )
 
 
-@post("/office/users/{user_id:int}/reinvite")
+@post("/users/{user_id:int}/reinvite")
 async def reinvite(
     request: Request[Any, Any, Any], user_id: IdPath, by: NamedDependency[Principal]
 ) -> Redirect:
-    me = require(request, by)
-    _ = gettext_for(request)
-    try:
-        user, token = await accounts.reinvite_user(user_id, by=me)
-    except (Invalid, Conflict) as exc:
-        flash(request, error_text(_, exc))
-        return redirect("/office/users")
-    await _send_invitation(request, user, token)
-    return redirect("/office/users")
+    return await handle_form(
+        request,
+        lambda _data: accounts.reinvite_user(user_id, by=by),
+        done=lambda invited: _send_invitation(request, *invited),
+        again=back_to(request, "/office/users"),
+    )
 
 
-@get("/office/events")
+@get("/events")
 async def all_events(request: Request[Any, Any, Any], by: NamedDependency[Principal]) -> Template:
-    me = require(request, by)
-    found = await events.list_events(events.EventFilter(), by=me)
+    found = await events.list_events(events.EventFilter(), by=by)
     return page(request, "office/events.html", events=found)
 
 
-@get("/office/bookings")
+@get("/bookings")
 async def all_bookings(request: Request[Any, Any, Any], by: NamedDependency[Principal]) -> Template:
-    me = require(request, by)
     status = request.query_params.get("status") or None
     if status not in (None, "pending", "confirmed", "waitlisted", "declined", "cancelled"):
         status = None
-    found = await booking.list_bookings(by=me, status=status, audit_view="office_bookings")
+    found = await booking.list_bookings(by=by, status=status, audit_view="office_bookings")
     return page(request, "office/bookings.html", no_store=True, bookings=found, status=status)
 
 
-@get("/office/notifications")
+@get("/notifications")
 async def failed(request: Request[Any, Any, Any], by: NamedDependency[Principal]) -> Template:
-    require(request, by)
     return page(request, "office/notifications.html", failed=await outbox.list_failed())
 
 
-@post("/office/notifications/{notification_id:int}/retry")
+@post("/notifications/{notification_id:int}/retry")
 async def retry(
     request: Request[Any, Any, Any], notification_id: IdPath, by: NamedDependency[Principal]
 ) -> Redirect:
-    me = require(request, by)
     _ = gettext_for(request)
-    if await outbox.requeue(notification_id, by=me):
-        flash(request, _("The notice is queued again."))
-    else:
-        flash(request, _("This notice is no longer failed."))
-    return redirect("/office/notifications")
+    if await outbox.requeue(notification_id, by=by):
+        return go_on(request, "/office/notifications", _("The notice is queued again."))
+    return go_on(request, "/office/notifications", _("This notice is no longer failed."))
 
 
-@get("/office/audit")
+@get("/audit")
 async def audit_log(request: Request[Any, Any, Any], by: NamedDependency[Principal]) -> Template:
     """Who did what as the office, and who looked at attendee lists; newest first, paged."""
-    me = require(request, by)
     q = request.query_params
     page_no = max(parse_int(q.get("page"), default=1) or 1, 1)
     filters = audit.AuditFilter(
@@ -329,7 +331,7 @@ async def audit_log(request: Request[Any, Any, Any], by: NamedDependency[Princip
         actor=parse_int(q.get("actor")),
     )
     found = await audit.list_entries(
-        filters, by=me, limit=audit.PAGE_SIZE, offset=(page_no - 1) * audit.PAGE_SIZE
+        filters, by=by, limit=audit.PAGE_SIZE, offset=(page_no - 1) * audit.PAGE_SIZE
     )
     last_page = max((found.total + audit.PAGE_SIZE - 1) // audit.PAGE_SIZE, 1)
     keep = {
@@ -354,9 +356,8 @@ async def audit_log(request: Request[Any, Any, Any], by: NamedDependency[Princip
     )
 
 
-@get("/office/mails")
+@get("/mails")
 async def mails(request: Request[Any, Any, Any], by: NamedDependency[Principal]) -> Template:
-    require(request, by)
     settings = get_settings()
     return page(
         request,
@@ -366,17 +367,16 @@ async def mails(request: Request[Any, Any, Any], by: NamedDependency[Principal])
     )
 
 
-@get("/office/mails/{name:str}")
+@get("/mails/{name:str}")
 async def mail(
     request: Request[Any, Any, Any], name: FromPath[str], by: NamedDependency[Principal]
 ) -> Template:
-    me = require(request, by)
     raw = transports.read_stored_mail(get_settings(), name)
     if raw is None:
         raise NotFound(f"no mail {name}")
     # The file name (a Message-ID) can be longer than an object id column holds.
     await audit.record(
-        "mail.read", by=me, object_type="mail", object_id=None, detail={"file": name}
+        "mail.read", by=by, object_type="mail", object_id=None, detail={"file": name}
     )
     message = message_from_bytes(raw, policy=policy.default)
     body = message.get_body(preferencelist=("plain", "html"))  # type: ignore[attr-defined]
@@ -391,11 +391,10 @@ async def mail(
     )
 
 
-@get("/office/holidays")
+@get("/holidays")
 async def holiday_calendar(
     request: Request[Any, Any, Any], by: NamedDependency[Principal]
 ) -> Template:
-    require(request, by)
     today = utcnow().astimezone(LOCAL_TZ).date()
     year = parse_int(request.query_params.get("year"), default=None)
     start_year = year if year and 2000 <= year <= 2100 else int(holidays.school_year_of(today)[:4])

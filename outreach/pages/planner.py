@@ -5,12 +5,15 @@ Planning is a GET (it changes nothing, so the form works without JavaScript and 
 result can be bookmarked); booking, cancelling and replacing are POSTs with the CSRF
 token and, where places are taken, an idempotency key in a hidden field so that a
 double click books once. Every rule is in `outreach.itineraries.services`.
+
+Mounted under `/school` (see `outreach.pages`) with the teachers' other pages; the routes
+here are relative to it.
 """
 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import date, timedelta
 from typing import Any
 from urllib.parse import urlencode
@@ -20,7 +23,7 @@ from litestar import Request, get, post
 from litestar.di import NamedDependency
 from litestar.response import Redirect, Template
 
-from outreach.errors import Conflict, Forbidden, Invalid
+from outreach.errors import Forbidden, Invalid
 from outreach.itineraries import services as itineraries
 from outreach.itineraries.explain import Speaker, render, render_one
 from outreach.itineraries.schemas import (
@@ -40,16 +43,13 @@ from outreach.organisations.services import list_organisations
 from outreach.pages.common import (
     FormErrors,
     convert,
-    error_text,
-    flash,
     form_data,
     gettext_for,
     page,
     parse_date,
     parse_int,
-    redirect,
-    require,
 )
+from outreach.pages.forms import Refused, go_on, handle_form
 from outreach.pages.i18n import holiday_name, locale_of, translations
 from outreach.principal import Principal
 from outreach.timeutil import LOCAL_TZ, utcnow
@@ -289,43 +289,43 @@ async def _planner_page(
     )
 
 
-@get("/school/plan")
+@get("/plan")
 async def planner(request: Request[Any, Any, Any], by: NamedDependency[Principal]) -> Template:
     """The form, and with a date given, the ranked proposals or why nothing fits."""
-    me = require(request, by, "school")
-    _ = gettext_for(request)
     if "date" not in request.query_params:
         return await _planner_page(request, _defaults())
     values = _values(request.query_params)
-    errors = FormErrors()
-    try:
-        explained = await itineraries.plan_day_explained(_plan_request(values), by=me)
-    except Invalid as exc:
-        errors.add(exc, _FIELDS, text=error_text(_, exc))
-        return await _planner_page(request, values, errors=errors, status_code=422)
-    return await _planner_page(request, values, explained=explained)
+    return await handle_form(
+        request,
+        lambda values: itineraries.plan_day_explained(_plan_request(values), by=by),
+        data=values,
+        refusals=(Invalid,),
+        fields=_FIELDS,
+        done=lambda explained: _planner_page(request, values, explained=explained),
+        again=lambda r: _planner_page(
+            request, r.values, errors=r.errors, status_code=r.status_code
+        ),
+    )
 
 
-@post("/school/plan/book")
+@post("/plan/book")
 async def book_day(
     request: Request[Any, Any, Any], by: NamedDependency[Principal]
 ) -> Template | Redirect:
     """Book one proposal all or nothing; when a part was just taken, fresh proposals."""
-    me = require(request, by, "school")
-    if me.role != "school":
+    if by.role != "school":
         # The office may look at the planner, but a class day is booked by its school.
         raise Forbidden("only a teacher books a class day for their school")
     _ = gettext_for(request)
     data = await form_data(request)
-    values = _values(data)
     slot_ids = data.get("slot_ids") or []
     slot_ids = [slot_ids] if isinstance(slot_ids, str) else slot_ids
-    errors = FormErrors()
-    try:
+
+    async def book(values: dict[str, Any]) -> Any:
         if not values["class_label"]:
             raise Invalid("Please name the class (e.g. 8a) before booking.", field="class_label")
         req = _plan_request(values)
-        booked = await itineraries.book_itinerary(
+        return await itineraries.book_itinerary(
             convert(
                 {
                     "slot_ids": [parse_int(s) for s in slot_ids],
@@ -333,7 +333,7 @@ async def book_day(
                     "grade": req.grade,
                     "pupils": req.pupils,
                     "adults": req.adults,
-                    "contact_email": me.email,
+                    "contact_email": by.email,
                     "language": request.state.get("locale"),
                     "travel_mode": req.travel_mode,
                     "arrive_at": req.arrive_at,
@@ -344,19 +344,36 @@ async def book_day(
                 },
                 ItineraryIn,
             ),
-            by=me,
+            by=by,
             key=str(data.get("key") or "") or None,
         )
-    except itineraries.ItineraryUnavailable as exc:
-        # Nothing was booked: say so, and show what fits now.
+
+    async def again(refused: Refused) -> Template:
+        if isinstance(refused.error, itineraries.ItineraryUnavailable):
+            # Nothing was booked: say so, and show what fits now.
+            return await _planner_page(
+                request,
+                refused.values,
+                explained=refused.error.explained,
+                taken=True,
+                status_code=409,
+            )
         return await _planner_page(
-            request, values, explained=exc.explained, taken=True, status_code=409
+            request, refused.values, errors=refused.errors, status_code=refused.status_code
         )
-    except (Invalid, Conflict) as exc:
-        errors.add(exc, _FIELDS, text=error_text(_, exc))
-        return await _planner_page(request, values, errors=errors, status_code=422)
-    flash(request, _("The day is booked. Each firm's part shows its own status."))
-    return redirect(f"/school/itineraries/{booked.itinerary.id}")
+
+    return await handle_form(
+        request,
+        book,
+        data=_values(data),
+        fields=_FIELDS,
+        done=lambda booked: go_on(
+            request,
+            f"/school/itineraries/{booked.itinerary.id}",
+            _("The day is booked. Each firm's part shows its own status."),
+        ),
+        again=again,
+    )
 
 
 async def _itinerary_page(
@@ -409,21 +426,20 @@ async def _itinerary_page(
     )
 
 
-@get("/school/itineraries/{itinerary_id:int}")
+@get("/itineraries/{itinerary_id:int}")
 async def itinerary(
     request: Request[Any, Any, Any], itinerary_id: IdPath, by: NamedDependency[Principal]
 ) -> Template:
-    return await _itinerary_page(request, require(request, by, "school"), itinerary_id)
+    return await _itinerary_page(request, by, itinerary_id)
 
 
-@get("/school/itineraries/{itinerary_id:int}/print")
+@get("/itineraries/{itinerary_id:int}/print")
 async def itinerary_print(
     request: Request[Any, Any, Any], itinerary_id: IdPath, by: NamedDependency[Principal]
 ) -> Template:
     """One page to print and hand to parents: times, places, ways, contacts, a sketch."""
-    me = require(request, by, "school")
     _ = gettext_for(request)
-    it: ItineraryOut = await itineraries.get_itinerary(itinerary_id, by=me)
+    it: ItineraryOut = await itineraries.get_itinerary(itinerary_id, by=by)
     stops = stops_of(it)
     locale = locale_of(request)
     sketch = (
@@ -437,63 +453,92 @@ async def itinerary_print(
     )
 
 
-@post("/school/itineraries/{itinerary_id:int}/visits/{booking_id:int}/cancel")
+@post("/itineraries/{itinerary_id:int}/visits/{booking_id:int}/cancel")
 async def cancel_visit(
     request: Request[Any, Any, Any],
     itinerary_id: IdPath,
     booking_id: IdPath,
     by: NamedDependency[Principal],
 ) -> Template | Redirect:
-    me = require(request, by, "school")
     _ = gettext_for(request)
-    data = await form_data(request)
-    try:
-        await itineraries.cancel_visit(
-            itinerary_id, booking_id, str(data.get("reason", "")).strip(), by=me
-        )
-    except (Invalid, Conflict) as exc:
-        errors = FormErrors({"__top__": error_text(_, exc)})
-        return await _itinerary_page(request, me, itinerary_id, errors=errors, status_code=409)
-    flash(request, _("The visit is cancelled. The host has been told."))
-    return redirect(f"/school/itineraries/{itinerary_id}#replacements")
+    return await _day_action(
+        request,
+        by,
+        itinerary_id,
+        lambda data: itineraries.cancel_visit(
+            itinerary_id, booking_id, str(data.get("reason", "")).strip(), by=by
+        ),
+        to=f"/school/itineraries/{itinerary_id}#replacements",
+        said=_("The visit is cancelled. The host has been told."),
+    )
 
 
-@post("/school/itineraries/{itinerary_id:int}/cancel")
+@post("/itineraries/{itinerary_id:int}/cancel")
 async def cancel_day(
     request: Request[Any, Any, Any], itinerary_id: IdPath, by: NamedDependency[Principal]
 ) -> Template | Redirect:
-    me = require(request, by, "school")
     _ = gettext_for(request)
-    data = await form_data(request)
-    try:
-        await itineraries.cancel_itinerary(itinerary_id, str(data.get("reason", "")).strip(), by=me)
-    except (Invalid, Conflict) as exc:
-        errors = FormErrors({"__top__": error_text(_, exc)})
-        return await _itinerary_page(request, me, itinerary_id, errors=errors, status_code=409)
-    flash(request, _("The whole day is cancelled. Every host has been told."))
-    return redirect(f"/school/itineraries/{itinerary_id}")
+    return await _day_action(
+        request,
+        by,
+        itinerary_id,
+        lambda data: itineraries.cancel_itinerary(
+            itinerary_id, str(data.get("reason", "")).strip(), by=by
+        ),
+        to=f"/school/itineraries/{itinerary_id}",
+        said=_("The whole day is cancelled. Every host has been told."),
+    )
 
 
-@post("/school/itineraries/{itinerary_id:int}/replace")
+@post("/itineraries/{itinerary_id:int}/replace")
 async def replace_visit(
     request: Request[Any, Any, Any], itinerary_id: IdPath, by: NamedDependency[Principal]
 ) -> Template | Redirect:
     """Book the chosen replacement into the day (one click, idempotent)."""
-    me = require(request, by, "school")
     _ = gettext_for(request)
-    data = await form_data(request)
-    booking_id, slot_id = parse_int(data.get("booking")), parse_int(data.get("slot"))
-    try:
+
+    async def replace(data: dict[str, Any]) -> Any:
+        booking_id, slot_id = parse_int(data.get("booking")), parse_int(data.get("slot"))
         if booking_id is None or slot_id is None:
             raise Invalid("Please pick a replacement.", field="slot")
-        await itineraries.book_replacement(
-            itinerary_id, booking_id, slot_id, by=me, key=str(data.get("key") or "") or None
+        return await itineraries.book_replacement(
+            itinerary_id, booking_id, slot_id, by=by, key=str(data.get("key") or "") or None
         )
-    except (Invalid, Conflict) as exc:
-        errors = FormErrors({"__top__": error_text(_, exc)})
-        return await _itinerary_page(request, me, itinerary_id, errors=errors, status_code=409)
-    flash(request, _("The replacement is booked into your day."))
-    return redirect(f"/school/itineraries/{itinerary_id}")
+
+    return await _day_action(
+        request,
+        by,
+        itinerary_id,
+        replace,
+        to=f"/school/itineraries/{itinerary_id}",
+        said=_("The replacement is booked into your day."),
+    )
+
+
+async def _day_action(
+    request: Request[Any, Any, Any],
+    by: Principal,
+    itinerary_id: int,
+    act: Callable[[dict[str, Any]], Awaitable[Any]],
+    *,
+    to: str,
+    said: str,
+) -> Template | Redirect:
+    """A button on the day's page: done, on to `to` with a notice; refused, the day's page
+    once more with the refusal above everything (409)."""
+
+    async def again(refused: Refused) -> Template:
+        return await _itinerary_page(
+            request, by, itinerary_id, errors=refused.errors, status_code=refused.status_code
+        )
+
+    return await handle_form(
+        request,
+        act,
+        status_code=409,
+        done=lambda _done: go_on(request, to, said),
+        again=again,
+    )
 
 
 HANDLERS = [

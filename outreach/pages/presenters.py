@@ -3,6 +3,9 @@
 The school hosts the evening, invites firms and sees their answers; a firm answers on
 its dashboard (`firm.py` shows the list, the answers are posted here); the public
 event page names the firms that accepted.
+
+The school's pages are mounted under `/school`, the firm's answers under `/firm` (see
+`outreach.pages`); the routes here are relative to them.
 """
 
 from __future__ import annotations
@@ -14,28 +17,24 @@ from litestar.di import NamedDependency
 from litestar.response import Redirect, Template
 
 from outreach import access
-from outreach.errors import Conflict, Invalid, NotFound
+from outreach.errors import Invalid, NotFound
 from outreach.events import services as events
 from outreach.events.schemas import EventIn, EventOut, SlotIn
 from outreach.organisations.services import list_organisations
 from outreach.pages.common import (
     FormErrors,
     convert,
-    error_text,
-    flash,
-    form_data,
     gettext_for,
     page,
     parse_local,
-    redirect,
-    require,
 )
+from outreach.pages.forms import back_to, go_on, handle_form
 from outreach.presenters import services as presenters
 from outreach.presenters.schemas import EveningEdit, InviteIn
 from outreach.principal import Principal
 from outreach.web import IdPath
 
-__all__ = ["HANDLERS"]
+__all__ = ["FIRM_HANDLERS", "SCHOOL_HANDLERS"]
 
 
 def _list(value: Any) -> list[str]:
@@ -79,23 +78,21 @@ def _evening_form(
     )
 
 
-@get("/school/evenings/new")
+@get("/evenings/new")
 async def new_evening_form(
     request: Request[Any, Any, Any], by: NamedDependency[Principal]
 ) -> Template:
-    require(request, by, "school")
     values = {"start": "18:30", "end": "20:00", "capacity": "80", "max_party": "4"}
     return _evening_form(request, {**values, "status": "published"})
 
 
-@post("/school/evenings/new")
+@post("/evenings/new")
 async def create_evening(
     request: Request[Any, Any, Any], by: NamedDependency[Principal]
 ) -> Template | Redirect:
-    me = require(request, by, "school")
     _ = gettext_for(request)
-    data = await form_data(request)
-    try:
+
+    async def create(data: dict[str, Any]) -> Any:
         starts = parse_local(data.get("day"), data.get("start"))
         ends = parse_local(data.get("day"), data.get("end"))
         if starts is None:
@@ -125,13 +122,19 @@ async def create_evening(
             },
             SlotIn,
         )
-        created = await presenters.create_evening(event_in, slot_in, by=me)
-    except (Invalid, Conflict) as exc:
-        errors = FormErrors()
-        errors.add(exc, _EVENING_FIELDS, text=error_text(_, exc))
-        return _evening_form(request, data, errors, status_code=422)
-    flash(request, _("The parents' evening is saved. Now invite firms to present."))
-    return redirect(f"/school/evenings/{created.id}")
+        return await presenters.create_evening(event_in, slot_in, by=by)
+
+    return await handle_form(
+        request,
+        create,
+        fields=_EVENING_FIELDS,
+        done=lambda created: go_on(
+            request,
+            f"/school/evenings/{created.id}",
+            _("The parents' evening is saved. Now invite firms to present."),
+        ),
+        again=lambda r: _evening_form(request, r.values, r.errors, status_code=r.status_code),
+    )
 
 
 # --------------------------------------------------------------------------- changing it
@@ -164,12 +167,11 @@ def _edit_form(
     )
 
 
-@get("/school/evenings/{event_id:int}/edit")
+@get("/evenings/{event_id:int}/edit")
 async def edit_evening_form(
     request: Request[Any, Any, Any], event_id: IdPath, by: NamedDependency[Principal]
 ) -> Template:
-    me = require(request, by, "school")
-    event = await _hosted(event_id, me)
+    event = await _hosted(event_id, by)
     values: dict[str, Any] = {
         "title": event.title,
         "description": event.description,
@@ -186,15 +188,14 @@ async def edit_evening_form(
     return _edit_form(request, event_id, values)
 
 
-@post("/school/evenings/{event_id:int}/edit")
+@post("/evenings/{event_id:int}/edit")
 async def edit_evening(
     request: Request[Any, Any, Any], event_id: IdPath, by: NamedDependency[Principal]
 ) -> Template | Redirect:
-    me = require(request, by, "school")
     _ = gettext_for(request)
-    await _hosted(event_id, me)
-    data = await form_data(request)
-    try:
+    await _hosted(event_id, by)
+
+    async def update(data: dict[str, Any]) -> Any:
         starts = parse_local(data.get("day"), data.get("start"))
         ends = parse_local(data.get("day"), data.get("end"))
         if starts is None:
@@ -212,16 +213,21 @@ async def edit_evening(
             },
             EveningEdit,
         )
-        await presenters.update_evening(event_id, edit, by=me)
-    except (Invalid, Conflict) as exc:
-        errors = FormErrors()
-        errors.add(exc, _EDIT_FIELDS, text=error_text(_, exc))
-        return _edit_form(request, event_id, data, errors, status_code=422)
-    flash(
+        return await presenters.update_evening(event_id, edit, by=by)
+
+    return await handle_form(
         request,
-        _("The evening is saved; invited firms and registered guests hear of changes."),
+        update,
+        fields=_EDIT_FIELDS,
+        done=lambda _done: go_on(
+            request,
+            f"/school/evenings/{event_id}",
+            _("The evening is saved; invited firms and registered guests hear of changes."),
+        ),
+        again=lambda r: _edit_form(
+            request, event_id, r.values, r.errors, status_code=r.status_code
+        ),
     )
-    return redirect(f"/school/evenings/{event_id}")
 
 
 # --------------------------------------------------------------------------- inviting
@@ -253,102 +259,101 @@ async def _evening_page(
     )
 
 
-@get("/school/evenings/{event_id:int}")
+@get("/evenings/{event_id:int}")
 async def evening(
     request: Request[Any, Any, Any], event_id: IdPath, by: NamedDependency[Principal]
 ) -> Template:
-    return await _evening_page(request, require(request, by, "school"), event_id)
+    return await _evening_page(request, by, event_id)
 
 
-@post("/school/evenings/{event_id:int}/invite")
+@post("/evenings/{event_id:int}/invite")
 async def invite(
     request: Request[Any, Any, Any], event_id: IdPath, by: NamedDependency[Principal]
 ) -> Template | Redirect:
-    me = require(request, by, "school")
     _ = gettext_for(request)
-    data = await form_data(request)
-    data["firms"] = _list(data.get("firms"))
-    try:
+
+    async def invite_them(data: dict[str, Any]) -> Any:
+        data["firms"] = _list(data.get("firms"))
         if not data["firms"]:
             raise Invalid("choose at least one firm", field="firms")
-        result = await presenters.invite_firms(
+        return await presenters.invite_firms(
             event_id,
             convert({"firms": data["firms"], "message": data.get("message", "")}, InviteIn),
-            by=me,
+            by=by,
         )
-    except (Invalid, Conflict) as exc:
-        errors = FormErrors()
-        errors.add(exc, {"firms": "firms", "message": "message"}, text=error_text(_, exc))
-        return await _evening_page(
-            request, me, event_id, values=data, errors=errors, status_code=422
-        )
-    message = _("%(n)s firms are invited and have been mailed.") % {"n": len(result.invited)}
-    if result.unchanged:
-        message += " " + _("Already invited: %(firms)s") % {
-            "firms": ", ".join(i.firm_name for i in result.unchanged)
-        }
-    flash(request, message)
-    return redirect(f"/school/evenings/{event_id}")
+
+    def invited(result: Any) -> Redirect:
+        message = _("%(n)s firms are invited and have been mailed.") % {"n": len(result.invited)}
+        if result.unchanged:
+            message += " " + _("Already invited: %(firms)s") % {
+                "firms": ", ".join(i.firm_name for i in result.unchanged)
+            }
+        return go_on(request, f"/school/evenings/{event_id}", message)
+
+    return await handle_form(
+        request,
+        invite_them,
+        fields={"firms": "firms", "message": "message"},
+        done=invited,
+        again=lambda r: _evening_page(
+            request, by, event_id, values=r.values, errors=r.errors, status_code=r.status_code
+        ),
+    )
 
 
-@post("/school/invitations/{invitation_id:int}/withdraw")
+@post("/invitations/{invitation_id:int}/withdraw")
 async def withdraw(
     request: Request[Any, Any, Any], invitation_id: IdPath, by: NamedDependency[Principal]
 ) -> Redirect:
-    me = require(request, by, "school")
     _ = gettext_for(request)
-    found = await presenters.get_invitation(invitation_id, by=me)
-    try:
-        await presenters.withdraw(invitation_id, by=me)
-        flash(request, _("The invitation is withdrawn; the firm has been told."))
-    except (Invalid, Conflict) as exc:
-        flash(request, error_text(_, exc))
-    return redirect(f"/school/evenings/{found.event_id}")
+    found = await presenters.get_invitation(invitation_id, by=by)
+    back = f"/school/evenings/{found.event_id}"
+    return await handle_form(
+        request,
+        lambda _data: presenters.withdraw(invitation_id, by=by),
+        done=lambda _done: go_on(
+            request, back, _("The invitation is withdrawn; the firm has been told.")
+        ),
+        again=back_to(request, back),
+    )
 
 
 # --------------------------------------------------------------------------- answering
 
 
-async def _answer(request: Request[Any, Any, Any], by: Principal, invitation_id: int, yes: bool):
-    me = require(request, by, "firm")
+async def _answer(
+    request: Request[Any, Any, Any], by: Principal, invitation_id: int, yes: bool
+) -> Redirect:
     _ = gettext_for(request)
-    data = await form_data(request)
-    message = str(data.get("message", "")).strip()
-    try:
-        if yes:
-            done = await presenters.accept(invitation_id, message, by=me)
-            flash(
-                request,
-                _("You will present at %(title)s; the school has been told.")
-                % {"title": done.event_title},
-            )
-        else:
-            done = await presenters.decline(invitation_id, message, by=me)
-            flash(
-                request,
-                _("You declined %(title)s; the school has been told.")
-                % {"title": done.event_title},
-            )
-    except (Invalid, Conflict) as exc:
-        flash(request, error_text(_, exc))
-    return redirect("/firm#invitations")
+    answer = presenters.accept if yes else presenters.decline
+    said = (
+        _("You will present at %(title)s; the school has been told.")
+        if yes
+        else _("You declined %(title)s; the school has been told.")
+    )
+    return await handle_form(
+        request,
+        lambda data: answer(invitation_id, str(data.get("message", "")).strip(), by=by),
+        done=lambda done: go_on(request, "/firm#invitations", said % {"title": done.event_title}),
+        again=back_to(request, "/firm#invitations"),
+    )
 
 
-@post("/firm/invitations/{invitation_id:int}/accept")
+@post("/invitations/{invitation_id:int}/accept")
 async def accept(
     request: Request[Any, Any, Any], invitation_id: IdPath, by: NamedDependency[Principal]
 ) -> Redirect:
     return await _answer(request, by, invitation_id, True)
 
 
-@post("/firm/invitations/{invitation_id:int}/decline")
+@post("/invitations/{invitation_id:int}/decline")
 async def decline(
     request: Request[Any, Any, Any], invitation_id: IdPath, by: NamedDependency[Principal]
 ) -> Redirect:
     return await _answer(request, by, invitation_id, False)
 
 
-HANDLERS = [
+SCHOOL_HANDLERS = [
     new_evening_form,
     create_evening,
     edit_evening_form,
@@ -356,6 +361,5 @@ HANDLERS = [
     evening,
     invite,
     withdraw,
-    accept,
-    decline,
 ]
+FIRM_HANDLERS = [accept, decline]

@@ -28,9 +28,6 @@ from outreach.pages.common import (
     SESSION_DONE,
     FormErrors,
     convert,
-    error_text,
-    form_data,
-    gettext_for,
     language_cookie,
     page,
     parse_date,
@@ -38,6 +35,7 @@ from outreach.pages.common import (
     redirect,
     safe_next,
 )
+from outreach.pages.forms import Refused, handle_form
 from outreach.pages.i18n import LOCALES
 from outreach.presenters import services as presenters
 from outreach.principal import Principal
@@ -248,11 +246,9 @@ async def register(
     request: Request[Any, Any, Any], event_id: IdPath, by: NamedDependency[Principal]
 ) -> Template | Redirect:
     """A registration for an open day, parents' evening or seminar (POST-redirect-GET)."""
-    _ = gettext_for(request)
-    data = await form_data(request)
-    errors = FormErrors()
-    slot_id = parse_int(data.get("slot"))
-    try:
+
+    async def register_for(data: dict[str, Any]) -> Any:
+        slot_id = parse_int(data.get("slot"))
         if slot_id is None:
             raise Invalid("choose a time", field="slot")
         req = convert(
@@ -266,15 +262,33 @@ async def register(
             BookingRequest,
         )
         key = idempotency_key(request, by, data.get("key") or None)
-        placement = await booking.place_booking(slot_id, req, by=by, key=key)
-    except Invalid as exc:
-        errors.add(exc, _REGISTRATION_FIELDS, text=error_text(_, exc))
-    except Conflict as exc:
-        errors.add(exc, {"slot": "slot"}, text=error_text(_, exc))
-    if errors:
-        return await _event_page(request, by, event_id, errors=errors, values=data, status_code=422)
-    remember_done(request, placement.booking)
-    return redirect("/confirmation")
+        return await booking.place_booking(slot_id, req, by=by, key=key)
+
+    def registered(placement: Any) -> Redirect:
+        remember_done(request, placement.booking)
+        return redirect("/confirmation")
+
+    async def again(refused: Refused) -> Template:
+        errors = refused.errors
+        if isinstance(refused.error, Conflict):  # a full or closed time: beside the choice
+            errors = FormErrors()
+            errors.add(refused.error, {"slot": "slot"}, text=refused.text)
+        return await _event_page(
+            request,
+            by,
+            event_id,
+            errors=errors,
+            values=refused.values,
+            status_code=refused.status_code,
+        )
+
+    return await handle_form(
+        request,
+        register_for,
+        fields=_REGISTRATION_FIELDS,
+        done=registered,
+        again=again,
+    )
 
 
 def remember_done(request: Request[Any, Any, Any], placed: Any) -> None:

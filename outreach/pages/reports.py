@@ -3,10 +3,14 @@
 One page for everyone signed in: the office sees the network, a firm or school its own
 figures and network totals (the services decide what each may see). The office edits
 the plan on /office/workplan. Charts are SVG images served here, each with its table.
+
+The Bilanz is mounted under `/reports` (open to every member), the work plan's editing
+under `/office` (see `outreach.pages`); the routes here are relative to them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -17,22 +21,21 @@ from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 from outreach.booking import services as booking
-from outreach.errors import Conflict, Invalid, NotFound
+from outreach.errors import Invalid, NotFound
 from outreach.events import services as events
 from outreach.organisations import services as organisations
 from outreach.pages import i18n
 from outreach.pages.common import (
     FormErrors,
     convert,
-    error_text,
     flash,
     form_data,
     gettext_for,
     page,
     parse_int,
     redirect,
-    require,
 )
+from outreach.pages.forms import Refused, go_on, handle_form
 from outreach.pages.i18n import N_
 from outreach.principal import Principal
 from outreach.timeutil import local, utcnow
@@ -59,7 +62,7 @@ from outreach.workplan.schemas import (
 )
 from outreach.workplan.tables import METRICS
 
-__all__ = ["HANDLERS"]
+__all__ = ["HANDLERS", "OFFICE_HANDLERS"]
 
 # The tables of the Bilanz, in the order they are shown.
 TABLES = (
@@ -142,13 +145,12 @@ def _years(year: str) -> list[str]:
     return sorted(found, reverse=True)
 
 
-@get("/reports")
+@get("/")
 async def bilanz(request: Request[Any, Any, Any], by: NamedDependency[Principal]) -> Template:
-    me = require(request, by, "firm", "school")
     year = _year(request)
     plan_id = await services.plan_for_year(year)
-    plan = await services.get_plan(plan_id, by=me) if plan_id else None
-    found = await get_reports(list(TABLES), year, by=me)
+    plan = await services.get_plan(plan_id, by=by) if plan_id else None
+    found = await get_reports(list(TABLES), year, by=by)
     locale, _ = i18n.locale_of(request), gettext_for(request)
     tables = {name: _for_reader(report, locale, _) for name, report in found.items()}
     return page(
@@ -209,12 +211,11 @@ def _chart_svg(name: str, year: str, reports: dict[str, ReportOut], _: Any, plan
     )
 
 
-@get("/reports/charts/{name:str}")
+@get("/charts/{name:str}")
 async def chart(
     request: Request[Any, Any, Any], name: FromPath[str], by: NamedDependency[Principal]
 ) -> Response[bytes]:
     """One chart as a static SVG image (`<name>.svg`)."""
-    me = require(request, by, "firm", "school")
     name = name.removesuffix(".svg")
     if name not in CHARTS:
         raise NotFound(f"no chart {name}", field="name")
@@ -223,13 +224,13 @@ async def chart(
     plan = None
     if name == "progress":
         plan_id = await services.plan_for_year(year)
-        plan = await services.get_plan(plan_id, by=me) if plan_id else None
+        plan = await services.get_plan(plan_id, by=by) if plan_id else None
     elif name == "month":
-        reports["by-month"] = await get_report("by-month", year, by=me)
-        reports["by-month-before"] = await get_report("by-month", previous_year(year), by=me)
+        reports["by-month"] = await get_report("by-month", year, by=by)
+        reports["by-month-before"] = await get_report("by-month", previous_year(year), by=by)
     else:
         source = {"host": "by-host", "grade": "by-grade", "fill": "fill-by-host"}[name]
-        reports[source] = await get_report(source, year, by=me)
+        reports[source] = await get_report(source, year, by=by)
     svg = _chart_svg(name, year, reports, gettext_for(request), plan)
     return Response(
         svg.encode(),
@@ -252,15 +253,14 @@ def _file(rows: list[list[Any]], name: str, fmt: str, locale: str) -> Response[b
     )
 
 
-@get("/reports/export/{name:str}")
+@get("/export/{name:str}")
 async def export_report(
     request: Request[Any, Any, Any], name: FromPath[str], by: NamedDependency[Principal]
 ) -> Response[bytes]:
-    me = require(request, by, "firm", "school")
     if name not in REPORTS:
         raise NotFound(f"no report {name}", field="name")
     year = _year(request)
-    found = await get_report(name, year, by=me)
+    found = await get_report(name, year, by=by)
     locale = i18n.locale_of(request)
     shown = _for_reader(found, locale, gettext_for(request), export=True)
     rows = [shown.columns, *shown.rows, *([shown.total] if shown.total is not None else [])]
@@ -268,18 +268,17 @@ async def export_report(
     return _file(rows, f"{name}-{year.replace('/', '-')}", fmt, locale)
 
 
-@get("/reports/bookings/export")
+@get("/bookings/export")
 async def export_bookings(
     request: Request[Any, Any, Any], by: NamedDependency[Principal]
 ) -> Response[bytes]:
     """Bookings as filtered on the bookings page; each role gets only what it may see."""
-    me = require(request, by, "firm", "school")
     status = request.query_params.get("status") or None
     if status not in (None, *BOOKING_STATUSES):
         raise Invalid("unknown status", field="status")
     event_id = parse_int(request.query_params.get("event"))
     found = await booking.list_bookings(
-        by=me, status=status, event_id=event_id, limit=100_000, audit_view="bookings_export"
+        by=by, status=status, event_id=event_id, limit=100_000, audit_view="bookings_export"
     )
     fmt = request.query_params.get("format", "csv")
     return _file(_bookings_for_reader(found, request), "bookings", fmt, i18n.locale_of(request))
@@ -347,101 +346,116 @@ async def _plan_page(
     )
 
 
-@get("/office/workplan")
+@get("/workplan")
 async def edit_plan(request: Request[Any, Any, Any], by: NamedDependency[Principal]) -> Template:
-    me = require(request, by)
-    return await _plan_page(request, me, _year(request))
+    return await _plan_page(request, by, _year(request))
 
 
-def _refused(request: Request[Any, Any, Any], exc: Exception) -> FormErrors:
-    errors = FormErrors()
-    errors.add(exc, None, text=error_text(gettext_for(request), exc))  # type: ignore[arg-type]
-    return errors
+def _plan_again(
+    request: Request[Any, Any, Any], by: Principal, year: str
+) -> Callable[[Refused], Awaitable[Template]]:
+    """The plan page once more, each refusal beside the field it names."""
+
+    async def again(refused: Refused) -> Template:
+        return await _plan_page(
+            request,
+            by,
+            year,
+            values=refused.values,
+            errors=refused.errors,
+            status_code=refused.status_code,
+        )
+
+    return again
 
 
-@post("/office/workplan")
+@post("/workplan")
 async def create_plan(
     request: Request[Any, Any, Any], by: NamedDependency[Principal]
 ) -> Template | Redirect:
-    me = require(request, by)
     data = await form_data(request)
     year = str(data.get("school_year", "")).strip()
-    try:
-        await services.create_plan(convert(data, WorkPlanIn), by=me)
-    except (Invalid, Conflict) as exc:
-        shown = year if year.count("/") == 1 else services.current_school_year()
-        return await _plan_page(
-            request, me, shown, values=data, errors=_refused(request, exc), status_code=422
-        )
-    return redirect(f"/office/workplan?year={year}")
+    shown = year if year.count("/") == 1 else services.current_school_year()
+    return await handle_form(
+        request,
+        lambda data: services.create_plan(convert(data, WorkPlanIn), by=by),
+        data=data,
+        fields=None,
+        done=lambda _done: go_on(request, f"/office/workplan?year={year}"),
+        again=_plan_again(request, by, shown),
+    )
 
 
-@post("/office/workplan/{plan_id:int}/priorities")
+@post("/workplan/{plan_id:int}/priorities")
 async def add_priority(
     request: Request[Any, Any, Any], plan_id: IdPath, by: NamedDependency[Principal]
 ) -> Template | Redirect:
-    me = require(request, by)
-    data = await form_data(request)
     year = _year(request)
-    try:
-        await services.add_priority(plan_id, convert(data, PriorityIn), by=me)
-    except Invalid as exc:
-        return await _plan_page(
-            request, me, year, values=data, errors=_refused(request, exc), status_code=422
-        )
-    flash(request, gettext_for(request)("The priority is added."))
-    return redirect(f"/office/workplan?year={year}")
+    added = gettext_for(request)("The priority is added.")
+    return await handle_form(
+        request,
+        lambda data: services.add_priority(plan_id, convert(data, PriorityIn), by=by),
+        refusals=(Invalid,),
+        fields=None,
+        done=lambda _done: go_on(request, f"/office/workplan?year={year}", added),
+        again=_plan_again(request, by, year),
+    )
 
 
-@post("/office/workplan/{plan_id:int}/milestones")
+@post("/workplan/{plan_id:int}/milestones")
 async def add_milestone(
     request: Request[Any, Any, Any], plan_id: IdPath, by: NamedDependency[Principal]
 ) -> Template | Redirect:
-    me = require(request, by)
-    data = await form_data(request)
     year = _year(request)
-    raw_events = data.get("event_ids") or []
-    values = {
-        **data,
-        "event_ids": [
-            parse_int(e) for e in (raw_events if isinstance(raw_events, list) else [raw_events])
-        ],
-    }
-    try:
-        await services.add_milestone(plan_id, convert(values, MilestoneIn), by=me)
-    except (Invalid, NotFound) as exc:
-        return await _plan_page(
-            request, me, year, values=data, errors=_refused(request, exc), status_code=422
-        )
-    flash(request, gettext_for(request)("The milestone is added."))
-    return redirect(f"/office/workplan?year={year}")
+    added = gettext_for(request)("The milestone is added.")
+
+    async def add(data: dict[str, Any]) -> Any:
+        raw_events = data.get("event_ids") or []
+        values = {
+            **data,
+            "event_ids": [
+                parse_int(e) for e in (raw_events if isinstance(raw_events, list) else [raw_events])
+            ],
+        }
+        return await services.add_milestone(plan_id, convert(values, MilestoneIn), by=by)
+
+    return await handle_form(
+        request,
+        add,
+        refusals=(Invalid, NotFound),
+        fields=None,
+        done=lambda _done: go_on(request, f"/office/workplan?year={year}", added),
+        again=_plan_again(request, by, year),
+    )
 
 
-@post("/office/milestones/{milestone_id:int}/events")
+@post("/milestones/{milestone_id:int}/events")
 async def link_event(
     request: Request[Any, Any, Any], milestone_id: IdPath, by: NamedDependency[Principal]
 ) -> Template | Redirect:
-    me = require(request, by)
-    data = await form_data(request)
     year = _year(request)
-    event_id = parse_int(data.get("event_id"))
-    try:
+
+    async def link(data: dict[str, Any]) -> Any:
+        event_id = parse_int(data.get("event_id"))
         if event_id is None:
             raise Invalid("choose an event", field="event_id")
-        await services.link_event(milestone_id, event_id, by=me)
-    except Invalid as exc:
-        return await _plan_page(
-            request, me, year, values=data, errors=_refused(request, exc), status_code=422
-        )
-    return redirect(f"/office/workplan?year={year}")
+        return await services.link_event(milestone_id, event_id, by=by)
+
+    return await handle_form(
+        request,
+        link,
+        refusals=(Invalid,),
+        fields=None,
+        done=lambda _done: go_on(request, f"/office/workplan?year={year}"),
+        again=_plan_again(request, by, year),
+    )
 
 
-@post("/office/milestones/{milestone_id:int}/delete")
+@post("/milestones/{milestone_id:int}/delete")
 async def delete_milestone(
     request: Request[Any, Any, Any], milestone_id: IdPath, by: NamedDependency[Principal]
 ) -> Redirect:
-    me = require(request, by)
-    await services.delete_milestone(milestone_id, by=me)
+    await services.delete_milestone(milestone_id, by=by)
     return redirect(f"/office/workplan?year={_year(request)}")
 
 
@@ -481,12 +495,11 @@ async def _owners() -> list[Any]:
     return [o for o in await organisations.list_organisations() if o.kind in ("firm", "school")]
 
 
-@get("/office/milestones/{milestone_id:int}/edit")
+@get("/milestones/{milestone_id:int}/edit")
 async def edit_milestone_form(
     request: Request[Any, Any, Any], milestone_id: IdPath, by: NamedDependency[Principal]
 ) -> Template:
-    me = require(request, by)
-    plan = await _plan_holding(me, milestone_id=milestone_id)
+    plan = await _plan_holding(by, milestone_id=milestone_id)
     found = next(ms for ms in plan.milestones if ms.id == milestone_id)
     values = {
         "title": found.title,
@@ -499,42 +512,54 @@ async def edit_milestone_form(
     return _milestone_form(request, plan, milestone_id, await _owners(), values)
 
 
-@post("/office/milestones/{milestone_id:int}/edit")
+@post("/milestones/{milestone_id:int}/edit")
 async def edit_milestone(
     request: Request[Any, Any, Any], milestone_id: IdPath, by: NamedDependency[Principal]
 ) -> Template | Redirect:
-    me = require(request, by)
     _ = gettext_for(request)
-    plan = await _plan_holding(me, milestone_id=milestone_id)
-    data = await form_data(request)
-    try:
+    plan = await _plan_holding(by, milestone_id=milestone_id)
+
+    async def update(data: dict[str, Any]) -> Any:
         if not str(data.get("title", "")).strip():
             raise Invalid("title is required", field="title")
         changes = convert(data, MilestonePatch)
         # An empty choice is a choice here: the network as owner, no priority.
         changes.owner = str(data.get("owner") or "").strip() or None
         changes.priority_id = parse_int(data.get("priority_id"))
-        await services.update_milestone(milestone_id, changes, by=me)
-    except (Invalid, Conflict) as exc:
-        errors = FormErrors()
-        errors.add(exc, _MILESTONE_FIELDS, text=error_text(_, exc))
+        return await services.update_milestone(milestone_id, changes, by=by)
+
+    async def again(refused: Refused) -> Template:
+        owners = await _owners()
         return _milestone_form(
-            request, plan, milestone_id, await _owners(), data, errors, status_code=422
+            request,
+            plan,
+            milestone_id,
+            owners,
+            refused.values,
+            refused.errors,
+            status_code=refused.status_code,
         )
-    flash(request, _("The milestone is saved."))
-    return redirect(f"/office/workplan?year={plan.school_year}")
+
+    return await handle_form(
+        request,
+        update,
+        fields=_MILESTONE_FIELDS,
+        done=lambda _done: go_on(
+            request, f"/office/workplan?year={plan.school_year}", _("The milestone is saved.")
+        ),
+        again=again,
+    )
 
 
-@post("/office/milestones/{milestone_id:int}/events/{event_id:int}/unlink")
+@post("/milestones/{milestone_id:int}/events/{event_id:int}/unlink")
 async def unlink_event(
     request: Request[Any, Any, Any],
     milestone_id: IdPath,
     event_id: IdPath,
     by: NamedDependency[Principal],
 ) -> Redirect:
-    me = require(request, by)
-    plan = await _plan_holding(me, milestone_id=milestone_id)
-    await services.unlink_event(milestone_id, event_id, by=me)
+    plan = await _plan_holding(by, milestone_id=milestone_id)
+    await services.unlink_event(milestone_id, event_id, by=by)
     flash(request, gettext_for(request)("The event no longer counts towards the milestone."))
     return redirect(f"/office/workplan?year={plan.school_year}")
 
@@ -558,44 +583,45 @@ def _priority_form(
     )
 
 
-@get("/office/priorities/{priority_id:int}/edit")
+@get("/priorities/{priority_id:int}/edit")
 async def edit_priority_form(
     request: Request[Any, Any, Any], priority_id: IdPath, by: NamedDependency[Principal]
 ) -> Template:
-    me = require(request, by)
-    plan = await _plan_holding(me, priority_id=priority_id)
+    plan = await _plan_holding(by, priority_id=priority_id)
     found = next(p for p in plan.priorities if p.id == priority_id)
     values = {"title": found.title, "description": found.description}
     return _priority_form(request, plan, priority_id, values)
 
 
-@post("/office/priorities/{priority_id:int}/edit")
+@post("/priorities/{priority_id:int}/edit")
 async def edit_priority(
     request: Request[Any, Any, Any], priority_id: IdPath, by: NamedDependency[Principal]
 ) -> Template | Redirect:
-    me = require(request, by)
     _ = gettext_for(request)
-    plan = await _plan_holding(me, priority_id=priority_id)
-    data = await form_data(request)
-    try:
+    plan = await _plan_holding(by, priority_id=priority_id)
+
+    async def update(data: dict[str, Any]) -> Any:
         if not str(data.get("title", "")).strip():
             raise Invalid("title is required", field="title")
         changes = convert(data, PriorityPatch)
         changes.description = str(data.get("description", ""))
-        await services.update_priority(priority_id, changes, by=me)
-    except (Invalid, Conflict) as exc:
-        errors = FormErrors()
-        errors.add(exc, {"title": "title", "description": "description"}, text=error_text(_, exc))
-        return _priority_form(request, plan, priority_id, data, errors, status_code=422)
-    flash(request, _("The priority is saved."))
-    return redirect(f"/office/workplan?year={plan.school_year}")
+        return await services.update_priority(priority_id, changes, by=by)
+
+    return await handle_form(
+        request,
+        update,
+        fields={"title": "title", "description": "description"},
+        done=lambda _done: go_on(
+            request, f"/office/workplan?year={plan.school_year}", _("The priority is saved.")
+        ),
+        again=lambda r: _priority_form(
+            request, plan, priority_id, r.values, r.errors, status_code=r.status_code
+        ),
+    )
 
 
-HANDLERS = [
-    bilanz,
-    chart,
-    export_report,
-    export_bookings,
+HANDLERS = [bilanz, chart, export_report, export_bookings]
+OFFICE_HANDLERS = [
     edit_plan,
     create_plan,
     add_priority,

@@ -15,14 +15,11 @@ from litestar.response import Redirect, Template
 from outreach.booking import services as booking
 from outreach.errors import Conflict, Invalid
 from outreach.pages.common import (
-    FormErrors,
-    error_text,
-    flash,
     form_data,
     gettext_for,
     page,
-    redirect,
 )
+from outreach.pages.forms import Refused, go_on, handle_form
 from outreach.principal import Principal
 from outreach.web import IdPath
 
@@ -45,26 +42,35 @@ async def respond(
     _ = gettext_for(request)
     data = await form_data(request)
     token = str(data.get("token", ""))
-    try:
+
+    async def answer(data: dict[str, Any]) -> str:
         if data.get("answer") == "cancel":
             await booking.cancel_by_link(booking_id, token, str(data.get("reason", "")).strip())
-            flash(request, _("The booking is cancelled. Thank you for telling us."))
-        elif data.get("answer") == "keep":
+            return _("The booking is cancelled. Thank you for telling us.")
+        if data.get("answer") == "keep":
             await booking.reconfirm_by_link(booking_id, token)
-            flash(request, _("Thank you: you are expected."))
-        else:
-            raise Invalid("choose keep or cancel", field="answer")
-    except (Invalid, Conflict) as exc:
+            return _("Thank you: you are expected.")
+        raise Invalid("choose keep or cancel", field="answer")
+
+    async def again(refused: Refused) -> Template:
         found = await booking.get_booking_by_link(booking_id, token)
         return page(
             request,
             "respond/respond.html",
-            status_code=409,
+            status_code=refused.status_code,
             booking=found,
             token=token,
-            errors=FormErrors({"__top__": error_text(_, exc)}),
+            errors=refused.errors,
         )
-    return redirect(f"/bookings/{booking_id}/respond?token={token}")
+
+    return await handle_form(
+        request,
+        answer,
+        data=data,
+        status_code=409,
+        done=lambda said: go_on(request, f"/bookings/{booking_id}/respond?token={token}", said),
+        again=again,
+    )
 
 
 @get("/bookings/{booking_id:int}/verify")
@@ -82,26 +88,38 @@ async def confirm_address(
     request: Request[Any, Any, Any], booking_id: IdPath, by: NamedDependency[Principal]
 ) -> Template | Redirect:
     _ = gettext_for(request)
-    token = str((await form_data(request)).get("token", ""))
-    try:
-        done = await booking.confirm_address(booking_id, token)
-    except Conflict as exc:
+    data = await form_data(request)
+    token = str(data.get("token", ""))
+
+    def confirmed(done: Any) -> Redirect:
+        if done.status == "confirmed":
+            said = _("Thank you: your address is confirmed and you are registered.")
+        elif done.status == "waitlisted":
+            said = _("Thank you: your address is confirmed; you stay on the waiting list.")
+        else:
+            said = _("Thank you: your address is confirmed; the host will now decide.")
+        return go_on(request, f"/bookings/{booking_id}/verify?token={token}", said)
+
+    async def again(refused: Refused) -> Template:
         found = await booking.get_booking_by_address_link(booking_id, token)
         return page(
             request,
             "respond/verify.html",
-            status_code=409,
+            status_code=refused.status_code,
             booking=found,
             token=token,
-            errors=FormErrors({"__top__": error_text(_, exc)}),
+            errors=refused.errors,
         )
-    if done.status == "confirmed":
-        flash(request, _("Thank you: your address is confirmed and you are registered."))
-    elif done.status == "waitlisted":
-        flash(request, _("Thank you: your address is confirmed; you stay on the waiting list."))
-    else:
-        flash(request, _("Thank you: your address is confirmed; the host will now decide."))
-    return redirect(f"/bookings/{booking_id}/verify?token={token}")
+
+    return await handle_form(
+        request,
+        lambda _data: booking.confirm_address(booking_id, token),
+        data=data,
+        refusals=(Conflict,),
+        status_code=409,
+        done=confirmed,
+        again=again,
+    )
 
 
 HANDLERS = [respond_page, respond, address_page, confirm_address]

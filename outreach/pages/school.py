@@ -1,4 +1,8 @@
-"""Teachers: their school's visits, booking a class visit, cancelling, their feed, seminars."""
+"""Teachers: their school's visits, booking a class visit, cancelling, their feed, seminars.
+
+Mounted under `/school` (see `outreach.pages`), whose guard lets teachers (and the office)
+in; the routes here are relative to it.
+"""
 
 from __future__ import annotations
 
@@ -14,23 +18,18 @@ from outreach.accounts import services as accounts
 from outreach.booking import services as booking
 from outreach.booking.schemas import BookingRequest
 from outreach.config import get_settings
-from outreach.errors import Conflict, Invalid
 from outreach.events import services as events
 from outreach.itineraries import services as itineraries
 from outreach.organisations.services import get_organisation, list_organisations
 from outreach.pages.common import (
     FormErrors,
     convert,
-    error_text,
-    flash,
-    form_data,
     gettext_for,
     page,
     parse_date,
     parse_int,
-    redirect,
-    require,
 )
+from outreach.pages.forms import Refused, go_on, handle_form
 from outreach.pages.public import google_calendar_url, remember_done
 from outreach.principal import Principal
 from outreach.timeutil import LOCAL_TZ, utcnow
@@ -46,18 +45,17 @@ def private_feed_links(token: str) -> dict[str, str]:
     return {"https": url, "webcal": "webcal://" + url.split("://", 1)[1]}
 
 
-@get("/school")
+@get("/")
 async def dashboard(request: Request[Any, Any, Any], by: NamedDependency[Principal]) -> Template:
-    me = require(request, by, "school")
     now = utcnow()
     today = now.astimezone(LOCAL_TZ).date()
-    visits = await booking.list_bookings(by=me)
+    visits = await booking.list_bookings(by=by)
     seminars = await events.list_events(
-        events.EventFilter(kind="teacher_training", status="published", starts_from=now), by=me
+        events.EventFilter(kind="teacher_training", status="published", starts_from=now), by=by
     )
-    school = (await get_organisation(me.org_id)).slug if me.org_id else None
+    school = (await get_organisation(by.org_id)).slug if by.org_id else None
     evenings = (
-        await events.list_events(events.EventFilter(kind="parents_evening", host=school), by=me)
+        await events.list_events(events.EventFilter(kind="parents_evening", host=school), by=by)
         if school
         else []
     )
@@ -70,28 +68,27 @@ async def dashboard(request: Request[Any, Any, Any], by: NamedDependency[Princip
         ),
         seminars=seminars,
         evenings=sorted(evenings, key=lambda e: e.id, reverse=True),
-        class_days=[i for i in await itineraries.list_itineraries(by=me) if i.date >= today],
-        feed=private_feed_links(await accounts.feed_token_for(by=me)),
+        class_days=[i for i in await itineraries.list_itineraries(by=by) if i.date >= today],
+        feed=private_feed_links(await accounts.feed_token_for(by=by)),
         now=now,
     )
 
 
-@post("/school/feed/rotate")
+# Firms rotate their feed here too (their dashboard's form posts to it).
+@post("/feed/rotate", opt={"roles": ("school", "firm")})
 async def rotate_feed(request: Request[Any, Any, Any], by: NamedDependency[Principal]) -> Redirect:
-    me = require(request, by, "school", "firm")
-    await accounts.rotate_feed_token(by=me)
-    flash(request, gettext_for(request)("A new feed address is set; the old one no longer works."))
-    return redirect("/school" if me.role == "school" else "/firm")
+    await accounts.rotate_feed_token(by=by)
+    said = gettext_for(request)("A new feed address is set; the old one no longer works.")
+    return go_on(request, "/school" if by.role == "school" else "/firm", said)
 
 
 def _day_start(day: date) -> datetime:
     return datetime.combine(day, time.min, tzinfo=LOCAL_TZ)
 
 
-@get("/school/book")
+@get("/book")
 async def search(request: Request[Any, Any, Any], by: NamedDependency[Principal]) -> Template:
     """Free slots for a class, with holidays and clashes explained before anything is sent."""
-    me = require(request, by, "school")
     q = request.query_params
     today = datetime.now(LOCAL_TZ).date()
     first = parse_date(q.get("from")) or today
@@ -109,7 +106,7 @@ async def search(request: Request[Any, Any, Any], by: NamedDependency[Principal]
             available=True,
             status="published",
         ),
-        by=me,
+        by=by,
     )
     start, end = _day_start(first), _day_start(last + timedelta(days=1))
     rows = [
@@ -121,7 +118,7 @@ async def search(request: Request[Any, Any, Any], by: NamedDependency[Principal]
     ]
     rows.sort(key=lambda r: r[1].starts_at)
     obstacles = await booking.class_visit_obstacles(
-        [slot.id for _, slot in rows], by=me, class_label=class_label or None, grade=grade
+        [slot.id for _, slot in rows], by=by, class_label=class_label or None, grade=grade
     )
     return page(
         request,
@@ -176,11 +173,11 @@ async def _book_page(
     )
 
 
-@get("/school/book/{slot_id:int}")
+@get("/book/{slot_id:int}")
 async def book_form(
     request: Request[Any, Any, Any], slot_id: IdPath, by: NamedDependency[Principal]
 ) -> Template:
-    return await _book_page(request, require(request, by, "school"), slot_id)
+    return await _book_page(request, by, slot_id)
 
 
 _VISIT_FIELDS = {
@@ -189,61 +186,71 @@ _VISIT_FIELDS = {
 } | {"notes": "notes", "slot": "__top__", "booking": "__top__"}
 
 
-@post("/school/book/{slot_id:int}")
+@post("/book/{slot_id:int}")
 async def book(
     request: Request[Any, Any, Any], slot_id: IdPath, by: NamedDependency[Principal]
 ) -> Template | Redirect:
-    me = require(request, by, "school")
-    _ = gettext_for(request)
-    data = await form_data(request)
-    errors = FormErrors()
-    try:
+    async def place(data: dict[str, Any]) -> Any:
         req = convert(
             {
                 **{k: data.get(k) for k in ("class_label", "grade", "pupils", "adults")},
                 "adults": data.get("adults") or "0",
                 "contact_name": data.get("contact_name"),
-                "contact_email": data.get("contact_email") or me.email,
+                "contact_email": data.get("contact_email") or by.email,
                 "notes": data.get("notes", ""),
                 "language": request.state.get("locale"),
             },
             BookingRequest,
         )
-        placed = await booking.place_booking(slot_id, req, by=me, key=data.get("key") or None)
-    except (Invalid, Conflict) as exc:
-        errors.add(exc, _VISIT_FIELDS, text=error_text(_, exc))
-        return await _book_page(request, me, slot_id, values=data, errors=errors, status_code=422)
-    remember_done(request, placed.booking)
-    return redirect("/confirmation")
+        return await booking.place_booking(slot_id, req, by=by, key=data.get("key") or None)
+
+    def placed(done: Any) -> Redirect:
+        remember_done(request, done.booking)
+        return go_on(request, "/confirmation")
+
+    return await handle_form(
+        request,
+        place,
+        fields=_VISIT_FIELDS,
+        done=placed,
+        again=lambda r: _book_page(
+            request, by, slot_id, values=r.values, errors=r.errors, status_code=r.status_code
+        ),
+    )
 
 
-@get("/school/bookings/{booking_id:int}/cancel")
+@get("/bookings/{booking_id:int}/cancel")
 async def cancel_form(
     request: Request[Any, Any, Any], booking_id: IdPath, by: NamedDependency[Principal]
 ) -> Template:
-    me = require(request, by, "school")
-    return page(request, "school/cancel.html", booking=await booking.get_booking(booking_id, by=me))
+    return page(request, "school/cancel.html", booking=await booking.get_booking(booking_id, by=by))
 
 
-@post("/school/bookings/{booking_id:int}/cancel")
+@post("/bookings/{booking_id:int}/cancel")
 async def cancel(
     request: Request[Any, Any, Any], booking_id: IdPath, by: NamedDependency[Principal]
 ) -> Template | Redirect:
-    me = require(request, by, "school")
     _ = gettext_for(request)
-    data = await form_data(request)
-    try:
-        await booking.cancel_booking(booking_id, str(data.get("reason", "")).strip(), by=me)
-    except (Invalid, Conflict) as exc:
+
+    async def again(refused: Refused) -> Template:
+        found = await booking.get_booking(booking_id, by=by)
         return page(
             request,
             "school/cancel.html",
-            status_code=409,
-            booking=await booking.get_booking(booking_id, by=me),
-            errors=FormErrors({"__top__": error_text(_, exc)}),
+            status_code=refused.status_code,
+            booking=found,
+            errors=refused.errors,
         )
-    flash(request, _("The visit is cancelled. The host has been told."))
-    return redirect("/school")
+
+    return await handle_form(
+        request,
+        lambda data: booking.cancel_booking(booking_id, str(data.get("reason", "")).strip(), by=by),
+        status_code=409,
+        done=lambda _done: go_on(
+            request, "/school", _("The visit is cancelled. The host has been told.")
+        ),
+        again=again,
+    )
 
 
 HANDLERS = [dashboard, rotate_feed, search, book_form, book, cancel_form, cancel]
