@@ -18,7 +18,7 @@ from outreach.booking.tables import Booking
 from outreach.errors import Conflict, Forbidden, Invalid, NotFound
 from outreach.events.tables import Slot
 from outreach.links import view_token
-from outreach.notifications import services as outbox
+from outreach.outbox import services as outbox
 from outreach.outbox.tables import Notification
 from outreach.principal import ANONYMOUS
 from outreach.timeutil import utcnow

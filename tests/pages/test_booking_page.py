@@ -22,7 +22,8 @@ from outreach.booking.tables import Booking
 from outreach.config import Settings, set_settings
 from outreach.events.tables import Slot
 from outreach.links import view_token
-from outreach.notifications import services as outbox
+from outreach.notifications import services as delivery
+from outreach.outbox import services as outbox
 from outreach.outbox.tables import Notification
 from outreach.principal import ANONYMOUS
 from outreach.timeutil import utcnow
@@ -237,7 +238,7 @@ async def test_the_registrants_mails_carry_the_signed_link_and_the_hosts_the_pla
     token = view_token(mail_settings, placed.id)
     ids = [r["id"] for r in await Notification.select(Notification.id).order_by(Notification.id)]
     for note_id in ids:
-        await outbox.deliver(note_id)
+        await delivery.deliver(note_id)
     mails = read_eml_dir(mail_settings.mail_dir)
     assert mails
     signed = f"{mail_settings.base_url}/bookings/{placed.id}?token={token}"

@@ -37,17 +37,13 @@ from outreach.booking.tables import Booking
 from outreach.config import get_settings, set_settings
 from outreach.demo import ADMIN_EMAIL, DEMO_PASSWORD, load_demo
 from outreach.events.tables import Slot
-from outreach.notifications import services as outbox
+from outreach.notifications import services as delivery
 from outreach.notifications.mail import build_message
 from outreach.notifications.presenter_mail import presenter_message
-from outreach.notifications.schemas import (
-    CANCEL_KINDS,
-    KINDS,
-    PRESENTER_KINDS,
-    REQUEST_KINDS,
-    ClaimedNotification,
-)
+from outreach.notifications.schemas import CANCEL_KINDS, REQUEST_KINDS
 from outreach.organisations.tables import Organisation
+from outreach.outbox import services as outbox
+from outreach.outbox.schemas import KINDS, PRESENTER_KINDS, ClaimedNotification
 from outreach.presenters import services as presenters
 from outreach.presenters.schemas import InviteIn
 from outreach.presenters.tables import PresenterInvitation
@@ -151,7 +147,7 @@ def _mail_links(message: EmailMessage) -> list[str]:
 
 
 async def _booking_mails(booking_id: int) -> list[EmailMessage]:
-    ctx = await outbox._load_context(booking_id)
+    ctx = await delivery._load_context(booking_id)
     assert ctx is not None
     verify_by = (utcnow() + timedelta(hours=2)).isoformat()
     payload = {
