@@ -93,7 +93,11 @@ Work = Callable[[dict[str, Any], str | None], Awaitable[Any]]
 
 
 async def _act(
-    request: Request[Any, Any, Any], booking_id: int, by: Principal, work: Work, done: str
+    request: Request[Any, Any, Any],
+    booking_id: int,
+    by: Principal,
+    work: Work,
+    done: str | Callable[[], str],
 ) -> Template | Redirect:
     """One form of the page: the service acts and we come back, or the page says why not."""
     remember(request, by)
@@ -105,7 +109,7 @@ async def _act(
         return _link_invalid(request)
     except (Invalid, Conflict) as exc:
         return await _again(request, booking_id, by, token, exc, data)
-    flash(request, done)
+    flash(request, done() if callable(done) else done)
     return redirect(_here(booking_id, token))
 
 
@@ -117,13 +121,20 @@ def _reason(data: dict[str, Any]) -> str:
 async def cancel(
     request: Request[Any, Any, Any], booking_id: IdPath, by: NamedDependency[Principal]
 ) -> Template | Redirect:
+    told = ["host"]
+
     async def work(data: dict[str, Any], token: str | None) -> Any:
         if token is not None:
             return await manage.cancel_by_view_link(booking_id, token, _reason(data))
-        return await booking.cancel_booking(booking_id, _reason(data), by=by)
+        out, told[0] = await manage.cancel_signed_in(booking_id, _reason(data), by=by)
+        return out
 
-    done = gettext_for(request)("The booking is cancelled. The host has been told.")
-    return await _act(request, booking_id, by, work, done)
+    _ = gettext_for(request)
+    done = {
+        "host": _("The booking is cancelled. The host has been told."),
+        "booker": _("The booking is cancelled. The booker has been told."),
+    }
+    return await _act(request, booking_id, by, work, lambda: done[told[0]])
 
 
 _PERSONS_FIELDS = {"persons": "persons", "pupils": "pupils", "adults": "adults"}

@@ -9,7 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from outreach.booking import manage
 from outreach.booking import services as booking
+from outreach.booking.schemas import PersonsIn
+from outreach.itineraries import services as itineraries
 from outreach.notifications import services as notifications
 from outreach.outbox import services as outbox
 from outreach.outbox.tables import Notification
@@ -179,3 +182,31 @@ async def test_a_confirmation_waits_while_the_days_mail_is_being_sent(net, mail_
     (mail,) = teacher_mails(mail_dir, set())
     (inline,), _attached = invitation_parts(mail)
     assert len(vevents(inline)) == 3
+
+
+async def test_one_visit_of_a_day_changes_its_persons_and_only_its_host_is_told(
+    net, mail_dir: Path
+):
+    """Allowed on purpose: a group may split (half the class at one firm) or a pupil
+    falls ill before one visit; each host needs its own real number. The engine keeps
+    the places exact; the other visits and the day's plan stay as they are."""
+    slots = await three_firm_day(net)
+    it = await book_day(net, slots)
+    await deliver_all()
+    seen: set[str] = set()
+    teacher_mails(mail_dir, seen)
+    kaden = it.visits[1].booking_id
+    await manage.change_persons(kaden, PersonsIn(pupils=20), by=net.world.school_a)
+    N = Notification
+    rows = await N.select(N.kind, N.recipient, N.booking).where(
+        N.kind.is_in(["booking.changed", "host.booking_changed"])
+    )
+    assert sorted((r["kind"], r["recipient"], r["booking"]) for r in rows) == [
+        ("booking.changed", TEACHER, kaden),
+        ("host.booking_changed", "kontakt@kaden.example", kaden),
+    ]
+    await deliver_all()
+    (changed,) = teacher_mails(mail_dir, seen)
+    assert "bisher 26, jetzt 22" in text_of(changed)
+    visits = (await itineraries.get_itinerary(it.id, by=net.world.school_a)).visits
+    assert [v.status for v in visits] == ["confirmed"] * 3
