@@ -33,6 +33,7 @@ from outreach.itineraries.services import ItineraryNotice
 from outreach.notifications.schemas import MailContext
 from outreach.outbox import services as outbox
 from outreach.outbox.schemas import ClaimedNotification
+from outreach.outbox.services import SKIPPED_PREFIX
 from outreach.outbox.tables import Notification
 
 __all__ = [
@@ -50,6 +51,8 @@ DAY_KIND = "itinerary.confirmed"
 INVITED_MARK = "_invited"
 # How long a visit's confirmation waits while the day's mail is being sent.
 WAIT = timedelta(seconds=30)
+# Why a visit's confirmation was not mailed: the day still waits for a host's answer.
+WAITING = "told in the class day's mail, once every firm has answered"
 
 N = Notification
 
@@ -81,7 +84,7 @@ async def fold_confirmation(
             return Fold(skip="told in the class day's mail, queued")
         return Fold(send=True)  # the day was told before this visit was confirmed
     if _waiting(day):
-        return Fold(skip="told in the class day's mail, once every firm has answered")
+        return Fold(skip=WAITING)
     await _queue(note, ctx, day)
     return Fold(skip="told in the class day's mail")
 
@@ -93,9 +96,17 @@ async def queue_when_answered(
     awaited and some visit is confirmed, the day's mail goes now."""
     if _waiting(day) or ctx.booking_status == "pending":
         return
-    if not any(v.status == "confirmed" for v in day.other_visits):
+    confirmed = [v.booking_id for v in day.other_visits if v.status == "confirmed"]
+    if not confirmed or await _day_row(day.itinerary_id) is not None:
         return
-    if await _day_row(day.itinerary_id) is None:
+    # Only when a confirmation waits for it (not for a day whose visits were told one by
+    # one before this mail existed).
+    held = await N.exists().where(
+        N.booking.is_in(confirmed)
+        & (N.kind == "booking.confirmed")
+        & (N.last_error == SKIPPED_PREFIX + WAITING)
+    )
+    if held:
         await _queue(note, ctx, day)
 
 
