@@ -15,5 +15,5 @@ _EMAIL = re.compile(r"^[^@\s<>,;\"\r\n]+@[^@\s<>,;\"\r\n]+\.[^@\s<>,;\"\r\n]+$")
 def normalise_email(email: str, *, field: str = "email") -> str:
     email = email.strip().lower()
     if len(email) > 254 or not _EMAIL.match(email):
-        raise Invalid(f"{field} is not a valid e-mail address", field=field)
+        raise Invalid.because("invalid_email", field=field)
     return email

@@ -105,6 +105,26 @@ TEXTS: dict[str, str] = {
     "exists": N_("There is a work plan for %(school_year)s already."),
     # Form input a page could not read.
     "format": N_("Please check this value."),
+    # Values a service does not know or that do not go together. The field names which
+    # value (kind, role, language, pupils): the sentence does not repeat the API's code.
+    "not_one_of": N_("Please choose one of: %(choices)s."),
+    "unknown_firm": N_("There is no member firm %(slug)s."),
+    "unknown_organisation": N_("There is no firm or school %(slug)s."),
+    "not_for_registration": N_("This value does not belong to a registration."),
+    "not_for_class_visit": N_("This value does not belong to a class visit."),
+    "required_for_class_visit": N_("This value is required for a class visit."),
+    "invalid_email": N_("This is not a valid e-mail address."),
+    "needs_offset": N_("The time must include a time zone offset, e.g. +01:00."),
+    "local_time_format": N_("The time must look like 09:30."),
+    # The class day planner: the way between two visits.
+    "walk_too_long": N_(
+        "On foot, the way from %(origin)s to %(destination)s takes %(minutes)s minutes"
+        " (buffer included), but there are only %(gap)s minutes between the visits."
+    ),
+    "bus_too_long": N_(
+        "By bus, the way from %(origin)s to %(destination)s takes %(minutes)s minutes"
+        " (buffer included), but there are only %(gap)s minutes between the visits."
+    ),
 }
 
 

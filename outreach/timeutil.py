@@ -19,7 +19,7 @@ def utcnow() -> datetime:
 def as_utc(moment: datetime, *, field: str = "time") -> datetime:
     """An aware instant in UTC; a naive one is refused, since its meaning is unknown."""
     if moment.tzinfo is None or moment.utcoffset() is None:
-        raise Invalid(f"{field} must include a time zone offset, e.g. +01:00", field=field)
+        raise Invalid.because("needs_offset", field=field)
     return moment.astimezone(UTC)
 
 

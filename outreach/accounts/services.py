@@ -73,7 +73,7 @@ class NewUser:
 async def _organisation_for(role: str, org_slug: str | None) -> int | None:
     """The organisation a user of `role` belongs to: a firm's or a school's own kind."""
     if role not in ROLES:
-        raise Invalid(f"role must be one of {', '.join(ROLES)}", field="role")
+        raise Invalid.because("not_one_of", field="role", choices=tuple(ROLES))
     if role in _ROLE_ORG_KIND:
         if not org_slug:
             raise Invalid.because("needs_organisation", field="org", role=role)
@@ -94,7 +94,7 @@ async def create_user(
         raise Forbidden("only the network office creates users")
     email = normalise_email(data.email)
     if data.language not in LANGUAGES:
-        raise Invalid(f"language must be one of {', '.join(LANGUAGES)}", field="language")
+        raise Invalid.because("not_one_of", field="language", choices=tuple(LANGUAGES))
     org_id = await _organisation_for(data.role, data.org_slug)
     if data.password is not None and len(data.password) < 10:
         raise Invalid.because("password_too_short", field="password", min=MIN_PASSWORD)
@@ -422,7 +422,7 @@ async def update_user(user_id: int, data: UserChange, *, by: Principal) -> User:
     """Change a person's name, role, organisation and mail language."""
     _office_only(by)
     if data.language not in LANGUAGES:
-        raise Invalid(f"language must be one of {', '.join(LANGUAGES)}", field="language")
+        raise Invalid.because("not_one_of", field="language", choices=tuple(LANGUAGES))
     if len(data.name) > 200:
         raise Invalid("name must be at most 200 characters", field="name")
     org_id = await _organisation_for(data.role, data.org_slug)

@@ -39,6 +39,7 @@ __all__ = [
     "NotEnoughPlaces",
     "booking_page",
     "cancel_by_view_link",
+    "cancel_signed_in",
     "change_persons",
 ]
 
@@ -129,7 +130,8 @@ async def booking_page(
         free=max(0, slot.capacity - slot.held),
         min_party=slot.min_party,
         max_party=min(slot.max_party or slot.capacity, slot.capacity),
-        may_cancel=reader == "booker" and open_now,
+        # Hosts and the office decline what waits for an answer and cancel what is confirmed.
+        may_cancel=open_now and (reader == "booker" or booking.status == "confirmed"),
         may_change=reader in ("booker", "office") and open_now,
         may_confirm=reader != "booker"
         and booking.status == "pending"
@@ -200,6 +202,16 @@ async def cancel_by_view_link(
     return out
 
 
+async def cancel_signed_in(
+    booking_id: int, reason: str, *, by: Principal, now: datetime | None = None
+) -> tuple[BookingOut, str]:
+    """Cancel from the page by its booker, its host or the office (the engine's rule and
+    mails); also who was told of it: "host" when the booker cancelled, else "booker"."""
+    out = await engine.cancel_booking(booking_id, reason, by=by, now=now)
+    row = await Booking.objects().where(Booking.id == booking_id).first()
+    return out, "host" if engine._is_booker(row, by) else "booker"
+
+
 async def change_persons(
     booking_id: int,
     change: PersonsIn,
@@ -246,7 +258,7 @@ def _counts(booking: Booking, change: PersonsIn) -> tuple[dict[str, int], str]:
         return {"pupils": pupils, "adults": adults, "persons": pupils + adults}, "pupils"
     for name in ("pupils", "adults"):
         if getattr(change, name) is not None:
-            raise Invalid(f"{name} does not belong to a registration", field=name)
+            raise Invalid.because("not_for_registration", field=name)
     if change.persons is None:
         raise Invalid("persons is required", field="persons")
     return {"persons": change.persons}, "persons"

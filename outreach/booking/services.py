@@ -331,10 +331,10 @@ def _refuse(facts: SlotFacts, party: Party, now: datetime) -> None:
         raise found.error()
 
 
-def _reject_foreign_fields(req: BookingRequest, names: tuple[str, ...], what: str) -> None:
+def _reject_foreign_fields(req: BookingRequest, names: tuple[str, ...], reason: str) -> None:
     for name in names:
         if getattr(req, name) is not None:
-            raise Invalid(f"{name} does not belong to {what}", field=name)
+            raise Invalid.because(reason, field=name)
 
 
 async def _class_visit_fields(req: BookingRequest, by: Principal, event: Event) -> dict[str, Any]:
@@ -347,10 +347,10 @@ async def _class_visit_fields(req: BookingRequest, by: Principal, event: Event) 
             "this event takes registrations, not class visits: send name, email and persons",
             field="class_label",
         )
-    _reject_foreign_fields(req, ("name", "email", "persons"), "a class visit")
+    _reject_foreign_fields(req, ("name", "email", "persons"), "not_for_class_visit")
     for name in ("class_label", "grade", "pupils", "adults"):
         if getattr(req, name) is None:
-            raise Invalid(f"{name} is required for a class visit", field=name)
+            raise Invalid.because("required_for_class_visit", field=name)
     label = " ".join(req.class_label.split())  # type: ignore[union-attr]
     if not label:
         raise Invalid("class_label must not be blank", field="class_label")
@@ -382,7 +382,7 @@ def _registration_fields(req: BookingRequest, by: Principal, event: Event) -> di
         if not by.is_member:
             raise Unauthorised("sign in as a teacher to register for a seminar")
         raise Forbidden("seminars are for teachers of the network's schools")
-    _reject_foreign_fields(req, ("contact_name", "contact_email"), "a registration")
+    _reject_foreign_fields(req, ("contact_name", "contact_email"), "not_for_registration")
     name = " ".join((req.name or "").split())
     if not name:
         raise Invalid("name is required", field="name")

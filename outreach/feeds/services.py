@@ -109,7 +109,7 @@ class PublicFilter:
 
     def validate(self) -> None:
         if self.kind is not None and self.kind not in EVENT_KINDS:
-            raise Invalid(f"kind must be one of {', '.join(EVENT_KINDS)}", field="kind")
+            raise Invalid.because("not_one_of", field="kind", choices=tuple(EVENT_KINDS))
         if self.grade is not None and not 1 <= self.grade <= 13:
             raise Invalid("grade must be between 1 and 13", field="grade")
         if self.host is not None and not (0 < len(self.host) <= 64):

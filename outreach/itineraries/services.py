@@ -323,7 +323,7 @@ def _time(value: str, field: str) -> dt.time:
     try:
         return dt.time.fromisoformat(value)
     except ValueError:
-        raise Invalid(f"{field} must be a local time HH:MM", field=field) from None
+        raise Invalid.because("local_time_format", field=field) from None
 
 
 def _query(req: PlanRequest, by: Principal) -> _Query:
@@ -937,7 +937,7 @@ async def _check_firms(firms: Iterable[str]) -> None:
     known = await _firm_names(wanted)
     for slug in wanted:
         if slug not in known:
-            raise Invalid(f"no firm with slug {slug!r}", field="firms")
+            raise Invalid.because("unknown_firm", field="firms", slug=slug)
 
 
 def _check_chain(infos: list[_SlotInfo], mode: str) -> None:
@@ -954,11 +954,13 @@ def _check_chain(infos: list[_SlotInfo], mode: str) -> None:
         km = planner.haversine_km(a.lat, a.lon, b.lat, b.lon)
         need = planner.travel_minutes(km, rules)
         if b.starts_at < a.ends_at + dt.timedelta(minutes=need):
-            raise Invalid(
-                f"from {a.host_name} to {b.host_name} takes {need} minutes"
-                f" {'on foot' if mode == 'foot' else 'by bus'} (buffer included), but there"
-                f" are {max(0, int((b.starts_at - a.ends_at).total_seconds() // 60))}",
+            raise Invalid.because(
+                "walk_too_long" if mode == "foot" else "bus_too_long",
                 field="slot_ids",
+                origin=a.host_name,
+                destination=b.host_name,
+                minutes=need,
+                gap=max(0, int((b.starts_at - a.ends_at).total_seconds() // 60)),
             )
 
 

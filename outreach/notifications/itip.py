@@ -6,6 +6,7 @@ REQUEST, moves it on a later REQUEST with a higher SEQUENCE and removes it on CA
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -15,7 +16,7 @@ from icalendar import Calendar, Event, vCalAddress
 from outreach.calendar.ical import VEventSpec, berlin_vtimezone, build_vevent, one_line
 from outreach.notifications.schemas import ItipMethod
 
-__all__ = ["PRODID", "Invitation", "booking_uid", "render_itip"]
+__all__ = ["PRODID", "Invitation", "booking_uid", "render_itip", "render_itip_many"]
 
 PRODID = "-//Glashuette outreach//notifications//DE"
 
@@ -45,13 +46,27 @@ def booking_uid(booking_id: int, host: str) -> str:
 
 
 def render_itip(invitation: Invitation) -> str:
+    return render_itip_many([invitation])
+
+
+def render_itip_many(invitations: Sequence[Invitation]) -> str:
+    """One iTIP object for several visits: one VEVENT each, with their own UIDs.
+
+    RFC 6047 section 4.4 allows several components of one METHOD in one object;
+    Apple Calendar and Thunderbird take them all, Outlook and Gmail only the first
+    (the class day's mail therefore attaches each visit on its own as well).
+    """
+    methods = {inv.method for inv in invitations}
+    if len(methods) != 1:
+        raise ValueError("one iTIP object carries one METHOD")
     calendar = Calendar()
     calendar.add("prodid", PRODID)
     calendar.add("version", "2.0")
     calendar.add("calscale", "GREGORIAN")
-    calendar.add("method", invitation.method)
+    calendar.add("method", methods.pop())
     calendar.add_component(berlin_vtimezone())
-    calendar.add_component(_vevent(invitation))
+    for invitation in invitations:
+        calendar.add_component(_vevent(invitation))
     return calendar.to_ical().decode("utf-8")
 
 

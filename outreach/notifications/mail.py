@@ -8,7 +8,8 @@ Templates live in `templates/notifications/<kind>.{subject.txt,txt,html}` and ex
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime
+from collections.abc import Sequence
+from datetime import date, datetime
 from email import policy
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -22,7 +23,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 
 from outreach import links
 from outreach.languages import language_of
-from outreach.notifications.itip import Invitation, booking_uid, render_itip
+from outreach.notifications.itip import Invitation, booking_uid, render_itip, render_itip_many
 from outreach.notifications.schemas import ItipMethod, MailContext
 from outreach.notifications.texts import translator
 from outreach.notifications.transports import PermanentDeliveryError
@@ -32,7 +33,7 @@ from outreach.timeutil import LOCAL_TZ, as_utc, local
 if TYPE_CHECKING:
     from outreach.config import Settings
 
-__all__ = ["TEMPLATE_DIR", "build_message", "format_when", "message_id"]
+__all__ = ["TEMPLATE_DIR", "build_day_message", "build_message", "format_when", "message_id"]
 
 TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "templates"
 # CRLF line ends as on the wire; header values are RFC 2047-encoded when not ASCII.
@@ -61,6 +62,116 @@ def build_message(
     # After the body: set_content() drops every Content-* header set before it.
     _set_headers(message, note, ctx, settings, subject=subject, now=now)
     return message
+
+
+def build_day_message(
+    note: ClaimedNotification,
+    visits: Sequence[MailContext],
+    *,
+    day: date,
+    class_label: str,
+    itinerary_url: str,
+    settings: Settings,
+    now: datetime,
+) -> tuple[EmailMessage, list[int]]:
+    """The one mail of a class's day (`itinerary.confirmed`) and the bookings it invites.
+
+    Lists every visit of the day with its status; the confirmed ones, still to come,
+    travel as one iTIP REQUEST with a VEVENT each (same UIDs and SEQUENCE as the
+    visit's own mails, so a later change or cancellation of one visit updates it), and
+    each again as an attached .ics of its own for Outlook and Gmail, which read only
+    the first VEVENT of an invitation.
+    """
+    lang = language_of(note.language)
+    _ = translator(lang)
+    invited = [
+        v
+        for v in visits
+        if v.booking_status == "confirmed"
+        and not (v.slot_cancelled or v.event_status == "cancelled")
+        and now < v.slot_ends_at
+    ]
+    first = visits[0]
+    rows = [
+        {
+            "host_name": v.host_name,
+            "event_title": v.event_title,
+            "time": _time_range(v.slot_starts_at, v.slot_ends_at, lang),
+            "where": v.location,
+            "status": _(_VISIT_STATUS.get(v.booking_status, v.booking_status)),
+            "reason": v.booking_reason if v.booking_status in ("declined", "cancelled") else "",
+            "booking_url": links.signed_booking_url(settings, v.booking_id),
+        }
+        for v in visits
+    ]
+    values: dict[str, Any] = {
+        "_": _,
+        "lang": lang,
+        "kind": note.kind,
+        "method": "REQUEST",
+        "has_invitation": bool(invited),
+        "recipient_name": first.contact_name
+        if note.recipient.lower() == first.contact_email.lower()
+        else "",
+        "class_label": class_label,
+        "school_name": first.school_name,
+        "day": format_date(day, format="full", locale=lang),
+        "date_short": format_date(day, format="medium", locale=lang),
+        "visits": rows,
+        "invited_count": len(invited),
+        "itinerary_url": itinerary_url,
+    }
+    subject = one_line(_render(f"notifications/{note.kind}.subject.txt", values))
+    values["subject"] = subject
+    message = EmailMessage(policy=_POLICY)
+    message.set_content(_render(f"notifications/{note.kind}.txt", values))
+    message.add_alternative(_render(f"notifications/{note.kind}.html", values), subtype="html")
+    invitations = [_invitation(note, v, settings, "REQUEST") for v in invited]
+    if invitations:
+        ical = render_itip_many(invitations)
+        message.add_alternative(
+            ical, subtype="calendar", params={"method": "REQUEST"}, cte="base64"
+        )
+        for n, (visit, invitation) in enumerate(zip(invited, invitations, strict=True), start=1):
+            message.add_attachment(
+                render_itip(invitation),
+                subtype="calendar",
+                params={"method": "REQUEST"},
+                cte="base64",
+                filename=f"{n}-{_file_part(visit.host_name)}.ics",
+            )
+    host = links.mail_host(settings)
+    message["Subject"] = subject
+    message["From"] = one_line(settings.mail_from)
+    message["To"] = _address(note.recipient, values["recipient_name"])
+    message["Date"] = format_datetime(as_utc(now))
+    message["Message-ID"] = message_id(note, settings)
+    message["References"] = " ".join(f"<booking-{v.booking_id}@{host}>" for v in visits)
+    message["Content-Language"] = lang
+    message["Auto-Submitted"] = "auto-generated"
+    return message, [v.booking_id for v in invited]
+
+
+# The statuses of a visit as the day's mail names them (translated in texts.py).
+_VISIT_STATUS = {
+    "confirmed": "bestätigt",
+    "pending": "wartet auf Antwort der Firma",
+    "declined": "abgelehnt",
+    "cancelled": "storniert",
+    "waitlisted": "Warteliste",
+}
+
+
+def _time_range(start: datetime, end: datetime, lang: str) -> str:
+    begins = format_time(local(start), format="short", tzinfo=LOCAL_TZ, locale=lang)
+    ends = format_time(local(end), format="short", tzinfo=LOCAL_TZ, locale=lang)
+    return f"{begins}{_EN_DASH}{ends}"
+
+
+def _file_part(name: str) -> str:
+    """A file name's part from a firm's name: letters and digits, dashes between."""
+    words = "".join(c if c.isalnum() else " " for c in name.lower()).split()
+    return "-".join(words)[:40] or "besuch"
 
 
 def message_id(note: ClaimedNotification, settings: Settings) -> str:

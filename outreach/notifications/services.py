@@ -36,12 +36,17 @@ from outreach import config
 from outreach.booking.tables import HOLDING_STATUSES, Booking
 from outreach.config import Settings
 from outreach.itineraries.services import itinerary_for_booking
-from outreach.notifications import mail, transports
+from outreach.notifications import class_day, mail, transports
 from outreach.notifications.presenter_mail import presenter_message
 from outreach.notifications.schemas import CANCEL_KINDS, REQUEST_KINDS, ItipMethod, MailContext
 from outreach.observability import NOTIFICATION_DELIVERIES
 from outreach.outbox import services as outbox
-from outreach.outbox.schemas import PRESENTER_KINDS, ClaimedNotification, DeliveryOutcome
+from outreach.outbox.schemas import (
+    DAY_KINDS,
+    PRESENTER_KINDS,
+    ClaimedNotification,
+    DeliveryOutcome,
+)
 from outreach.outbox.services import SKIPPED_PREFIX
 from outreach.outbox.tables import Notification
 from outreach.timeutil import as_utc, utcnow
@@ -63,6 +68,8 @@ class Built:
     skip: str = ""
     # Recorded in the row's payload once the mail went out.
     sent_payload: Mapping[str, Any] | None = None
+    # No mail yet: ask again at this instant (the class day's mail is being sent).
+    retry_at: datetime | None = None
 
 
 Builder = Callable[[ClaimedNotification, datetime, Settings], Awaitable[Built]]
@@ -80,6 +87,11 @@ async def deliver(notification_id: int, now: datetime | None = None) -> Delivery
     settings = config.get_settings()
     try:
         built = await _builder(note.kind)(note, now, settings)
+        if built.message is None and built.retry_at is not None:
+            await outbox.postpone(note, built.retry_at, built.skip)
+            log.info("notification %s (%s) waits: %s", note.id, note.kind, built.skip)
+            NOTIFICATION_DELIVERIES.labels("retry").inc()
+            return "retry"
         if built.message is None:
             await outbox.finish(note, now, note_text=SKIPPED_PREFIX + built.skip)
             log.info("notification %s (%s) skipped: %s", note.id, note.kind, built.skip)
@@ -101,8 +113,12 @@ async def deliver(notification_id: int, now: datetime | None = None) -> Delivery
 def _builder(kind: str) -> Builder:
     if kind in PRESENTER_KINDS:
         return _presenter_mail
+    if kind in DAY_KINDS:
+        return _class_day_mail
     if kind in ITINERARY_KINDS:
         return _itinerary_mail
+    if kind == "booking.confirmed":
+        return _confirmation_mail
     return _booking_mail
 
 
@@ -112,6 +128,45 @@ async def _booking_mail(note: ClaimedNotification, now: datetime, settings: Sett
 
 async def _itinerary_mail(note: ClaimedNotification, now: datetime, settings: Settings) -> Built:
     return await _mail_about_booking(note, now, settings, with_itinerary=True)
+
+
+async def _confirmation_mail(note: ClaimedNotification, now: datetime, settings: Settings) -> Built:
+    """A visit's confirmation: folded into its class day's mail when it is part of one."""
+    ctx = await _load_context(note.booking_id)
+    if ctx is not None and _skip_reason(note, ctx, now) is None:
+        day = await itinerary_for_booking(ctx.booking_id)
+        if day is not None and note.recipient.lower() == ctx.contact_email.lower():
+            fold = await class_day.fold_confirmation(note, ctx, day, now)
+            if not fold.send:
+                return Built(None, fold.skip, retry_at=fold.retry_at)
+    return await _mail_about_booking(note, now, settings, with_itinerary=False)
+
+
+async def _class_day_mail(note: ClaimedNotification, now: datetime, settings: Settings) -> Built:
+    """`itinerary.confirmed`: every visit of the class's day, one invitation each."""
+    first = await _load_context(note.booking_id)
+    if first is None or first.anonymised:
+        return Built(None, "the bookings of the day are gone or anonymised")
+    day = await itinerary_for_booking(first.booking_id)
+    if day is None:
+        return Built(None, "the class day no longer exists")
+    visits = [first]
+    for other in day.other_visits:
+        if (ctx := await _load_context(other.booking_id)) is not None:
+            visits.append(ctx)
+    visits.sort(key=lambda v: (v.slot_starts_at, v.booking_id))
+    message, invited = mail.build_day_message(
+        note,
+        visits,
+        day=day.day,
+        class_label=day.class_label,
+        itinerary_url=day.itinerary_url,
+        settings=settings,
+        now=now,
+    )
+    if not invited:
+        return Built(None, "no visit of the day is confirmed and still to come")
+    return Built(message, sent_payload={ITIP_MARK: "REQUEST", class_day.INVITED_MARK: invited})
 
 
 async def _presenter_mail(note: ClaimedNotification, now: datetime, settings: Settings) -> Built:
@@ -132,6 +187,9 @@ async def _mail_about_booking(
         ctx = dataclasses.replace(ctx, itinerary=await itinerary_for_booking(ctx.booking_id))
     method = await _itip_method(note, ctx)
     message = mail.build_message(note, ctx, settings, method=method, now=now)
+    if ctx.itinerary is not None and note.recipient.lower() == ctx.contact_email.lower():
+        # The last answer the day waited for: its confirmations go out now, in one mail.
+        await class_day.queue_when_answered(note, ctx, ctx.itinerary)
     return Built(message, sent_payload={ITIP_MARK: method} if method else None)
 
 
@@ -333,13 +391,18 @@ async def _itip_method(note: ClaimedNotification, ctx: MailContext) -> ItipMetho
     if note.kind in REQUEST_KINDS:
         # A pending booking is not in anyone's calendar yet; it is invited once confirmed.
         return "REQUEST" if ctx.booking_status == "confirmed" else None
-    if note.kind in CANCEL_KINDS and await _invitation_sent(ctx.booking_id):
+    if note.kind in CANCEL_KINDS and await _invitation_sent(ctx):
         return "CANCEL"
     return None
 
 
-async def _invitation_sent(booking_id: int) -> bool:
+async def _invitation_sent(ctx: MailContext) -> bool:
+    """Did the booker get an invitation for this visit, in its own mail or its day's?"""
     rows = await N.select(N.payload).where(
-        (N.booking == booking_id) & (N.status == "sent") & N.kind.is_in(list(REQUEST_KINDS))
+        (N.booking == ctx.booking_id) & (N.status == "sent") & N.kind.is_in(list(REQUEST_KINDS))
     )
-    return any(json.loads(row["payload"] or "{}").get(ITIP_MARK) == "REQUEST" for row in rows)
+    if any(json.loads(row["payload"] or "{}").get(ITIP_MARK) == "REQUEST" for row in rows):
+        return True
+    return ctx.itinerary is not None and await class_day.invited_by_day_mail(
+        ctx.booking_id, ctx.itinerary
+    )

@@ -430,6 +430,43 @@ _CS.update(
     }
 )
 
+# One mail for a class's day at several firms (outreach.notifications.class_day).
+_EN.update(
+    {
+        "Ihr Firmentag ist bestätigt": "Your class day is confirmed",
+        "der Firmentag der Klasse %(label)s am %(day)s ist bestätigt. Hier sind alle Besuche des Tages.": (  # noqa: E501
+            "The class day of %(label)s on %(day)s is confirmed. Here are all the visits "
+            "of the day."
+        ),
+        "Die Kalendereinladung in dieser E-Mail trägt jeden bestätigten Besuch des Tages in Ihren Kalender ein. Übernimmt Ihr Kalender nur den ersten, öffnen Sie die angehängten Einladungen der übrigen Besuche.": (  # noqa: E501
+            "The calendar invitation in this e-mail puts every confirmed visit of the day "
+            "into your calendar. If your calendar takes only the first, open the attached "
+            "invitations of the other visits."
+        ),
+        "bestätigt": "confirmed",
+        "wartet auf Antwort der Firma": "awaiting the firm's answer",
+        "abgelehnt": "declined",
+        "storniert": "cancelled",
+    }
+)
+_CS.update(
+    {
+        "Ihr Firmentag ist bestätigt": "Váš den ve firmách je potvrzen",
+        "der Firmentag der Klasse %(label)s am %(day)s ist bestätigt. Hier sind alle Besuche des Tages.": (  # noqa: E501
+            "den ve firmách třídy %(label)s, %(day)s, je potvrzen. Zde jsou všechny návštěvy dne."
+        ),
+        "Die Kalendereinladung in dieser E-Mail trägt jeden bestätigten Besuch des Tages in Ihren Kalender ein. Übernimmt Ihr Kalender nur den ersten, öffnen Sie die angehängten Einladungen der übrigen Besuche.": (  # noqa: E501
+            "Pozvánka v tomto e-mailu zapíše do vašeho kalendáře každou potvrzenou návštěvu "
+            "dne. Pokud váš kalendář převezme jen první, otevřete přiložené pozvánky "
+            "ostatních návštěv."
+        ),
+        "bestätigt": "potvrzeno",
+        "wartet auf Antwort der Firma": "čeká na odpověď firmy",
+        "abgelehnt": "zamítnuto",
+        "storniert": "zrušeno",
+    }
+)
+
 CATALOGUE: dict[str, dict[str, str]] = {"de": {}, "en": _EN, "cs": _CS}
 
 

@@ -50,7 +50,7 @@ async def create_organisation(data: OrganisationIn, *, by: Principal | None = No
     if by is not None and not by.is_admin:
         raise Forbidden("only the network office creates organisations")
     if data.kind not in ORG_KINDS:
-        raise Invalid(f"kind must be one of {', '.join(ORG_KINDS)}", field="kind")
+        raise Invalid.because("not_one_of", field="kind", choices=tuple(ORG_KINDS))
     validate_slug(data.slug)
     if not data.name.strip():
         raise Invalid("name must not be empty", field="name")

@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 __all__ = [
     "BOOKER_KINDS",
+    "DAY_KINDS",
     "HOST_KINDS",
     "KINDS",
     "PRESENTER_KINDS",
@@ -37,6 +38,9 @@ HOST_KINDS = (
     "host.booking_changed",
 )
 KINDS = BOOKER_KINDS + HOST_KINDS
+# One mail for a class's day at several firms (an itinerary), to its teacher: it tells
+# the confirmations of every visit of the day at once (outreach.notifications.class_day).
+DAY_KINDS = ("itinerary.confirmed",)
 # About a firm presenting at a school's parents' evening (outreach.presenters): no booking.
 PRESENTER_KINDS = (
     "presenter.invited",

@@ -38,7 +38,7 @@ from outreach import config
 from outreach.audit.services import record
 from outreach.db import in_transaction, on_commit, write_transaction
 from outreach.languages import language_of
-from outreach.outbox.schemas import KINDS, PRESENTER_KINDS, ClaimedNotification
+from outreach.outbox.schemas import DAY_KINDS, KINDS, PRESENTER_KINDS, ClaimedNotification
 from outreach.outbox.tables import Notification
 from outreach.principal import Principal
 from outreach.timeutil import as_utc, utcnow
@@ -63,6 +63,7 @@ __all__ = [
     "list_failed",
     "outbox_counts",
     "planned",
+    "postpone",
     "requeue",
     "set_dispatcher",
     "skip_pending",
@@ -116,7 +117,7 @@ async def enqueue(
     (e.g. each move of a slot); `due_at` defaults to now. `key` replaces the dedupe key
     for notices that concern no booking (several recipients of one change).
     """
-    if kind not in KINDS and kind not in PRESENTER_KINDS:
+    if kind not in KINDS and kind not in PRESENTER_KINDS and kind not in DAY_KINDS:
         raise ValueError(f"unknown notification kind {kind!r}")
     recipient = recipient.strip()
     if not recipient:
@@ -320,6 +321,22 @@ async def fail(
         )
     await N.update(values).where(_holding(note))
     return give_up
+
+
+async def postpone(note: ClaimedNotification, until: datetime, why: str) -> None:
+    """Put a claimed row back to be tried at `until`, not counted as a failed attempt.
+
+    For a notice that waits on another one being sent right now (a visit's confirmation
+    and the mail of its class's day): nothing went wrong, it is only too early to decide.
+    """
+    values: dict[Any, Any] = {
+        N.status: "pending",
+        N.due_at: until,
+        N.lease_until: None,
+        N.attempts: N.attempts - 1,
+        N.last_error: why[:2000],
+    }
+    await N.update(values).where(_holding(note))
 
 
 def backoff(attempts: int) -> timedelta:

@@ -93,7 +93,11 @@ Work = Callable[[dict[str, Any], str | None], Awaitable[Any]]
 
 
 async def _act(
-    request: Request[Any, Any, Any], booking_id: int, by: Principal, work: Work, done: str
+    request: Request[Any, Any, Any],
+    booking_id: int,
+    by: Principal,
+    work: Work,
+    done: str | Callable[[], str],
 ) -> Template | Redirect:
     """One form of the page: the service acts and we come back, or the page says why not."""
     remember(request, by)
@@ -107,7 +111,9 @@ async def _act(
             fields={**_PERSONS_FIELDS, "reason": "reason"},
             text=lambda exc: _refusal(request, exc),
             status_code=None,
-            done=lambda _done: go_on(request, _here(booking_id, token), done),
+            done=lambda _done: go_on(
+                request, _here(booking_id, token), done() if callable(done) else done
+            ),
             again=lambda refused: _again(request, booking_id, by, token, refused),
         )
     except manage.LinkInvalid:
@@ -122,13 +128,20 @@ def _reason(data: dict[str, Any]) -> str:
 async def cancel(
     request: Request[Any, Any, Any], booking_id: IdPath, by: NamedDependency[Principal]
 ) -> Template | Redirect:
+    told = ["host"]
+
     async def work(data: dict[str, Any], token: str | None) -> Any:
         if token is not None:
             return await manage.cancel_by_view_link(booking_id, token, _reason(data))
-        return await booking.cancel_booking(booking_id, _reason(data), by=by)
+        out, told[0] = await manage.cancel_signed_in(booking_id, _reason(data), by=by)
+        return out
 
-    done = gettext_for(request)("The booking is cancelled. The host has been told.")
-    return await _act(request, booking_id, by, work, done)
+    _ = gettext_for(request)
+    done = {
+        "host": _("The booking is cancelled. The host has been told."),
+        "booker": _("The booking is cancelled. The booker has been told."),
+    }
+    return await _act(request, booking_id, by, work, lambda: done[told[0]])
 
 
 _PERSONS_FIELDS = {"persons": "persons", "pupils": "pupils", "adults": "adults"}

@@ -108,7 +108,7 @@ async def invite_firms(
         found = {f["slug"]: f for f in firms if f["kind"] == "firm"}
         unknown = [s for s in slugs if s not in found]
         if unknown:
-            raise Invalid(f"no member firm {', '.join(unknown)}", field="firms")
+            raise Invalid.because("unknown_firm", field="firms", slug=tuple(unknown))
         fresh = [
             P(
                 event=event.id,

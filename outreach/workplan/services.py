@@ -170,7 +170,7 @@ async def _owner_id(slug: str | None) -> int | None:
         return None
     org = await Organisation.objects().where(Organisation.slug == slug.strip()).first()
     if org is None or org.kind not in ("firm", "school", "network"):
-        raise Invalid(f"no firm or school {slug!r}", field="owner")
+        raise Invalid.because("unknown_organisation", field="owner", slug=slug)
     return None if org.kind == "network" else org.id
 
 

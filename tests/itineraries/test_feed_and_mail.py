@@ -31,7 +31,7 @@ async def net(db):
     return await make_net()
 
 
-async def book_day(net, slots: dict[str, int]):
+async def book_day(net, slots: dict[str, int], language: str = "de"):
     return (
         await itineraries.book_itinerary(
             ItineraryIn(
@@ -43,6 +43,7 @@ async def book_day(net, slots: dict[str, int]):
                 contact_email="lehrerin@schule.example",
                 arrive_at="08:30",
                 leave_by="15:00",
+                language=language,
             ),
             by=net.world.school_a,
         )
@@ -115,8 +116,10 @@ def mail_dir(db: str, settings: Settings, tmp_path: Path):
 
 
 async def deliver_all() -> None:
-    for notification_id in await outbox.due_ids():
-        await notifications.deliver(notification_id)
+    """Every due notice, and those that delivering queues (a class day's mail)."""
+    while due := await outbox.due_ids():
+        for notification_id in due:
+            await notifications.deliver(notification_id)
 
 
 def teacher_mails(mail_dir: Path, seen: set[str]) -> list[EmailMessage]:

@@ -102,6 +102,36 @@ async def test_the_host_reads_the_note_and_confirms_from_the_page(client, world)
     assert (await row(visit.id))["status"] == "confirmed"
 
 
+async def test_the_host_cancels_a_confirmed_visit_with_a_reason_and_the_booker_is_told(
+    client, world
+):
+    _, visit = await a_visit(world, mode="auto")
+    await sign_in(client, world.firm_a.email)
+    path = f"/bookings/{visit.id}"
+    page = await client.get(path, headers={"Accept-Language": "de"})
+    assert f'action="/bookings/{visit.id}/cancel"' in page.text
+    assert "Grund (die buchende Person liest ihn)" in page.text
+    done = await post_form(client, f"{path}/cancel", {"reason": "Maschinenausfall"}, from_page=path)
+    assert done.status_code == 303 and done.headers["location"] == path
+    assert (await row(visit.id))["status"] == "cancelled"
+    again = await client.get(path, headers={"Accept-Language": "de"})
+    assert "Die buchende Person ist informiert." in again.text
+    assert f'action="/bookings/{visit.id}/cancel"' not in again.text
+    told = await Notification.select(Notification.kind, Notification.payload).where(
+        (Notification.booking == visit.id) & (Notification.kind == "booking.cancelled")
+    )
+    assert len(told) == 1 and '"by": "host"' in told[0]["payload"]
+    assert "Maschinenausfall" in told[0]["payload"]
+
+
+async def test_the_office_list_links_each_booking_to_its_page(client, world):
+    _, visit = await a_visit(world)
+    await sign_in(client, world.admin.email)
+    listing = await client.get("/office/bookings")
+    assert f'href="/bookings/{visit.id}"' in listing.text
+    assert (await client.get(f"/bookings/{visit.id}")).status_code == 200
+
+
 async def test_everyone_else_gets_404_and_a_signed_out_visitor_is_asked_to_sign_in(client, world):
     _, visit = await a_visit(world)
     path = f"/bookings/{visit.id}"

@@ -37,13 +37,14 @@ from outreach.booking.tables import Booking
 from outreach.config import get_settings, set_settings
 from outreach.demo import ADMIN_EMAIL, DEMO_PASSWORD, load_demo
 from outreach.events.tables import Slot
+from outreach.itineraries.services import itinerary_page_url
 from outreach.notifications import services as delivery
-from outreach.notifications.mail import build_message
+from outreach.notifications.mail import build_day_message, build_message
 from outreach.notifications.presenter_mail import presenter_message
 from outreach.notifications.schemas import CANCEL_KINDS, REQUEST_KINDS
 from outreach.organisations.tables import Organisation
 from outreach.outbox import services as outbox
-from outreach.outbox.schemas import KINDS, PRESENTER_KINDS, ClaimedNotification
+from outreach.outbox.schemas import DAY_KINDS, KINDS, PRESENTER_KINDS, ClaimedNotification
 from outreach.presenters import services as presenters
 from outreach.presenters.schemas import InviteIn
 from outreach.presenters.tables import PresenterInvitation
@@ -170,6 +171,27 @@ async def _booking_mails(booking_id: int) -> list[EmailMessage]:
     return mails
 
 
+async def _class_day_mails(booking_id: int) -> list[EmailMessage]:
+    """The class day's mail (`itinerary.confirmed`) around one visit, in each language."""
+    ctx = delivery._load_context(booking_id)
+    visit = dataclasses.replace(await ctx, booking_status="confirmed")
+    mails = []
+    for language in LANGUAGES:
+        (kind,) = DAY_KINDS
+        message, invited = build_day_message(
+            _note(kind, booking_id, language, {"itinerary_id": 1}),
+            [visit],
+            day=visit.slot_starts_at.date(),
+            class_label=visit.class_label,
+            itinerary_url=itinerary_page_url(1),
+            settings=get_settings(),
+            now=utcnow(),
+        )
+        assert invited == [booking_id]
+        mails.append(message)
+    return mails
+
+
 async def _presenter_mails() -> list[EmailMessage]:
     """Each presenter notice on an invitation in a state that notice is sent in."""
     upcoming = (
@@ -247,9 +269,10 @@ async def _dead_mail_links(client: Any) -> list[Any]:
     mails = [
         *await _booking_mails(registration["id"]),
         *await _booking_mails(visit["id"]),
+        *await _class_day_mails(visit["id"]),
         *await _presenter_mails(),
     ]
-    assert len(mails) == 3 * (2 * len(KINDS) + len(PRESENTER_KINDS))
+    assert len(mails) == 3 * (2 * len(KINDS) + len(DAY_KINDS) + len(PRESENTER_KINDS))
     links = Counter(link for mail in mails for link in _mail_links(mail))
     # The booker's mails carry the signed booking link (a family has no account).
     assert any("/bookings/" in link and "token=" in link for link in links)

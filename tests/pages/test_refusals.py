@@ -70,11 +70,46 @@ def _sample(reason: str) -> dict[str, object]:
             values |= {"holiday": "Winterferien", "holiday_en": "Winter break"}
         elif name == "grades":
             values[name] = (9, 10)
-        elif name in ("label", "slug", "school_year"):
-            values[name] = {"label": "8c", "slug": "os-glashuette", "school_year": "2026/27"}[name]
+        elif name in ("label", "slug", "school_year", "origin", "destination"):
+            values[name] = {
+                "label": "8c",
+                "slug": "os-glashuette",
+                "school_year": "2026/27",
+                "origin": "Rehn GmbH",
+                "destination": "Kaden GmbH",
+            }[name]
+        elif name == "choices":
+            values[name] = ("school", "firm")
         else:
             values[name] = 37 + index
     return values
+
+
+# Messages with figures or names that only the API can provoke (ids in a JSON body or a
+# report's name in its URL): no page form sends them, so they stay English sentences.
+_API_ONLY = ("no event ", "no priority ", "no report ")
+
+
+def test_no_refusal_is_put_together_in_english_without_a_reason_code():
+    """A message built from values (an f-string) cannot reach the catalogs: each one a
+    page can meet is a reason code with parameters instead."""
+    built = []
+    for path in SOURCE.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.Call) or not node.args:
+                continue
+            func = node.func
+            name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+            first = node.args[0]
+            if name not in ("Invalid", "Conflict") or not isinstance(first, ast.JoinedStr):
+                continue
+            if any(keyword.arg == "reason" for keyword in node.keywords):
+                continue
+            lead = first.values[0]
+            text = lead.value if isinstance(lead, ast.Constant) else ""
+            if not str(text).startswith(_API_ONLY):
+                built.append(f"{path.relative_to(SOURCE)}:{node.lineno} {ast.unparse(first)}")
+    assert built == []
 
 
 def test_every_reason_the_services_raise_has_its_sentence_in_the_catalogue():
