@@ -196,9 +196,5 @@ class BoundedRequest(Request[Any, Any, Any]):
 
     async def json(self) -> Any:
         if json_depth(await self.body()) > MAX_JSON_DEPTH:
-            raise DomainError(
-                f"body: the JSON is nested too deeply (at most {MAX_JSON_DEPTH} levels)",
-                field="body",
-                reason="too_deep",
-            )
+            raise DomainError.because("too_deep", field="body", max=MAX_JSON_DEPTH)
         return await super().json()

@@ -103,6 +103,8 @@ TEXTS: dict[str, str] = {
     "too_many_dates": N_("At most %(max)s dates at a time."),
     "outside_school_year": N_("The date must lie in the school year %(school_year)s."),
     "exists": N_("There is a work plan for %(school_year)s already."),
+    # A request body refused before it is read (hardening.BoundedRequest).
+    "too_deep": N_("The JSON body is nested too deeply (at most %(max)s levels)."),
     # Form input a page could not read.
     "format": N_("Please check this value."),
     # Values a service does not know or that do not go together. The field names which
