@@ -71,7 +71,8 @@ async def start_servers(count: int, data_dir: Path) -> tuple[list[subprocess.Pop
         urls.append(f"http://127.0.0.1:{port}")
     async with httpx.AsyncClient() as client:
         for url in urls:
-            for _ in range(100):
+            # Up to 60 s: on a loaded 2-core machine importing the app alone took 11 s.
+            for _ in range(600):
                 try:
                     if (await client.get(f"{url}/health")).status_code == 200:
                         break
