@@ -9,8 +9,9 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-from litestar import Request, Response, get, post
+from litestar import Request, Response, get, post, route
 from litestar.di import NamedDependency
+from litestar.enums import HttpMethod
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
@@ -227,7 +228,8 @@ async def _event_page(
     )
 
 
-@get("/events/{ref:str}")
+# HEAD too: `/events/<id>.ics` is a calendar route, and calendar clients ask with HEAD.
+@route("/events/{ref:str}", http_method=[HttpMethod.GET, HttpMethod.HEAD])
 async def event_page(
     request: Request[Any, Any, Any], ref: FromPath[str], by: NamedDependency[Principal]
 ) -> Template | Response[bytes]:

@@ -42,8 +42,9 @@ __all__ = [
     "to_xlsx",
 ]
 
+# "text/csv" alone: the framework adds its "; charset=utf-8" to every text/* type.
 CONTENT_TYPES = {
-    "csv": "text/csv; charset=utf-8",
+    "csv": "text/csv",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
 }
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")

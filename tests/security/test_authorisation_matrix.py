@@ -319,6 +319,7 @@ PAGES: dict[tuple[str, str], Case | tuple[Case, ...]] = {
     ("GET", "/account"): case(MEMBERS),
     ("GET", "/account/export"): case(MEMBERS),
     ("POST", "/account/signout-everywhere"): case(MEMBERS),
+    ("POST", "/account/calendar"): case(MEMBERS, lambda ids: {"delivery": "both"}),
     ("POST", "/account/delete"): case(
         MEMBERS, lambda ids: {"understood": "yes", "password": "not-the-password"}
     ),
