@@ -191,8 +191,10 @@ def calendar_head(
     `with_timezone`, for recurring events: every other time is written in UTC).
 
     RFC 7986 NAME and REFRESH-INTERVAL, and the X-WR-* / X-PUBLISHED-TTL names that
-    Apple, Google and Outlook still read instead. X-WR-TIMEZONE stays: Google shows a
-    subscribed calendar in that zone.
+    Apple, Google and Outlook still read instead. No X-WR-TIMEZONE: readers that follow
+    Google's reading of it (recurring-ical-events, through x-wr-timezone) move every
+    UTC time to that zone's wall clock, which puts the second pass of the repeated
+    autumn hour on its first; clients show UTC times in their own zone anyway.
     """
     calendar = Calendar()
     calendar.add("prodid", PRODID)
@@ -206,7 +208,6 @@ def calendar_head(
     if description:
         calendar.add("description", vText(clean_text(description)))
         calendar.add("x-wr-caldesc", vText(clean_text(description)))
-    calendar.add("x-wr-timezone", str(LOCAL_TZ))
     calendar.add("refresh-interval", vDuration(refresh), parameters={"VALUE": "DURATION"})
     calendar.add("x-published-ttl", vDuration(refresh))
     if source:

@@ -20,7 +20,7 @@ from icalendar import Calendar, Event, vText
 
 from outreach.calendar.ical import clean_text, one_line
 from outreach.itineraries.schemas import ItineraryOut, VisitStatusOut
-from outreach.timeutil import LOCAL_TZ, as_utc
+from outreach.timeutil import as_utc
 
 __all__ = ["PRODID", "itinerary_calendar"]
 
@@ -78,7 +78,7 @@ def itinerary_calendar(
     name = f"Klasse {it.class_label}: Firmenbesuche am {it.date:%d.%m.%Y}"
     cal.add("name", vText(one_line(name)))
     cal.add("x-wr-calname", vText(one_line(name)))
-    cal.add("x-wr-timezone", str(LOCAL_TZ))
+    # No X-WR-TIMEZONE: with UTC times it only misleads (see calendar_head).
     by_host: dict[str, VisitStatusOut] = {}
     for visit in it.visits:
         cal.add_component(_visit_event(it, visit, host, stamp, sequences, url))
