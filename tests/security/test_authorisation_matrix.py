@@ -699,6 +699,10 @@ async def test_route_by_role(client, scene, method, path, index, role):
     response = await client.request(method, fill(path, ids, spec.on, role), **kwargs)
     assert "did not come from this site" not in response.text, "the CSRF token was refused"
     assert response.status_code < 500, response.text
+    # Every answer of every route names its charset once (a media type that names it
+    # gets a second one from the framework).
+    content_type = response.headers.get("content-type", "")
+    assert content_type.lower().count("charset") <= 1, content_type
     if role in spec.allowed:
         assert not refused(response), response.text
     else:
