@@ -374,6 +374,10 @@ async def test_a_teachers_feed_shows_the_schools_bookings(world: World) -> None:
     assert int(cancelled["SEQUENCE"]) == 1  # slot 0 + booking 1, as in the invitations
     assert "Klassenfahrt verschoben" in str(cancelled["DESCRIPTION"])
     assert not cancelled.subcomponents  # no reminder for a cancelled visit
+    # School B's one teacher booked its one visit: an invitation brought it (the
+    # default), so the feed is empty until the subscription is chosen.
+    assert uids(await _private(world.school_b)) == []
+    await set_calendar_delivery("subscription", by=world.school_b)
     other_school = await _private(world.school_b)
     assert len(uids(other_school)) == 1 and b"Klasse 7c" in other_school
 
