@@ -149,7 +149,9 @@ async def test_stored_mails_list_date_recipient_and_subject_newest_first(
     await sign_in(client, world.admin.email)
     first = await client.get("/office/mails")
     assert first.status_code == 200
-    rows = re.findall(r"<tr><td>(.*?)</td><td>(.*?)</td><td><a href=\"([^\"]+)\">(.*?)</a>", first.text)
+    rows = re.findall(
+        r'<tr><td>(.*?)</td><td>(.*?)</td><td><a href="([^"]+)">(.*?)</a>', first.text
+    )
     assert [r[1] for r in rows] == ["person2@test.example", "person1@test.example"]
     assert [r[3] for r in rows] == ["Betreff 2", "Betreff 1"]
     assert "03.03.27" in rows[0][0] or "3. März" in rows[0][0] or "03.03.2027" in rows[0][0]
