@@ -94,18 +94,33 @@ class BookingSearch:
         return {k: str(v) for k, v in values.items() if v not in (None, "")}
 
 
+# Whole sentences, one per field, so that each reaches the catalogs as it is.
+_NOT_A_DATE = {
+    "from": "from must be a date like 2026-12-31",
+    "to": "to must be a date like 2026-12-31",
+}
+_NOT_A_SLUG = {
+    "firm": "firm must be the short name of an organisation",
+    "school": "school must be the short name of an organisation",
+}
+_NO_SUCH_ORG = {
+    "firm": "firm: no organisation has this short name",
+    "school": "school: no organisation has this short name",
+}
+
+
 def _day(value: str | None, field: str) -> date | None:
     if value is None:
         return None
     try:
         return date.fromisoformat(value)
     except ValueError:
-        raise Invalid(f"{field} must be a date like 2026-12-31", field=field) from None
+        raise Invalid(_NOT_A_DATE[field], field=field) from None
 
 
 def _slug(value: str | None, field: str) -> str | None:
     if value is not None and (len(value) > 64 or not value.replace("-", "").isalnum()):
-        raise Invalid(f"{field} must be the short name of an organisation", field=field)
+        raise Invalid(_NOT_A_SLUG[field], field=field)
     return value
 
 
@@ -124,7 +139,7 @@ def _start_of(day: date) -> datetime:
 async def _org_id(slug: str, field: str) -> int:
     row = await Organisation.select(Organisation.id).where(Organisation.slug == slug).first()
     if row is None:
-        raise Invalid(f"{field}: no organisation has this short name", field=field)
+        raise Invalid(_NO_SUCH_ORG[field], field=field)
     return row["id"]
 
 
