@@ -143,3 +143,17 @@ async def test_events_are_linked_on_the_milestones_own_page(client, world):
     assert f'action="/office/milestones/{milestone}/events/{event_id}/unlink"' in page
     plan = (await client.get(f"/office/workplan?year={year}")).text
     assert "<select" not in plan.split("<table", 1)[1].split("</table>", 1)[0]
+
+
+async def test_the_private_feed_offers_the_same_ways_to_subscribe(client, world):
+    await give_password(world.school_a.email)
+    await sign_in(client, world.school_a.email)
+    html = (await client.get("/school")).text
+    address = re.search(r'<input id="feed-address" type="url" readonly value="([^"]+)">', html)
+    assert address and "/feeds/private/" in address.group(1)
+    google = re.search(r'id="google-link" href="([^"]+)"', html)
+    assert google
+    assert parse_qs(urlsplit(unescape(google.group(1))).query)["cid"] == [
+        "webcal://" + unescape(address.group(1)).split("://", 1)[1]
+    ]
+    assert 'id="outlook-link"' in html and 'id="office365-link"' in html
