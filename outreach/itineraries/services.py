@@ -25,11 +25,12 @@ from urllib.parse import urlsplit
 import asyncpg
 import msgspec
 
-from outreach.booking import services as booking
 from outreach.booking.eligibility import Busy, Party, SlotFacts, refusal
+from outreach.booking.queries import get_booking
+from outreach.booking.rules import CLASS_VISIT_KINDS, OPEN_STATUSES, class_visits_overlapping
 from outreach.booking.schemas import BookingOut, BookingRequest
-from outreach.booking.services import CLASS_VISIT_KINDS, OPEN_STATUSES
 from outreach.booking.tables import Booking
+from outreach.booking.writes import cancel_booking, place_many
 from outreach.calendar.holidays import PUBLIC_HOLIDAY, Closure, closure_on
 from outreach.config import get_settings
 from outreach.db import write_transaction
@@ -280,9 +281,7 @@ async def _class_busy(
     days = sorted(set(days))
     if school_id is None or not label or not days:
         return []
-    visits = await booking.class_visits_overlapping(
-        school_id, _midnight(days[0]), _midnight(days[-1], 1)
-    )
+    visits = await class_visits_overlapping(school_id, _midnight(days[0]), _midnight(days[-1], 1))
     wanted = " ".join(label.split()).casefold()
     skip = set(skip)
     return [
@@ -1034,7 +1033,7 @@ async def _book_once(
 ) -> tuple[int, bool]:
     """One transaction: the bookings (through the engine) and the itinerary rows."""
     async with write_transaction():
-        placement = await booking.place_many(slot_ids, request, by=by, key=key, now=now)
+        placement = await place_many(slot_ids, request, by=by, key=key, now=now)
         first = placement.bookings[0].id
         if placement.replayed:
             row = (
@@ -1241,7 +1240,7 @@ async def _itinerary_out(row: Itinerary, by: Principal) -> ItineraryOut:
         .first()
     )
     legs, lunch = _day_plan(row, visits)
-    bookings: list[BookingOut] = [await booking.get_booking(v.booking["id"], by=by) for v in visits]
+    bookings: list[BookingOut] = [await get_booking(v.booking["id"], by=by) for v in visits]
     return ItineraryOut(
         id=row.id,
         school=school["slug"],
@@ -1486,7 +1485,7 @@ async def book_replacement(
         language=contact["language"] or None,
     )
     async with write_transaction():
-        placement = await booking.place_many([slot_id], request, by=by, key=key, now=now)
+        placement = await place_many([slot_id], request, by=by, key=key, now=now)
         new_id = placement.bookings[0].id
         linked = await ItineraryVisit.exists().where(ItineraryVisit.booking == new_id)
         if not linked:
@@ -1521,7 +1520,7 @@ async def cancel_visit(
         raise NotFound(
             f"booking {booking_id} is not part of itinerary {itinerary_id}", field="booking"
         )
-    await booking.cancel_booking(booking_id, reason, by=by, now=now)
+    await cancel_booking(booking_id, reason, by=by, now=now)
     return await get_itinerary(row.id, by=by, now=now)
 
 
@@ -1541,7 +1540,7 @@ async def cancel_itinerary(
         cancelled = 0
         for v in visits:
             try:
-                await booking.cancel_booking(v.booking["id"], reason, by=by, now=now)
+                await cancel_booking(v.booking["id"], reason, by=by, now=now)
                 cancelled += 1
             except Conflict as exc:
                 # A host declined or cancelled this visit since it was read, or it has

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from outreach.accounts.services import feed_token_for
-from outreach.booking import services as booking
+from outreach.booking.writes import cancel_booking
 from outreach.config import Settings
 from outreach.feeds import services as feeds
 from outreach.itineraries import services as itineraries
@@ -90,7 +90,7 @@ async def test_the_teachers_feed_has_every_visit_and_leg_and_follows_cancellatio
 
     # Kaden cancels: the way to Kaden is off, the way to Seifert now starts at Rehn.
     sequence = int(legs[leg_uid(it.id, seifert)]["SEQUENCE"])
-    await booking.cancel_booking(kaden, "Maschinenausfall", by=net.firms["kaden"])
+    await cancel_booking(kaden, "Maschinenausfall", by=net.firms["kaden"])
     await publish()
     entries = {str(e["UID"]): e for e in vevents(await private_feed(net.world.school_a))}
     assert str(entries[leg_uid(it.id, kaden)]["STATUS"]) == "CANCELLED"
@@ -137,7 +137,7 @@ async def test_a_cancelled_visit_tells_the_teacher_it_was_part_of_the_day(net, m
     seen: set[str] = set()
     assert teacher_mails(mail_dir, seen)  # the confirmations
 
-    await booking.cancel_booking(kaden, "Maschinenausfall", by=net.firms["kaden"])
+    await cancel_booking(kaden, "Maschinenausfall", by=net.firms["kaden"])
     await deliver_all()
     (cancelled,) = teacher_mails(mail_dir, seen)
     text = text_of(cancelled)

@@ -7,8 +7,8 @@ from datetime import time, timedelta
 
 import pytest
 
-from outreach.booking import services as booking
 from outreach.booking.tables import Booking
+from outreach.booking.writes import cancel_booking, confirm_booking, decline_booking, place_booking
 from outreach.calendar.holidays import closure_on
 from outreach.errors import Forbidden, Invalid, NotFound
 from outreach.events.tables import Slot
@@ -204,7 +204,7 @@ async def test_books_all_visits_in_one_go_and_shows_each_status(net):
     assert again.replayed and again.itinerary.id == it.id
     assert await Booking.count() == 3 and await Itinerary.count() == 1
 
-    await booking.confirm_booking(it.visits[2].booking_id, by=net.firms["lange"])
+    await confirm_booking(it.visits[2].booking_id, by=net.firms["lange"])
     shown = await itineraries.get_itinerary(it.id, by=net.world.admin)
     assert shown.status == "confirmed"
 
@@ -238,7 +238,7 @@ async def test_a_slot_taken_between_plan_and_book_books_nothing_and_replans(net)
     chosen = [v.slot_id for v in plan.proposals[0].visits]
     assert chosen == [slots["rehn"], slots["kaden"], slots["seifert"]]
     # Meanwhile another class takes most of Kaden's places.
-    await booking.place_booking(
+    await place_booking(
         slots["kaden"], class_visit("9b", pupils=18, adults=2), by=net.world.school_b
     )
     with pytest.raises(itineraries.ItineraryUnavailable) as err:
@@ -349,7 +349,7 @@ async def test_a_cancelled_visit_gets_replacement_options_keeping_the_others(net
         )
     ).itinerary
     kaden = it.visits[1]
-    await booking.cancel_booking(kaden.booking_id, "Maschinenausfall", by=net.firms["kaden"])
+    await cancel_booking(kaden.booking_id, "Maschinenausfall", by=net.firms["kaden"])
     shown = await itineraries.get_itinerary(it.id, by=net.world.school_a)
     assert shown.status == "incomplete"
     assert [v.status for v in shown.visits] == ["confirmed", "cancelled", "confirmed"]
@@ -413,7 +413,7 @@ async def test_cancelling_the_day_skips_a_visit_a_host_declined_meanwhile(net, m
         # The interleaving of the race: the day's visits are read, then Lange declines.
         visits = await read_visits(itinerary_id)
         if not declined:
-            await booking.decline_booking(pending, "Maschine defekt", by=net.firms["lange"])
+            await decline_booking(pending, "Maschine defekt", by=net.firms["lange"])
             declined.append(pending)
         return visits
 
