@@ -21,7 +21,7 @@ from outreach.booking.schemas import BookingRequest
 from outreach.booking.writes import cancel_booking, place_booking
 from outreach.config import get_settings
 from outreach.events import services as events
-from outreach.itineraries import services as itineraries
+from outreach.itineraries.views import list_itineraries
 from outreach.organisations.services import get_organisation, list_organisations
 from outreach.pages.common import (
     FormErrors,
@@ -70,7 +70,7 @@ async def dashboard(request: Request[Any, Any, Any], by: NamedDependency[Princip
         ),
         seminars=seminars,
         evenings=sorted(evenings, key=lambda e: e.id, reverse=True),
-        class_days=[i for i in await itineraries.list_itineraries(by=by) if i.date >= today],
+        class_days=[i for i in await list_itineraries(by=by) if i.date >= today],
         feed=private_feed_links(await accounts.feed_token_for(by=by)),
         now=now,
     )

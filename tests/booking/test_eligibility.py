@@ -23,7 +23,7 @@ from outreach.calendar.holidays import closures_between
 from outreach.errors import DomainError
 from outreach.events.services import get_slot, slot_bookable
 from outreach.events.tables import Event, Slot
-from outreach.itineraries import services as itineraries
+from outreach.itineraries.availability import _class_busy, _load_infos, _Query, _why_not
 from tests.factories import at, class_visit, make_event, make_slot, make_world, school_day
 
 NOW = datetime(2027, 3, 1, 8, 0, tzinfo=UTC)
@@ -146,8 +146,8 @@ async def _engine(slot_id: int, by, request) -> str | None:
 
 
 async def _planner(slot_id: int, by, request) -> str | None:
-    info = (await itineraries._load_infos(slot_ids=[slot_id]))[0]
-    q = itineraries._Query(
+    info = (await _load_infos(slot_ids=[slot_id]))[0]
+    q = _Query(
         days=(info.day,),
         grade=request.grade,
         pupils=request.pupils,
@@ -164,8 +164,8 @@ async def _planner(slot_id: int, by, request) -> str | None:
         class_label=request.class_label,
         school_id=by.org_id,
     )
-    busy = await itineraries._class_busy(q.school_id, q.class_label, [info.day])
-    return itineraries._why_not(info, q, datetime.now(UTC), busy)
+    busy = await _class_busy(q.school_id, q.class_label, [info.day])
+    return _why_not(info, q, datetime.now(UTC), busy)
 
 
 async def test_the_engine_the_planner_and_the_teachers_pages_agree(world):

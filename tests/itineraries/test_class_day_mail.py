@@ -12,7 +12,7 @@ import pytest
 from outreach.booking import manage
 from outreach.booking.schemas import PersonsIn
 from outreach.booking.writes import cancel_booking, confirm_booking, decline_booking
-from outreach.itineraries import services as itineraries
+from outreach.itineraries.views import get_itinerary
 from outreach.notifications import services as notifications
 from outreach.outbox import services as outbox
 from outreach.outbox.tables import Notification
@@ -208,5 +208,5 @@ async def test_one_visit_of_a_day_changes_its_persons_and_only_its_host_is_told(
     await deliver_all()
     (changed,) = teacher_mails(mail_dir, seen)
     assert "bisher 26, jetzt 22" in text_of(changed)
-    visits = (await itineraries.get_itinerary(it.id, by=net.world.school_a)).visits
+    visits = (await get_itinerary(it.id, by=net.world.school_a)).visits
     assert [v.status for v in visits] == ["confirmed"] * 3

@@ -38,8 +38,8 @@ from outreach.booking.schemas import BookingRequest
 from outreach.booking.writes import place_booking
 from outreach.config import Settings, get_settings, set_settings
 from outreach.db import all_tables
-from outreach.itineraries import services as itineraries
 from outreach.itineraries.schemas import ItineraryIn
+from outreach.itineraries.writes import book_itinerary
 from outreach.links import view_token
 from outreach.outbox.tables import Notification
 from outreach.presenters import services as presenters
@@ -507,7 +507,7 @@ async def build_scene() -> tuple[Any, dict[str, Any]]:
     )
     # School A's class day: one visit at firm B in the afternoon.
     afternoon = await make_slot(world.firm_b, event_b, capacity=30, starts_at=at(school_day(), 14))
-    trip = await itineraries.book_itinerary(
+    trip = await book_itinerary(
         ItineraryIn(slot_ids=[afternoon], class_label="8c", grade=8, pupils=10, adults=1),
         by=world.school_a,
     )
