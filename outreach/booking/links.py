@@ -9,7 +9,7 @@ import logging
 from datetime import datetime
 
 from outreach.booking.queries import _org_rows, _outs
-from outreach.booking.rules import OPEN_STATUSES, UNVERIFIED_REASON, _refuse_if_started
+from outreach.booking.rules import OPEN_STATUSES, _refuse_if_started
 from outreach.booking.schemas import BookingOut
 from outreach.booking.tables import HOLDING_STATUSES, Booking
 from outreach.booking.writes import (
@@ -28,6 +28,7 @@ from outreach.links import verify_address_token, verify_respond_token
 from outreach.timeutil import utcnow
 
 __all__ = [
+    "UNVERIFIED_REASON",
     "cancel_by_link",
     "confirm_address",
     "get_booking_by_address_link",
@@ -37,6 +38,9 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+# The reason recorded on a registration released because its address was not confirmed.
+UNVERIFIED_REASON = "e-mail address not confirmed in time"
 
 
 async def _booking_by_link(

@@ -31,7 +31,6 @@ from outreach.reasons import english
 from outreach.timeutil import utcnow
 
 __all__ = [
-    "UNVERIFIED_REASON",
     "ClassVisitSpan",
     "Obstacle",
     "class_visit_obstacles",
@@ -47,9 +46,6 @@ REGISTRATION_KINDS = frozenset({"open_day", "parents_evening", "teacher_training
 TEACHER_ONLY_KINDS = frozenset({"teacher_training"})
 
 OPEN_STATUSES = ("pending", "confirmed", "waitlisted")
-
-# The reason recorded on a registration released because its address was not confirmed.
-UNVERIFIED_REASON = "e-mail address not confirmed in time"
 
 
 async def _free_places(slot_id: int) -> int:

@@ -16,8 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from outreach.booking.links import confirm_address, release_unverified
-from outreach.booking.rules import UNVERIFIED_REASON
+from outreach.booking.links import UNVERIFIED_REASON, confirm_address, release_unverified
 from outreach.booking.tables import Booking
 from outreach.booking.writes import confirm_booking, place_booking
 from outreach.config import Settings, set_settings
