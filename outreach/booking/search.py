@@ -15,7 +15,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from outreach.audit import services as audit
-from outreach.booking.services import _outs
+from outreach.booking.queries import _outs
 from outreach.booking.tables import Booking
 from outreach.db import write_transaction
 from outreach.errors import Forbidden, Invalid

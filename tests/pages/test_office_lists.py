@@ -10,7 +10,7 @@ from html import unescape
 import pytest
 
 from outreach.booking import search
-from outreach.booking.services import place_booking
+from outreach.booking.writes import place_booking
 from outreach.config import get_settings
 from outreach.notifications import transports
 from outreach.timeutil import LOCAL_TZ, utcnow
