@@ -30,7 +30,8 @@ from outreach.config import Settings, set_settings
 from outreach.events.tables import Slot
 from outreach.feeds import services as feeds
 from outreach.feeds.services import PublicFilter
-from outreach.itineraries import services as itineraries
+from outreach.itineraries import views as itinerary_views
+from outreach.itineraries import writes as itineraries
 from outreach.itineraries.schemas import ItineraryIn
 from outreach.notifications import services as notifications
 from outreach.outbox import services as outbox
@@ -269,6 +270,6 @@ async def test_a_class_days_file_reads_every_visit_as_stored(db: str) -> None:
         Booking.id.is_in([v.booking_id for v in it.visits])
     )
     expected = {f"itinerary-{it.id}-visit-{r['id']}@{HOST}": stored[r["slot"]] for r in rows}
-    body = await itineraries.itinerary_calendar(it.id, by=net.world.school_a)
+    body = await itinerary_views.itinerary_calendar(it.id, by=net.world.school_a)
     found = assert_read_as_stored(body, expected, "class day's file")
     assert set(expected) <= found

@@ -8,7 +8,7 @@ from litestar.routes import HTTPRoute
 
 from outreach.accounts.services import feed_token_for
 from outreach.app import create_app
-from outreach.itineraries import services as itineraries
+from outreach.itineraries import writes as itineraries
 from outreach.itineraries.schemas import ItineraryIn
 from tests.feeds.helpers import publish, tour_with_slot
 from tests.itineraries.helpers import make_net, three_firm_day
