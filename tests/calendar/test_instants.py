@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from outreach.accounts.services import feed_token_for, set_calendar_delivery
-from outreach.booking import services as booking
+from outreach.booking import writes as booking
 from outreach.booking.tables import Booking
 from outreach.calendar.changes import mark_changed
 from outreach.config import Settings, set_settings

@@ -17,7 +17,7 @@ from outreach.accounts.services import (
     feed_token_for,
     set_calendar_delivery,
 )
-from outreach.booking import services as booking
+from outreach.booking import writes as booking
 from outreach.config import Settings, set_settings
 from outreach.errors import Invalid
 from outreach.events.schemas import SlotPatch
