@@ -21,6 +21,7 @@ import ast
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -125,6 +126,7 @@ def layer_of(node: str) -> int:
     return LAYERS.index("services")
 
 
+@cache  # parsing every module takes seconds; the three checks read one graph
 def _graph() -> tuple[dict[str, set[str]], dict[tuple[str, str], list[str]], list[Import]]:
     edges: dict[str, set[str]] = defaultdict(set)
     where: dict[tuple[str, str], list[str]] = defaultdict(list)
