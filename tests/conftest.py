@@ -212,8 +212,11 @@ async def client(db: str) -> AsyncIterator[Any]:
         yield test_client
 
 
-# --quick: the developer loop. What it leaves out still runs in ./scripts/test and on CI.
-_NOT_QUICK_MARKS = ("slow", "redis", "postgres_only")
+# --quick: the developer loop, the unit-level tests: those that run inside the test
+# process on SQLite. Left out: the PostgreSQL half, and what starts or needs something
+# outside (Redis, a browser, servers and CLI commands as processes, services broken on
+# purpose) or fuzzes for minutes. All of it still runs in ./scripts/test and on CI.
+_NOT_QUICK_MARKS = ("slow", "redis", "postgres_only", "processes")
 _NOT_QUICK_DIRS = {"e2e", "faults"}  # a browser, real servers broken on purpose
 
 
@@ -222,9 +225,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--quick",
         action="store_true",
         default=False,
-        help="developer loop: the SQLite half and the unit-level tests only (no PostgreSQL "
-        "half, no Redis, browser, fault or slow tests); ./scripts/test runs everything",
+        help="developer loop: the SQLite half of the in-process tests only (no PostgreSQL "
+        "half; no Redis, browser, fault, process-starting or slow tests); ./scripts/test "
+        "runs everything",
     )
+
+
+def _top_dir(item: pytest.Item) -> str:
+    return item.path.relative_to(Path(__file__).parent).parts[0]
 
 
 def _in_quick_loop(item: pytest.Item) -> bool:
@@ -233,18 +241,30 @@ def _in_quick_loop(item: pytest.Item) -> bool:
         return False
     if any(item.get_closest_marker(mark) for mark in _NOT_QUICK_MARKS):
         return False
-    parts = item.path.relative_to(Path(__file__).parent).parts
-    return parts[0] not in _NOT_QUICK_DIRS
+    return _top_dir(item) not in _NOT_QUICK_DIRS
+
+
+def _runs_long(item: pytest.Item) -> int:
+    """0 for the longest tests (marked slow: fuzzing, faults, racing servers), then the
+    browser tests, then those that start processes, 3 for the rest."""
+    if item.get_closest_marker("slow"):
+        return 0
+    if _top_dir(item) == "e2e":
+        return 1
+    return 2 if item.get_closest_marker("processes") else 3
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if not config.getoption("quick"):
-        return
-    kept = [item for item in items if _in_quick_loop(item)]
-    left_out = [item for item in items if not _in_quick_loop(item)]
-    if left_out:
-        config.hook.pytest_deselected(items=left_out)
-    items[:] = kept
+    if config.getoption("quick"):
+        kept = [item for item in items if _in_quick_loop(item)]
+        left_out = [item for item in items if not _in_quick_loop(item)]
+        if left_out:
+            config.hook.pytest_deselected(items=left_out)
+        items[:] = kept
+    # The long tests first: xdist hands the tests out in this order, so they start while
+    # the short ones fill the gaps, instead of one of them starting last and leaving the
+    # other workers idle at the end. A stable sort: the rest keeps pytest's order.
+    items.sort(key=_runs_long)
 
 
 # The fault tests' count lines (tests/faults), gathered from the reports: with xdist the
