@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._setup import drop_postgres, fresh_postgres
+from bench._setup import drop_postgres, fresh_postgres, unique_name
 from outreach import db
 from outreach.booking.tables import Booking
 from outreach.booking.writes import _claim_places, place_booking
@@ -35,7 +35,7 @@ from tests.factories import (
     school_day,
 )
 
-DB_NAME = "outreach_bench_booking"
+DB_NAME = unique_name("outreach_bench_booking")
 
 
 async def run_pool(count: int, concurrency: int, one: callable) -> float:
