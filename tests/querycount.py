@@ -15,6 +15,7 @@ each transaction. The tests run without a pool, so this is counted, not observed
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -53,9 +54,12 @@ def counting() -> Iterator[Counts]:
     saved = {name: engine_class.__dict__.get(name) for name in ("get_query_id", "transaction")}
     engine_class.get_query_id = get_query_id  # type: ignore[method-assign]
     engine_class.transaction = transaction  # type: ignore[method-assign]
+    # QUERY_BUDGET_SQL=1: Piccolo prints each statement (see them with pytest -rP).
+    engine.log_queries = os.environ.get("QUERY_BUDGET_SQL") == "1"
     try:
         yield counts
     finally:
+        engine.log_queries = False
         for name, method in saved.items():
             if method is None:
                 delattr(engine_class, name)  # inherited: the base class's again

@@ -42,7 +42,7 @@ class Budget:
 BUDGETS: dict[str, Budget] = {
     "calendar page": Budget(statements=6, checkouts=6),
     "event page": Budget(statements=7, checkouts=7),
-    "school dashboard": Budget(statements=12, checkouts=12),
+    "school dashboard": Budget(statements=10, checkouts=10),
     "firm dashboard": Budget(statements=10, checkouts=10),
     "office dashboard": Budget(statements=3, checkouts=3),
     "booking through the API": Budget(statements=16, checkouts=4),
