@@ -9,6 +9,7 @@ change straight in the database, past the services that forget entries.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -25,6 +26,7 @@ from outreach.accounts.tables import ApiToken, User
 from outreach.errors import NotFound, Unauthorised
 from outreach.timeutil import utcnow
 from tests.factories import World, make_world
+from tests.pages.conftest import give_password, post_form, sign_in
 from tests.querycount import counting
 
 
@@ -159,3 +161,19 @@ async def test_without_a_pool_every_request_checks(world: World) -> None:
     with counting() as counts:
         await authenticate_token(token)
     assert counts.statements > 0
+
+
+async def test_sign_out_ends_the_page_session_at_once_with_the_caches_on(
+    client: Any, world: World, clock: Clock
+) -> None:
+    # Sessions are not cached: signing out takes effect on the very next request.
+    await give_password(world.school_a.email)
+    await sign_in(client, world.school_a.email)
+    assert (await client.get("/school", follow_redirects=False)).status_code == 200
+    copied = client.cookies.get("outreach_session")
+    assert (await post_form(client, "/signout", {}, from_page="/school")).status_code == 303
+    client.cookies.clear()
+    replayed = await client.get(
+        "/school", headers={"cookie": f"outreach_session={copied}"}, follow_redirects=False
+    )
+    assert replayed.status_code == 303 and replayed.headers["location"].startswith("/signin")
