@@ -59,6 +59,7 @@ from bench._setup import drop_postgres, fresh_postgres, unique_name
 from outreach import db
 from outreach.accounts.services import issue_api_token
 from outreach.accounts.tables import User
+from outreach.booking.tables import Booking
 from outreach.demo import load_demo
 from outreach.events.tables import EVENT_KINDS, Event, Slot
 from outreach.organisations.tables import Organisation
@@ -98,7 +99,13 @@ async def prepare() -> tuple[dict[str, str], dict]:
         # A small set of slots: most with room for every booking of the run (so the run
         # measures placements), a few tight ones, so that waiting lists form too.
         rng = random.Random(7)
-        bookable = sorted(slots, key=lambda s: s["id"])
+        # Not slots with a waiting list: more room straight in the table would leave
+        # waiting bookings that fit (the service would have moved them up).
+        waiting = {
+            row["slot"]
+            for row in await Booking.select(Booking.slot).where(Booking.status == "waitlisted")
+        }
+        bookable = sorted((s for s in slots if s["id"] not in waiting), key=lambda s: s["id"])
         rng.shuffle(bookable)
         bookable = bookable[:BOOKED_SLOTS]
         roomy = [s["id"] for s in bookable[TIGHT_SLOTS:]]
