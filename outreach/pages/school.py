@@ -22,7 +22,7 @@ from outreach.booking.writes import cancel_booking, place_booking
 from outreach.config import get_settings
 from outreach.events import services as events
 from outreach.itineraries.views import list_itineraries
-from outreach.organisations.services import get_organisation, list_organisations
+from outreach.organisations.services import list_organisations
 from outreach.pages.common import (
     FormErrors,
     convert,
@@ -55,10 +55,12 @@ async def dashboard(request: Request[Any, Any, Any], by: NamedDependency[Princip
     seminars = await events.list_events(
         events.EventFilter(kind="teacher_training", status="published", starts_from=now), by=by
     )
-    school = (await get_organisation(by.org_id)).slug if by.org_id else None
+    # The school's own parents' evenings, by its id (no lookups of its row or slug).
     evenings = (
-        await events.list_events(events.EventFilter(kind="parents_evening", host=school), by=by)
-        if school
+        await events.list_events(
+            events.EventFilter(kind="parents_evening", host_id=by.org_id), by=by
+        )
+        if by.org_id
         else []
     )
     return page(
