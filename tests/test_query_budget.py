@@ -44,12 +44,13 @@ BUDGETS: dict[str, Budget] = {
     "event page": Budget(statements=7, checkouts=7),
     "school dashboard": Budget(statements=10, checkouts=10),
     "firm dashboard": Budget(statements=10, checkouts=10),
-    "office dashboard": Budget(statements=5, checkouts=5),  # overview figures (main, d221b64)
+    "office dashboard": Budget(statements=5, checkouts=5),  # with the overview figures
     "booking through the API": Budget(statements=16, checkouts=4),
     "registration through the page": Budget(statements=11, checkouts=2),
     "public feed": Budget(statements=1, checkouts=1),
     "private feed": Budget(statements=2, checkouts=2),
-    "one mail delivered": Budget(statements=5, checkouts=5),
+    # 6: the recipient's calendar choice (invitation or subscription) is read per mail.
+    "one mail delivered": Budget(statements=6, checkouts=6),
 }
 
 
