@@ -20,6 +20,7 @@ from outreach.accounts import services as accounts
 from outreach.config import get_settings
 from outreach.errors import DomainError, Invalid, NotFound, Unauthorised
 from outreach.pages.common import (
+    Checks,
     FormErrors,
     error_text,
     flash,
@@ -27,6 +28,7 @@ from outreach.pages.common import (
     gettext_for,
     page,
     redirect,
+    required,
     safe_next,
     sign_in,
     sign_out,
@@ -158,7 +160,11 @@ async def set_password(
     except NotFound:
         return page(request, "auth/set_password.html", status_code=404, invalid=True)
     except DomainError as exc:
-        errors.add(exc, {"password": "password", "password2": "password2"}, text=error_text(_, exc))
+        errors.add(
+            exc,
+            {"password": "password", "password2": "password2"},
+            text=lambda each: error_text(_, each),
+        )
         user = await accounts.password_token_user(token)
         return page(
             request,
@@ -200,9 +206,15 @@ async def account_delete(
 ) -> Template | Redirect:
     _ = gettext_for(request)
 
-    async def delete(data: dict[str, Any]) -> None:
+    def ticked(data: dict[str, Any]) -> None:
         if data.get("understood") != "yes":
             raise Invalid("tick the box to confirm the deletion", field="understood")
+
+    async def delete(data: dict[str, Any]) -> None:
+        checks = Checks()
+        checks.take(lambda: required(data, "password"))
+        checks.take(lambda: ticked(data))
+        checks.end()
         await privacy.delete_account(by=by, password=str(data.get("password", "")))
 
     def deleted(_done: None) -> Redirect:
@@ -211,7 +223,7 @@ async def account_delete(
         return go_on(request, "/", _("Your account is deleted."))
 
     def refusal(exc: DomainError) -> str:
-        if exc.field == "password":
+        if exc.field == "password" and exc.reason != "required":
             return _("The password is wrong.")
         if exc.field == "understood":
             return _("Please tick the box to confirm.")
