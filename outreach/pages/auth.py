@@ -18,8 +18,9 @@ from litestar.response import Redirect, Template
 from outreach.accounts import privacy, sessions
 from outreach.accounts import services as accounts
 from outreach.config import get_settings
-from outreach.errors import DomainError, Invalid, NotFound, Unauthorised
+from outreach.errors import DomainError, Invalid, NotFound, Unauthorised, together
 from outreach.pages.common import (
+    TOP,
     Checks,
     FormErrors,
     error_text,
@@ -61,19 +62,29 @@ async def signin(
     _ = gettext_for(request)
     data = await form_data(request)
     email = str(data.get("email", ""))
-    try:
-        principal = await accounts.authenticate_password(email, str(data.get("password", "")))
-    except Unauthorised:
-        # One message for an unknown address and a wrong password: no account is revealed.
-        errors = FormErrors({"__top__": _("The e-mail address or the password is wrong.")})
+
+    def again(errors: FormErrors, status_code: int) -> Template:
         return page(
             request,
             "auth/signin.html",
-            status_code=400,
+            status_code=status_code,
             errors=errors,
             email=email,
             next=safe_next(data.get("next"), ""),
         )
+
+    checks = Checks()
+    for name in ("email", "password"):
+        checks.take(lambda name=name: required(data, name))
+    if checks.found:  # an empty field is named beside it; nothing is asked of the accounts
+        errors = FormErrors()
+        errors.add(together(checks.found), None, text=lambda each: error_text(_, each))
+        return again(errors, 422)
+    try:
+        principal = await accounts.authenticate_password(email, str(data.get("password", "")))
+    except Unauthorised:
+        # One message for an unknown address and a wrong password: no account is revealed.
+        return again(FormErrors({TOP: _("The e-mail address or the password is wrong.")}), 400)
     assert principal.user_id is not None
     await sign_in(request, principal.user_id)
     return redirect(safe_next(data.get("next"), home_of(principal)))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 from tests.e2e.seed import FIRM_EMAIL
-from tests.e2e.test_browser import check_axe, shot, sign_in
+from tests.e2e.test_browser import DOCS, check_axe, shot, sign_in
 
 
 async def test_a_new_event_with_two_mistakes_gets_a_focused_summary_linking_both(
@@ -49,6 +49,8 @@ async def test_a_new_event_with_two_mistakes_gets_a_focused_summary_linking_both
         assert await page.input_value("#f-venue_city") == "Glashütte"
         assert await page.input_value("#f-description") == "Bitte feste Schuhe."
         await shot(page, artifacts, "form-error-summary-phone")
+        DOCS.mkdir(parents=True, exist_ok=True)
+        await page.screenshot(path=str(DOCS / "phone-form-errors.png"))  # the first screenful
         await check_axe(page, axe_source, "form-error-summary")
 
         # A link of the summary leads to its field.

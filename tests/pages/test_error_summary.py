@@ -147,3 +147,9 @@ def test_form_errors_keep_the_first_message_per_field_in_the_forms_order():
     errors.add(first, None, text=lambda exc: exc.message)
     ordered = errors.in_order_of(["a", "b"])
     assert ordered.summary == [(None, "e"), ("a", "d"), ("b", "a")]
+
+
+async def test_signing_in_with_both_fields_empty_names_both(client, world):
+    answer = await post_form(client, "/signin", {"email": "", "password": ""})
+    assert answer.status_code == 422
+    assert list(summary_of(answer.text)) == ["f-email", "f-password"]
