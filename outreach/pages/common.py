@@ -142,6 +142,17 @@ class FormErrors(dict[str, str]):
     (`_macros.field`), the page's summary lists all of them (`_macros.error_summary`).
     """
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # The label of each field with an error, as the page names it (`labelled`), so
+        # the summary says which field each message is about.
+        self.labels: dict[str, str] = {}
+
+    def labelled(self, name: str, label: str) -> str:
+        """Called by the field macros while the page is drawn; shows nothing."""
+        self.labels[name] = str(label)
+        return ""
+
     @property
     def top(self) -> list[str]:
         return [message for field, message in self.items() if field == TOP]

@@ -41,9 +41,10 @@ async def test_a_new_event_with_two_mistakes_gets_a_focused_summary_linking_both
             described = await field.get_attribute("aria-describedby") or ""
             error = page.locator(f"{href}-error")
             assert f"{href[1:]}-error" in described.split()
-            assert (
-                await error.inner_text() == await summary.locator(f"a[href='{href}']").inner_text()
-            )
+            # The summary names the field by its label and says what is said beside it.
+            said = await summary.locator(f"a[href='{href}']").inner_text()
+            label = await page.locator(f"label[for='{href[1:]}']").inner_text()
+            assert said == f"{label.rstrip(' *')}: {await error.inner_text()}"
         # What was typed stays, the mistakes included.
         assert await page.input_value("#f-grades") == "8, 99"
         assert await page.input_value("#f-venue_city") == "Glashütte"
