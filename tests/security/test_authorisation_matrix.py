@@ -409,6 +409,7 @@ PAGES: dict[tuple[str, str], Case | tuple[Case, ...]] = {
     ("POST", "/office/milestones/{milestone_id:int}/events"): case(
         OFFICE, lambda ids: {"event_id": ids["event_id"]}
     ),
+    ("GET", "/office/milestones/{milestone_id:int}/delete"): case(OFFICE),
     ("POST", "/office/milestones/{milestone_id:int}/delete"): case(OFFICE),
     ("GET", "/office/milestones/{milestone_id:int}/edit"): case(OFFICE),
     ("POST", "/office/milestones/{milestone_id:int}/edit"): case(
