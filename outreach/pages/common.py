@@ -169,10 +169,16 @@ class FormErrors(dict[str, str]):
         exc: DomainError,
         fields: Mapping[str, str] | None = None,
         *,
-        text: Callable[[DomainError], str],
+        text: str | Callable[[DomainError], str],
     ) -> None:
         """File the error, and every one found with it, beside its field when the form
-        shows one, else at the top; a field keeps the first message filed for it."""
+        shows one, else at the top; a field keeps the first message filed for it.
+
+        `text` says each error in the reader's language; a string is the text of `exc`
+        alone (the others found with it, if any, are said by their English message)."""
+        if isinstance(text, str):
+            said = text
+            text = lambda each: said if each is exc else each.message  # noqa: E731
         for each in exc.every:
             field = each.field
             if field and fields is not None and field in fields:
