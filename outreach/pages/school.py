@@ -24,12 +24,13 @@ from outreach.events import services as events
 from outreach.itineraries.views import list_itineraries
 from outreach.organisations.services import list_organisations
 from outreach.pages.common import (
+    Checks,
     FormErrors,
-    convert,
     gettext_for,
     page,
     parse_date,
     parse_int,
+    required,
 )
 from outreach.pages.forms import Refused, go_on, handle_form
 from outreach.pages.public import google_calendar_url, remember_done, subscribe_links
@@ -195,7 +196,10 @@ async def book(
     request: Request[Any, Any, Any], slot_id: IdPath, by: NamedDependency[Principal]
 ) -> Template | Redirect:
     async def place(data: dict[str, Any]) -> Any:
-        req = convert(
+        checks = Checks()
+        for name in ("class_label", "grade", "pupils"):
+            checks.take(lambda name=name: required(data, name))
+        req = checks.finish(
             {
                 **{k: data.get(k) for k in ("class_label", "grade", "pupils", "adults")},
                 "adults": data.get("adults") or "0",
