@@ -50,6 +50,7 @@ from outreach.reasons import english
 from outreach.timeutil import local, utcnow
 
 __all__ = [
+    "IDEMPOTENCY_KEEP",
     "UNVERIFIED_REASON",
     "ClassVisitSpan",
     "Obstacle",
@@ -75,6 +76,7 @@ __all__ = [
     "place_booking",
     "place_many",
     "promote_waiting",
+    "purge_idempotency_records",
     "reconfirm_by_link",
     "release_unverified",
 ]
@@ -87,6 +89,9 @@ REGISTRATION_KINDS = frozenset({"open_day", "parents_evening", "teacher_training
 TEACHER_ONLY_KINDS = frozenset({"teacher_training"})
 OPEN_STATUSES = ("pending", "confirmed", "waitlisted")
 _KEY = re.compile(r"^[\x21-\x7e]{1,200}$")
+# How long a retry with the same Idempotency-Key replays the first answer: a client's
+# retries come within minutes; then the housekeeping purges the record.
+IDEMPOTENCY_KEEP = timedelta(hours=24)
 # The reason recorded on a registration released because its address was not confirmed.
 UNVERIFIED_REASON = "e-mail address not confirmed in time"
 
@@ -205,8 +210,28 @@ async def _replay(scoped_key: str, request_hash: str) -> Placement | None:
             field="Idempotency-Key",
             reason="key_reused",
         )
-    outs = msgspec.json.decode(record.response, type=list[BookingOut])
-    return Placement(bookings=outs, replayed=True)
+    # The record keeps the booking ids only: the answer is rendered again from the rows,
+    # so it holds no contact data of its own (and shows it gone once anonymised).
+    ids = msgspec.json.decode(record.response, type=_Replayable).bookings
+    rows = {b.id: b for b in await Booking.objects().where(Booking.id.is_in(ids or [0]))}
+    return Placement(bookings=await _outs([rows[i] for i in ids if i in rows]), replayed=True)
+
+
+class _Replayable(msgspec.Struct):
+    """What an idempotency record stores of the first answer: which bookings it made."""
+
+    bookings: list[int]
+
+
+async def purge_idempotency_records(*, now: datetime | None = None) -> int:
+    """Forget keys older than `IDEMPOTENCY_KEEP` (the scheduler's housekeeping)."""
+    cutoff = (now or utcnow()) - IDEMPOTENCY_KEEP
+    rows = (
+        await IdempotencyRecord.delete()
+        .where(IdempotencyRecord.created_at < cutoff)
+        .returning(IdempotencyRecord.id)
+    )
+    return len(rows)
 
 
 async def _idempotent(
@@ -233,8 +258,9 @@ async def _idempotent(
                 await record.save()
             outs = await work()
             if scoped_key:
+                kept = _Replayable(bookings=[out.id for out in outs])
                 await IdempotencyRecord.update(
-                    {IdempotencyRecord.response: msgspec.json.encode(outs).decode()}
+                    {IdempotencyRecord.response: msgspec.json.encode(kept).decode()}
                 ).where(IdempotencyRecord.id == record.id)
     except (asyncpg.UniqueViolationError, sqlite3.IntegrityError):
         if scoped_key and (replay := await _replay(scoped_key, request_hash)):
@@ -761,26 +787,22 @@ async def bookings_made_by(user_id: int) -> list[dict[str, Any]]:
     return rows
 
 
-async def anonymise_bookings_of(user_id: int, *, now: datetime | None = None) -> int:
-    """Drop the contact data of every booking a user made (their account is deleted).
+async def anonymise_bookings_of(
+    user_id: int, email: str = "", *, now: datetime | None = None
+) -> int:
+    """Drop the contact data of every booking a user made, and of those made under their
+    address without signing in (their account is deleted).
 
     Status, counts, grade and school stay, so places held and the reports stay right.
-    Runs in the caller's transaction.
+    The user's idempotency records go too. Runs in the caller's transaction.
     """
-    before = await Booking.select(Booking.id, Booking.contact_email).where(
-        Booking.booked_by == user_id
-    )
+    theirs = Booking.booked_by == user_id
+    if email:
+        theirs = theirs | (Booking.contact_email == email.strip().lower())
+    before = await Booking.select(Booking.id, Booking.contact_email).where(theirs)
     rows = (
-        await Booking.update(
-            {
-                Booking.contact_name: "",
-                Booking.contact_email: "",
-                Booking.notes: "",
-                Booking.booked_by: None,
-                Booking.anonymised_at: now or utcnow(),
-            }
-        )
-        .where(Booking.booked_by == user_id)
+        await Booking.update(_NO_CONTACT | {Booking.anonymised_at: now or utcnow()})
+        .where(theirs)
         .returning(Booking.id)
     )
     for row in rows:
@@ -788,7 +810,18 @@ async def anonymise_bookings_of(user_id: int, *, now: datetime | None = None) ->
     await outbox.forget_recipients(
         [row["id"] for row in before], [row["contact_email"] for row in before]
     )
+    await IdempotencyRecord.delete().where(IdempotencyRecord.scoped_key.like(f"user:{user_id}:%"))
     return len(rows)
+
+
+# What anonymising a booking empties: every field a person wrote or is named in.
+_NO_CONTACT: dict[Any, Any] = {
+    Booking.contact_name: "",
+    Booking.contact_email: "",
+    Booking.notes: "",
+    Booking.reason: "",
+    Booking.booked_by: None,
+}
 
 
 async def promote_waiting(slot_id: int, *, now: datetime | None = None) -> list[int]:
@@ -915,16 +948,7 @@ async def anonymise_ended_bookings(*, now: datetime | None = None) -> int:
     async with write_transaction():
         before = await Booking.select(Booking.id, Booking.contact_email).where(due)
         rows = (
-            await Booking.update(
-                {
-                    Booking.contact_name: "",
-                    Booking.contact_email: "",
-                    Booking.notes: "",
-                    Booking.reason: "",
-                    Booking.booked_by: None,
-                    Booking.anonymised_at: now,
-                }
-            )
+            await Booking.update(_NO_CONTACT | {Booking.anonymised_at: now})
             .where(due)
             .returning(Booking.id)
         )
