@@ -8,6 +8,7 @@ member; their routes are relative to it.
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
 from litestar import Request, Response, get, post
@@ -19,6 +20,7 @@ from outreach.accounts import privacy, sessions
 from outreach.accounts import services as accounts
 from outreach.config import get_settings
 from outreach.errors import DomainError, Invalid, NotFound, Unauthorised
+from outreach.hardening import SignInBackoff
 from outreach.pages.common import (
     FormErrors,
     error_text,
@@ -59,9 +61,24 @@ async def signin(
     _ = gettext_for(request)
     data = await form_data(request)
     email = str(data.get("email", ""))
+    backoff = SignInBackoff(request.app.stores.get("rate_limit"))
+    if wait := await backoff.wait(email):
+        # Too many failures for this address, from anywhere: not even the password is checked.
+        text = _("Too many failed sign-ins with this address. Try again in %(minutes)s minutes.")
+        answer = page(
+            request,
+            "auth/signin.html",
+            status_code=429,
+            errors=FormErrors({"__top__": text % {"minutes": math.ceil(wait / 60)}}),
+            email=email,
+            next=safe_next(data.get("next"), ""),
+        )
+        answer.headers["Retry-After"] = str(wait)
+        return answer
     try:
         principal = await accounts.authenticate_password(email, str(data.get("password", "")))
     except Unauthorised:
+        await backoff.failed(email)
         # One message for an unknown address and a wrong password: no account is revealed.
         errors = FormErrors({"__top__": _("The e-mail address or the password is wrong.")})
         return page(
@@ -72,6 +89,7 @@ async def signin(
             email=email,
             next=safe_next(data.get("next"), ""),
         )
+    await backoff.succeeded(email)
     assert principal.user_id is not None
     await sign_in(request, principal.user_id)
     return redirect(safe_next(data.get("next"), home_of(principal)))

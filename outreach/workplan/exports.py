@@ -43,7 +43,7 @@ __all__ = [
 ]
 
 CONTENT_TYPES = {
-    "csv": "text/csv; charset=utf-8",
+    "csv": "text/csv",  # the server adds "; charset=utf-8" to text types
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
 }
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")

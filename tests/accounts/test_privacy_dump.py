@@ -17,13 +17,15 @@ from datetime import timedelta
 
 import pytest
 
-from outreach.accounts.services import NewUser, create_user, issue_api_token
+from outreach.accounts.services import NewUser, create_user, feed_token_for, issue_api_token
+from outreach.accounts.sessions import start_session
 from outreach.booking import services as booking
-from outreach.booking.tables import IdempotencyRecord
+from outreach.booking.tables import Booking, IdempotencyRecord
 from outreach.config import Settings
 from outreach.events.tables import Slot
 from outreach.links import address_token
 from tests.factories import make_event, make_slot, make_world
+from tests.pages.conftest import give_password
 from tests.presenters.helpers import deliver_all, make_evening
 from tests.support import bearer
 from workers.scheduler import housekeeping
@@ -224,3 +226,33 @@ async def test_records_written_before_keep_their_ids_only_after_the_migration(cl
     await migration._keep_ids_only()
     (record,) = await IdempotencyRecord.select(IdempotencyRecord.response)
     assert record["response"] == f'{{"bookings":[{first}]}}'
+
+
+async def test_a_dump_holds_no_usable_secret(world, settings):
+    """SECURITY.md: a copy of the database opens nothing. Passwords are argon2id hashes,
+    bearer tokens a selector and the SHA-256 of their verifier, a session the SHA-256 of
+    its id, and a private feed URL is derived with SECRET_KEY, which is not stored."""
+    password = "a-long-and-secret-passphrase"
+    await give_password(world.school_a.email, password)
+    feed = await feed_token_for(by=world.school_a)
+    session = await start_session(world.school_a.user_id)
+    token = world.tokens["school_a"]
+    text = await dump(settings)
+    secrets = [password, token, token.split("_", 2)[2], feed, feed.split("_", 2)[2], session]
+    assert found(text, secrets) == []
+    assert "$argon2id$" in text
+    assert settings.secret_key not in text
+
+
+async def test_a_class_visit_takes_no_pupil_names(client, world):
+    """SECURITY.md: no pupil names are stored; a body naming pupils is refused as a whole."""
+    scene = await _scene(client, world)
+    visit = {**scene["visit"], "pupil_names": ["Anna", "Ben"]}
+    answer = await client.post(
+        f"/api/v1/slots/{scene['tour_slot']}/bookings",
+        json=visit,
+        headers=bearer(world.tokens["school_a"]),
+    )
+    assert answer.status_code == 422 and answer.json()["field"] == "pupil_names"
+    booking_columns = {c._meta.name for c in Booking._meta.columns}
+    assert not {c for c in booking_columns if "pupil" in c} - {"pupils"}
