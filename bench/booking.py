@@ -21,9 +21,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._setup import drop_postgres, fresh_postgres
 from outreach import db
-from outreach.booking import services as booking
-from outreach.booking.services import _claim_places
 from outreach.booking.tables import Booking
+from outreach.booking.writes import _claim_places, place_booking
 from outreach.events.tables import Slot
 from tests.factories import (
     at,
@@ -75,7 +74,7 @@ async def main(bookings: int, concurrency: int, slots: int, schools_count: int) 
             schools.append((await make_user("school", f"bench-school-{n}"))[0])
 
         async def service_booking(i: int) -> None:
-            await booking.place_booking(
+            await place_booking(
                 slot_ids[i % slots],
                 class_visit(f"k{i}", pupils=2, adults=1),
                 by=schools[i % len(schools)],

@@ -53,7 +53,7 @@ from redis import Redis
 
 from bench._setup import drop_postgres, fresh_postgres
 from outreach import db
-from outreach.booking import services as booking
+from outreach.booking.writes import place_booking
 from outreach.config import Settings, set_settings
 from outreach.events.schemas import EventIn
 from outreach.events.services import create_event
@@ -221,7 +221,7 @@ async def place_bookings(count: int, slots: int, schools: int, concurrency: int)
     ]
 
     async def one(i: int) -> None:
-        await booking.place_booking(
+        await place_booking(
             slot_ids[i % slots],
             class_visit(f"k{i}", pupils=2, adults=1),
             by=teachers[i % schools],

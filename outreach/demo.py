@@ -45,10 +45,12 @@ from typing import Any
 import msgspec
 
 from outreach.accounts.services import NewUser, create_user, principal_for
-from outreach.booking import services as booking
 from outreach.booking.attendance import record_attendance
+from outreach.booking.links import confirm_address
+from outreach.booking.queries import list_bookings
 from outreach.booking.schemas import BookingOut, BookingRequest
 from outreach.booking.tables import Booking
+from outreach.booking.writes import cancel_booking, confirm_booking, decline_booking, place_booking
 from outreach.calendar.holidays import PUBLIC_HOLIDAY, closure_on
 from outreach.config import get_settings
 from outreach.db import is_postgres, write_transaction
@@ -563,7 +565,7 @@ class _Loader:
     async def _place(
         self, slot: SlotOut, req: BookingRequest, by: Principal, at: datetime
     ) -> BookingOut:
-        placement = await booking.place_booking(slot.id, req, by=by, now=at)
+        placement = await place_booking(slot.id, req, by=by, now=at)
         self.stats.bookings += 1
         return placement.booking
 
@@ -579,7 +581,7 @@ class _Loader:
             out = await self._place(slot, req, ANONYMOUS, at)
             # The demo's families confirmed their address at once (their link's token).
             token = address_token(get_settings(), out.id)
-            await booking.confirm_address(out.id, token, now=at)
+            await confirm_address(out.id, token, now=at)
 
     # -- factory tours
 
@@ -722,7 +724,7 @@ class _Loader:
         at = self._booked_at(ts.slot.starts_at)
         out = await self._book_class(ts, at=at)
         if out is not None and out.status == "pending":
-            await booking.confirm_booking(
+            await confirm_booking(
                 out.id, by=self.coordinators[ts.firm.slug], now=at + timedelta(days=1)
             )
 
@@ -738,21 +740,21 @@ class _Loader:
             return out
         if self.declined_left > 0:
             self.declined_left -= 1
-            return await booking.decline_booking(
+            return await decline_booking(
                 out.id,
                 "An diesem Tag ist unsere Fertigung wegen Wartungsarbeiten nicht zugänglich."
                 " Bitte wählen Sie einen anderen Termin.",
                 by=host,
                 now=answer_at,
             )
-        return await booking.confirm_booking(out.id, by=host, now=answer_at)
+        return await confirm_booking(out.id, by=host, now=answer_at)
 
     async def _waitlist_and_cancel(self, booked: list[_TourSlot]) -> None:
         """One class waits for a full slot; another class called off its visit."""
         auto = [ts for ts in booked if ts.tour.booking_mode == "auto"]
         if not auto:
             return
-        confirmed = await booking.list_bookings(by=self.admin, status="confirmed", limit=10_000)
+        confirmed = await list_bookings(by=self.admin, status="confirmed", limit=10_000)
         by_slot: dict[int, list[BookingOut]] = {}
         for b in confirmed:
             by_slot.setdefault(b.slot_id, []).append(b)
@@ -766,7 +768,7 @@ class _Loader:
         if others:
             ts = others[-1]
             first = by_slot[ts.slot.id][0]
-            await booking.cancel_booking(
+            await cancel_booking(
                 first.id,
                 "Die Klasse ist an diesem Tag leider im Schullandheim.",
                 by=self.teachers[first.school or ""],

@@ -49,7 +49,7 @@ log = logging.getLogger(__name__)
 MAX_ID = 2**31 - 1
 IdPath = Annotated[int, PathParameter(ge=1, le=MAX_ID)]
 IdQuery = Annotated[int | None, QueryParameter(ge=1, le=MAX_ID)]
-# What booking.services accepts as an Idempotency-Key, documented so clients know.
+# What booking.writes accepts as an Idempotency-Key, documented so clients know.
 IDEMPOTENCY_KEY = r"^[\x21-\x7e]{1,200}$"
 
 

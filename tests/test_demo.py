@@ -289,8 +289,9 @@ async def test_demo_looks_alive_whenever_it_is_loaded(db: str, now: datetime) ->
 async def test_a_teacher_plans_and_books_a_three_firm_day_on_the_demo(db: str) -> None:
     """Issue 7's "done when": a class of 24 with 2 adults, three firms, one day, booked."""
     from outreach.accounts.services import principal_for
-    from outreach.itineraries import services as itineraries
+    from outreach.itineraries.planning import plan_day
     from outreach.itineraries.schemas import ItineraryIn, PlanRequest
+    from outreach.itineraries.writes import book_itinerary
 
     await load_demo(now=NOW)
     teacher = (
@@ -298,7 +299,7 @@ async def test_a_teacher_plans_and_books_a_three_firm_day_on_the_demo(db: str) -
     )
     by = principal_for(teacher)
     first_day = local(NOW).date() + timedelta(days=14)
-    plan = await itineraries.plan_day(
+    plan = await plan_day(
         PlanRequest(
             grade=8,
             pupils=24,
@@ -314,7 +315,7 @@ async def test_a_teacher_plans_and_books_a_three_firm_day_on_the_demo(db: str) -
     assert plan.proposals, plan.explanation
     best = plan.proposals[0]
     assert len({v.host for v in best.visits}) == 3
-    booked = await itineraries.book_itinerary(
+    booked = await book_itinerary(
         ItineraryIn(
             slot_ids=[v.slot_id for v in best.visits],
             class_label="8a",

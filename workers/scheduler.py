@@ -24,11 +24,9 @@ import asyncpg
 
 from outreach import config, db
 from outreach.booking.attendance import ask_hosts_for_attendance
-from outreach.booking.services import (
-    anonymise_ended_bookings,
-    purge_idempotency_records,
-    release_unverified,
-)
+from outreach.booking.cascades import anonymise_ended_bookings
+from outreach.booking.links import release_unverified
+from outreach.booking.writes import purge_idempotency_records
 from outreach.feeds.services import publish_pending
 from outreach.notifications import services
 from outreach.notifications.schemas import SweepResult

@@ -23,7 +23,8 @@ from outreach.accounts.services import DELETED_DOMAIN
 from outreach.accounts.sessions import end_sessions
 from outreach.accounts.tables import ApiToken, User
 from outreach.audit.services import record
-from outreach.booking import services as booking
+from outreach.booking.cascades import anonymise_bookings_of
+from outreach.booking.queries import bookings_made_by
 from outreach.db import for_update, write_transaction
 from outreach.errors import Conflict, Invalid, Unauthorised
 from outreach.organisations.tables import Organisation
@@ -75,7 +76,7 @@ async def export_data(*, by: Principal, now: datetime | None = None) -> dict[str
             "has_password": bool(user.password_hash),
         },
         "organisation": organisation,
-        "bookings": await booking.bookings_made_by(user.id),
+        "bookings": await bookings_made_by(user.id),
         "api_tokens": [
             {
                 "label": t["label"],
@@ -127,7 +128,7 @@ async def delete_account(
             (ApiToken.user == user.id) & ApiToken.revoked_at.is_null()
         )
         await end_sessions(user.id)
-        anonymised = await booking.anonymise_bookings_of(user.id, user.email, now=now)
+        anonymised = await anonymise_bookings_of(user.id, user.email, now=now)
         # Notices to the address (also those about no booking) and the person's words.
         await outbox.forget_address(user.email)
         await presenters.forget_words_of(user.id)

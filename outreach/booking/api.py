@@ -1,4 +1,4 @@
-"""HTTP API for bookings: thin, every rule lives in booking.services."""
+"""HTTP API for bookings: thin, every rule lives in the booking services."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from litestar import Controller, Request, Response, get, patch, post
 from litestar.di import NamedDependency
 from litestar.params import HeaderParameter, JSONBody, QueryParameter
 
-from outreach.booking import attendance, manage, services
+from outreach.booking import attendance, manage, queries, writes
 from outreach.booking.schemas import BookingOut, BookingRequest, PersonsIn, ReasonIn
 from outreach.principal import Principal
 from outreach.web import (
@@ -56,7 +56,7 @@ class SlotBookingController(Controller):
         first answer again and books nothing more.
         """
         key = idempotency_key(request, by, key)
-        placement = await services.place_booking(slot_id, data, by=by, key=key)
+        placement = await writes.place_booking(slot_id, data, by=by, key=key)
         headers = {"Idempotent-Replayed": "true"} if placement.replayed else {}
         return Response(placement.booking, status_code=201, headers=headers)
 
@@ -74,11 +74,11 @@ class BookingController(Controller):
         status: BookingStatus = None,
     ) -> list[BookingOut]:
         """A school sees its bookings, a firm those of its events, the network office all."""
-        return await services.list_bookings(by=by, event_id=event, status=status, audit_view="api")
+        return await queries.list_bookings(by=by, event_id=event, status=status, audit_view="api")
 
     @get("/{booking_id:int}", responses=READ_ERRORS)
     async def get_booking(self, booking_id: IdPath, by: NamedDependency[Principal]) -> BookingOut:
-        return await services.get_booking(booking_id, by=by, audit_view="api")
+        return await queries.get_booking(booking_id, by=by, audit_view="api")
 
     @patch("/{booking_id:int}", status_code=200, responses=WRITE_ERRORS)
     async def change_persons(
@@ -93,20 +93,20 @@ class BookingController(Controller):
 
     @post("/{booking_id:int}/confirm", status_code=200, responses=WRITE_ERRORS)
     async def confirm(self, booking_id: IdPath, by: NamedDependency[Principal]) -> BookingOut:
-        return await services.confirm_booking(booking_id, by=by)
+        return await writes.confirm_booking(booking_id, by=by)
 
     @post("/{booking_id:int}/decline", status_code=200, responses=WRITE_ERRORS)
     async def decline(
         self, booking_id: IdPath, data: JSONBody[ReasonIn], by: NamedDependency[Principal]
     ) -> BookingOut:
-        return await services.decline_booking(booking_id, data.reason, by=by)
+        return await writes.decline_booking(booking_id, data.reason, by=by)
 
     @post("/{booking_id:int}/cancel", status_code=200, responses=WRITE_ERRORS)
     async def cancel(
         self, booking_id: IdPath, data: JSONBody[ReasonIn], by: NamedDependency[Principal]
     ) -> BookingOut:
         """Cancel (booker, host or network office); a waiting booking that fits moves up."""
-        return await services.cancel_booking(booking_id, data.reason, by=by)
+        return await writes.cancel_booking(booking_id, data.reason, by=by)
 
     @post("/{booking_id:int}/attendance", status_code=200, responses=WRITE_ERRORS)
     async def record_attendance(

@@ -18,10 +18,21 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from outreach import reasons
-from outreach.booking import services as engine
 from outreach.booking.eligibility import SlotFacts, party_size_refusal
+from outreach.booking.queries import _org_rows, _outs, get_booking
+from outreach.booking.rules import OPEN_STATUSES, _free_places, _is_booker, _refuse_if_started
 from outreach.booking.schemas import BookingOut, PersonsIn
 from outreach.booking.tables import HOLDING_STATUSES, Booking
+from outreach.booking.writes import (
+    _cancel,
+    _claim_places,
+    _locked_booking,
+    _release_places,
+    _tell_booker,
+    _tell_host,
+    cancel_booking,
+    promote_waiting,
+)
 from outreach.calendar import changes as feeds
 from outreach.config import get_settings
 from outreach.db import for_update, write_transaction
@@ -109,15 +120,15 @@ async def booking_page(
         if not by.is_member:
             raise Unauthorised("sign in to see bookings")
         # Access and the audit of a host's or the office's look at contact data.
-        await engine.get_booking(booking_id, by=by, audit_view="booking_page")
+        await get_booking(booking_id, by=by, audit_view="booking_page")
         booking = await Booking.objects().where(Booking.id == booking_id).first()
         event = await Event.objects().where(Event.id == booking.event).first()
         slot = await Slot.objects().where(Slot.id == booking.slot).first()
-        if engine._is_booker(booking, by):
+        if _is_booker(booking, by):
             reader = "booker"
         else:
             reader = "host" if not by.is_admin or by.belongs_to(event.host) else "office"
-    out = (await engine._outs([booking]))[0]
+    out = (await _outs([booking]))[0]
     open_now = _changeable(booking, event, slot, now)
     return BookingPage(
         booking=out,
@@ -142,7 +153,7 @@ async def booking_page(
 
 def _changeable(booking: Booking, event: Event, slot: Slot, now: datetime) -> bool:
     return (
-        booking.status in engine.OPEN_STATUSES
+        booking.status in OPEN_STATUSES
         and not slot.cancelled
         and event.status != "cancelled"
         and slot.starts_at > now
@@ -198,7 +209,7 @@ async def cancel_by_view_link(
     now = now or utcnow()
     async with write_transaction():
         booking, event, _ = await _by_view_link(booking_id, token, now, lock=True)
-        out = await engine._cancel(booking, event, "booker", reason, now)
+        out = await _cancel(booking, event, "booker", reason, now)
     return out
 
 
@@ -207,9 +218,9 @@ async def cancel_signed_in(
 ) -> tuple[BookingOut, str]:
     """Cancel from the page by its booker, its host or the office (the engine's rule and
     mails); also who was told of it: "host" when the booker cancelled, else "booker"."""
-    out = await engine.cancel_booking(booking_id, reason, by=by, now=now)
+    out = await cancel_booking(booking_id, reason, by=by, now=now)
     row = await Booking.objects().where(Booking.id == booking_id).first()
-    return out, "host" if engine._is_booker(row, by) else "booker"
+    return out, "host" if _is_booker(row, by) else "booker"
 
 
 async def change_persons(
@@ -233,14 +244,14 @@ async def change_persons(
         else:
             if not by.is_member:
                 raise Unauthorised("sign in to change a booking")
-            booking, event = await engine._locked_booking(booking_id, by)
-            if not (engine._is_booker(booking, by) or by.is_admin):
+            booking, event = await _locked_booking(booking_id, by)
+            if not (_is_booker(booking, by) or by.is_admin):
                 raise Forbidden("only the booker and the network office change the persons")
             slot = await Slot.objects().where(Slot.id == booking.slot).first()
         await _apply(booking, event, slot, change, now)
         # Read again: a promotion from the waiting list may have changed the row.
         booking = await Booking.objects().where(Booking.id == booking_id).first()
-        out = (await engine._outs([booking]))[0]
+        out = (await _outs([booking]))[0]
     return out
 
 
@@ -267,13 +278,13 @@ def _counts(booking: Booking, change: PersonsIn) -> tuple[dict[str, int], str]:
 async def _apply(
     booking: Booking, event: Event, slot: Slot, change: PersonsIn, now: datetime
 ) -> None:
-    if booking.status not in engine.OPEN_STATUSES:
+    if booking.status not in OPEN_STATUSES:
         raise Conflict(
             f"this booking is already {booking.status}", field="status", reason="wrong_status"
         )
     if slot.cancelled or event.status == "cancelled":
         raise Conflict("this event or slot is cancelled", field="slot", reason="cancelled")
-    await engine._refuse_if_started(booking, now)
+    await _refuse_if_started(booking, now)
     counts, field = _counts(booking, change)
     if all(getattr(booking, name) == value for name, value in counts.items()):
         return  # nothing changes, nobody is told
@@ -283,10 +294,10 @@ async def _apply(
     before = booking.persons
     delta = counts["persons"] - before
     if booking.status in HOLDING_STATUSES:
-        if delta > 0 and not await engine._claim_places(slot.id, delta):
-            raise NotEnoughPlaces(await engine._free_places(slot.id), field=field)
+        if delta > 0 and not await _claim_places(slot.id, delta):
+            raise NotEnoughPlaces(await _free_places(slot.id), field=field)
         if delta < 0:
-            await engine._release_places(slot.id, -delta)
+            await _release_places(slot.id, -delta)
     for name, value in counts.items():
         setattr(booking, name, value)
     booking.sequence += 1
@@ -297,9 +308,9 @@ async def _apply(
     await feeds.mark_changed(booking_id=booking.id)
     promoted: list[int] = []
     if delta < 0 or booking.status == "waitlisted":
-        promoted = await engine.promote_waiting(slot.id, now=now)
+        promoted = await promote_waiting(slot.id, now=now)
     payload = {"old_persons": before, "persons": booking.persons}
     if booking.id not in promoted:  # a promotion's own mail tells the booker already
-        await engine._tell_booker(booking, "booking.changed", payload)
-    host = (await engine._org_rows([event.host]))[event.host]
-    await engine._tell_host(booking, host["contact_email"], "host.booking_changed", payload)
+        await _tell_booker(booking, "booking.changed", payload)
+    host = (await _org_rows([event.host]))[event.host]
+    await _tell_host(booking, host["contact_email"], "host.booking_changed", payload)

@@ -1,7 +1,8 @@
 """Events and their slots: who may see, publish, change and cancel them.
 
 Places (`Slot.held`) belong to the booking engine: this module never writes them and
-asks `booking.services` to release, promote and notify when a change touches bookings.
+asks the engine (`booking.cascades`, `booking.writes`) to release, promote and notify
+when a change touches bookings.
 """
 
 from __future__ import annotations
@@ -14,8 +15,10 @@ import msgspec
 
 from outreach.access import can_manage, can_see, load_event_row
 from outreach.audit.services import record
-from outreach.booking import services as booking
+from outreach.booking.cascades import cancel_all_for_event, notify_event_changed, notify_slot_moved
 from outreach.booking.eligibility import Party, SlotFacts, refusal
+from outreach.booking.queries import has_active_bookings
+from outreach.booking.writes import promote_waiting
 from outreach.calendar import changes as feeds
 from outreach.calendar.holidays import closure_on
 from outreach.config import get_settings
@@ -315,7 +318,7 @@ async def update_event(
         if (
             changes.get("status") == "draft"
             and event.status == "published"
-            and await booking.has_active_bookings(event_id=event.id)
+            and await has_active_bookings(event_id=event.id)
         ):
             raise Conflict(
                 "an event with bookings cannot go back to draft; cancel it instead",
@@ -345,7 +348,7 @@ async def update_event(
             await Slot.update({Slot.sequence: Slot.sequence + 1, Slot.updated_at: now}).where(
                 Slot.event == event.id
             )
-            await booking.notify_event_changed(event.id, now=now)
+            await notify_event_changed(event.id, now=now)
             if event.kind == "parents_evening":
                 await tell_evening_changed(event.id, now=now)
     return await get_event(event_id, by=by, now=now)
@@ -370,7 +373,7 @@ async def cancel_event(
         await Slot.update(
             {Slot.cancelled: True, Slot.sequence: Slot.sequence + 1, Slot.updated_at: now}
         ).where((Slot.event == event_id) & (Slot.cancelled == False))  # noqa: E712
-        await booking.cancel_all_for_event(event_id, reason, now=now)
+        await cancel_all_for_event(event_id, reason, now=now)
         if event.kind == "parents_evening":
             await tell_evening_cancelled(event_id, now=now)
     return await get_event(event_id, by=by, now=now)
@@ -402,7 +405,7 @@ async def cancel_slot(
         ).where(Slot.id == slot_id)
         await _audit_on_behalf("slot.cancel", event, by, {"reason": reason}, slot_id=slot_id)
         await feeds.mark_changed(event_id=event.id, slot_id=slot_id)
-        await booking.cancel_all_for_event(event.id, reason, now=now, slot_id=slot_id)
+        await cancel_all_for_event(event.id, reason, now=now, slot_id=slot_id)
     return await get_slot(slot_id, by=by, now=now)
 
 
@@ -534,7 +537,7 @@ async def update_slot(
             slot_id=slot.id,
         )
         if moved:
-            await booking.notify_slot_moved(slot_id, old_start, old_end, now=now)
+            await notify_slot_moved(slot_id, old_start, old_end, now=now)
             if event.kind == "parents_evening":
                 await tell_evening_changed(
                     event.id,
@@ -544,7 +547,7 @@ async def update_slot(
                     old_ends_at=old_end,
                 )
         if raised:
-            await booking.promote_waiting(slot_id, now=now)
+            await promote_waiting(slot_id, now=now)
     return await get_slot(slot_id, by=by, now=now)
 
 

@@ -58,7 +58,7 @@ class Slot(Table, tablename="slot"):
     starts_at = Timestamptz(index=True)
     ends_at = Timestamptz()
     capacity = Integer()
-    # Persons in pending and confirmed bookings; changed only by booking.services.
+    # Persons in pending and confirmed bookings; changed only by booking.writes.
     held = Integer(default=0)
     min_party = Integer(default=1)
     max_party = Integer(default=0)  # 0: up to the capacity

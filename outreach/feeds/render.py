@@ -31,7 +31,7 @@ from outreach.booking.tables import Booking
 from outreach.calendar.ical import VEventSpec, vevent_bytes
 from outreach.config import get_settings
 from outreach.events.tables import Event, Slot, Venue
-from outreach.itineraries.services import FeedLeg
+from outreach.itineraries.feed import FeedLeg
 from outreach.links import booking_url
 from outreach.organisations.tables import Organisation
 

@@ -57,7 +57,7 @@ from outreach.feeds.render import (
     kind_label,
 )
 from outreach.feeds.tables import FeedChange, FeedDocument, FeedPiece
-from outreach.itineraries.services import feed_legs
+from outreach.itineraries.feed import feed_legs
 from outreach.observability import FEED_RENDERS
 from outreach.organisations.tables import Organisation
 from outreach.principal import Principal

@@ -1,4 +1,4 @@
-"""HTTP API of the class day planner: thin, every rule lives in itineraries.services."""
+"""HTTP API of the class day planner: thin, every rule lives in the itineraries services."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from litestar.exceptions import NotFoundException
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, HeaderParameter, JSONBody
 
-from outreach.itineraries import services
+from outreach.itineraries import planning, views, writes
 from outreach.itineraries.schemas import (
     ItineraryConflictOut,
     ItineraryIn,
@@ -49,7 +49,7 @@ class ItineraryController(Controller):
         day and with the lunch break asked for. When nothing fits, `suggestions` says
         what would: another date, a smaller group, fewer visits, no lunch break.
         """
-        return await services.plan_day(data, by=by)
+        return await planning.plan_day(data, by=by)
 
     @post(
         "/",
@@ -75,21 +75,21 @@ class ItineraryController(Controller):
         A host in approval mode still confirms its own visit: the itinerary shows each
         visit's status. A retry with the same `Idempotency-Key` gets the first answer.
         """
-        booked = await services.book_itinerary(data, by=by, key=idempotency_key)
+        booked = await writes.book_itinerary(data, by=by, key=idempotency_key)
         headers = {"Idempotent-Replayed": "true"} if booked.replayed else {}
         return Response(booked.itinerary, status_code=201, headers=headers)
 
     @get("/", responses=READ_ERRORS)
     async def list_itineraries(self, by: NamedDependency[Principal]) -> list[ItineraryOut]:
         """A school's itineraries; the network office sees all."""
-        return await services.list_itineraries(by=by)
+        return await views.list_itineraries(by=by)
 
     @get("/{itinerary_id:int}", responses=READ_ERRORS)
     async def get_itinerary(
         self, itinerary_id: IdPath, by: NamedDependency[Principal]
     ) -> ItineraryOut:
         """The itinerary with each visit's status (its school and the network office)."""
-        return await services.get_itinerary(itinerary_id, by=by)
+        return await views.get_itinerary(itinerary_id, by=by)
 
     @get("/{itinerary_id:int}/replacements", responses=READ_ERRORS)
     async def replacements(
@@ -100,7 +100,7 @@ class ItineraryController(Controller):
         booking: IdQuery = None,
     ) -> PlanOut:
         """Days that keep the other visits and replace the visit of `booking` (required)."""
-        return await services.replacement_options(itinerary_id, booking, by=by)
+        return await planning.replacement_options(itinerary_id, booking, by=by)
 
 
 class ItineraryCalendarController(Controller):
@@ -116,7 +116,7 @@ class ItineraryCalendarController(Controller):
         match = _ICS_FILE.match(name)
         if match is None or int(match.group(1)) > MAX_ID:
             raise NotFoundException()
-        body = await services.itinerary_calendar(int(match.group(1)), by=by)
+        body = await views.itinerary_calendar(int(match.group(1)), by=by)
         return Response(
             body,
             media_type="text/calendar; charset=utf-8",

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from outreach.itineraries.services import ItineraryNotice
+from outreach.itineraries.views import ItineraryNotice
 from outreach.notifications.schemas import MailContext
 from outreach.outbox import services as outbox
 from outreach.outbox.schemas import ClaimedNotification

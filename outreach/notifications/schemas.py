@@ -64,7 +64,7 @@ class MailContext:
     # What the booker wrote to the host; shown only in the mails to the host.
     notes: str = ""
     # For a visit that is part of a class's day at several firms (cancelled, declined):
-    # an `outreach.itineraries.services.ItineraryNotice`, else None.
+    # an `outreach.itineraries.views.ItineraryNotice`, else None.
     itinerary: Any = None
 
     @property

@@ -35,7 +35,7 @@ from typing import Any
 from outreach import config
 from outreach.booking.tables import HOLDING_STATUSES, Booking
 from outreach.config import Settings
-from outreach.itineraries.services import itinerary_for_booking
+from outreach.itineraries.views import itinerary_for_booking
 from outreach.notifications import class_day, mail, transports
 from outreach.notifications.presenter_mail import presenter_message
 from outreach.notifications.schemas import CANCEL_KINDS, REQUEST_KINDS, ItipMethod, MailContext

@@ -18,8 +18,8 @@ from litestar.di import NamedDependency
 from litestar.response import Redirect, Template
 
 from outreach.booking import manage
-from outreach.booking import services as booking
 from outreach.booking.schemas import PersonsIn
+from outreach.booking.writes import confirm_booking, decline_booking
 from outreach.errors import DomainError
 from outreach.pages.common import (
     FormErrors,
@@ -164,7 +164,7 @@ async def confirm(
     request: Request[Any, Any, Any], booking_id: IdPath, by: NamedDependency[Principal]
 ) -> Template | Redirect:
     async def work(data: dict[str, Any], token: str | None) -> Any:
-        return await booking.confirm_booking(booking_id, by=by)
+        return await confirm_booking(booking_id, by=by)
 
     done = gettext_for(request)("The booking is confirmed; the booker has been told.")
     return await _act(request, booking_id, by, work, done)
@@ -175,7 +175,7 @@ async def decline(
     request: Request[Any, Any, Any], booking_id: IdPath, by: NamedDependency[Principal]
 ) -> Template | Redirect:
     async def work(data: dict[str, Any], token: str | None) -> Any:
-        return await booking.decline_booking(booking_id, _reason(data), by=by)
+        return await decline_booking(booking_id, _reason(data), by=by)
 
     done = gettext_for(request)("The booking is declined; the booker has been told.")
     return await _act(request, booking_id, by, work, done)

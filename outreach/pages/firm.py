@@ -17,7 +17,8 @@ from litestar.response import Redirect, Template
 from outreach import access
 from outreach.accounts import services as accounts
 from outreach.booking import attendance
-from outreach.booking import services as booking
+from outreach.booking.queries import list_bookings
+from outreach.booking.writes import confirm_booking, decline_booking
 from outreach.errors import Conflict, Invalid, NotFound
 from outreach.events import services as events
 from outreach.events.schemas import EventIn, EventOut, EventPatch, SlotIn, SlotPatch
@@ -126,7 +127,7 @@ async def _managed(event_id: int, me: Principal) -> EventOut:
 async def dashboard(request: Request[Any, Any, Any], by: NamedDependency[Principal]) -> Template:
     host = (await get_organisation(by.org_id)).slug if by.org_id else None
     mine = await events.list_events(events.EventFilter(host=host), by=by)
-    pending = await booking.list_bookings(by=by, status="pending", audit_view="dashboard")
+    pending = await list_bookings(by=by, status="pending", audit_view="dashboard")
     now = utcnow()
     return page(
         request,
@@ -197,7 +198,7 @@ async def event_detail(
     request: Request[Any, Any, Any], event_id: IdPath, by: NamedDependency[Principal]
 ) -> Template:
     event = await _managed(event_id, by)
-    pending = await booking.list_bookings(
+    pending = await list_bookings(
         by=by, event_id=event_id, status="pending", audit_view="event_page"
     )
     return page(request, "firm/event.html", event=event, pending=pending, now=utcnow())
@@ -526,7 +527,7 @@ async def confirm(
     back = _back(request, "/firm")
     return await handle_form(
         request,
-        lambda _data: booking.confirm_booking(booking_id, by=by),
+        lambda _data: confirm_booking(booking_id, by=by),
         done=lambda done: go_on(request, back, _("Confirmed: %(title)s, %(who)s.") % _who(done)),
         again=back_to(request, back),
     )
@@ -540,9 +541,7 @@ async def decline(
     back = _back(request, "/firm")
     return await handle_form(
         request,
-        lambda data: booking.decline_booking(
-            booking_id, str(data.get("reason", "")).strip(), by=by
-        ),
+        lambda data: decline_booking(booking_id, str(data.get("reason", "")).strip(), by=by),
         done=lambda done: go_on(request, back, _("Declined: %(title)s, %(who)s.") % _who(done)),
         again=back_to(request, back),
     )
@@ -567,7 +566,7 @@ async def attendees(
     """
     event = await _managed(event_id, by)
     # The list (and its print) shows contact data: the look is logged (audit_view).
-    found = await booking.list_bookings(by=by, event_id=event_id, audit_view="attendee_list")
+    found = await list_bookings(by=by, event_id=event_id, audit_view="attendee_list")
     by_slot: dict[int, list[Any]] = {}
     for b in found:
         if b.status in ("confirmed", "pending", "waitlisted"):

@@ -20,7 +20,7 @@ from litestar.response import Redirect, Template
 
 from outreach.accounts import services as accounts
 from outreach.audit import services as audit
-from outreach.booking import services as booking
+from outreach.booking.queries import list_bookings
 from outreach.calendar import holidays
 from outreach.config import get_settings
 from outreach.errors import Conflict, Invalid, NotFound
@@ -55,7 +55,7 @@ async def overview(request: Request[Any, Any, Any], by: NamedDependency[Principa
         request,
         "office/overview.html",
         failed=len(await outbox.list_failed()),
-        pending=len(await booking.list_bookings(by=by, status="pending")),
+        pending=len(await list_bookings(by=by, status="pending")),
     )
 
 
@@ -301,7 +301,7 @@ async def all_bookings(request: Request[Any, Any, Any], by: NamedDependency[Prin
     status = request.query_params.get("status") or None
     if status not in (None, "pending", "confirmed", "waitlisted", "declined", "cancelled"):
         status = None
-    found = await booking.list_bookings(by=by, status=status, audit_view="office_bookings")
+    found = await list_bookings(by=by, status=status, audit_view="office_bookings")
     return page(request, "office/bookings.html", no_store=True, bookings=found, status=status)
 
 

@@ -4,7 +4,8 @@ follow each visit's status, cancel, replace a visit that fell away, print the da
 Planning is a GET (it changes nothing, so the form works without JavaScript and the
 result can be bookmarked); booking, cancelling and replacing are POSTs with the CSRF
 token and, where places are taken, an idempotency key in a hidden field so that a
-double click books once. Every rule is in `outreach.itineraries.services`.
+double click books once. Every rule is in the itineraries services
+(`availability`, `planning`, `writes`, `views`).
 
 Mounted under `/school` (see `outreach.pages`) with the teachers' other pages; the routes
 here are relative to it.
@@ -24,8 +25,12 @@ from litestar.di import NamedDependency
 from litestar.response import Redirect, Template
 
 from outreach.errors import Forbidden, Invalid
-from outreach.itineraries import services as itineraries
 from outreach.itineraries.explain import Speaker, render, render_one
+from outreach.itineraries.planning import (
+    ExplainedPlan,
+    plan_day_explained,
+    replacement_options_explained,
+)
 from outreach.itineraries.schemas import (
     ItineraryIn,
     ItineraryOut,
@@ -37,8 +42,15 @@ from outreach.itineraries.schemas import (
     VisitOut,
     VisitStatusOut,
 )
-from outreach.itineraries.services import ExplainedPlan
 from outreach.itineraries.sketch import RouteStop, route_svg, stops_of
+from outreach.itineraries.views import get_itinerary
+from outreach.itineraries.writes import (
+    ItineraryUnavailable,
+    book_itinerary,
+    book_replacement,
+    cancel_itinerary,
+)
+from outreach.itineraries.writes import cancel_visit as cancel_itinerary_visit
 from outreach.organisations.services import list_organisations
 from outreach.pages.common import (
     FormErrors,
@@ -297,7 +309,7 @@ async def planner(request: Request[Any, Any, Any], by: NamedDependency[Principal
     values = _values(request.query_params)
     return await handle_form(
         request,
-        lambda values: itineraries.plan_day_explained(_plan_request(values), by=by),
+        lambda values: plan_day_explained(_plan_request(values), by=by),
         data=values,
         refusals=(Invalid,),
         fields=_FIELDS,
@@ -325,7 +337,7 @@ async def book_day(
         if not values["class_label"]:
             raise Invalid("Please name the class (e.g. 8a) before booking.", field="class_label")
         req = _plan_request(values)
-        return await itineraries.book_itinerary(
+        return await book_itinerary(
             convert(
                 {
                     "slot_ids": [parse_int(s) for s in slot_ids],
@@ -349,7 +361,7 @@ async def book_day(
         )
 
     async def again(refused: Refused) -> Template:
-        if isinstance(refused.error, itineraries.ItineraryUnavailable):
+        if isinstance(refused.error, ItineraryUnavailable):
             # Nothing was booked: say so, and show what fits now.
             return await _planner_page(
                 request,
@@ -385,7 +397,7 @@ async def _itinerary_page(
     status_code: int = 200,
 ) -> Template:
     _ = gettext_for(request)
-    it = await itineraries.get_itinerary(itinerary_id, by=me)
+    it = await get_itinerary(itinerary_id, by=me)
     now = utcnow()
     # For each visit that fell away (and has not started): what would replace it.
     replacements: dict[int, PlanOut] = {}
@@ -393,9 +405,7 @@ async def _itinerary_page(
     speaker = _speaker(request)
     for visit in it.visits:
         if visit.status in ("cancelled", "declined") and visit.starts_at > now:
-            options = await itineraries.replacement_options_explained(
-                it.id, visit.booking_id, by=me, now=now
-            )
+            options = await replacement_options_explained(it.id, visit.booking_id, by=me, now=now)
             replacements[visit.booking_id] = options.plan
             replacement_texts[visit.booking_id] = render(options.notes, speaker)
     kept = {v.slot_id for v in it.visits}
@@ -439,7 +449,7 @@ async def itinerary_print(
 ) -> Template:
     """One page to print and hand to parents: times, places, ways, contacts, a sketch."""
     _ = gettext_for(request)
-    it: ItineraryOut = await itineraries.get_itinerary(itinerary_id, by=by)
+    it: ItineraryOut = await get_itinerary(itinerary_id, by=by)
     stops = stops_of(it)
     locale = locale_of(request)
     sketch = (
@@ -465,7 +475,7 @@ async def cancel_visit(
         request,
         by,
         itinerary_id,
-        lambda data: itineraries.cancel_visit(
+        lambda data: cancel_itinerary_visit(
             itinerary_id, booking_id, str(data.get("reason", "")).strip(), by=by
         ),
         to=f"/school/itineraries/{itinerary_id}#replacements",
@@ -482,9 +492,7 @@ async def cancel_day(
         request,
         by,
         itinerary_id,
-        lambda data: itineraries.cancel_itinerary(
-            itinerary_id, str(data.get("reason", "")).strip(), by=by
-        ),
+        lambda data: cancel_itinerary(itinerary_id, str(data.get("reason", "")).strip(), by=by),
         to=f"/school/itineraries/{itinerary_id}",
         said=_("The whole day is cancelled. Every host has been told."),
     )
@@ -501,7 +509,7 @@ async def replace_visit(
         booking_id, slot_id = parse_int(data.get("booking")), parse_int(data.get("slot"))
         if booking_id is None or slot_id is None:
             raise Invalid("Please pick a replacement.", field="slot")
-        return await itineraries.book_replacement(
+        return await book_replacement(
             itinerary_id, booking_id, slot_id, by=by, key=str(data.get("key") or "") or None
         )
 

@@ -15,8 +15,9 @@ from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 from outreach.booking import eligibility
-from outreach.booking import services as booking
+from outreach.booking.rules import CLASS_VISIT_KINDS, REGISTRATION_KINDS, TEACHER_ONLY_KINDS
 from outreach.booking.schemas import BookingRequest
+from outreach.booking.writes import place_booking
 from outreach.config import get_settings
 from outreach.errors import Conflict, Invalid
 from outreach.events import services as events
@@ -202,8 +203,8 @@ async def _event_page(
     event = await events.get_event(event_id, by=by)
     takes_registrations = (
         event.booking_mode != "none"
-        and event.kind in booking.REGISTRATION_KINDS
-        and (event.kind not in booking.TEACHER_ONLY_KINDS or by.role in ("school", "admin"))
+        and event.kind in REGISTRATION_KINDS
+        and (event.kind not in TEACHER_ONLY_KINDS or by.role in ("school", "admin"))
     )
     slots = [s for s in event.slots if not s.cancelled]
     now = utcnow()
@@ -216,8 +217,8 @@ async def _event_page(
         # Why a time takes no booking, said beside it (not open yet, closed, full, ...).
         refusals=await eligibility.slot_refusals([s.id for s in slots], now=now),
         takes_registrations=takes_registrations,
-        takes_class_visits=event.booking_mode != "none" and event.kind in booking.CLASS_VISIT_KINDS,
-        teacher_only=event.kind in booking.TEACHER_ONLY_KINDS,
+        takes_class_visits=event.booking_mode != "none" and event.kind in CLASS_VISIT_KINDS,
+        teacher_only=event.kind in TEACHER_ONLY_KINDS,
         errors=errors,
         values=values or {"key": secrets.token_urlsafe(16), "persons": "1"},
         feed=feed_links(event.kind, event.host, None),
@@ -262,7 +263,7 @@ async def register(
             BookingRequest,
         )
         key = idempotency_key(request, by, data.get("key") or None)
-        return await booking.place_booking(slot_id, req, by=by, key=key)
+        return await place_booking(slot_id, req, by=by, key=key)
 
     def registered(placement: Any) -> Redirect:
         remember_done(request, placement.booking)

@@ -20,7 +20,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
-from outreach.booking import services as booking
+from outreach.booking.queries import list_bookings
 from outreach.errors import Invalid, NotFound
 from outreach.events import services as events
 from outreach.organisations import services as organisations
@@ -277,7 +277,7 @@ async def export_bookings(
     if status not in (None, *BOOKING_STATUSES):
         raise Invalid("unknown status", field="status")
     event_id = parse_int(request.query_params.get("event"))
-    found = await booking.list_bookings(
+    found = await list_bookings(
         by=by, status=status, event_id=event_id, limit=100_000, audit_view="bookings_export"
     )
     fmt = request.query_params.get("format", "csv")

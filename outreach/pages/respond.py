@@ -12,7 +12,7 @@ from litestar import Request, get, post
 from litestar.di import NamedDependency
 from litestar.response import Redirect, Template
 
-from outreach.booking import services as booking
+from outreach.booking import links
 from outreach.errors import Conflict, Invalid
 from outreach.pages.common import (
     form_data,
@@ -31,7 +31,7 @@ async def respond_page(
     request: Request[Any, Any, Any], booking_id: IdPath, by: NamedDependency[Principal]
 ) -> Template:
     token = request.query_params.get("token", "")
-    found = await booking.get_booking_by_link(booking_id, token)
+    found = await links.get_booking_by_link(booking_id, token)
     return page(request, "respond/respond.html", booking=found, token=token)
 
 
@@ -45,15 +45,15 @@ async def respond(
 
     async def answer(data: dict[str, Any]) -> str:
         if data.get("answer") == "cancel":
-            await booking.cancel_by_link(booking_id, token, str(data.get("reason", "")).strip())
+            await links.cancel_by_link(booking_id, token, str(data.get("reason", "")).strip())
             return _("The booking is cancelled. Thank you for telling us.")
         if data.get("answer") == "keep":
-            await booking.reconfirm_by_link(booking_id, token)
+            await links.reconfirm_by_link(booking_id, token)
             return _("Thank you: you are expected.")
         raise Invalid("choose keep or cancel", field="answer")
 
     async def again(refused: Refused) -> Template:
-        found = await booking.get_booking_by_link(booking_id, token)
+        found = await links.get_booking_by_link(booking_id, token)
         return page(
             request,
             "respond/respond.html",
@@ -79,7 +79,7 @@ async def address_page(
 ) -> Template:
     """The first mail's link: one button, so a mail scanner opening it confirms nothing."""
     token = request.query_params.get("token", "")
-    found = await booking.get_booking_by_address_link(booking_id, token)
+    found = await links.get_booking_by_address_link(booking_id, token)
     return page(request, "respond/verify.html", booking=found, token=token)
 
 
@@ -101,7 +101,7 @@ async def confirm_address(
         return go_on(request, f"/bookings/{booking_id}/verify?token={token}", said)
 
     async def again(refused: Refused) -> Template:
-        found = await booking.get_booking_by_address_link(booking_id, token)
+        found = await links.get_booking_by_address_link(booking_id, token)
         return page(
             request,
             "respond/verify.html",
@@ -113,7 +113,7 @@ async def confirm_address(
 
     return await handle_form(
         request,
-        lambda _data: booking.confirm_address(booking_id, token),
+        lambda _data: links.confirm_address(booking_id, token),
         data=data,
         refusals=(Conflict,),
         status_code=409,

@@ -15,11 +15,13 @@ from litestar.di import NamedDependency
 from litestar.response import Redirect, Template
 
 from outreach.accounts import services as accounts
-from outreach.booking import services as booking
+from outreach.booking.queries import get_booking, list_bookings
+from outreach.booking.rules import CLASS_VISIT_KINDS, class_visit_obstacles
 from outreach.booking.schemas import BookingRequest
+from outreach.booking.writes import cancel_booking, place_booking
 from outreach.config import get_settings
 from outreach.events import services as events
-from outreach.itineraries import services as itineraries
+from outreach.itineraries.views import list_itineraries
 from outreach.organisations.services import get_organisation, list_organisations
 from outreach.pages.common import (
     FormErrors,
@@ -49,7 +51,7 @@ def private_feed_links(token: str) -> dict[str, str]:
 async def dashboard(request: Request[Any, Any, Any], by: NamedDependency[Principal]) -> Template:
     now = utcnow()
     today = now.astimezone(LOCAL_TZ).date()
-    visits = await booking.list_bookings(by=by)
+    visits = await list_bookings(by=by)
     seminars = await events.list_events(
         events.EventFilter(kind="teacher_training", status="published", starts_from=now), by=by
     )
@@ -68,7 +70,7 @@ async def dashboard(request: Request[Any, Any, Any], by: NamedDependency[Princip
         ),
         seminars=seminars,
         evenings=sorted(evenings, key=lambda e: e.id, reverse=True),
-        class_days=[i for i in await itineraries.list_itineraries(by=by) if i.date >= today],
+        class_days=[i for i in await list_itineraries(by=by) if i.date >= today],
         feed=private_feed_links(await accounts.feed_token_for(by=by)),
         now=now,
     )
@@ -112,12 +114,12 @@ async def search(request: Request[Any, Any, Any], by: NamedDependency[Principal]
     rows = [
         (event, slot)
         for event in found
-        if event.kind in booking.CLASS_VISIT_KINDS and event.booking_mode != "none"
+        if event.kind in CLASS_VISIT_KINDS and event.booking_mode != "none"
         for slot in event.slots
         if slot.bookable and slot.available > 0 and start <= slot.starts_at < end
     ]
     rows.sort(key=lambda r: r[1].starts_at)
-    obstacles = await booking.class_visit_obstacles(
+    obstacles = await class_visit_obstacles(
         [slot.id for _, slot in rows], by=by, class_label=class_label or None, grade=grade
     )
     return page(
@@ -150,7 +152,7 @@ async def _book_page(
     values = values or {"key": secrets.token_urlsafe(16), "contact_email": me.email or ""}
     # The grade the search was for (?grade=): a slot not for it says so before typing.
     grade = parse_int(request.query_params.get("grade"))
-    obstacles = await booking.class_visit_obstacles(
+    obstacles = await class_visit_obstacles(
         [slot_id],
         by=me,
         class_label=values.get("class_label") or None,
@@ -202,7 +204,7 @@ async def book(
             },
             BookingRequest,
         )
-        return await booking.place_booking(slot_id, req, by=by, key=data.get("key") or None)
+        return await place_booking(slot_id, req, by=by, key=data.get("key") or None)
 
     def placed(done: Any) -> Redirect:
         remember_done(request, done.booking)
@@ -223,7 +225,7 @@ async def book(
 async def cancel_form(
     request: Request[Any, Any, Any], booking_id: IdPath, by: NamedDependency[Principal]
 ) -> Template:
-    return page(request, "school/cancel.html", booking=await booking.get_booking(booking_id, by=by))
+    return page(request, "school/cancel.html", booking=await get_booking(booking_id, by=by))
 
 
 @post("/bookings/{booking_id:int}/cancel")
@@ -233,7 +235,7 @@ async def cancel(
     _ = gettext_for(request)
 
     async def again(refused: Refused) -> Template:
-        found = await booking.get_booking(booking_id, by=by)
+        found = await get_booking(booking_id, by=by)
         return page(
             request,
             "school/cancel.html",
@@ -244,7 +246,7 @@ async def cancel(
 
     return await handle_form(
         request,
-        lambda data: booking.cancel_booking(booking_id, str(data.get("reason", "")).strip(), by=by),
+        lambda data: cancel_booking(booking_id, str(data.get("reason", "")).strip(), by=by),
         status_code=409,
         done=lambda _done: go_on(
             request, "/school", _("The visit is cancelled. The host has been told.")

@@ -12,9 +12,10 @@ from outreach.accounts.services import feed_token_for
 from outreach.accounts.sessions import principal_for_session, start_session
 from outreach.accounts.tables import ApiToken, User
 from outreach.audit.tables import AuditEntry
-from outreach.booking import services as booking
+from outreach.booking.cascades import anonymise_ended_bookings
 from outreach.booking.schemas import BookingRequest
 from outreach.booking.tables import Booking
+from outreach.booking.writes import place_booking
 from outreach.config import get_settings
 from outreach.errors import Conflict, Invalid
 from outreach.events.tables import Slot
@@ -42,12 +43,12 @@ async def _teacher_books(world) -> tuple[int, int]:
         contact_email="teacher-contact@school-a.example",
         notes="bring helmets",
     )
-    placed = await booking.place_booking(slot, visit, by=world.school_a)
+    placed = await place_booking(slot, visit, by=world.school_a)
     # A colleague of the same school books too: not part of school A's first teacher's data.
     other = BookingRequest(
         class_label="9b", grade=9, pupils=10, adults=1, contact_name="Herr Colleague"
     )
-    await booking.place_booking(slot, other, by=world.teacher_a2)
+    await place_booking(slot, other, by=world.teacher_a2)
     return placed.booking.id, slot
 
 
@@ -177,8 +178,8 @@ async def test_anonymisation_after_the_event_defaults_to_a_year_and_keeps_counts
     assert get_settings().anonymise_after_days == 365
     mine, slot = await _teacher_books(world)
     row = await Slot.select(Slot.ends_at).where(Slot.id == slot).first()
-    assert await booking.anonymise_ended_bookings(now=row["ends_at"] + timedelta(days=364)) == 0
-    assert await booking.anonymise_ended_bookings(now=row["ends_at"] + timedelta(days=366)) == 2
+    assert await anonymise_ended_bookings(now=row["ends_at"] + timedelta(days=364)) == 0
+    assert await anonymise_ended_bookings(now=row["ends_at"] + timedelta(days=366)) == 2
     kept = await Booking.objects().where(Booking.id == mine).first()
     assert kept.contact_email == "" and kept.pupils == 20 and kept.status == "confirmed"
     assert kept.anonymised_at is not None and kept.anonymised_at <= utcnow() + timedelta(days=400)

@@ -19,8 +19,9 @@ import pytest
 
 from outreach.accounts.services import NewUser, create_user, feed_token_for, issue_api_token
 from outreach.accounts.sessions import start_session
-from outreach.booking import services as booking
+from outreach.booking.links import confirm_address
 from outreach.booking.tables import Booking, IdempotencyRecord
+from outreach.booking.writes import IDEMPOTENCY_KEEP, purge_idempotency_records
 from outreach.config import Settings
 from outreach.events.tables import Slot
 from outreach.links import address_token
@@ -171,7 +172,7 @@ async def test_anonymisation_after_the_retention_period_leaves_no_trace(client, 
         "notes": f"Tel. {REGISTRANT_PHONE}",
     }
     registered = await _book(client, scene["open_slot"], registration, "registration-1")
-    await booking.confirm_address(registered, address_token(settings, registered))
+    await confirm_address(registered, address_token(settings, registered))
     # The host cancels with a reason naming the registrant: it is kept in the notice too.
     cancelled = await client.post(
         f"/api/v1/bookings/{registered}/cancel",
@@ -207,8 +208,8 @@ async def test_idempotency_records_keep_ids_only_and_expire(client, world, setti
     assert again.json()["id"] == first
     # Kept a day (IDEMPOTENCY_KEEP), then purged by the housekeeping.
     created = record["created_at"]
-    assert await booking.purge_idempotency_records(now=created + timedelta(hours=23)) == 0
-    await housekeeping(now=created + booking.IDEMPOTENCY_KEEP + timedelta(seconds=1))
+    assert await purge_idempotency_records(now=created + timedelta(hours=23)) == 0
+    await housekeeping(now=created + IDEMPOTENCY_KEEP + timedelta(seconds=1))
     assert await IdempotencyRecord.count() == 0
 
 

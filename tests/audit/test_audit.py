@@ -9,8 +9,8 @@ import pytest
 from outreach.accounts.services import NewUser, invite_user
 from outreach.audit import services as audit
 from outreach.audit.tables import AuditEntry
-from outreach.booking import services as booking
 from outreach.booking.schemas import BookingRequest
+from outreach.booking.writes import place_booking
 from outreach.events.schemas import EventPatch
 from outreach.events.services import update_event
 from outreach.organisations.services import OrganisationIn, create_organisation
@@ -100,7 +100,7 @@ async def _booked_event(world) -> int:
     visit = BookingRequest(
         class_label="8a", grade=8, pupils=10, adults=1, contact_email=CONTACT, contact_name="Lehrer"
     )
-    await booking.place_booking(slot, visit, by=world.school_a)
+    await place_booking(slot, visit, by=world.school_a)
     return event
 
 
@@ -192,7 +192,7 @@ async def test_a_school_sees_and_is_logged_at_the_attendees_of_its_own_evening(c
 
     evening = await make_event(world.school_a, kind="parents_evening")
     slot = await make_slot(world.school_a, evening, capacity=80)
-    family = await booking.place_booking(
+    family = await place_booking(
         slot, BookingRequest(name="Familie Rot", email="rot@x.example", persons=2), by=ANONYMOUS
     )
     before = await actions()

@@ -12,9 +12,9 @@ from datetime import timedelta
 import pytest
 
 from outreach.booking import manage
-from outreach.booking import services as booking
 from outreach.booking.schemas import PersonsIn
 from outreach.booking.tables import Booking
+from outreach.booking.writes import cancel_booking, place_booking
 from outreach.errors import Conflict, Forbidden, Invalid, NotFound
 from outreach.events.tables import Slot
 from outreach.links import view_token
@@ -62,7 +62,7 @@ async def test_a_class_visit_grows_into_free_places_and_host_and_booker_are_told
     event = await make_event(world.firm_a)
     slot = await make_slot(world.firm_a, event, capacity=30)
     placed = (
-        await booking.place_booking(slot, class_visit(pupils=20, adults=2), by=world.school_a)
+        await place_booking(slot, class_visit(pupils=20, adults=2), by=world.school_a)
     ).booking
     before = await kinds_of(placed.id)
 
@@ -78,10 +78,8 @@ async def test_a_class_visit_grows_into_free_places_and_host_and_booker_are_told
 async def test_more_persons_than_free_places_is_refused_with_the_free_count(world):
     event = await make_event(world.firm_a)
     slot = await make_slot(world.firm_a, event, capacity=30)
-    first = (
-        await booking.place_booking(slot, class_visit(pupils=20, adults=2), by=world.school_a)
-    ).booking
-    await booking.place_booking(slot, class_visit("9b", pupils=5, adults=1), by=world.school_b)
+    first = (await place_booking(slot, class_visit(pupils=20, adults=2), by=world.school_a)).booking
+    await place_booking(slot, class_visit("9b", pupils=5, adults=1), by=world.school_b)
     before = await kinds_of(first.id)
 
     with pytest.raises(manage.NotEnoughPlaces) as refused:
@@ -105,9 +103,9 @@ async def test_more_persons_than_free_places_is_refused_with_the_free_count(worl
 async def test_fewer_persons_free_places_for_the_waiting_list_at_once(world):
     event = await make_event(world.firm_a, kind="open_day")
     slot = await make_slot(world.firm_a, event, capacity=6)
-    family = (await booking.place_booking(slot, registration(5), by=world.school_a)).booking
+    family = (await place_booking(slot, registration(5), by=world.school_a)).booking
     waiting = (
-        await booking.place_booking(slot, registration(3, "other@test.example"), by=world.school_b)
+        await place_booking(slot, registration(3, "other@test.example"), by=world.school_b)
     ).booking
     assert waiting.status == "waitlisted"
 
@@ -123,9 +121,9 @@ async def test_fewer_persons_free_places_for_the_waiting_list_at_once(world):
 async def test_a_waiting_booking_that_shrinks_to_fit_moves_up_with_one_mail(world):
     event = await make_event(world.firm_a, kind="open_day")
     slot = await make_slot(world.firm_a, event, capacity=6)
-    await booking.place_booking(slot, registration(4), by=world.school_a)
+    await place_booking(slot, registration(4), by=world.school_a)
     waiting = (
-        await booking.place_booking(slot, registration(4, "w@test.example"), by=world.school_b)
+        await place_booking(slot, registration(4, "w@test.example"), by=world.school_b)
     ).booking
     before = await kinds_of(waiting.id)
 
@@ -141,7 +139,7 @@ async def test_a_waiting_booking_that_shrinks_to_fit_moves_up_with_one_mail(worl
 async def test_the_slot_limits_hold(world):
     event = await make_event(world.firm_a, kind="open_day")
     slot = await make_slot(world.firm_a, event, capacity=20, min_party=2, max_party=5)
-    placed = (await booking.place_booking(slot, registration(3), by=world.school_a)).booking
+    placed = (await place_booking(slot, registration(3), by=world.school_a)).booking
     with pytest.raises(Invalid) as too_many:
         await manage.change_persons(placed.id, PersonsIn(persons=6), by=world.school_a)
     assert too_many.value.field == "persons"
@@ -153,7 +151,7 @@ async def test_the_slot_limits_hold(world):
 async def test_the_fields_belong_to_the_kind_of_booking(world):
     event = await make_event(world.firm_a)
     slot = await make_slot(world.firm_a, event)
-    visit = (await booking.place_booking(slot, class_visit(), by=world.school_a)).booking
+    visit = (await place_booking(slot, class_visit(), by=world.school_a)).booking
     with pytest.raises(Invalid) as wrong:
         await manage.change_persons(visit.id, PersonsIn(persons=3), by=world.school_a)
     assert wrong.value.field == "persons"
@@ -166,7 +164,7 @@ async def test_the_fields_belong_to_the_kind_of_booking(world):
 async def test_the_same_size_changes_nothing_and_tells_nobody(world):
     event = await make_event(world.firm_a)
     slot = await make_slot(world.firm_a, event)
-    visit = (await booking.place_booking(slot, class_visit(), by=world.school_a)).booking
+    visit = (await place_booking(slot, class_visit(), by=world.school_a)).booking
     before = await kinds_of(visit.id)
     await manage.change_persons(visit.id, PersonsIn(pupils=20, adults=2), by=world.school_a)
     assert await kinds_of(visit.id) == before
@@ -175,7 +173,7 @@ async def test_the_same_size_changes_nothing_and_tells_nobody(world):
 async def test_who_may_change_the_persons(world):
     event = await make_event(world.firm_a)
     slot = await make_slot(world.firm_a, event)
-    visit = (await booking.place_booking(slot, class_visit(), by=world.school_a)).booking
+    visit = (await place_booking(slot, class_visit(), by=world.school_a)).booking
     with pytest.raises(Forbidden):
         await manage.change_persons(visit.id, PersonsIn(pupils=10), by=world.firm_a)
     for stranger in (world.firm_b, world.school_b):
@@ -191,14 +189,14 @@ async def test_who_may_change_the_persons(world):
 async def test_closed_bookings_and_begun_visits_are_not_changed(world):
     event = await make_event(world.firm_a)
     slot = await make_slot(world.firm_a, event)
-    visit = (await booking.place_booking(slot, class_visit(), by=world.school_a)).booking
+    visit = (await place_booking(slot, class_visit(), by=world.school_a)).booking
     later = (await Slot.select(Slot.starts_at).where(Slot.id == slot).first())["starts_at"]
     with pytest.raises(Conflict) as begun:
         await manage.change_persons(
             visit.id, PersonsIn(pupils=5), by=world.school_a, now=later + timedelta(minutes=1)
         )
     assert begun.value.reason == "started"
-    await booking.cancel_booking(visit.id, "", by=world.school_a)
+    await cancel_booking(visit.id, "", by=world.school_a)
     with pytest.raises(Conflict) as closed:
         await manage.change_persons(visit.id, PersonsIn(pupils=5), by=world.school_a)
     assert closed.value.reason == "wrong_status"
@@ -207,7 +205,7 @@ async def test_closed_bookings_and_begun_visits_are_not_changed(world):
 async def test_the_signed_link_changes_and_cancels_without_an_account(world, settings):
     event = await make_event(world.firm_a, kind="open_day")
     slot = await make_slot(world.firm_a, event, capacity=10)
-    placed = (await booking.place_booking(slot, registration(4), by=ANONYMOUS)).booking
+    placed = (await place_booking(slot, registration(4), by=ANONYMOUS)).booking
     token = view_token(settings, placed.id)
 
     out = await manage.change_persons(placed.id, PersonsIn(persons=3), by=ANONYMOUS, token=token)
@@ -216,9 +214,7 @@ async def test_the_signed_link_changes_and_cancels_without_an_account(world, set
         await manage.change_persons(
             placed.id, PersonsIn(persons=2), by=ANONYMOUS, token=token[:-1] + "0"
         )
-    other = (
-        await booking.place_booking(slot, registration(1, "x@test.example"), by=ANONYMOUS)
-    ).booking
+    other = (await place_booking(slot, registration(1, "x@test.example"), by=ANONYMOUS)).booking
     with pytest.raises(manage.LinkInvalid):  # bound to its booking
         await manage.cancel_by_view_link(other.id, token, "")
     done = await manage.cancel_by_view_link(placed.id, token, "ill")
@@ -228,7 +224,7 @@ async def test_the_signed_link_changes_and_cancels_without_an_account(world, set
 async def test_the_signed_link_expires_some_days_after_the_visit(world, settings):
     event = await make_event(world.firm_a, kind="open_day")
     slot = await make_slot(world.firm_a, event, capacity=10)
-    placed = (await booking.place_booking(slot, registration(2), by=ANONYMOUS)).booking
+    placed = (await place_booking(slot, registration(2), by=ANONYMOUS)).booking
     token = view_token(settings, placed.id)
     ends = (await Slot.select(Slot.ends_at).where(Slot.id == slot).first())["ends_at"]
     shown = await manage.booking_page(placed.id, by=ANONYMOUS, token=token)
@@ -248,7 +244,7 @@ async def test_the_signed_link_expires_some_days_after_the_visit(world, settings
 async def test_patch_changes_the_persons_and_answers_409_with_the_free_count(client, world):
     event = await make_event(world.firm_a, kind="open_day")
     slot = await make_slot(world.firm_a, event, capacity=8)
-    placed = (await booking.place_booking(slot, registration(3), by=world.school_a)).booking
+    placed = (await place_booking(slot, registration(3), by=world.school_a)).booking
     url = f"/api/v1/bookings/{placed.id}"
     teacher = bearer(world.tokens["school_a"])
 
@@ -261,7 +257,7 @@ async def test_patch_changes_the_persons_and_answers_409_with_the_free_count(cli
     too_many = await client.patch(url, json={"persons": 8}, headers=teacher)
     assert too_many.status_code == 200  # exactly the three free places
 
-    await booking.place_booking(slot, registration(1, "late@test.example"), by=world.school_b)
+    await place_booking(slot, registration(1, "late@test.example"), by=world.school_b)
     fewer = await client.patch(url, json={"persons": 6}, headers=teacher)
     assert fewer.status_code == 200
     more = await client.patch(url, json={"persons": 8}, headers=teacher)

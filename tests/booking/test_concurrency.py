@@ -156,7 +156,7 @@ async def test_two_servers_never_overbook_and_keep_waitlist_order(scene, tmp_pat
         assert len(waiting) == REQUESTS // SLOTS - CAPACITY // PARTY
 
     # Arrival order: each cancellation promotes the earliest waiting booking.
-    from outreach.booking.services import cancel_booking
+    from outreach.booking.writes import cancel_booking
 
     slot_id = slots[0]
     waiting = [

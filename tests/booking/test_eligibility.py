@@ -7,7 +7,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from outreach.booking import services as booking
 from outreach.booking.eligibility import (
     Busy,
     Party,
@@ -17,12 +16,14 @@ from outreach.booking.eligibility import (
     refusal,
     slot_state_refusal,
 )
+from outreach.booking.rules import class_visit_obstacles
 from outreach.booking.tables import Booking
+from outreach.booking.writes import place_booking
 from outreach.calendar.holidays import closures_between
 from outreach.errors import DomainError
 from outreach.events.services import get_slot, slot_bookable
 from outreach.events.tables import Event, Slot
-from outreach.itineraries import services as itineraries
+from outreach.itineraries.availability import _class_busy, _load_infos, _Query, _why_not
 from tests.factories import at, class_visit, make_event, make_slot, make_world, school_day
 
 NOW = datetime(2027, 3, 1, 8, 0, tzinfo=UTC)
@@ -138,15 +139,15 @@ async def world(db):
 
 async def _engine(slot_id: int, by, request) -> str | None:
     try:
-        await booking.place_booking(slot_id, request, by=by)
+        await place_booking(slot_id, request, by=by)
     except DomainError as exc:
         return exc.reason
     return None
 
 
 async def _planner(slot_id: int, by, request) -> str | None:
-    info = (await itineraries._load_infos(slot_ids=[slot_id]))[0]
-    q = itineraries._Query(
+    info = (await _load_infos(slot_ids=[slot_id]))[0]
+    q = _Query(
         days=(info.day,),
         grade=request.grade,
         pupils=request.pupils,
@@ -163,8 +164,8 @@ async def _planner(slot_id: int, by, request) -> str | None:
         class_label=request.class_label,
         school_id=by.org_id,
     )
-    busy = await itineraries._class_busy(q.school_id, q.class_label, [info.day])
-    return itineraries._why_not(info, q, datetime.now(UTC), busy)
+    busy = await _class_busy(q.school_id, q.class_label, [info.day])
+    return _why_not(info, q, datetime.now(UTC), busy)
 
 
 async def test_the_engine_the_planner_and_the_teachers_pages_agree(world):
@@ -196,11 +197,11 @@ async def test_the_engine_the_planner_and_the_teachers_pages_agree(world):
     cases[holiday.reason] = await make_slot(world.firm_a, tour, starts_at=at(holiday.first_day, 9))
     other = await make_event(world.firm_b)
     first = await make_slot(world.firm_b, other, starts_at=at(day, 15))
-    await booking.place_booking(first, class_visit("8a"), by=world.school_a)
+    await place_booking(first, class_visit("8a"), by=world.school_a)
     cases["class_conflict"] = await make_slot(world.firm_a, tour, starts_at=at(day, 15, 30))
     fits = await make_slot(world.firm_a, tour, starts_at=at(day, 17))
 
-    obstacles = await booking.class_visit_obstacles(
+    obstacles = await class_visit_obstacles(
         [*cases.values(), fits], by=world.school_a, class_label="8a", grade=8
     )
     loaded = await load_slots(cases.values())

@@ -6,7 +6,8 @@ from datetime import timedelta
 
 import pytest
 
-from outreach.booking.services import class_visit_obstacles, place_booking
+from outreach.booking.rules import class_visit_obstacles
+from outreach.booking.writes import place_booking
 from outreach.calendar.holidays import closures_between
 from tests.factories import at, class_visit, make_event, make_slot, make_world, school_day
 

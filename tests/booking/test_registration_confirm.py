@@ -16,8 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from outreach.booking import services as booking
+from outreach.booking.links import UNVERIFIED_REASON, confirm_address, release_unverified
 from outreach.booking.tables import Booking
+from outreach.booking.writes import confirm_booking, place_booking
 from outreach.config import Settings, set_settings
 from outreach.errors import Conflict, NotFound
 from outreach.events.tables import Slot
@@ -74,7 +75,7 @@ async def open_day(world, *, mode: str = "auto", capacity: int = 10) -> tuple[in
 async def test_an_anonymous_registration_is_held_until_the_address_is_confirmed(world, settings):
     _, slot = await open_day(world)
     before = utcnow()
-    placed = (await booking.place_booking(slot, registration(3), by=ANONYMOUS)).booking
+    placed = (await place_booking(slot, registration(3), by=ANONYMOUS)).booking
     assert placed.status == "pending"
     assert placed.verify_by is not None
     hours = settings.registration_confirm_hours
@@ -87,12 +88,12 @@ async def test_an_anonymous_registration_is_held_until_the_address_is_confirmed(
     assert payload["address"] is True
 
     with pytest.raises(NotFound):
-        await booking.confirm_address(placed.id, respond_token(settings, placed.id))
+        await confirm_address(placed.id, respond_token(settings, placed.id))
     with pytest.raises(NotFound):
-        await booking.confirm_address(placed.id, "0" * 32)
-    confirmed = await booking.confirm_address(placed.id, address_token(settings, placed.id))
+        await confirm_address(placed.id, "0" * 32)
+    confirmed = await confirm_address(placed.id, address_token(settings, placed.id))
     assert confirmed.status == "confirmed" and confirmed.verify_by is None
-    again = await booking.confirm_address(placed.id, address_token(settings, placed.id))
+    again = await confirm_address(placed.id, address_token(settings, placed.id))
     assert again.status == "confirmed"
     kinds = await notices(placed.id)
     assert [k for k, _ in kinds] == [
@@ -107,46 +108,46 @@ async def test_an_anonymous_registration_is_held_until_the_address_is_confirmed(
 
 async def test_in_approval_mode_the_host_decides_only_after_confirmation(world, settings):
     _, slot = await open_day(world, mode="approval")
-    placed = (await booking.place_booking(slot, registration(2), by=ANONYMOUS)).booking
+    placed = (await place_booking(slot, registration(2), by=ANONYMOUS)).booking
     assert placed.status == "pending"
     with pytest.raises(Conflict) as early:
-        await booking.confirm_booking(placed.id, by=world.firm_a)
+        await confirm_booking(placed.id, by=world.firm_a)
     assert early.value.reason == "unverified"
-    done = await booking.confirm_address(placed.id, address_token(settings, placed.id))
+    done = await confirm_address(placed.id, address_token(settings, placed.id))
     assert done.status == "pending" and done.verify_by is None
     assert [k for k, _ in await notices(placed.id)] == ["booking.received", "host.booking_received"]
-    assert (await booking.confirm_booking(placed.id, by=world.firm_a)).status == "confirmed"
+    assert (await confirm_booking(placed.id, by=world.firm_a)).status == "confirmed"
 
 
 async def test_signed_in_bookers_are_not_held(world):
     _, slot = await open_day(world)
-    placed = (await booking.place_booking(slot, registration(2), by=world.school_a)).booking
+    placed = (await place_booking(slot, registration(2), by=world.school_a)).booking
     assert placed.status == "confirmed" and placed.verify_by is None
     assert "host.booking_received" in [k for k, _ in await notices(placed.id)]
 
 
 async def test_an_unconfirmed_registration_is_released_once_and_told(world, settings):
     _, slot = await open_day(world, capacity=5)
-    placed = (await booking.place_booking(slot, registration(4), by=ANONYMOUS)).booking
-    assert await booking.release_unverified() == 0, "nothing is due before the deadline"
+    placed = (await place_booking(slot, registration(4), by=ANONYMOUS)).booking
+    assert await release_unverified() == 0, "nothing is due before the deadline"
     later = placed.verify_by + timedelta(seconds=1)
-    assert await booking.release_unverified(now=later) == 1
-    assert await booking.release_unverified(now=later) == 0
+    assert await release_unverified(now=later) == 1
+    assert await release_unverified(now=later) == 0
     row = await Booking.objects().where(Booking.id == placed.id).first()
-    assert row.status == "cancelled" and row.reason == booking.UNVERIFIED_REASON
+    assert row.status == "cancelled" and row.reason == UNVERIFIED_REASON
     assert await held(slot) == 0
     kinds = [k for k, _ in await notices(placed.id)]
     assert kinds == ["booking.received", "booking.cancelled"]
     with pytest.raises(Conflict) as late:
-        await booking.confirm_address(placed.id, address_token(settings, placed.id), now=later)
+        await confirm_address(placed.id, address_token(settings, placed.id), now=later)
     assert late.value.reason == "wrong_status"
 
 
 async def test_a_confirmation_after_the_deadline_is_refused(world, settings):
     _, slot = await open_day(world)
-    placed = (await booking.place_booking(slot, registration(1), by=ANONYMOUS)).booking
+    placed = (await place_booking(slot, registration(1), by=ANONYMOUS)).booking
     with pytest.raises(Conflict) as late:
-        await booking.confirm_address(
+        await confirm_address(
             placed.id,
             address_token(settings, placed.id),
             now=placed.verify_by + timedelta(minutes=1),
@@ -158,16 +159,14 @@ async def test_released_places_go_to_the_first_confirmed_waiting_booking(world, 
     """The waiting list stays first come, first served, but an unconfirmed waiting
     registration is passed over until confirmed: it never moves into a place unconfirmed."""
     _, slot = await open_day(world, capacity=4)
-    holder = (
-        await booking.place_booking(slot, registration(4, "a@x.example"), by=ANONYMOUS)
-    ).booking
+    holder = (await place_booking(slot, registration(4, "a@x.example"), by=ANONYMOUS)).booking
     early_anon = (
         # An hour later: its own deadline is an hour after the holder's.
-        await booking.place_booking(
+        await place_booking(
             slot, registration(2, "b@x.example"), by=ANONYMOUS, now=utcnow() + timedelta(hours=1)
         )
     ).booking
-    teacher = (await booking.place_booking(slot, registration(2), by=world.school_a)).booking
+    teacher = (await place_booking(slot, registration(2), by=world.school_a)).booking
     assert (holder.status, early_anon.status, teacher.status) == (
         "pending",
         "waitlisted",
@@ -176,7 +175,7 @@ async def test_released_places_go_to_the_first_confirmed_waiting_booking(world, 
     assert early_anon.waitlist_position == 1 and teacher.waitlist_position == 2
 
     # The holder never confirms; the release frees 4 places for the waiting list.
-    assert await booking.release_unverified(now=holder.verify_by + timedelta(seconds=1)) == 1
+    assert await release_unverified(now=holder.verify_by + timedelta(seconds=1)) == 1
     statuses = {r["id"]: r["status"] for r in await Booking.select(Booking.id, Booking.status)}
     assert statuses[holder.id] == "cancelled"
     assert statuses[teacher.id] == "confirmed", "the confirmed waiting booking moves up"
@@ -185,7 +184,7 @@ async def test_released_places_go_to_the_first_confirmed_waiting_booking(world, 
     await assert_invariant(slot)
 
     # Confirming the address puts it in line again, and the free places are its now.
-    done = await booking.confirm_address(early_anon.id, address_token(settings, early_anon.id))
+    done = await confirm_address(early_anon.id, address_token(settings, early_anon.id))
     assert done.status == "confirmed"
     assert [k for k, _ in await notices(early_anon.id)] == [
         "booking.received",
@@ -204,15 +203,15 @@ async def test_release_and_confirmation_racing_end_in_one_state(world, settings)
     for round_ in range(6):
         _, slot = await open_day(world, capacity=3)
         placed = (
-            await booking.place_booking(slot, registration(3, f"r{round_}@x.example"), by=ANONYMOUS)
+            await place_booking(slot, registration(3, f"r{round_}@x.example"), by=ANONYMOUS)
         ).booking
-        waiting = (await booking.place_booking(slot, registration(3), by=world.school_a)).booking
+        waiting = (await place_booking(slot, registration(3), by=world.school_a)).booking
         deadline = placed.verify_by
         token = address_token(settings, placed.id)
         results = await asyncio.gather(
-            booking.release_unverified(now=deadline + timedelta(seconds=1)),
-            booking.release_unverified(now=deadline + timedelta(seconds=1)),
-            booking.confirm_address(placed.id, token, now=deadline - timedelta(seconds=1)),
+            release_unverified(now=deadline + timedelta(seconds=1)),
+            release_unverified(now=deadline + timedelta(seconds=1)),
+            confirm_address(placed.id, token, now=deadline - timedelta(seconds=1)),
             return_exceptions=True,
         )
         released = results[0] + results[1]
@@ -231,8 +230,8 @@ async def test_release_and_confirmation_racing_end_in_one_state(world, settings)
 
 async def test_the_first_mail_carries_the_link_and_the_release_mail_says_why(world, mail_settings):
     _, slot = await open_day(world)
-    placed = (await booking.place_booking(slot, registration(2), by=ANONYMOUS)).booking
-    await booking.release_unverified(now=placed.verify_by + timedelta(seconds=1))
+    placed = (await place_booking(slot, registration(2), by=ANONYMOUS)).booking
+    await release_unverified(now=placed.verify_by + timedelta(seconds=1))
     for note_id in await outbox.due_ids(placed.verify_by + timedelta(minutes=1)):
         assert await delivery.deliver(note_id, placed.verify_by + timedelta(minutes=1)) == "sent"
     first, last = read_eml_dir(mail_settings.mail_dir)
@@ -255,7 +254,7 @@ async def test_api_answers_pending_with_the_deadline(client, world):
 
 async def test_the_confirm_page_shows_a_button_and_confirms_on_post(client, world, settings):
     _, slot = await open_day(world)
-    placed = (await booking.place_booking(slot, registration(2), by=ANONYMOUS)).booking
+    placed = (await place_booking(slot, registration(2), by=ANONYMOUS)).booking
     path = f"/bookings/{placed.id}/verify"
     token = address_token(settings, placed.id)
     shown = await client.get(f"{path}?token={token}")
@@ -275,7 +274,7 @@ async def test_the_host_sees_an_unconfirmed_registration_without_a_confirm_butto
     from tests.pages.conftest import give_password, sign_in
 
     event, slot = await open_day(world, mode="approval")
-    placed = (await booking.place_booking(slot, registration(2), by=ANONYMOUS)).booking
+    placed = (await place_booking(slot, registration(2), by=ANONYMOUS)).booking
     await give_password(world.firm_a.email)
     await sign_in(client, world.firm_a.email)
     confirm_form = f'action="/firm/bookings/{placed.id}/confirm'
@@ -283,7 +282,7 @@ async def test_the_host_sees_an_unconfirmed_registration_without_a_confirm_butto
     assert "E-Mail-Adresse noch nicht bestätigt" in html and confirm_form not in html
     attendees = (await client.get(f"/firm/events/{event}/attendees")).text
     assert "E-Mail-Adresse noch nicht bestätigt" in attendees
-    await booking.confirm_address(placed.id, address_token(settings, placed.id))
+    await confirm_address(placed.id, address_token(settings, placed.id))
     html = (await client.get(f"/firm/events/{event}")).text
     assert confirm_form in html and "E-Mail-Adresse noch nicht bestätigt" not in html
 
@@ -294,13 +293,9 @@ async def test_a_scheduler_tick_releases_expired_holds(world):
     _, slot = await open_day(world, capacity=5)
     # Registered 25 hours ago and never confirmed: its deadline passed an hour ago.
     stale = (
-        await booking.place_booking(
-            slot, registration(3), by=ANONYMOUS, now=utcnow() - timedelta(hours=25)
-        )
+        await place_booking(slot, registration(3), by=ANONYMOUS, now=utcnow() - timedelta(hours=25))
     ).booking
-    fresh = (
-        await booking.place_booking(slot, registration(2, "f@x.example"), by=ANONYMOUS)
-    ).booking
+    fresh = (await place_booking(slot, registration(2, "f@x.example"), by=ANONYMOUS)).booking
     await _tick(True)
     statuses = {r["id"]: r["status"] for r in await Booking.select(Booking.id, Booking.status)}
     assert statuses == {stale.id: "cancelled", fresh.id: "pending"}

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from outreach.booking import services as booking
 from outreach.booking.tables import Booking
+from outreach.booking.writes import place_booking
 from outreach.events.tables import Slot
 from outreach.feeds.render import drafts_for_bookings, drafts_for_slots
 from outreach.outbox.tables import Notification
@@ -26,9 +26,9 @@ async def test_cancelling_a_time_tells_its_bookers_and_closes_its_waiting_list(c
     event_id = await make_event(world.firm_a, waitlist=True)
     slot_id = await make_slot(world.firm_a, event_id, capacity=22)
     other = await make_slot(world.firm_a, event_id, capacity=22)
-    held = (await booking.place_booking(slot_id, class_visit("8a"), by=world.school_a)).booking
-    waiting = (await booking.place_booking(slot_id, class_visit("9b"), by=world.school_b)).booking
-    kept = (await booking.place_booking(other, class_visit("7c"), by=world.school_a)).booking
+    held = (await place_booking(slot_id, class_visit("8a"), by=world.school_a)).booking
+    waiting = (await place_booking(slot_id, class_visit("9b"), by=world.school_b)).booking
+    kept = (await place_booking(other, class_visit("7c"), by=world.school_a)).booking
     assert (held.status, waiting.status) == ("confirmed", "waitlisted")
 
     refused = await client.post(
@@ -76,7 +76,7 @@ async def test_cancelling_a_time_tells_its_bookers_and_closes_its_waiting_list(c
 async def test_a_host_cancels_a_time_on_its_page(client, world):
     event_id = await make_event(world.firm_a)
     slot_id = await make_slot(world.firm_a, event_id)
-    await booking.place_booking(slot_id, class_visit("8a"), by=world.school_a)
+    await place_booking(slot_id, class_visit("8a"), by=world.school_a)
     await sign_in(client, world.firm_a.email)
     form = (await client.get(f"/firm/slots/{slot_id}/edit")).text
     assert f'action="/firm/slots/{slot_id}/cancel"' in form and "Diesen Termin absagen" in form

@@ -205,11 +205,11 @@ async def test_event_file_names(world: World) -> None:
 async def test_a_booking_in_the_bookers_feed_links_its_booking_page(
     client: Any, world: World
 ) -> None:
-    from outreach.booking import services as booking
+    from outreach.booking.writes import place_booking
     from tests.factories import class_visit
 
     _, slot_id = await tour_with_slot(world.firm_a)
-    placed = (await booking.place_booking(slot_id, class_visit(), by=world.school_a)).booking
+    placed = (await place_booking(slot_id, class_visit(), by=world.school_a)).booking
     await publish()
     token = await feed_token_for(by=world.school_a)
     body = (await _get(client, f"/feeds/private/{token}.ics")).content

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from outreach.accounts.services import feed_token_for
-from outreach.booking.services import place_booking
+from outreach.booking.writes import place_booking
 from outreach.events.schemas import EventPatch
 from outreach.events.services import update_event
 from outreach.feeds import services

@@ -9,7 +9,7 @@ import pytest
 
 from outreach.accounts.services import feed_token_for
 from outreach.booking.schemas import BookingRequest
-from outreach.booking.services import cancel_booking, place_booking
+from outreach.booking.writes import cancel_booking, place_booking
 from outreach.config import Settings
 from outreach.errors import NotFound
 from outreach.events.schemas import EventPatch, SlotPatch

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from icalendar import Calendar
 
-from outreach.booking import services as booking
 from outreach.booking.tables import Booking
+from outreach.booking.writes import cancel_booking, place_booking
 from tests.factories import class_visit
 from tests.itineraries.helpers import make_net, three_firm_day
 from tests.support import bearer
@@ -93,7 +93,7 @@ async def test_plan_book_read_and_calendar_round_trip(client, net):
     assert (await client.get(f"/itineraries/{it['id']}.txt", headers=teacher)).status_code == 404
 
     # The host cancels one visit: the itinerary says so and offers replacements.
-    await booking.cancel_booking(it["visits"][1]["booking_id"], "", by=net.firms["kaden"])
+    await cancel_booking(it["visits"][1]["booking_id"], "", by=net.firms["kaden"])
     shown = (await client.get(f"/api/v1/itineraries/{it['id']}", headers=teacher)).json()
     assert shown["status"] == "incomplete"
     response = await client.get(
@@ -108,7 +108,7 @@ async def test_conflict_books_nothing_and_answers_fresh_proposals(client, net):
     slots = await three_firm_day(net)
     await net.tour("lange")
     spare = await net.slot("lange", 11)
-    await booking.place_booking(
+    await place_booking(
         slots["kaden"], class_visit("9b", pupils=18, adults=2), by=net.world.school_b
     )
     body = {**CLASS, "slot_ids": [slots["rehn"], slots["kaden"], slots["seifert"]]}

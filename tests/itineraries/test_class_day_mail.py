@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from outreach.booking import manage
-from outreach.booking import services as booking
 from outreach.booking.schemas import PersonsIn
-from outreach.itineraries import services as itineraries
+from outreach.booking.writes import cancel_booking, confirm_booking, decline_booking
+from outreach.itineraries.views import get_itinerary
 from outreach.notifications import services as notifications
 from outreach.outbox import services as outbox
 from outreach.outbox.tables import Notification
@@ -99,7 +99,7 @@ async def test_a_three_firm_day_booked_at_once_is_one_mail_with_three_invitation
 
     # Later one firm cancels its visit: one mail about that visit, which takes the
     # invitation the day's mail put into the calendar out again; told once.
-    await booking.cancel_booking(ids[1], "Maschinenausfall", by=net.firms["kaden"])
+    await cancel_booking(ids[1], "Maschinenausfall", by=net.firms["kaden"])
     await deliver_all()
     seen = {str(mail["Message-ID"])}
     (cancelled,) = teacher_mails(mail_dir, seen)
@@ -129,11 +129,11 @@ async def test_a_day_waiting_for_hosts_is_told_when_the_last_answer_comes(net, m
     received = teacher_mails(mail_dir, seen)
     assert sorted(str(m["Subject"]).split(":")[0] for m in received) == ["Buchung eingegangen"] * 2
 
-    await booking.confirm_booking(kaden, by=net.firms["kaden"])
+    await confirm_booking(kaden, by=net.firms["kaden"])
     await deliver_all()
     assert teacher_mails(mail_dir, seen) == []  # Seifert has not answered yet
 
-    await booking.decline_booking(seifert, "Betriebsferien", by=net.firms["seifert"])
+    await decline_booking(seifert, "Betriebsferien", by=net.firms["seifert"])
     await deliver_all()
     mails = {str(m["Subject"]).split(":")[0]: m for m in teacher_mails(mail_dir, seen)}
     assert set(mails) == {"Buchung abgelehnt", "Ihr Firmentag ist bestätigt"}
@@ -208,5 +208,5 @@ async def test_one_visit_of_a_day_changes_its_persons_and_only_its_host_is_told(
     await deliver_all()
     (changed,) = teacher_mails(mail_dir, seen)
     assert "bisher 26, jetzt 22" in text_of(changed)
-    visits = (await itineraries.get_itinerary(it.id, by=net.world.school_a)).visits
+    visits = (await get_itinerary(it.id, by=net.world.school_a)).visits
     assert [v.status for v in visits] == ["confirmed"] * 3

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 
 from outreach.accounts.services import feed_token_for
-from outreach.booking import services as booking
+from outreach.booking.writes import cancel_booking
 from outreach.config import Settings
 from outreach.feeds import services as feeds
-from outreach.itineraries import services as itineraries
 from outreach.itineraries.schemas import ItineraryIn
+from outreach.itineraries.writes import book_itinerary, cancel_itinerary
 from outreach.notifications import services as notifications
 from outreach.outbox import services as outbox
 from tests.factories import at
@@ -33,7 +33,7 @@ async def net(db):
 
 async def book_day(net, slots: dict[str, int], language: str = "de"):
     return (
-        await itineraries.book_itinerary(
+        await book_itinerary(
             ItineraryIn(
                 slot_ids=[slots["rehn"], slots["kaden"], slots["seifert"]],
                 class_label="8a",
@@ -90,7 +90,7 @@ async def test_the_teachers_feed_has_every_visit_and_leg_and_follows_cancellatio
 
     # Kaden cancels: the way to Kaden is off, the way to Seifert now starts at Rehn.
     sequence = int(legs[leg_uid(it.id, seifert)]["SEQUENCE"])
-    await booking.cancel_booking(kaden, "Maschinenausfall", by=net.firms["kaden"])
+    await cancel_booking(kaden, "Maschinenausfall", by=net.firms["kaden"])
     await publish()
     entries = {str(e["UID"]): e for e in vevents(await private_feed(net.world.school_a))}
     assert str(entries[leg_uid(it.id, kaden)]["STATUS"]) == "CANCELLED"
@@ -101,7 +101,7 @@ async def test_the_teachers_feed_has_every_visit_and_leg_and_follows_cancellatio
     assert int(to_seifert["SEQUENCE"]) > sequence
 
     # The whole day off: every leg cancelled.
-    await itineraries.cancel_itinerary(it.id, "Krankheit", by=net.world.school_a)
+    await cancel_itinerary(it.id, "Krankheit", by=net.world.school_a)
     await publish()
     entries = {str(e["UID"]): e for e in vevents(await private_feed(net.world.school_a))}
     assert {str(entries[u]["STATUS"]) for u in entries if "-leg-" in u} == {"CANCELLED"}
@@ -137,7 +137,7 @@ async def test_a_cancelled_visit_tells_the_teacher_it_was_part_of_the_day(net, m
     seen: set[str] = set()
     assert teacher_mails(mail_dir, seen)  # the confirmations
 
-    await booking.cancel_booking(kaden, "Maschinenausfall", by=net.firms["kaden"])
+    await cancel_booking(kaden, "Maschinenausfall", by=net.firms["kaden"])
     await deliver_all()
     (cancelled,) = teacher_mails(mail_dir, seen)
     text = text_of(cancelled)
@@ -150,7 +150,7 @@ async def test_a_cancelled_visit_tells_the_teacher_it_was_part_of_the_day(net, m
     assert f'href="http://{HOST}/school/itineraries/{it.id}?replace={kaden}#replacements"' in html
 
     # The whole day cancelled: each mail says that nothing of the day is left.
-    await itineraries.cancel_itinerary(it.id, "Krankheit", by=net.world.school_a)
+    await cancel_itinerary(it.id, "Krankheit", by=net.world.school_a)
     await deliver_all()
     last = [text_of(m) for m in teacher_mails(mail_dir, seen)]
     assert len(last) == 2

@@ -8,8 +8,8 @@ from urllib.parse import urlencode
 
 import pytest
 
-from outreach.booking import services as booking
 from outreach.booking.tables import Booking
+from outreach.booking.writes import place_booking
 from outreach.itineraries.tables import Itinerary, ItineraryVisit
 from tests.factories import class_visit
 from tests.itineraries.helpers import make_net, three_firm_day
@@ -123,9 +123,7 @@ async def test_a_part_taken_meanwhile_books_nothing_and_shows_fresh_proposals(cl
     chosen = book_forms(planned.text)[0]
     assert str(slots["kaden"]) in slot_ids(chosen)
     # Another school takes Kaden's slot between planning and booking.
-    await booking.place_booking(
-        slots["kaden"], class_visit(pupils=25, adults=2), by=net.world.school_b
-    )
+    await place_booking(slots["kaden"], class_visit(pupils=25, adults=2), by=net.world.school_b)
     before = await Booking.count()
     raced = await post(client, "/school/plan/book", chosen, csrf_of(planned.text))
     assert raced.status_code == 409

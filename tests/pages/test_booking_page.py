@@ -16,9 +16,9 @@ from urllib.parse import urlsplit
 import pytest
 
 from outreach.booking import manage
-from outreach.booking import services as booking
 from outreach.booking.schemas import BookingRequest
 from outreach.booking.tables import Booking
+from outreach.booking.writes import place_booking
 from outreach.config import Settings, set_settings
 from outreach.events.tables import Slot
 from outreach.links import view_token
@@ -53,13 +53,13 @@ async def a_visit(world, *, mode: str = "approval", capacity: int = 30):
     event = await make_event(world.firm_a, booking_mode=mode)
     slot = await make_slot(world.firm_a, event, capacity=capacity)
     req = BookingRequest(class_label="8a", grade=8, pupils=20, adults=2, notes=NOTE)
-    return slot, (await booking.place_booking(slot, req, by=world.school_a)).booking
+    return slot, (await place_booking(slot, req, by=world.school_a)).booking
 
 
 async def a_registration(world, persons: int = 4, capacity: int = 10):
     event = await make_event(world.firm_a, kind="open_day")
     slot = await make_slot(world.firm_a, event, capacity=capacity)
-    return slot, (await booking.place_booking(slot, registration(persons), by=ANONYMOUS)).booking
+    return slot, (await place_booking(slot, registration(persons), by=ANONYMOUS)).booking
 
 
 async def outbox_size() -> int:
@@ -190,7 +190,7 @@ async def test_a_family_changes_persons_and_cancels_by_the_signed_link(client, w
 
 async def test_more_persons_than_free_says_how_many_are_free(client, world):
     slot, placed = await a_registration(world, persons=4, capacity=10)
-    await booking.place_booking(slot, registration(3, "b@test.example"), by=world.school_b)
+    await place_booking(slot, registration(3, "b@test.example"), by=world.school_b)
     token = view_token(_settings(), placed.id)
     path = f"/bookings/{placed.id}?token={token}"
     before = (await row(placed.id), await outbox_size())

@@ -17,7 +17,7 @@ import pytest
 
 from outreach.accounts.services import principal_for
 from outreach.accounts.tables import User
-from outreach.booking import services as booking
+from outreach.booking.queries import list_bookings
 from outreach.booking.tables import Booking
 from outreach.demo import ADMIN_EMAIL, DEMO_PASSWORD, load_demo
 from outreach.feeds.render import drafts_for_bookings, drafts_for_slots
@@ -110,7 +110,7 @@ async def _host_reads_names_and_the_note(client, visit, orgs) -> None:
     # The API keeps the slugs as keys and adds the names.
     (api_row,) = [
         b
-        for b in await booking.list_bookings(by=await _principal(visit["host"]), status="pending")
+        for b in await list_bookings(by=await _principal(visit["host"]), status="pending")
         if b.id == visit["id"]
     ]
     assert (api_row.host, api_row.school) == (host["slug"], school["slug"])

@@ -37,7 +37,7 @@ from outreach.booking.tables import Booking
 from outreach.config import get_settings, set_settings
 from outreach.demo import ADMIN_EMAIL, DEMO_PASSWORD, load_demo
 from outreach.events.tables import Slot
-from outreach.itineraries.services import itinerary_page_url
+from outreach.itineraries.views import itinerary_page_url
 from outreach.notifications import services as delivery
 from outreach.notifications.mail import build_day_message, build_message
 from outreach.notifications.presenter_mail import presenter_message

@@ -230,7 +230,7 @@ async def test_a_slot_in_the_holidays_is_explained_before_booking(client, world)
 
 
 async def test_a_teacher_cancels_with_a_reason(client, world):
-    from outreach.booking.services import place_booking
+    from outreach.booking.writes import place_booking
 
     event_id = await make_event(world.firm_a)
     slot_id = await make_slot(world.firm_a, event_id)
@@ -341,7 +341,7 @@ async def test_an_invitation_lets_the_person_set_a_password(client, world):
 
 
 async def test_the_reminder_link_shows_on_get_and_acts_on_post(client, world):
-    from outreach.booking.services import place_booking
+    from outreach.booking.writes import place_booking
     from outreach.config import get_settings
     from outreach.links import respond_token
 
@@ -405,7 +405,7 @@ async def test_the_event_page_and_its_calendar_file_share_the_path(client, world
 
 
 async def test_slot_forms_show_the_refusal_beside_the_field(client, world):
-    from outreach.booking.services import place_booking
+    from outreach.booking.writes import place_booking
 
     event_id = await make_event(world.firm_a)
     slot_id = await make_slot(world.firm_a, event_id, capacity=30)
@@ -428,14 +428,14 @@ async def test_slot_forms_show_the_refusal_beside_the_field(client, world):
 
 
 async def test_the_attendee_list_prints_only_booked_times_and_names_the_host_once(client, world):
-    from outreach.booking import services as booking
+    from outreach.booking.writes import place_booking
     from outreach.organisations.tables import Organisation
 
     event_id = await make_event(world.firm_a)  # its venue: the firm's own premises
     day = school_day()
     booked = await make_slot(world.firm_a, event_id, starts_at=at(day, 9))
     empty = [await make_slot(world.firm_a, event_id, starts_at=at(day, h)) for h in (11, 13)]
-    await booking.place_booking(booked, class_visit("9c"), by=world.school_a)
+    await place_booking(booked, class_visit("9c"), by=world.school_a)
     host = await Organisation.select(Organisation.name).where(Organisation.slug == "firm-a").first()
     await sign_in(client, world.firm_a.email)
 

@@ -34,12 +34,12 @@ from litestar.testing import AsyncTestClient
 from outreach.accounts.services import feed_token_for
 from outreach.accounts.tables import User
 from outreach.app import create_app
-from outreach.booking import services as booking
 from outreach.booking.schemas import BookingRequest
+from outreach.booking.writes import place_booking
 from outreach.config import Settings, get_settings, set_settings
 from outreach.db import all_tables
-from outreach.itineraries import services as itineraries
 from outreach.itineraries.schemas import ItineraryIn
+from outreach.itineraries.writes import book_itinerary
 from outreach.links import view_token
 from outreach.outbox.tables import Notification
 from outreach.presenters import services as presenters
@@ -479,7 +479,7 @@ async def build_scene() -> tuple[Any, dict[str, Any]]:
     world = await make_world()
     event_a = await make_event(world.firm_a, booking_mode="approval")
     slot_a = await make_slot(world.firm_a, event_a, capacity=30)
-    placed = await booking.place_booking(
+    placed = await place_booking(
         slot_a,
         BookingRequest(
             class_label="8a",
@@ -493,7 +493,7 @@ async def build_scene() -> tuple[Any, dict[str, Any]]:
     )
     event_b = await make_event(world.firm_b)
     slot_b = await make_slot(world.firm_b, event_b, capacity=30)
-    placed_b = await booking.place_booking(
+    placed_b = await place_booking(
         slot_b,
         BookingRequest(
             class_label="7b",
@@ -507,7 +507,7 @@ async def build_scene() -> tuple[Any, dict[str, Any]]:
     )
     # School A's class day: one visit at firm B in the afternoon.
     afternoon = await make_slot(world.firm_b, event_b, capacity=30, starts_at=at(school_day(), 14))
-    trip = await itineraries.book_itinerary(
+    trip = await book_itinerary(
         ItineraryIn(slot_ids=[afternoon], class_label="8c", grade=8, pupils=10, adults=1),
         by=world.school_a,
     )

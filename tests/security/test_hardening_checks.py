@@ -17,9 +17,9 @@ from litestar.testing import AsyncTestClient
 
 from outreach import security
 from outreach.app import create_app
-from outreach.booking import services as booking
 from outreach.booking.schemas import BookingRequest
 from outreach.booking.tables import Booking
+from outreach.booking.writes import place_booking
 from outreach.config import Settings, set_settings
 from outreach.notifications import services as delivery
 from outreach.outbox import services as outbox
@@ -166,7 +166,7 @@ async def test_line_breaks_in_a_registrants_name_cannot_add_mail_headers(world, 
         email="eve@test.example",
         persons=1,
     )
-    placed = (await booking.place_booking(slot, evil, by=ANONYMOUS)).booking
+    placed = (await place_booking(slot, evil, by=ANONYMOUS)).booking
     row = await Booking.objects().where(Booking.id == placed.id).first()
     assert "\r" not in row.contact_name and "\n" not in row.contact_name
     for note_id in await outbox.due_ids():
@@ -179,7 +179,7 @@ async def test_line_breaks_in_a_registrants_name_cannot_add_mail_headers(world, 
 async def test_html_in_a_registrants_name_is_escaped_on_the_attendee_list(client, world):
     event = await make_event(world.firm_a, kind="open_day")
     slot = await make_slot(world.firm_a, event)
-    await booking.place_booking(
+    await place_booking(
         slot,
         BookingRequest(name="<img src=x onerror=alert(1)>", email="x@test.example", persons=1),
         by=world.school_a,
@@ -205,7 +205,7 @@ async def test_tokens_with_any_characters_are_refused_not_an_error(client, world
     # as bytes, so a mangled link is a plain refusal.
     event = await make_event(world.firm_a, kind="open_day")
     slot = await make_slot(world.firm_a, event)
-    placed = await booking.place_booking(
+    placed = await place_booking(
         slot, BookingRequest(name="Familie", email="f@x.example", persons=2), by=ANONYMOUS
     )
     response = await client.get(path.format(booking=placed.booking.id))

@@ -15,7 +15,7 @@ from litestar.testing import AsyncTestClient
 from outreach.accounts.services import send_account_mail
 from outreach.app import create_app
 from outreach.audit.tables import AuditEntry
-from outreach.booking import services as booking
+from outreach.booking.writes import place_booking
 from outreach.config import set_settings
 from outreach.hardening import SignInBackoff
 from outreach.notifications.transports import list_stored_mails
@@ -39,7 +39,7 @@ async def entries(action: str) -> list[dict]:
 async def test_pages_with_contact_data_are_never_stored_by_browsers(client, world):
     event = await make_event(world.firm_a, kind="open_day")
     slot = await make_slot(world.firm_a, event, capacity=10)
-    placed = await booking.place_booking(slot, registration(), by=ANONYMOUS)
+    placed = await place_booking(slot, registration(), by=ANONYMOUS)
     await sign_in(client, world.firm_a.email)
     for path in (f"/firm/events/{event}/attendees", f"/bookings/{placed.booking.id}"):
         answer = await client.get(path)

@@ -10,7 +10,7 @@ import asyncpg
 import pytest
 
 from outreach import db
-from outreach.booking.services import anonymise_ended_bookings
+from outreach.booking.cascades import anonymise_ended_bookings
 from outreach.booking.tables import Booking
 from outreach.config import Settings
 from outreach.notifications import services

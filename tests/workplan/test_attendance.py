@@ -6,7 +6,6 @@ from datetime import timedelta
 
 import pytest
 
-from outreach.booking import services as booking
 from outreach.booking.attendance import (
     ATTENDANCE_SLACK,
     ask_hosts_for_attendance,
@@ -14,6 +13,7 @@ from outreach.booking.attendance import (
     record_many,
 )
 from outreach.booking.tables import Booking
+from outreach.booking.writes import place_booking
 from outreach.errors import Conflict, Invalid, NotFound
 from outreach.notifications import services as notifications
 from outreach.outbox.tables import Notification
@@ -66,7 +66,7 @@ async def test_only_confirmed_bookings_and_all_or_nothing(rw):
     w, b = rw.world, rw.bookings
     event = await make_event(w.firm_a, booking_mode="approval")
     slot = await make_slot(w.firm_a, event)
-    pending = (await booking.place_booking(slot, class_visit("10a"), by=w.school_a)).booking
+    pending = (await place_booking(slot, class_visit("10a"), by=w.school_a)).booking
     assert pending.status == "pending"
     after = pending.starts_at + timedelta(hours=1)
     with pytest.raises(Conflict) as refused:

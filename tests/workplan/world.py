@@ -19,9 +19,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from outreach.booking import services as booking
 from outreach.booking.attendance import record_attendance
 from outreach.booking.schemas import BookingRequest
+from outreach.booking.writes import place_booking
 from outreach.events.schemas import SlotIn
 from outreach.events.services import add_slot
 from outreach.timeutil import utcnow
@@ -61,7 +61,7 @@ async def _past_slot(host, event_id: int, starts_at: datetime, capacity: int) ->
 
 
 async def _book(slot_id: int, req: BookingRequest, by, starts_at: datetime) -> int:
-    placed = await booking.place_booking(slot_id, req, by=by, now=starts_at - timedelta(days=20))
+    placed = await place_booking(slot_id, req, by=by, now=starts_at - timedelta(days=20))
     assert placed.booking.status == "confirmed"
     return placed.booking.id
 
@@ -136,7 +136,7 @@ async def build_report_world() -> ReportWorld:
         slots["ST"], BookingRequest(name="Herr Lehrer", persons=2), w.school_b, seminar_start
     )
     slots["SB2"] = await make_slot(w.firm_b, tour_b, capacity=30)
-    placed = await booking.place_booking(slots["SB2"], class_visit("7c", 10, 1, 7), by=w.school_a)
+    placed = await place_booking(slots["SB2"], class_visit("7c", 10, 1, 7), by=w.school_a)
     bookings["SB2"] = placed.booking.id
     for name, came, by in (
         ("SA1", 21, w.firm_a),
