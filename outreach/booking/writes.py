@@ -250,6 +250,36 @@ async def _idempotent(
     return Placement(bookings=outs)
 
 
+async def _lock_slot(slot_id: int) -> int:
+    """Lock the slot's row until the transaction ends; its capacity."""
+    row = await for_update(Slot.select(Slot.capacity).where(Slot.id == slot_id)).first()
+    return int(row["capacity"]) if row else 0
+
+
+async def _refuse_second_registration(slot_id: int, email: str) -> None:
+    """One address registers once per slot (a second one would hold places twice)."""
+    taken = await Booking.exists().where(
+        (Booking.slot == slot_id)
+        & (Booking.kind == "registration")
+        & (Booking.contact_email == email)
+        & Booking.status.is_in(list(OPEN_STATUSES))
+    )
+    if taken:
+        raise Conflict.because("already_registered", field="email")
+
+
+async def _within_unconfirmed_share(slot_id: int, capacity: int, persons: int) -> bool:
+    """Whether `persons` more fit in the share unconfirmed registrations may hold
+    (`UNCONFIRMED_SHARE_PERCENT` of the places, 25 % by default)."""
+    held = await Booking.select(Booking.persons).where(
+        (Booking.slot == slot_id)
+        & Booking.verify_by.is_not_null()
+        & Booking.status.is_in(list(HOLDING_STATUSES))
+    )
+    share = capacity * get_settings().unconfirmed_share_percent // 100
+    return sum(row["persons"] for row in held) + persons <= share
+
+
 async def _place(
     slot_id: int, req: BookingRequest, *, by: Principal, now: datetime, waitlist_allowed: bool
 ) -> BookingOut:
@@ -277,16 +307,29 @@ async def _place(
         party = Party(persons=fields["persons"], may_wait=waitlist_allowed)
     _refuse(facts, party, now)
     orgs = await _org_rows([event.host, *([fields["school"]] if fields.get("school") else [])])
-    # Anyone may register without an account: such a registration holds its places only
-    # until the address is confirmed, so made-up addresses cannot block a slot for long.
+    # Anyone may register without an account, and a member may register someone else:
+    # such a registration holds its places only until the address is confirmed, so
+    # made-up addresses cannot block a slot for long.
     verify_by = (
         min(now + timedelta(hours=get_settings().registration_confirm_hours), slot.starts_at)
-        if by.user_id is None and fields["kind"] == "registration"
+        if fields["kind"] == "registration" and fields["contact_email"] != by.email
         else None
     )
+    capacity = slot.capacity
+    if fields["kind"] == "registration":
+        # The slot's row is locked from here to the commit, so two registrations at once
+        # are judged one after the other by the two rules below.
+        capacity = await _lock_slot(slot.id)
+        await _refuse_second_registration(slot.id, fields["contact_email"])
     # From the claim to the commit this transaction holds the slot's row lock: keep that
     # stretch to the few writes that must follow it.
-    if await _claim_places(slot.id, fields["persons"]):
+    if verify_by is not None and not await _within_unconfirmed_share(
+        slot.id, capacity, fields["persons"]
+    ):
+        # Unconfirmed registrations hold their share already: this one waits, holding
+        # nothing, and is never promoted until its address is confirmed.
+        status = "waitlisted"
+    elif await _claim_places(slot.id, fields["persons"]):
         # Unconfirmed: held as pending; confirming the address decides (confirm_address).
         status = "confirmed" if event.booking_mode == "auto" and not verify_by else "pending"
     elif event.waitlist and waitlist_allowed:
