@@ -18,11 +18,16 @@ from litestar.testing import AsyncTestClient
 from outreach.app import create_app
 from outreach.booking.links import confirm_address, release_unverified
 from outreach.booking.tables import Booking
+from outreach.booking.writes import place_booking
 from outreach.config import set_settings
 from outreach.events.tables import Slot
 from outreach.links import address_token
+from outreach.notifications import services as delivery
 from outreach.outbox import services as outbox
-from tests.factories import make_event, make_slot, make_world
+from outreach.principal import ANONYMOUS
+from outreach.timeutil import utcnow
+from tests.factories import make_event, make_slot, make_world, registration
+from tests.notifications.helpers import read_eml_dir, text_of, with_settings
 from tests.support import bearer
 
 CAPACITY = 100
@@ -126,3 +131,21 @@ async def test_a_member_registering_someone_elses_address_goes_through_its_confi
         for n in range(3)
     ]
     assert more == ["pending", "pending", "waitlisted"]  # 2 + 4 + 4 = 10 held unconfirmed
+
+
+async def test_a_registration_beyond_the_share_is_told_it_waits_holding_nothing(
+    world, settings, tmp_path
+):
+    mail = with_settings(settings, data_dir=tmp_path, unconfirmed_share_percent=0)
+    try:
+        event = await make_event(world.firm_a, kind="open_day")
+        slot = await make_slot(world.firm_a, event, capacity=10)
+        placed = (await place_booking(slot, registration(2), by=ANONYMOUS)).booking
+        assert placed.status == "waitlisted" and await held(slot) == 0
+        for note_id in await outbox.due_ids(utcnow() + timedelta(minutes=1)):
+            assert await delivery.deliver(note_id) == "sent"
+        (first,) = read_eml_dir(mail.mail_dir)
+        assert f"/bookings/{placed.id}/verify?token=" in text_of(first)
+        assert "wartet Ihre Anmeldung, ohne Plätze zu halten" in text_of(first)
+    finally:
+        set_settings(settings)
