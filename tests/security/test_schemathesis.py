@@ -77,6 +77,8 @@ WAIVED: dict[tuple[str, str], str] = {
     ("POST /api/v1/itineraries/plan", "leave_by"): "later than arrive_at: two fields compared",
     ("POST /api/v1/itineraries", "leave_by"): "later than arrive_at: two fields compared",
     ("POST /api/v1/itineraries", "slot_ids"): "the chosen slots lie on one day (stored state)",
+    ("POST /api/v1/events/{event_id}/slots", "ends_at"): "after starts_at: two fields compared",
+    ("PATCH /api/v1/slots/{slot_id}", "ends_at"): "after starts_at: two fields compared",
     **{
         ("POST /api/v1/slots/{slot_id}/bookings", name): "which fields a booking needs "
         "depends on the event's kind, stored state: a class visit or a registration"
