@@ -15,6 +15,8 @@ from tests.support import TEST_SECRET
 ROOT = Path(__file__).resolve().parents[1]
 COMMANDS = ["serve", "worker", "scheduler", "migrate", "demo", "org", "user"]
 
+pytestmark = pytest.mark.processes  # each test starts outreach processes: not in --quick
+
 
 def run(data_dir: Path, *args: str, extra_env: dict[str, str] | None = None):
     env = {**os.environ, "OUTREACH_DATA_DIR": str(data_dir), "SECRET_KEY": TEST_SECRET}

@@ -8,7 +8,6 @@ times of the year loads again, on SQLite alone (it checks dates, not storage).
 from __future__ import annotations
 
 import re
-import time
 from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
 from datetime import time as clock
@@ -88,14 +87,17 @@ def _check_tour_slot(slot: dict) -> None:
 
 
 async def test_demo_loads_a_believable_network_once(db: str) -> None:
-    started = time.perf_counter()
     summary = await load_demo_if_empty(now=NOW)
-    elapsed = time.perf_counter() - started
-    print(f"\n{db}: demo loaded in {elapsed:.1f} s: {summary}")
+    print(f"\n{db}: {summary}")
     assert summary is not None
     assert summary.startswith("demo network: 18 firms, 10 schools, ")
     assert DEMO_PASSWORD in summary
-    assert elapsed < 30
+    # What the summary tells the person who loaded it is what was written. (How long a
+    # load takes is no test's business: no timed assertions; bench/ measures speed.)
+    told = re.search(r"(\d+) events, (\d+) slots, (\d+) bookings; (\d+) users", summary)
+    assert told, summary
+    written = (await Event.count(), await Slot.count(), await Booking.count(), await User.count())
+    assert tuple(int(n) for n in told.groups()) == written
 
     # Organisations
     orgs = await Organisation.select()

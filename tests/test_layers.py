@@ -23,6 +23,7 @@ import ast
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -127,6 +128,12 @@ def layer_of(node: str) -> int:
     return LAYERS.index("services")
 
 
+@cache  # parsing every module takes seconds: once for all the checks
+def _parsed_imports() -> tuple[Import, ...]:
+    return tuple(_imports(_modules()))
+
+
+@cache
 def _graph(
     node: Callable[[str], str] = node_of,
 ) -> tuple[dict[str, set[str]], dict[tuple[str, str], list[str]], list[Import]]:
@@ -134,7 +141,7 @@ def _graph(
     edges: dict[str, set[str]] = defaultdict(set)
     where: dict[tuple[str, str], list[str]] = defaultdict(list)
     unexplained = []
-    for imp in _imports(_modules()):
+    for imp in _parsed_imports():
         if imp.in_function:
             if imp.reason.startswith(START_UP):
                 continue  # the documented exception

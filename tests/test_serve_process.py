@@ -22,6 +22,8 @@ import pytest
 from tests.support import TEST_REDIS_URL, TEST_SECRET, redis_namespace, require_service
 from tests.test_cli import run
 
+pytestmark = pytest.mark.processes  # each test starts outreach processes: not in --quick
+
 
 def free_port() -> int:
     with socket.socket() as sock:

@@ -87,6 +87,7 @@ async def export_data(*, by: Principal, now: datetime | None = None) -> dict[str
             for t in tokens
         ],
         "private_feed": {"issued": bool(user.feed_selector)},
+        "calendar_delivery": user.calendar_delivery,
     }
 
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from outreach.accounts.sessions import end_sessions
-from outreach.accounts.tables import ROLES, ApiToken, User
+from outreach.accounts.tables import CALENDAR_DELIVERIES, ROLES, ApiToken, User
 from outreach.addresses import normalise_email
 from outreach.audit.services import record
 from outreach.config import get_settings
@@ -191,6 +191,24 @@ async def feed_token_for(*, by: Principal) -> str:
     if selector is None or not selector["feed_selector"]:
         return await rotate_feed_token(by=by)
     return _feed_token(selector["feed_selector"])
+
+
+async def calendar_delivery(*, by: Principal) -> str:
+    """How the acting user's own visits reach their calendar (see CALENDAR_DELIVERIES)."""
+    if by.user_id is None:
+        raise Unauthorised("sign in to choose how visits reach your calendar")
+    row = await User.select(User.calendar_delivery).where(User.id == by.user_id).first()
+    return row["calendar_delivery"] if row else CALENDAR_DELIVERIES[0]
+
+
+async def set_calendar_delivery(choice: str, *, by: Principal) -> None:
+    """Invitations by mail, the subscription, or both; the private feed follows on its
+    next request (it is rebuilt when its owner's choice differs from the stored one)."""
+    if by.user_id is None:
+        raise Unauthorised("sign in to choose how visits reach your calendar")
+    if choice not in CALENDAR_DELIVERIES:
+        raise Invalid.because("not_one_of", field="calendar_delivery", choices=CALENDAR_DELIVERIES)
+    await User.update({User.calendar_delivery: choice}).where(User.id == by.user_id)
 
 
 async def user_for_feed_token(token: str) -> User:

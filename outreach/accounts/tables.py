@@ -7,6 +7,9 @@ from piccolo.table import Table
 from outreach.organisations.tables import Organisation
 
 ROLES = ("admin", "firm", "school")
+# How a person's own visits reach their calendar (the My data page): by the invitations
+# in the booking mails, by the private feed they subscribed to, or both (two entries).
+CALENDAR_DELIVERIES = ("invitation", "subscription", "both")
 
 
 class User(Table, tablename="app_user"):
@@ -18,6 +21,7 @@ class User(Table, tablename="app_user"):
     language = Varchar(length=8, default="de")
     # Private calendar feed: 128 random bits; the URL's verifier is derived with SECRET_KEY.
     feed_selector = Varchar(length=32, null=True, default=None, unique=True)
+    calendar_delivery = Varchar(length=16, default="invitation")
     active = Boolean(default=True)
     created_at = Timestamptz(default=TimestamptzNow())
 

@@ -23,9 +23,10 @@ from datetime import date, datetime, timedelta
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal
 
-import holidays
+if TYPE_CHECKING:
+    from holidays import HolidayBase
 
 __all__ = [
     "ENV_VAR",
@@ -210,7 +211,7 @@ def _parse(data: dict[str, Any], label: str) -> _Calendar:
     subdivision = _as_text(meta["subdivision"], where, "subdivision")
     source = _as_text(meta["source"], where, "source")
     try:
-        holidays.country_holidays(country, subdiv=subdivision)
+        _country_holidays(country, subdiv=subdivision)
     except NotImplementedError as exc:
         raise _fail(
             where, f"the holidays package does not know {country}/{subdivision}: {exc}"
@@ -253,20 +254,28 @@ def _calendar() -> _Calendar:
 # -------------------------------------------------------------- public holidays
 
 
+def _country_holidays(country: str, **options: Any) -> HolidayBase:
+    # The holidays package takes a fifth of a second to import: each process that starts
+    # (CLI commands, servers, workers) pays it on its first date check, not at start-up.
+    import holidays
+
+    return holidays.country_holidays(country, **options)
+
+
 def _language(country: str, wanted: str) -> str | None:
     # Check instead of passing blindly: holidays quietly falls back to another
     # language for an unsupported one, which would mislabel the name.
-    supported = holidays.country_holidays(country).supported_languages
+    supported = _country_holidays(country).supported_languages
     return wanted if wanted in supported else None
 
 
 @cache
 def _public_holidays(country: str, subdivision: str, year: int) -> dict[date, tuple[str, str]]:
     """{day: (local name, English name)} for one year; cached, the package is slow."""
-    local = holidays.country_holidays(
+    local = _country_holidays(
         country, subdiv=subdivision, years=year, language=_language(country, "de")
     )
-    english = holidays.country_holidays(
+    english = _country_holidays(
         country, subdiv=subdivision, years=year, language=_language(country, "en_US")
     )
     # Copy into a plain dict: a HolidayBase grows itself on lookups of other years.

@@ -1,10 +1,19 @@
 """iCalendar primitives shared by the feeds and the mail invitations (`notifications.itip`).
 
-One VTIMEZONE and one VEVENT builder for the whole project, so that a feed entry and an
-invitation for the same visit look alike to a calendar client. `icalendar` does the
-escaping, CRLF line ends and folding at 75 octets; this module only cleans what it is
-given (no control characters) and fixes the order of properties, so that the same
-input always gives the same bytes.
+One VEVENT builder for the whole project, so that a feed entry and an invitation for
+the same visit look alike to a calendar client. `icalendar` does the escaping, CRLF
+line ends and folding at 75 octets; this module only cleans what it is given (no
+control characters) and fixes the order of properties, so that the same input always
+gives the same bytes.
+
+Instants are written in UTC (`DTSTART:20271031T003000Z`, RFC 5545 3.3.5 form #2), not
+as Berlin wall time with a TZID: in the night summer time ends, 02:30 happens twice,
+and `TZID=Europe/Berlin:20271031T023000` names only the first of them (RFC 5545 says
+so; ical.js, and so Thunderbird, reads the second). A UTC time names one instant for
+every reader; the clients show it in their own zone, which for our readers is Berlin.
+Only a recurring event (`VEventSpec.rrule`, used by no feed today) needs wall time,
+since "every Tuesday at 09:00" must follow the clock across the changes: it keeps the
+TZID and the VTIMEZONE, and refuses a start the wall clock cannot name once.
 """
 
 from __future__ import annotations
@@ -12,7 +21,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from icalendar import (
@@ -87,7 +96,7 @@ def berlin_vtimezone() -> Timezone:
 
 @dataclass(frozen=True, slots=True)
 class VEventSpec:
-    """Everything one VEVENT says; times are aware instants, shown in Europe/Berlin."""
+    """Everything one VEVENT says; times are aware instants, written in UTC."""
 
     uid: str
     sequence: int
@@ -118,11 +127,15 @@ def build_vevent(spec: VEventSpec) -> Event:
     event.add("uid", one_line(spec.uid))
     event.add("sequence", spec.sequence)
     event.add("dtstamp", as_utc(spec.stamp))
-    # Local wall time with TZID: clients show the visit at the time the host set it.
-    event.add("dtstart", local(spec.start))
-    event.add("dtend", local(spec.end))
     if spec.rrule:
+        # A series follows the wall clock: local time with the TZID (see the docstring).
+        event.add("dtstart", _wall_time(spec.start))
+        event.add("dtend", local(spec.end))
         event.add("rrule", dict(spec.rrule))
+    else:
+        # UTC: one instant for every reader, in the repeated autumn hour too.
+        event.add("dtstart", as_utc(spec.start))
+        event.add("dtend", as_utc(spec.end))
     event.add("summary", one_line(spec.summary))
     if spec.location:
         event.add("location", one_line(spec.location))
@@ -149,6 +162,18 @@ def build_vevent(spec: VEventSpec) -> Event:
     return event
 
 
+def _wall_time(moment: datetime) -> datetime:
+    """Berlin wall time that names `moment` and nothing else, for a recurring start."""
+    wall = local(moment)
+    naive = wall.replace(tzinfo=None)
+    if any(
+        naive.replace(tzinfo=LOCAL_TZ, fold=fold).astimezone(UTC) != wall.astimezone(UTC)
+        for fold in (0, 1)
+    ):
+        raise ValueError(f"{wall.isoformat()} is a wall time that occurs twice or not at all")
+    return wall
+
+
 def vevent_bytes(spec: VEventSpec) -> bytes:
     """One VEVENT as folded, CRLF-terminated bytes: a piece a feed is joined from."""
     return build_vevent(spec).to_ical()
@@ -160,11 +185,16 @@ def calendar_head(
     refresh: timedelta = timedelta(hours=1),
     source: str | None = None,
     description: str = "",
+    with_timezone: bool = False,
 ) -> bytes:
-    """Everything of a feed before its first VEVENT: properties and the VTIMEZONE.
+    """Everything of a feed before its first VEVENT: properties (and a VTIMEZONE only
+    `with_timezone`, for recurring events: every other time is written in UTC).
 
     RFC 7986 NAME and REFRESH-INTERVAL, and the X-WR-* / X-PUBLISHED-TTL names that
-    Apple, Google and Outlook still read instead.
+    Apple, Google and Outlook still read instead. No X-WR-TIMEZONE: readers that follow
+    Google's reading of it (recurring-ical-events, through x-wr-timezone) move every
+    UTC time to that zone's wall clock, which puts the second pass of the repeated
+    autumn hour on its first; clients show UTC times in their own zone anyway.
     """
     calendar = Calendar()
     calendar.add("prodid", PRODID)
@@ -178,12 +208,12 @@ def calendar_head(
     if description:
         calendar.add("description", vText(clean_text(description)))
         calendar.add("x-wr-caldesc", vText(clean_text(description)))
-    calendar.add("x-wr-timezone", str(LOCAL_TZ))
     calendar.add("refresh-interval", vDuration(refresh), parameters={"VALUE": "DURATION"})
     calendar.add("x-published-ttl", vDuration(refresh))
     if source:
         calendar.add("source", source, parameters={"VALUE": "URI"})
-    calendar.add_component(berlin_vtimezone())
+    if with_timezone:
+        calendar.add_component(berlin_vtimezone())
     text = calendar.to_ical()
     assert text.endswith(CALENDAR_END)
     return text[: -len(CALENDAR_END)]

@@ -22,7 +22,7 @@ from litestar.response.base import ASGIResponse
 from outreach.errors import NotFound
 from outreach.events.schemas import EventKind
 from outreach.feeds import services
-from outreach.feeds.http import feed_headers, is_not_modified
+from outreach.feeds.http import calendar_file, feed_headers, is_not_modified
 from outreach.principal import Principal
 from outreach.web import MAX_ID, IdPath, error_responses
 
@@ -156,14 +156,16 @@ async def event_file_response(
 ) -> Response[bytes]:
     """`/events/{name}` where name is "<id>.ics": the event's feed; anything else 404.
 
-    A plain `Response`, so that a handler that otherwise answers a page can return it.
+    A plain `Response`, so that a handler that otherwise answers a page can return it;
+    HEAD gets the GET's headers and no body, as on every calendar route.
     """
     match = _EVENT_FILE.match(name)
     if match is None or int(match.group(1)) > MAX_ID:
         raise NotFoundException()
     feed = await services.event_feed(int(match.group(1)), by=by)
     status, headers, body = _answer(request, feed)
-    return Response(body, status_code=status, headers=dict(headers), media_type="text/calendar")
+    head = request.method == HttpMethod.HEAD
+    return calendar_file(body, head=head, status=status, headers=dict(headers))
 
 
 def is_event_file(name: str) -> bool:

@@ -11,17 +11,40 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
 
+from litestar import Response
+
 __all__ = [
     "CONTENT_TYPE",
     "MAX_AGE",
+    "calendar_file",
     "etag_matches",
     "feed_headers",
     "http_date",
     "is_not_modified",
 ]
 
+# Written out here, with its one charset: a framework's `media_type="text/calendar"`
+# adds "; charset=utf-8" itself, so a media type that already names it gets two.
 CONTENT_TYPE = "text/calendar; charset=utf-8"
 MAX_AGE = 300
+
+
+def calendar_file(
+    body: bytes, *, head: bool, status: int = 200, headers: dict[str, str] | None = None
+) -> Response[bytes]:
+    """A calendar file as a plain `Response` (a page's handler may return it), GET or HEAD.
+
+    HEAD answers the GET's headers, Content-Length included, and no body.
+    """
+    all_headers = {"content-type": CONTENT_TYPE, **(headers or {})}
+    if status == 200:
+        all_headers.setdefault("content-length", str(len(body)))
+    return Response(
+        b"" if head else body,
+        status_code=status,
+        headers=all_headers,
+        media_type="text/calendar",
+    )
 
 
 def http_date(moment: datetime) -> str:

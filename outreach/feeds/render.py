@@ -12,6 +12,10 @@ Three views of the same visit, each a piece of its own:
 - `leg` ("leg:<id>"): on a class's day at several firms, the walk or bus ride to the
   visit of booking <id> from the visit before it; in the same feeds as the booker view.
 
+Each view has UIDs of its own (`slot-<id>@`, `host-slot-<id>@`, `feed-booking-<id>@`,
+`feed-itinerary-<it>-leg-<id>@`): a UID names one content wherever it appears, and a
+view's piece is the same bytes in every feed that shows it.
+
 A piece is rendered with a given DTSTAMP (`PieceDraft.render`) so that the publisher
 can keep the stamp, and thus the bytes, when nothing else in the piece changed.
 """
@@ -386,7 +390,9 @@ def _host_piece(
         else f"{event['title']} {_DASH} {held}/{capacity} belegt"
     )
     spec = VEventSpec(
-        uid=f"slot-{slot['id']}@{feed_host()}",
+        # Not the public view's UID: this entry says other things (places, bookings),
+        # and one UID names one content wherever it appears.
+        uid=f"host-slot-{slot['id']}@{feed_host()}",
         sequence=slot["sequence"],
         stamp=stamp,
         start=slot["starts_at"],
@@ -450,8 +456,10 @@ def _booker_piece(
         ical_status = "CONFIRMED" if status == "confirmed" else "TENTATIVE"
     stamp = max(slot["updated_at"], event["updated_at"], booking["updated_at"])
     spec = VEventSpec(
-        # Not the invitation's UID: a feed is a calendar of its own, and a client that
-        # finds one UID in two calendars may merge or drop one of them.
+        # Not the invitation's UID (`booking-<id>@`): the two say different things (this
+        # one German, with class and status, for every teacher of the school; the mail
+        # in its reader's language, for its recipient). Who gets which is the person's
+        # calendar choice (My data), so that nobody gets both unless they asked to.
         uid=f"feed-booking-{booking['id']}@{feed_host()}",
         # As in the invitations: both numbers only grow, so their sum grows on any change.
         sequence=slot["sequence"] + booking["sequence"],

@@ -149,6 +149,9 @@ class _Spec:
     user_id: int | None = None
     role: str | None = None
     org_id: int | None = None
+    # A private feed: the owner's own bookings shown (their calendar choice is not
+    # "invitations by mail", which bring those visits already).
+    own_bookings: bool | None = None
 
     @classmethod
     def of_row(cls, row: dict[str, Any]) -> _Spec:
@@ -162,6 +165,7 @@ class _Spec:
             user_id=row["user"],
             role=row["role"],
             org_id=row["org_id"],
+            own_bookings=row["own_bookings"],
         )
 
     def matches(self, facets: Facets) -> bool:
@@ -186,6 +190,7 @@ _SPEC_COLUMNS = (
     FeedDocument.user,
     FeedDocument.role,
     FeedDocument.org_id,
+    FeedDocument.own_bookings,
 )
 
 
@@ -257,7 +262,7 @@ _bodies = _Copies(BODY_CACHE_BYTES)
 # round trip. Column names as in FeedDocument ("user" is a reserved word).
 _META_SQL = (
     'SELECT id, key, scope, kind_filter, host, grade_filter, event, "user", role, org_id, '
-    "etag, last_modified, last_requested_at FROM feed_document WHERE key = $1"
+    "own_bookings, etag, last_modified, last_requested_at FROM feed_document WHERE key = $1"
 )
 _BODY_SQL = "SELECT body, etag, last_modified FROM feed_document WHERE id = $1"
 
@@ -386,7 +391,9 @@ async def private_feed(token: str, *, now: datetime | None = None) -> StoredFeed
 
     A firm's and a school's users see their organisation's events with booked and free
     places; a teacher also their school's class visits, anyone their own registrations;
-    the network office every event with its places.
+    the network office every event with its places. The visits one booked oneself are
+    left out while one's calendar choice is "invitations by mail": they are in one's
+    calendar already, and a subscription would show each of them a second time.
     """
     now = now or utcnow()
     user = await user_for_feed_token(token)
@@ -396,8 +403,9 @@ async def private_feed(token: str, *, now: datetime | None = None) -> StoredFeed
         user_id=user.id,
         role=user.role,
         org_id=user.organisation,
+        own_bookings=user.calendar_delivery != "invitation",
     )
-    # Built again when the user's role or organisation changed since.
+    # Built again when the user's role, organisation or calendar choice changed since.
     row, body = await _stored_or_built(spec, now, accept=lambda stored: stored == spec)
     return StoredFeed(
         key=row["key"],
@@ -510,6 +518,7 @@ async def _store(spec: _Spec, body: bytes, now: datetime, row: dict[str, Any] | 
         FeedDocument.user: spec.user_id,
         FeedDocument.role: spec.role,
         FeedDocument.org_id: spec.org_id,
+        FeedDocument.own_bookings: spec.own_bookings,
     }
     if row is None:
         await FeedDocument.insert(
@@ -569,10 +578,22 @@ def _members(spec: _Spec, now: datetime) -> Any:
     if spec.role != "admin":
         hosted &= FeedPiece.host_id == (spec.org_id if spec.org_id is not None else -1)
     booked = FeedPiece.booked_by == spec.user_id
+    others = None
     if spec.role == "school" and spec.org_id is not None:
-        booked |= (FeedPiece.school_id == spec.org_id) & (FeedPiece.booking_kind == "class_visit")
-    # A class's day adds its travel legs beside the visits ("leg" pieces).
-    return (hosted | (FeedPiece.view.is_in(["booker", "leg"]) & booked)) & _live(now)
+        others = (FeedPiece.school_id == spec.org_id) & (FeedPiece.booking_kind == "class_visit")
+        booked |= others
+    if spec.own_bookings is False:
+        # Invitations by mail bring one's own visits: the feed shows only colleagues'.
+        shown = (FeedPiece.view == "booker") & (
+            others & (FeedPiece.booked_by.is_null() | (FeedPiece.booked_by != spec.user_id))
+            if others is not None
+            else FeedPiece.id < 0  # nothing
+        )
+    else:
+        shown = (FeedPiece.view == "booker") & booked
+    # A class's day adds its travel legs beside the visits ("leg" pieces): no invitation
+    # carries those, so they stay whatever the choice.
+    return (hosted | shown | ((FeedPiece.view == "leg") & booked)) & _live(now)
 
 
 async def _head(spec: _Spec) -> bytes:

@@ -90,6 +90,9 @@ class FeedDocument(Table, tablename="feed_document"):
     # The private feed's owner as it was when built: role and organisation.
     role = Varchar(length=16, null=True, default=None)
     org_id = Integer(null=True, default=None, index=True)
+    # A private feed: whether it shows the visits its owner booked (their calendar
+    # choice: not when those reach them as mailed invitations). None for other feeds.
+    own_bookings = Boolean(null=True, default=None)
     body = Bytea()
     etag = Varchar(length=80)
     size = Integer()

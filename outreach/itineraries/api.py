@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated
+from typing import Annotated, Any
 
-from litestar import Controller, Response, get, post
+from litestar import Controller, Request, Response, get, post, route
 from litestar.di import NamedDependency
+from litestar.enums import HttpMethod
 from litestar.exceptions import NotFoundException
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, HeaderParameter, JSONBody
 
+from outreach.feeds.http import calendar_file
 from outreach.itineraries import planning, views, writes
 from outreach.itineraries.schemas import (
     ItineraryConflictOut,
@@ -108,20 +110,25 @@ class ItineraryCalendarController(Controller):
     path = "/itineraries"
     tags = ["itineraries"]
 
-    @get("/{name:str}", media_type="text/calendar", responses=READ_ERRORS)
+    @route(
+        "/{name:str}",
+        http_method=[HttpMethod.GET, HttpMethod.HEAD],
+        media_type="text/calendar",
+        responses=READ_ERRORS,
+    )
     async def calendar(
-        self, name: FromPath[str], by: NamedDependency[Principal]
+        self, request: Request[Any, Any, Any], name: FromPath[str], by: NamedDependency[Principal]
     ) -> Response[bytes]:
         """The itinerary as one iCalendar file, `/itineraries/{id}.ics`: visits and legs."""
         match = _ICS_FILE.match(name)
         if match is None or int(match.group(1)) > MAX_ID:
             raise NotFoundException()
         body = await views.itinerary_calendar(int(match.group(1)), by=by)
-        return Response(
+        return calendar_file(
             body,
-            media_type="text/calendar; charset=utf-8",
+            head=request.method == HttpMethod.HEAD,
             headers={
-                "Content-Disposition": f'inline; filename="itinerary-{match.group(1)}.ics"',
-                "Cache-Control": "private, no-cache",
+                "content-disposition": f'inline; filename="itinerary-{match.group(1)}.ics"',
+                "cache-control": "private, no-cache",
             },
         )

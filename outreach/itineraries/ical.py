@@ -1,8 +1,8 @@
 """One iCalendar file for a class's day: every visit, every leg between them, lunch.
 
-Built with `icalendar`; the VTIMEZONE is the project's one Europe/Berlin definition
-(`feeds.ical.berlin_vtimezone`, which the mail invitations in `notifications.itip`
-use too), so this file, the feeds and the invitations agree on local times.
+Built with `icalendar`; times are UTC instants, as in the feeds and the invitations
+(`outreach.calendar.ical` says why: Berlin wall time cannot name the repeated autumn
+hour), so this file needs no VTIMEZONE and every reader finds the same instants.
 
 UIDs are this file's own (`itinerary-<id>-...`), not the invitations' or the private
 feed's: a client that finds one UID in two calendars may merge or drop one of them.
@@ -18,9 +18,9 @@ from datetime import datetime
 from babel.numbers import format_decimal
 from icalendar import Calendar, Event, vText
 
-from outreach.calendar.ical import berlin_vtimezone, clean_text, one_line
+from outreach.calendar.ical import clean_text, one_line
 from outreach.itineraries.schemas import ItineraryOut, VisitStatusOut
-from outreach.timeutil import LOCAL_TZ, as_utc, local
+from outreach.timeutil import as_utc
 
 __all__ = ["PRODID", "itinerary_calendar"]
 
@@ -54,9 +54,9 @@ def _base(uid: str, sequence: int, stamp: datetime, start: datetime, end: dateti
     event.add("uid", uid)
     event.add("sequence", sequence)
     event.add("dtstamp", as_utc(stamp))
-    # Local wall time with TZID, as in the feeds and invitations.
-    event.add("dtstart", local(start))
-    event.add("dtend", local(end))
+    # UTC, as in the feeds and invitations: one instant for every reader.
+    event.add("dtstart", as_utc(start))
+    event.add("dtend", as_utc(end))
     return event
 
 
@@ -78,8 +78,7 @@ def itinerary_calendar(
     name = f"Klasse {it.class_label}: Firmenbesuche am {it.date:%d.%m.%Y}"
     cal.add("name", vText(one_line(name)))
     cal.add("x-wr-calname", vText(one_line(name)))
-    cal.add("x-wr-timezone", str(LOCAL_TZ))
-    cal.add_component(berlin_vtimezone())
+    # No X-WR-TIMEZONE: with UTC times it only misleads (see calendar_head).
     by_host: dict[str, VisitStatusOut] = {}
     for visit in it.visits:
         cal.add_component(_visit_event(it, visit, host, stamp, sequences, url))

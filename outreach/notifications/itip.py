@@ -12,8 +12,8 @@ from datetime import datetime
 
 from icalendar import Calendar, Event, vCalAddress
 
-# One VTIMEZONE and VEVENT builder for mails and feeds: the same visit looks alike in both.
-from outreach.calendar.ical import VEventSpec, berlin_vtimezone, build_vevent, one_line
+# One VEVENT builder for mails and feeds: the same visit looks alike in both (UTC times).
+from outreach.calendar.ical import VEventSpec, build_vevent, one_line
 from outreach.notifications.schemas import ItipMethod
 
 __all__ = ["PRODID", "Invitation", "booking_uid", "render_itip", "render_itip_many"]
@@ -64,7 +64,6 @@ def render_itip_many(invitations: Sequence[Invitation]) -> str:
     calendar.add("version", "2.0")
     calendar.add("calscale", "GREGORIAN")
     calendar.add("method", methods.pop())
-    calendar.add_component(berlin_vtimezone())
     for invitation in invitations:
         calendar.add_component(_vevent(invitation))
     return calendar.to_ical().decode("utf-8")

@@ -33,7 +33,14 @@ from outreach.timeutil import LOCAL_TZ, as_utc, local
 if TYPE_CHECKING:
     from outreach.config import Settings
 
-__all__ = ["TEMPLATE_DIR", "build_day_message", "build_message", "format_when", "message_id"]
+__all__ = [
+    "TEMPLATE_DIR",
+    "build_day_message",
+    "build_message",
+    "format_when",
+    "invitable_visits",
+    "message_id",
+]
 
 TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "templates"
 # CRLF line ends as on the wire; header values are RFC 2047-encoded when not ASCII.
@@ -73,6 +80,7 @@ def build_day_message(
     itinerary_url: str,
     settings: Settings,
     now: datetime,
+    invite: bool = True,
 ) -> tuple[EmailMessage, list[int]]:
     """The one mail of a class's day (`itinerary.confirmed`) and the bookings it invites.
 
@@ -80,17 +88,12 @@ def build_day_message(
     travel as one iTIP REQUEST with a VEVENT each (same UIDs and SEQUENCE as the
     visit's own mails, so a later change or cancellation of one visit updates it), and
     each again as an attached .ics of its own for Outlook and Gmail, which read only
-    the first VEVENT of an invitation.
+    the first VEVENT of an invitation. Not `invite`: the recipient's visits reach their
+    calendar by the subscription, and the mail carries no calendar part.
     """
     lang = language_of(note.language)
     _ = translator(lang)
-    invited = [
-        v
-        for v in visits
-        if v.booking_status == "confirmed"
-        and not (v.slot_cancelled or v.event_status == "cancelled")
-        and now < v.slot_ends_at
-    ]
+    invited = invitable_visits(visits, now) if invite else []
     first = visits[0]
     rows = [
         {
@@ -150,6 +153,17 @@ def build_day_message(
     message["Content-Language"] = lang
     message["Auto-Submitted"] = "auto-generated"
     return message, [v.booking_id for v in invited]
+
+
+def invitable_visits(visits: Sequence[MailContext], now: datetime) -> list[MailContext]:
+    """The visits of a day that a calendar may hold: confirmed, on, and still to come."""
+    return [
+        v
+        for v in visits
+        if v.booking_status == "confirmed"
+        and not (v.slot_cancelled or v.event_status == "cancelled")
+        and now < v.slot_ends_at
+    ]
 
 
 # The statuses of a visit as the day's mail names them (translated in texts.py).
@@ -348,7 +362,12 @@ def _reason(note: ClaimedNotification, ctx: MailContext) -> str:
 def _invitation(
     note: ClaimedNotification, ctx: MailContext, settings: Settings, method: ItipMethod
 ) -> Invitation:
-    organizer = ctx.host_email or _address_of(settings.mail_from)
+    # ORGANIZER is the mail's sender (From), not the firm: Gmail, Outlook and Apple Mail
+    # trust an invitation and its later updates and cancellation only from the address
+    # that organises it (RFC 6047, section 3), and that address must stay the same for
+    # the UID's whole life, which a firm's contact address does not. The firm is named
+    # in the text and answers by Reply-To. See README, "Calendars".
+    organizer_email, organizer_name = _sender(settings)
     return Invitation(
         method=method,
         uid=booking_uid(ctx.booking_id, links.mail_host(settings)),
@@ -361,15 +380,17 @@ def _invitation(
         location=ctx.location,
         description=_booking_link(note, ctx, settings),
         url=_booking_link(note, ctx, settings),
-        organizer_email=organizer,
-        organizer_name=ctx.host_name,
+        organizer_email=organizer_email,
+        organizer_name=organizer_name,
         attendee_email=note.recipient,
         attendee_name=_recipient_name(note, ctx),
     )
 
 
-def _address_of(header_value: str) -> str:
-    return parseaddr(header_value)[1] or "noreply@outreach.invalid"
+def _sender(settings: Settings) -> tuple[str, str]:
+    """The address and name of MAIL_FROM, the From of every mail."""
+    name, address = parseaddr(settings.mail_from)
+    return address or "noreply@outreach.invalid", name
 
 
 @lru_cache(maxsize=4)

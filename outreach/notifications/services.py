@@ -33,6 +33,7 @@ from email.message import EmailMessage
 from typing import Any
 
 from outreach import config
+from outreach.accounts.tables import User
 from outreach.booking.tables import HOLDING_STATUSES, Booking
 from outreach.config import Settings
 from outreach.itineraries.views import itinerary_for_booking
@@ -155,6 +156,8 @@ async def _class_day_mail(note: ClaimedNotification, now: datetime, settings: Se
         if (ctx := await _load_context(other.booking_id)) is not None:
             visits.append(ctx)
     visits.sort(key=lambda v: (v.slot_starts_at, v.booking_id))
+    if not mail.invitable_visits(visits, now):
+        return Built(None, "no visit of the day is confirmed and still to come")
     message, invited = mail.build_day_message(
         note,
         visits,
@@ -163,9 +166,10 @@ async def _class_day_mail(note: ClaimedNotification, now: datetime, settings: Se
         itinerary_url=day.itinerary_url,
         settings=settings,
         now=now,
+        invite=await _invitations_wanted(note.recipient),
     )
     if not invited:
-        return Built(None, "no visit of the day is confirmed and still to come")
+        return Built(message)
     return Built(message, sent_payload={ITIP_MARK: "REQUEST", class_day.INVITED_MARK: invited})
 
 
@@ -390,10 +394,28 @@ def _visit_cancelled(ctx: MailContext) -> bool:
 async def _itip_method(note: ClaimedNotification, ctx: MailContext) -> ItipMethod | None:
     if note.kind in REQUEST_KINDS:
         # A pending booking is not in anyone's calendar yet; it is invited once confirmed.
-        return "REQUEST" if ctx.booking_status == "confirmed" else None
+        if ctx.booking_status != "confirmed":
+            return None
+        # An entry an invitation made is kept current whatever the choice is by now:
+        # else a moved visit would stay at its old time in that calendar.
+        if await _invitations_wanted(note.recipient) or await _invitation_sent(ctx):
+            return "REQUEST"
+        return None
     if note.kind in CANCEL_KINDS and await _invitation_sent(ctx):
         return "CANCEL"
     return None
+
+
+async def _invitations_wanted(recipient: str) -> bool:
+    """Whether mails to this address carry invitations for visits not yet invited: yes
+    for an address without an account, and for members whose calendar choice (My data)
+    is not the subscription alone, which shows their visits already."""
+    row = (
+        await User.select(User.calendar_delivery)
+        .where(User.email == recipient.strip().lower())
+        .first()
+    )
+    return row is None or row["calendar_delivery"] != "subscription"
 
 
 async def _invitation_sent(ctx: MailContext) -> bool:

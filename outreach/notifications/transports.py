@@ -24,7 +24,11 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from email import policy
 from email.message import EmailMessage
+from email.parser import BytesHeaderParser
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import unquote, urlsplit
@@ -38,10 +42,13 @@ __all__ = [
     "FileTransport",
     "PermanentDeliveryError",
     "SmtpTransport",
+    "StoredMail",
+    "StoredMails",
     "Transport",
     "close_smtp_connections",
     "list_stored_mails",
     "read_stored_mail",
+    "stored_mail_page",
     "transport_for",
 ]
 
@@ -152,6 +159,66 @@ def list_stored_mails(settings: Settings, *, limit: int = 100) -> list[str]:
     ]
     files.sort(key=lambda p: p.stat().st_mtime, reverse=True)
     return [p.name for p in files[:limit]]
+
+
+@dataclass(frozen=True, slots=True)
+class StoredMail:
+    name: str
+    written_at: datetime  # when the file was written (the mail's Date when it has one)
+    recipient: str
+    subject: str
+
+
+@dataclass(frozen=True, slots=True)
+class StoredMails:
+    mails: list[StoredMail]
+    total: int
+    page: int
+    last_page: int
+
+
+def stored_mail_page(settings: Settings, *, page: int = 1, size: int = 50) -> StoredMails:
+    """One page of the stored mails, newest first, with date, recipient and subject.
+
+    Only the page's files are opened, and only their headers are read.
+    """
+    directory = settings.mail_dir
+    files = (
+        [
+            p
+            for p in directory.iterdir()
+            if _STORED_NAME.match(p.name) and not p.name.startswith(".")
+        ]
+        if directory.is_dir()
+        else []
+    )
+    stamped = sorted(((p.stat().st_mtime, p) for p in files), key=lambda f: f[0], reverse=True)
+    last_page = max((len(stamped) + size - 1) // size, 1)
+    page = min(max(page, 1), last_page)
+    parser = BytesHeaderParser(policy=policy.default)
+    mails = []
+    for mtime, path in stamped[(page - 1) * size : page * size]:
+        with path.open("rb") as handle:
+            headers = parser.parse(handle)
+        mails.append(
+            StoredMail(
+                name=path.name,
+                written_at=_date_of(headers.get("Date"), mtime),
+                recipient=str(headers.get("To", "")),
+                subject=str(headers.get("Subject", "")),
+            )
+        )
+    return StoredMails(mails, len(stamped), page, last_page)
+
+
+def _date_of(header: Any, mtime: float) -> datetime:
+    try:
+        found = parsedate_to_datetime(str(header)) if header else None
+    except (TypeError, ValueError):
+        found = None
+    if found is None or found.tzinfo is None:
+        return datetime.fromtimestamp(mtime, tz=UTC)
+    return found
 
 
 def read_stored_mail(settings: Settings, name: str) -> bytes | None:

@@ -55,6 +55,7 @@ __all__ = [
     "Dispatcher",
     "backoff",
     "claim",
+    "count_failed",
     "dedupe_key",
     "due_ids",
     "enqueue",
@@ -447,6 +448,11 @@ async def list_failed(limit: int = 100) -> list[dict[str, Any]]:
         .order_by(N.id, ascending=False)
         .limit(limit)
     )
+
+
+async def count_failed() -> int:
+    """How many notices were given up on (the office overview's figure)."""
+    return await N.count().where(N.status == "failed")
 
 
 async def requeue(

@@ -194,8 +194,33 @@ async def set_password(
 
 @get("/")
 async def account_page(request: Request[Any, Any, Any], by: NamedDependency[Principal]) -> Template:
-    """Your data: download it, or delete your account."""
-    return page(request, "auth/account.html")
+    """Your data: download it, or delete your account; how visits reach your calendar."""
+    return page(request, "auth/account.html", delivery=await accounts.calendar_delivery(by=by))
+
+
+@post("/calendar")
+async def account_calendar(
+    request: Request[Any, Any, Any], by: NamedDependency[Principal]
+) -> Template | Redirect:
+    """How one's own visits reach one's calendar: invitations, subscription, or both."""
+    _ = gettext_for(request)
+
+    async def choose(data: dict[str, Any]) -> None:
+        await accounts.set_calendar_delivery(str(data.get("delivery", "")), by=by)
+
+    return await handle_form(
+        request,
+        choose,
+        fields={"calendar_delivery": "delivery"},
+        done=lambda _done: go_on(request, "/account", _("Your calendar choice is saved.")),
+        again=lambda r: page(
+            request,
+            "auth/account.html",
+            status_code=r.status_code,
+            errors=r.errors,
+            delivery=str(r.values.get("delivery", "")),
+        ),
+    )
 
 
 @get("/export")
@@ -228,6 +253,8 @@ async def account_delete(
         request.set_session({})
         return go_on(request, "/", _("Your account is deleted."))
 
+    delivery = await accounts.calendar_delivery(by=by)  # shown again beside the refusal
+
     def refusal(exc: DomainError) -> str:
         if exc.field == "password":
             return _("The password is wrong.")
@@ -242,7 +269,11 @@ async def account_delete(
         text=refusal,
         done=deleted,
         again=lambda r: page(
-            request, "auth/account.html", status_code=r.status_code, errors=r.errors
+            request,
+            "auth/account.html",
+            status_code=r.status_code,
+            errors=r.errors,
+            delivery=delivery,
         ),
     )
 
@@ -256,4 +287,10 @@ HANDLERS = [
     set_password_form,
     set_password,
 ]
-ACCOUNT_HANDLERS = [account_page, account_export, account_delete, signout_everywhere]
+ACCOUNT_HANDLERS = [
+    account_page,
+    account_calendar,
+    account_export,
+    account_delete,
+    signout_everywhere,
+]

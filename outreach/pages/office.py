@@ -20,7 +20,7 @@ from litestar.response import Redirect, Template
 
 from outreach.accounts import services as accounts
 from outreach.audit import services as audit
-from outreach.booking.queries import list_bookings
+from outreach.booking import search as booking_search
 from outreach.calendar import holidays
 from outreach.config import get_settings
 from outreach.errors import Conflict, Invalid, NotFound
@@ -31,6 +31,7 @@ from outreach.outbox import services as outbox
 from outreach.pages.auth import password_link
 from outreach.pages.common import (
     FormErrors,
+    error_text,
     flash,
     form_data,
     gettext_for,
@@ -39,7 +40,7 @@ from outreach.pages.common import (
     redirect,
 )
 from outreach.pages.forms import Refused, back_to, go_on, handle_form
-from outreach.pages.i18n import translations
+from outreach.pages.i18n import N_, translations
 from outreach.principal import Principal
 from outreach.timeutil import LOCAL_TZ, utcnow
 from outreach.web import IdPath
@@ -49,13 +50,31 @@ __all__ = ["HANDLERS"]
 log = logging.getLogger(__name__)
 
 
+# The filters' refusals (`booking.search`), said in the reader's language.
+_FILTER_MESSAGES = (
+    N_("status must be one of the listed statuses"),
+    N_("sort must be date or -date"),
+    N_("from must be a date like 2026-12-31"),
+    N_("to must be a date like 2026-12-31"),
+    N_("page must be a whole number from 1"),
+    N_("firm must be the short name of an organisation"),
+    N_("school must be the short name of an organisation"),
+    N_("firm: no organisation has this short name"),
+    N_("school: no organisation has this short name"),
+)
+
+
 @get("/")
 async def overview(request: Request[Any, Any, Any], by: NamedDependency[Principal]) -> Template:
+    """The figures the office asks first, each a link to the list it counts."""
+    figures = await booking_search.office_figures(by=by)
+    month = {"from": figures.month_first.isoformat(), "to": figures.month_last.isoformat()}
     return page(
         request,
         "office/overview.html",
-        failed=len(await outbox.list_failed()),
-        pending=len(await list_bookings(by=by, status="pending")),
+        figures=figures,
+        failed=await outbox.count_failed(),
+        month_link=urlencode({"status": "confirmed", **month}),
     )
 
 
@@ -298,11 +317,37 @@ async def all_events(request: Request[Any, Any, Any], by: NamedDependency[Princi
 
 @get("/bookings")
 async def all_bookings(request: Request[Any, Any, Any], by: NamedDependency[Principal]) -> Template:
-    status = request.query_params.get("status") or None
-    if status not in (None, "pending", "confirmed", "waitlisted", "declined", "cancelled"):
-        status = None
-    found = await list_bookings(by=by, status=status, audit_view="office_bookings")
-    return page(request, "office/bookings.html", no_store=True, bookings=found, status=status)
+    """All bookings by visit date, filtered by firm, school, status and days; paged."""
+    raw = {k: request.query_params.get(k) for k in ("firm", "school", "status", "from", "to")}
+    raw |= {k: request.query_params.get(k) for k in ("sort", "page")}
+    errors = FormErrors()
+    try:
+        search = booking_search.BookingSearch.parse(raw)
+        found = await booking_search.search_bookings(search, by=by)
+    except Invalid as exc:  # a filter it cannot use: said beside that filter
+        errors.add(exc, None, text=error_text(gettext_for(request), exc))
+        search, found = booking_search.BookingSearch(), None
+    orgs = await organisations.list_organisations()
+    link = search.params
+    return page(
+        request,
+        "office/bookings.html",
+        status_code=422 if found is None else 200,
+        no_store=True,
+        found=found,
+        search=search,
+        values=raw,
+        errors=errors,
+        firms=[(o.slug, o.name) for o in orgs if o.kind != "school"],
+        schools=[(o.slug, o.name) for o in orgs if o.kind == "school"],
+        statuses=booking_search.STATUSES,
+        other_sort=urlencode(link(sort="-date" if search.sort == "date" else "date", page=None)),
+        prev_link=urlencode(link(page=found.page - 1)) if found and found.page > 1 else None,
+        next_link=(
+            urlencode(link(page=found.page + 1)) if found and found.page < found.last_page else None
+        ),
+        export=urlencode({"status": search.status} if search.status else {}),
+    )
 
 
 @get("/notifications")
@@ -358,11 +403,17 @@ async def audit_log(request: Request[Any, Any, Any], by: NamedDependency[Princip
 
 @get("/mails")
 async def mails(request: Request[Any, Any, Any], by: NamedDependency[Principal]) -> Template:
+    """The stored mails, newest first: date, recipient and subject; paged."""
     settings = get_settings()
+    page_no = max(parse_int(request.query_params.get("page"), default=1) or 1, 1)
+    found = transports.stored_mail_page(settings, page=page_no)
     return page(
         request,
         "office/mails.html",
-        names=transports.list_stored_mails(settings),
+        no_store=True,  # recipients' addresses
+        found=found,
+        prev_link=f"page={found.page - 1}" if found.page > 1 else None,
+        next_link=f"page={found.page + 1}" if found.page < found.last_page else None,
         smtp=bool(settings.smtp_url),
     )
 

@@ -9,8 +9,9 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-from litestar import Request, Response, get, post
+from litestar import Request, Response, get, post, route
 from litestar.di import NamedDependency
+from litestar.enums import HttpMethod
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
@@ -43,9 +44,17 @@ from outreach.principal import Principal
 from outreach.timeutil import LOCAL_TZ, utcnow
 from outreach.web import IdPath, idempotency_key
 
-__all__ = ["HANDLERS", "Occurrence", "feed_links", "google_calendar_url", "remember_done"]
+__all__ = [
+    "HANDLERS",
+    "Occurrence",
+    "feed_links",
+    "google_calendar_url",
+    "remember_done",
+    "subscribe_links",
+]
 
 LIST_DAYS = 120  # the list view's default reach
+LIST_PAGE = 20  # dates per page of the list view ("more dates" shows the next ones)
 
 
 @dataclass(frozen=True)
@@ -66,6 +75,7 @@ class CalendarQuery:
     free: bool
     view: str
     month: date
+    page: int = 1
 
     @classmethod
     def from_request(cls, request: Request[Any, Any, Any]) -> CalendarQuery:
@@ -82,7 +92,13 @@ class CalendarQuery:
             free=q.get("free") in ("1", "on", "true"),
             view="month" if q.get("view") == "month" else "list",
             month=month.replace(day=1),
+            page=min(max(parse_int(q.get("page"), default=1) or 1, 1), 10_000),
         )
+
+    @property
+    def filtered(self) -> bool:
+        """Whether any filter is set (then the folded filters show open)."""
+        return any((self.kind, self.host, self.grade, self.first, self.last, self.free))
 
     def span(self) -> tuple[date, date]:
         if self.view == "month":
@@ -101,6 +117,7 @@ class CalendarQuery:
             "to": self.last.isoformat() if self.last else None,
             "free": "1" if self.free else None,
             "month": f"{self.month:%Y-%m}" if self.view == "month" else None,
+            "page": self.page if self.page > 1 else None,
         } | override
         return urlencode({k: v for k, v in values.items() if v not in (None, "")})
 
@@ -109,11 +126,28 @@ def _start(day: date) -> datetime:
     return datetime.combine(day, time.min, tzinfo=LOCAL_TZ)
 
 
-def feed_links(kind: str | None, host: str | None, grade: int | None) -> dict[str, str]:
+def feed_links(
+    kind: str | None, host: str | None, grade: int | None, name: str = "outreach"
+) -> dict[str, str]:
     """The public feed for a filter (kind, host, grade are the feed's own filters)."""
     query = urlencode({k: v for k, v in (("kind", kind), ("host", host), ("grade", grade)) if v})
     url = f"{get_settings().base_url}/feeds/public.ics" + (f"?{query}" if query else "")
-    return {"https": url, "webcal": "webcal://" + url.split("://", 1)[1]}
+    return subscribe_links(url, name)
+
+
+def subscribe_links(url: str, name: str) -> dict[str, str]:
+    """Every way to subscribe to the feed at `url`: the calendar app on this device
+    (webcal), Google Calendar and Outlook (personal and Microsoft 365) on the web, and
+    the address itself for any other app."""
+    webcal = "webcal://" + url.split("://", 1)[1]
+    outlook = urlencode({"url": url, "name": name})
+    return {
+        "https": url,
+        "webcal": webcal,
+        "google": "https://calendar.google.com/calendar/render?" + urlencode({"cid": webcal}),
+        "outlook": f"https://outlook.live.com/calendar/0/addfromweb?{outlook}",
+        "office365": f"https://outlook.office.com/calendar/0/addfromweb?{outlook}",
+    }
 
 
 def google_calendar_url(event: EventOut, slot: SlotOut) -> str:
@@ -144,6 +178,31 @@ def occurrences(items: list[EventOut], first: date, last: date) -> list[Occurren
     return sorted(found, key=lambda o: (o.slot.starts_at, o.event.title))
 
 
+@dataclass(frozen=True)
+class ListPage:
+    items: list[Occurrence]
+    page: int
+    first: int  # the position of the page's first date, from 1
+    total: int
+    more: bool  # more dates follow on the next page
+
+
+def _list_page(items: list[Occurrence], page: int) -> ListPage:
+    last_page = max((len(items) + LIST_PAGE - 1) // LIST_PAGE, 1)
+    page = min(page, last_page)
+    start = (page - 1) * LIST_PAGE
+    return ListPage(items[start : start + LIST_PAGE], page, start + 1, len(items), page < last_page)
+
+
+def _by_month(items: list[Occurrence]) -> list[tuple[date, list[Occurrence]]]:
+    """The dates under the month they fall in (local time), in order."""
+    months: dict[date, list[Occurrence]] = {}
+    for item in items:
+        day = item.slot.starts_at.astimezone(LOCAL_TZ).date()
+        months.setdefault(day.replace(day=1), []).append(item)
+    return list(months.items())
+
+
 def month_grid(month: date, items: list[Occurrence]) -> list[list[tuple[date, list[Occurrence]]]]:
     by_day: dict[date, list[Occurrence]] = {}
     for item in items:
@@ -171,6 +230,10 @@ async def calendar_page(
         by=by,
     )
     items = occurrences(found, first, last)
+    shown = listed = None
+    if query.view == "list":  # one page of dates, grouped by month
+        listed = _list_page(items, query.page)
+        shown = listed.items
     prev_month = (query.month - timedelta(days=1)).replace(day=1)
     next_month = (query.month + timedelta(days=32)).replace(day=1)
     return page(
@@ -186,8 +249,20 @@ async def calendar_page(
         prev_month=query.params(month=f"{prev_month:%Y-%m}"),
         next_month=query.params(month=f"{next_month:%Y-%m}"),
         list_link=query.params(view="list", month=None),
-        month_link=query.params(view="month"),
+        month_link=query.params(view="month", page=None),
         google=google_calendar_url,
+        listed=listed,
+        by_month=_by_month(shown or []),
+        more_link=query.params(page=listed.page + 1) if listed and listed.more else None,
+        back_link=query.params(page=listed.page - 1) if listed and listed.page > 1 else None,
+        # Past the list's reach: the dates after it, from the next day on.
+        later_link=(
+            query.params(
+                **{"from": (last + timedelta(days=1)).isoformat(), "to": None, "page": None}
+            )
+            if listed and not listed.more
+            else None
+        ),
     )
 
 
@@ -228,7 +303,8 @@ async def _event_page(
     )
 
 
-@get("/events/{ref:str}")
+# HEAD too: `/events/<id>.ics` is a calendar route, and calendar clients ask with HEAD.
+@route("/events/{ref:str}", http_method=[HttpMethod.GET, HttpMethod.HEAD])
 async def event_page(
     request: Request[Any, Any, Any], ref: FromPath[str], by: NamedDependency[Principal]
 ) -> Template | Response[bytes]:

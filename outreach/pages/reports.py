@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
+from urllib.parse import quote
 
 from litestar import Request, Response, get, post
 from litestar.di import NamedDependency
@@ -451,12 +452,40 @@ async def link_event(
     )
 
 
+@get("/milestones/{milestone_id:int}/delete")
+async def confirm_delete_milestone(
+    request: Request[Any, Any, Any], milestone_id: IdPath, by: NamedDependency[Principal]
+) -> Template:
+    """Deleting asks first, on a page of its own: a form, no script needed."""
+    _ = gettext_for(request)
+    plan = await _plan_holding(by, milestone_id=milestone_id)
+    found = next(ms for ms in plan.milestones if ms.id == milestone_id)
+    return page(
+        request,
+        "confirm_delete.html",
+        heading=_("Delete the milestone “%(title)s”?") % {"title": found.title},
+        consequence=_(
+            "The milestone leaves the work plan %(year)s with its links to events; "
+            "the events themselves stay. This cannot be undone."
+        )
+        % {"year": plan.school_year},
+        action=f"/office/milestones/{milestone_id}/delete",
+        back=f"/office/workplan?year={quote(plan.school_year, safe='')}",
+    )
+
+
 @post("/milestones/{milestone_id:int}/delete")
 async def delete_milestone(
     request: Request[Any, Any, Any], milestone_id: IdPath, by: NamedDependency[Principal]
 ) -> Redirect:
+    _ = gettext_for(request)
+    plan = await _plan_holding(by, milestone_id=milestone_id)
     await services.delete_milestone(milestone_id, by=by)
-    return redirect(f"/office/workplan?year={_year(request)}")
+    return go_on(
+        request,
+        f"/office/workplan?year={quote(plan.school_year, safe='')}",
+        _("The milestone is deleted."),
+    )
 
 
 async def _plan_holding(
@@ -469,23 +498,30 @@ async def _plan_holding(
 _MILESTONE_FIELDS = {k: k for k in ("title", "owner", "due_on", "metric", "target", "priority_id")}
 
 
-def _milestone_form(
+async def _milestone_form(
     request: Request[Any, Any, Any],
+    me: Principal,
     plan: WorkPlanOut,
     milestone_id: int,
-    owners: list[Any],
     values: dict[str, Any],
     errors: FormErrors | None = None,
     status_code: int = 200,
 ) -> Template:
+    """The milestone's own page: its fields, and the events that count towards it
+    (linked here rather than in the plan's table, which then fits a 1,280 px screen)."""
+    milestone = next(ms for ms in plan.milestones if ms.id == milestone_id)
+    every = await events.list_events(events.EventFilter(), by=me)
     return page(
         request,
         "reports/milestone_edit.html",
         status_code=status_code,
         plan=plan,
         milestone_id=milestone_id,
-        owners=owners,
+        milestone=milestone,
+        owners=await _owners(),
         metrics=METRICS,
+        linkable=[e for e in every if e.id not in milestone.event_ids],
+        event_titles={e.id: e.title for e in every},
         values=values,
         errors=errors,
     )
@@ -509,7 +545,7 @@ async def edit_milestone_form(
         "target": found.target,
         "priority_id": found.priority_id or "",
     }
-    return _milestone_form(request, plan, milestone_id, await _owners(), values)
+    return await _milestone_form(request, by, plan, milestone_id, values)
 
 
 @post("/milestones/{milestone_id:int}/edit")
@@ -529,12 +565,11 @@ async def edit_milestone(
         return await services.update_milestone(milestone_id, changes, by=by)
 
     async def again(refused: Refused) -> Template:
-        owners = await _owners()
-        return _milestone_form(
+        return await _milestone_form(
             request,
+            by,
             plan,
             milestone_id,
-            owners,
             refused.values,
             refused.errors,
             status_code=refused.status_code,
@@ -627,6 +662,7 @@ OFFICE_HANDLERS = [
     add_priority,
     add_milestone,
     link_event,
+    confirm_delete_milestone,
     delete_milestone,
     edit_milestone_form,
     edit_milestone,

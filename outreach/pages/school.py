@@ -32,7 +32,7 @@ from outreach.pages.common import (
     parse_int,
 )
 from outreach.pages.forms import Refused, go_on, handle_form
-from outreach.pages.public import google_calendar_url, remember_done
+from outreach.pages.public import google_calendar_url, remember_done, subscribe_links
 from outreach.principal import Principal
 from outreach.timeutil import LOCAL_TZ, utcnow
 from outreach.web import IdPath
@@ -44,7 +44,7 @@ SEARCH_DAYS = 42
 
 def private_feed_links(token: str) -> dict[str, str]:
     url = f"{get_settings().base_url}/feeds/private/{token}.ics"
-    return {"https": url, "webcal": "webcal://" + url.split("://", 1)[1]}
+    return subscribe_links(url, "outreach")
 
 
 @get("/")

@@ -21,9 +21,6 @@ from typing import Any
 from babel import Locale
 from babel.dates import format_date, format_datetime
 from babel.numbers import format_decimal, format_percent
-from openpyxl import Workbook
-from openpyxl.styles import Font
-from openpyxl.utils import get_column_letter
 
 from outreach.booking.schemas import BookingOut
 from outreach.timeutil import LOCAL_TZ, local
@@ -42,8 +39,9 @@ __all__ = [
     "to_xlsx",
 ]
 
+# "text/csv" alone: the framework adds its "; charset=utf-8" to every text/* type.
 CONTENT_TYPES = {
-    "csv": "text/csv",  # the server adds "; charset=utf-8" to text types
+    "csv": "text/csv",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
 }
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -180,6 +178,12 @@ def to_xlsx(rows: Sequence[Sequence[Any]], *, sheet: str = "Report") -> bytes:
     """A workbook whose first row is the heading (bold, frozen, filtered) and whose cells
     keep their types: numbers, percentages (fractions shown as %) and dates (Europe/Berlin
     wall time) with a number format each; columns as wide as their longest entry."""
+    # openpyxl takes a quarter of a second to import: only a workbook download pays it,
+    # not every process that starts.
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
+
     book = Workbook()
     ws = book.active
     ws.title = sheet[:31]

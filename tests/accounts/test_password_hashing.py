@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 
+import pytest
 from argon2 import PasswordHasher, extract_parameters
 from argon2.profiles import RFC_9106_LOW_MEMORY
 
@@ -41,6 +42,7 @@ def _production_run() -> dict[str, object]:
     return json.loads(result.stdout)
 
 
+@pytest.mark.processes  # a process of its own, hashing at full cost: not in --quick
 def test_production_hashes_are_argon2id_with_rfc_9106_low_memory_parameters():
     found = _production_run()
     for name in ("stored", "dummy"):

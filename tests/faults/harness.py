@@ -47,6 +47,7 @@ __all__ = [
     "record",
     "run_once",
     "start_scheduler",
+    "start_together",
     "start_uvicorn",
     "start_worker",
     "stored_bookings",
@@ -390,6 +391,19 @@ async def start_worker(env: Mapping[str, str], log: Path, *, threads: int = 2) -
 
     await wait_for(ready, within=60, what="the worker is ready")
     return service
+
+
+async def start_together(*starting: Awaitable[Service]) -> list[Service]:
+    """Start processes side by side: each imports the app for seconds, and one start
+    need not wait for the other. If one fails, those that started are stopped."""
+    results = await asyncio.gather(*starting, return_exceptions=True)
+    services = [r for r in results if isinstance(r, Service)]
+    failed = [r for r in results if isinstance(r, BaseException)]
+    if failed:
+        for service in services:
+            await service.stop(grace=5)
+        raise failed[0]
+    return services
 
 
 async def start_scheduler(env: Mapping[str, str], log: Path) -> Service:

@@ -28,6 +28,7 @@ from tests.faults.harness import (
     outreach_env,
     record,
     run_once,
+    start_together,
     start_uvicorn,
     start_worker,
     stored_bookings,
@@ -55,8 +56,9 @@ async def test_redis_killed_during_a_burst_loses_no_booking_and_no_mail(
         OUTREACH_BROKER_NAMESPACE=redis_namespace("faults-redis"),
         DB_POOL_MAX="6",
     )
-    web = await start_uvicorn(env, tmp_path / "web.log")
-    worker = await start_worker(env, tmp_path / "worker.log")
+    web, worker = await start_together(
+        start_uvicorn(env, tmp_path / "web.log"), start_worker(env, tmp_path / "worker.log")
+    )
     statuses: dict[int, int] = {}
     down_for = 0.0
     redis_down = False

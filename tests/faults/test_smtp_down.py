@@ -31,6 +31,7 @@ from tests.faults.harness import (
     outreach_env,
     record,
     start_scheduler,
+    start_together,
     start_uvicorn,
     start_worker,
     stored_bookings,
@@ -96,8 +97,9 @@ async def test_smtp_down_then_back_delivers_each_mail_once(
         SCHEDULER_INTERVAL="1",
         DB_POOL_MAX="4",
     )
-    web = await start_uvicorn(env, tmp_path / "web.log")
-    worker = await start_worker(env, tmp_path / "worker.log")
+    web, worker = await start_together(
+        start_uvicorn(env, tmp_path / "web.log"), start_worker(env, tmp_path / "worker.log")
+    )
     scheduler = await start_scheduler(env, tmp_path / "scheduler.log")
     statuses = []
     try:

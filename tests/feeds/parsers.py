@@ -11,6 +11,7 @@ installed on first use. Without Node.js the tests skip locally and fail on CI.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import shutil
 import subprocess
@@ -67,19 +68,20 @@ def icaljs_ready() -> Path:
     node, npm = shutil.which("node"), shutil.which("npm")
     if node is None or npm is None:
         require_service("Node.js", "node and npm are needed to run Mozilla's ical.js")
-    if not (ICALJS_DIR / "node_modules" / "ical.js" / "package.json").exists():
-        command = (
-            ["npm", "ci"] if (ICALJS_DIR / "package-lock.json").exists() else ["npm", "install"]
-        )
-        done = subprocess.run(
-            [*command, "--no-audit", "--no-fund", "--loglevel=error"],
-            cwd=ICALJS_DIR,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-        if done.returncode != 0:
-            require_service("ical.js from npm", done.stderr.strip()[-2000:])
+    # As tests/e2e installs axe-core: the first xdist worker installs from the committed
+    # lock (`npm ci`) while holding a file lock; the others wait, then find it installed.
+    with (ICALJS_DIR / ".npm-install.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (ICALJS_DIR / "node_modules" / "ical.js" / "package.json").exists():
+            done = subprocess.run(
+                ["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"],
+                cwd=ICALJS_DIR,
+                capture_output=True,
+                text=True,
+                timeout=300,
+            )
+            if done.returncode != 0:
+                require_service("ical.js from npm", done.stderr.strip()[-2000:])
     return ICALJS_DIR
 
 

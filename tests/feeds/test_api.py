@@ -6,7 +6,7 @@ from datetime import timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-from outreach.accounts.services import feed_token_for, rotate_feed_token
+from outreach.accounts.services import feed_token_for, rotate_feed_token, set_calendar_delivery
 from outreach.events.schemas import SlotPatch
 from outreach.events.services import cancel_event, update_slot
 from tests.factories import World, at
@@ -211,6 +211,7 @@ async def test_a_booking_in_the_bookers_feed_links_its_booking_page(
     _, slot_id = await tour_with_slot(world.firm_a)
     placed = (await place_booking(slot_id, class_visit(), by=world.school_a)).booking
     await publish()
+    await set_calendar_delivery("subscription", by=world.school_a)  # own visits in the feed
     token = await feed_token_for(by=world.school_a)
     body = (await _get(client, f"/feeds/private/{token}.ics")).content
     [entry] = [e for e in vevents(body) if "Klasse 8a" in str(e["SUMMARY"])]

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import icalendar
+import pytest
 import vobject
 
 from outreach.calendar.ical import (
@@ -37,12 +38,32 @@ def _spec(**changes: object) -> VEventSpec:
     return VEventSpec(**values)  # type: ignore[arg-type]
 
 
-def _feed(*specs: VEventSpec) -> bytes:
-    return assemble(calendar_head("Test"), [vevent_bytes(s) for s in specs])
+def _feed(*specs: VEventSpec, with_timezone: bool = False) -> bytes:
+    head = calendar_head("Test", with_timezone=with_timezone)
+    return assemble(head, [vevent_bytes(s) for s in specs])
+
+
+def test_one_off_times_are_utc_and_need_no_vtimezone() -> None:
+    """In the night summer time ends, 02:30 happens twice: UTC names each once."""
+    first = datetime(2027, 10, 31, 2, 30, tzinfo=LOCAL_TZ)  # fold=0: summer time, 00:30Z
+    ends = datetime(2027, 10, 31, 2, 45, fold=1, tzinfo=LOCAL_TZ)  # winter time, 01:45Z
+    body = _feed(_spec(start=first, end=ends))
+    assert b"DTSTART:20271031T003000Z\r\n" in body
+    assert b"DTEND:20271031T014500Z\r\n" in body
+    assert b"TZID" not in body and b"VTIMEZONE" not in body
+    # Readers that follow X-WR-TIMEZONE would move UTC times to Berlin's wall clock.
+    assert b"X-WR-TIMEZONE" not in body
+
+
+def test_a_recurring_start_the_clock_shows_twice_is_refused() -> None:
+    ambiguous = datetime(2027, 10, 31, 2, 30, tzinfo=LOCAL_TZ)
+    rule = {"freq": "weekly", "count": 3}
+    with pytest.raises(ValueError, match="twice or not at all"):
+        vevent_bytes(_spec(start=ambiguous, end=ambiguous + timedelta(hours=2), rrule=rule))
 
 
 def test_vtimezone_is_written_by_rule_not_by_a_list_of_dates() -> None:
-    body = _feed(_spec())
+    body = _feed(_spec(), with_timezone=True)
     tz = icalendar.Calendar.from_ical(body).walk("VTIMEZONE")
     assert [str(t["TZID"]) for t in tz] == ["Europe/Berlin"]
     assert b"RDATE" not in body  # ical.js reads only the first value of a multi-valued RDATE
@@ -69,7 +90,6 @@ def test_calendar_properties() -> None:
         "METHOD:PUBLISH",
         "NAME:Termine\\, Führungen\\; alles",
         "X-WR-CALNAME:Termine\\, Führungen\\; alles",
-        "X-WR-TIMEZONE:Europe/Berlin",
         "REFRESH-INTERVAL;VALUE=DURATION:PT1H",
         "X-PUBLISHED-TTL:PT1H",
         "SOURCE;VALUE=URI:https://x.example/feeds/public.ics",
@@ -135,7 +155,9 @@ def test_every_occurrence_of_a_weekly_event_agrees_across_parsers(icaljs: Path) 
         rrule={"freq": "weekly", "until": until},
     )
     assert b"RRULE:FREQ=WEEKLY;UNTIL=20271231T230000Z" in vevent_bytes(spec)
-    body = _feed(spec)
+    # A series follows the wall clock: it alone keeps the TZID and needs the VTIMEZONE.
+    assert b"DTSTART;TZID=Europe/Berlin:20270105T090000" in vevent_bytes(spec)
+    body = _feed(spec, with_timezone=True)
 
     python = sorted(
         (e.start, e.end)

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from outreach.accounts.services import feed_token_for
+from outreach.accounts.services import feed_token_for, set_calendar_delivery
 from outreach.booking.schemas import BookingRequest
 from outreach.booking.writes import cancel_booking, place_booking
 from outreach.config import Settings
@@ -38,6 +38,11 @@ HOST = "outreach.test"
 
 def _uid(slot_id: int) -> str:
     return f"slot-{slot_id}@{HOST}"
+
+
+def _host_uid(slot_id: int) -> str:
+    """The host's view of a slot: other content than the public one, so another UID."""
+    return f"host-slot-{slot_id}@{HOST}"
 
 
 async def _private(principal) -> bytes:  # type: ignore[no-untyped-def]
@@ -310,14 +315,14 @@ async def test_a_firms_feed_shows_places_of_its_own_events_and_no_personal_data(
 
     body = await _private(world.firm_a)
     entries = {str(e["UID"]): e for e in vevents(body)}
-    assert set(entries) == {_uid(tour_slot), _uid(open_slot)}
-    tour_entry = entries[_uid(tour_slot)]
+    assert set(entries) == {_host_uid(tour_slot), _host_uid(open_slot)}
+    tour_entry = entries[_host_uid(tour_slot)]
     assert str(tour_entry["SUMMARY"]) == "Uhrwerk-Tour \u2013 22/30 belegt"
     description = str(tour_entry["DESCRIPTION"])
     assert (
         "frei: 8" in description and "Klasse 8a" in description and "20 Schülerinnen" in description
     )
-    assert "Anmeldung: 3 Personen" in str(entries[_uid(open_slot)]["DESCRIPTION"])
+    assert "Anmeldung: 3 Personen" in str(entries[_host_uid(open_slot)]["DESCRIPTION"])
     assert [c.name for c in tour_entry.subcomponents] == ["VALARM"]
     assert str(tour_entry["CLASS"]) == "PRIVATE"
     for word in PERSONAL:
@@ -325,7 +330,7 @@ async def test_a_firms_feed_shows_places_of_its_own_events_and_no_personal_data(
     assert b"Konkurrenz" not in body and b"9b" not in body
 
     other = await _private(world.firm_b)
-    assert uids(other) == [_uid(other_slot)]
+    assert uids(other) == [_host_uid(other_slot)]
     assert b"Uhrwerk" not in other and b"8a" not in other
 
 
@@ -338,6 +343,14 @@ async def test_a_teachers_feed_shows_the_schools_bookings(world: World) -> None:
     await place_booking(slot_3, class_visit("7c"), by=world.school_b)
     await publish()
 
+    # By default one's own visits come as mailed invitations: the feed leaves them out
+    # and shows the colleague's; the colleague's feed shows one's own.
+    entries = {str(e["UID"]) for e in vevents(await _private(world.school_a))}
+    assert entries == {f"feed-booking-{colleague.id}@{HOST}"}
+    entries = {str(e["UID"]) for e in vevents(await _private(world.teacher_a2))}
+    assert entries == {f"feed-booking-{mine.id}@{HOST}"}
+    # Chosen on My data: the subscription brings one's own visits too.
+    await set_calendar_delivery("subscription", by=world.school_a)
     entries = {str(e["UID"]): e for e in vevents(await _private(world.school_a))}
     assert set(entries) == {
         f"feed-booking-{mine.id}@{HOST}",
@@ -361,6 +374,10 @@ async def test_a_teachers_feed_shows_the_schools_bookings(world: World) -> None:
     assert int(cancelled["SEQUENCE"]) == 1  # slot 0 + booking 1, as in the invitations
     assert "Klassenfahrt verschoben" in str(cancelled["DESCRIPTION"])
     assert not cancelled.subcomponents  # no reminder for a cancelled visit
+    # School B's one teacher booked its one visit: an invitation brought it (the
+    # default), so the feed is empty until the subscription is chosen.
+    assert uids(await _private(world.school_b)) == []
+    await set_calendar_delivery("subscription", by=world.school_b)
     other_school = await _private(world.school_b)
     assert len(uids(other_school)) == 1 and b"Klasse 7c" in other_school
 
@@ -372,7 +389,7 @@ async def test_the_network_office_sees_every_event_with_its_places(world: World)
     await place_booking(slot_a, class_visit(), by=world.school_a)
     await publish()
     body = await _private(world.admin)
-    assert set(uids(body)) == {_uid(slot_a), _uid(slot_b)}
+    assert set(uids(body)) == {_host_uid(slot_a), _host_uid(slot_b)}
     assert b"22/30 belegt" in body
 
 
@@ -382,11 +399,11 @@ async def test_a_users_new_organisation_rebuilds_the_feed(world: World) -> None:
     _, slot_a = await tour_with_slot(world.firm_a)
     _, slot_b = await tour_with_slot(world.firm_b, hour=11)
     token = await feed_token_for(by=world.firm_a)
-    assert uids((await services.private_feed(token)).body) == [_uid(slot_a)]
+    assert uids((await services.private_feed(token)).body) == [_host_uid(slot_a)]
     await User.update({User.organisation: world.firm_b.org_id}).where(
         User.id == world.firm_a.user_id
     )
-    assert uids((await services.private_feed(token)).body) == [_uid(slot_b)]
+    assert uids((await services.private_feed(token)).body) == [_host_uid(slot_b)]
     assert (await stored(f"private:user:{world.firm_a.user_id}"))["org_id"] == world.firm_b.org_id
 
 

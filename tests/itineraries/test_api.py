@@ -88,8 +88,15 @@ async def test_plan_book_read_and_calendar_round_trip(client, net):
     summaries = [str(e["SUMMARY"]) for e in events]
     assert len(events) == 5  # three visits, two walks
     assert sum(s.startswith("Fußweg zu") for s in summaries) == 2
-    assert cal.walk("VTIMEZONE")[0]["TZID"] == "Europe/Berlin"
-    assert all(e["DTSTART"].params["TZID"] == "Europe/Berlin" for e in events)
+    # UTC instants, as in the feeds and invitations: no TZID, so no VTIMEZONE either.
+    assert cal.walk("VTIMEZONE") == []
+    assert all(e.decoded("DTSTART").utcoffset().total_seconds() == 0 for e in events)
+    assert all(b"DTSTART:" in e.to_ical() and b"TZID" not in e.to_ical() for e in events)
+    assert ics.headers["content-type"] == "text/calendar; charset=utf-8"
+    head = await client.head(f"/itineraries/{it['id']}.ics", headers=teacher)
+    assert head.status_code == 200 and head.content == b""
+    assert head.headers["content-length"] == str(len(ics.content))
+    assert head.headers["content-type"] == ics.headers["content-type"]
     assert (await client.get(f"/itineraries/{it['id']}.txt", headers=teacher)).status_code == 404
 
     # The host cancels one visit: the itinerary says so and offers replacements.

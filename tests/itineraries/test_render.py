@@ -148,7 +148,7 @@ def test_print_page_lists_times_places_legs_and_contacts():
     assert "<svg" in html and "<script" not in html
 
 
-def test_calendar_has_every_visit_leg_and_lunch_in_berlin_time():
+def test_calendar_has_every_visit_leg_and_lunch_as_utc_instants():
     it = itinerary(("confirmed", "pending", "cancelled"))
     body = itinerary_calendar(it, host="outreach.test", stamp=at(8), sequences={101: 2})
     cal = Calendar.from_ical(body)
@@ -169,4 +169,6 @@ def test_calendar_has_every_visit_leg_and_lunch_in_berlin_time():
     assert str(leg["SUMMARY"]).startswith("Fußweg zu Kaden")
     assert "0,9 km Luftlinie" in str(leg["DESCRIPTION"])  # German text, German number
     assert "GEO" in events["itinerary-7-visit-101@outreach.test"]
-    assert body.count(b"BEGIN:VTIMEZONE") == 1 and b"\r\n" in body
+    # UTC (see outreach.calendar.ical): no TZID anywhere, so no VTIMEZONE is needed.
+    assert b"TZID" not in body and b"BEGIN:VTIMEZONE" not in body and b"\r\n" in body
+    assert b"DTSTART:" in body and leg["DTSTART"].dt.utcoffset().total_seconds() == 0

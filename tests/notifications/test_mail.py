@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 from email.message import EmailMessage
+from email.utils import parseaddr
 from pathlib import Path
 
 import pytest
@@ -79,11 +80,15 @@ async def test_confirm_move_cancel_keep_one_uid_with_rising_sequence(
     assert str(events[2]["STATUS"]) == "CANCELLED"
     assert events[1].decoded("DTSTART") == booked.starts_at
     assert events[0].decoded("DTSTART") == old_start
-    for calendar, event in zip(calendars, events, strict=True):
-        assert event["DTSTART"].params["TZID"] == "Europe/Berlin"
-        assert [str(tz["TZID"]) for tz in calendar.walk("VTIMEZONE")] == ["Europe/Berlin"]
-        assert str(event["ORGANIZER"]) == "mailto:kontakt@uhrwerk.example"
+    for message, calendar, event in zip(smtp_sink.messages, calendars, events, strict=True):
+        # UTC instants: no TZID, no VTIMEZONE (see outreach.calendar.ical).
+        assert "TZID" not in event["DTSTART"].params and not calendar.walk("VTIMEZONE")
+        # ORGANIZER is the mail's sender, ATTENDEE its recipient (README, "Calendars").
+        assert str(event["ORGANIZER"]) == f"mailto:{parseaddr(message['From'])[1]}"
+        assert "Sender" not in message  # From is the sender: no "on behalf of"
+        assert str(event["ATTENDEE"]) == f"mailto:{parseaddr(message['To'])[1]}"
         assert str(event["ATTENDEE"]) == f"mailto:{booked.contact_email}"
+        assert parseaddr(str(message["Reply-To"]))[1] == "kontakt@uhrwerk.example"
         assert event.decoded("DTSTAMP").tzinfo is not None
     moved_text = text_of(smtp_sink.messages[1])
     assert "Bisher:" in moved_text and "Neu:" in moved_text

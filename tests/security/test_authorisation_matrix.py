@@ -319,6 +319,7 @@ PAGES: dict[tuple[str, str], Case | tuple[Case, ...]] = {
     ("GET", "/account"): case(MEMBERS),
     ("GET", "/account/export"): case(MEMBERS),
     ("POST", "/account/signout-everywhere"): case(MEMBERS),
+    ("POST", "/account/calendar"): case(MEMBERS, lambda ids: {"delivery": "both"}),
     ("POST", "/account/delete"): case(
         MEMBERS, lambda ids: {"understood": "yes", "password": "not-the-password"}
     ),
@@ -409,6 +410,7 @@ PAGES: dict[tuple[str, str], Case | tuple[Case, ...]] = {
     ("POST", "/office/milestones/{milestone_id:int}/events"): case(
         OFFICE, lambda ids: {"event_id": ids["event_id"]}
     ),
+    ("GET", "/office/milestones/{milestone_id:int}/delete"): case(OFFICE),
     ("POST", "/office/milestones/{milestone_id:int}/delete"): case(OFFICE),
     ("GET", "/office/milestones/{milestone_id:int}/edit"): case(OFFICE),
     ("POST", "/office/milestones/{milestone_id:int}/edit"): case(
@@ -698,6 +700,10 @@ async def test_route_by_role(client, scene, method, path, index, role):
     response = await client.request(method, fill(path, ids, spec.on, role), **kwargs)
     assert "did not come from this site" not in response.text, "the CSRF token was refused"
     assert response.status_code < 500, response.text
+    # Every answer of every route names its charset once (a media type that names it
+    # gets a second one from the framework).
+    content_type = response.headers.get("content-type", "")
+    assert content_type.lower().count("charset") <= 1, content_type
     if role in spec.allowed:
         assert not refused(response), response.text
     else:
