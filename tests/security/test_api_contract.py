@@ -30,6 +30,7 @@ PUBLIC = {
     ("GET", "/events/{event_id}/calendar.ics"),
     ("HEAD", "/events/{event_id}/calendar.ics"),
     ("GET", "/itineraries/{name}"),
+    ("HEAD", "/itineraries/{name}"),
 }
 
 
