@@ -76,11 +76,7 @@ def instant(value: str | None, field: str) -> datetime | None:
             return msgspec.convert(value, datetime)
         except msgspec.ValidationError:
             pass  # a 30th of February, an hour 25
-    raise Invalid(
-        f"{field} must be a date and time with its offset (RFC 3339), e.g. "
-        "2027-03-01T08:00:00+01:00",
-        field=field,
-    )
+    raise Invalid.because("not_an_instant", field=field)
 
 
 async def members_only(connection: ASGIConnection[Any, Any, Any, Any], handler: Any) -> None:
