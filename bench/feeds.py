@@ -31,7 +31,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._setup import drop_postgres, fresh_postgres
+from bench._setup import drop_postgres, fresh_postgres, unique_name
 from outreach import db
 from outreach.accounts.services import feed_token_for
 from outreach.config import Settings
@@ -45,8 +45,8 @@ from outreach.timeutil import LOCAL_TZ
 from tests.factories import make_event, make_slot, make_world
 
 ROOT = Path(__file__).resolve().parent.parent
-DB_SERVE = "outreach_bench_feeds_serve"
-DB_RENDER = "outreach_bench_feeds_render"
+DB_SERVE = unique_name("outreach_bench_feeds_serve")
+DB_RENDER = unique_name("outreach_bench_feeds_render")
 _LENGTH = re.compile(rb"\r\ncontent-length: *(\d+)", re.IGNORECASE)
 
 

@@ -10,7 +10,14 @@ overall, the errors (must be 0), and the baseline of the same run: the bare
 The mix: 80 % calendar feeds (`/feeds/public.ics` with the filters families use),
 15 % page views (home page, event pages), 5 % class-visit bookings by the demo
 teachers through the API (a refusal such as "full" is an answer, not an error; 5xx,
-timeouts and broken connections are errors).
+timeouts and broken connections are errors). The bookings go to 40 future factory
+tours; 36 of them get room for the whole run (capacity raised to 5,000), so most
+bookings place; 4 keep the demo's 30 places, so waiting lists still form and the
+first-come-first-served check below has something to check.
+
+The baseline is interleaved with the mix: `--rounds` rounds of baseline then mix (each
+a share of `--baseline-seconds` and `--seconds`), so a noisy moment on a shared machine
+hits both alike.
 
 After the run, straight from the database: no slot over capacity (pending + confirmed
 persons <= capacity, and equal to the slot's `held`), and the waiting lists are first
@@ -18,6 +25,7 @@ come, first served (no later booking of at least the same size got places while 
 earlier one still waits, and no waiting booking fits into free places).
 
     .venv/bin/python bench/load.py [--seconds 60] [--connections 24] [--baseline-seconds 10]
+                                   [--rounds 5]
 """
 
 from __future__ import annotations
@@ -47,21 +55,23 @@ from bench._http import (
     stop_process,
     wait_until_up,
 )
-from bench._setup import drop_postgres, fresh_postgres
+from bench._setup import drop_postgres, fresh_postgres, unique_name
 from outreach import db
 from outreach.accounts.services import issue_api_token
 from outreach.accounts.tables import User
+from outreach.booking.tables import Booking
 from outreach.demo import load_demo
 from outreach.events.tables import EVENT_KINDS, Event, Slot
 from outreach.organisations.tables import Organisation
 from outreach.timeutil import utcnow
 
-DB_NAME = "outreach_bench_load"
+DB_NAME = unique_name("outreach_bench_load")
 REDIS_URL = "redis://127.0.0.1:6379/13"
-NAMESPACE = "outreach-bench-load"
+NAMESPACE = unique_name("outreach-bench-load")  # this run's keys only
 MIX = (("feed", 80), ("page", 15), ("booking", 5))
 # A refusal the API gives by design under load: full without waiting list, clash, closed.
 REFUSALS = {409, 422}
+BOOKED_SLOTS, TIGHT_SLOTS, ROOMY_CAPACITY = 40, 4, 5000
 
 
 async def prepare() -> tuple[dict[str, str], dict]:
@@ -86,15 +96,25 @@ async def prepare() -> tuple[dict[str, str], dict]:
             (Event.status == "published") & (Event.visibility == "public")
         )
         hosts = await Organisation.select(Organisation.slug).where(Organisation.kind == "firm")
+        # A small set of slots: most with room for every booking of the run (so the run
+        # measures placements), a few tight ones, so that waiting lists form too.
+        rng = random.Random(7)
+        # Not slots with a waiting list: more room straight in the table would leave
+        # waiting bookings that fit (the service would have moved them up).
+        waiting = {
+            row["slot"]
+            for row in await Booking.select(Booking.slot).where(Booking.status == "waitlisted")
+        }
+        bookable = sorted((s for s in slots if s["id"] not in waiting), key=lambda s: s["id"])
+        rng.shuffle(bookable)
+        bookable = bookable[:BOOKED_SLOTS]
+        roomy = [s["id"] for s in bookable[TIGHT_SLOTS:]]
+        await Slot.update({Slot.capacity: ROOMY_CAPACITY}).where(Slot.id.is_in(roomy))
     finally:
         await db.close_pool()
-    # A small set of slots, so that some fill up and waiting lists form during the run.
-    rng = random.Random(7)
-    bookable = sorted(slots, key=lambda s: s["id"])
-    rng.shuffle(bookable)
     targets = {
         "tokens": tokens,
-        "slots": bookable[:40],
+        "slots": bookable,
         "events": [e["id"] for e in events],
         "hosts": [h["slug"] for h in hosts],
     }
@@ -127,12 +147,12 @@ def page_path(rng: random.Random, targets: dict) -> str:
     return f"/events/{rng.choice(targets['events'])}"
 
 
-async def run_mix(port: int, seconds: float, connections: int, targets: dict):
+async def run_mix(port: int, seconds: float, connections: int, targets: dict, seed: int):
     tallies = {kind: Tally() for kind, _ in MIX}
     refused: dict[int, int] = {}
     kinds = [kind for kind, _ in MIX]
     weights = [weight for _, weight in MIX]
-    rng = random.Random(2026)
+    rng = random.Random(2026 + seed)
     clock = asyncio.get_running_loop().time
 
     async def one(conn: Connection, i: int) -> None:
@@ -148,7 +168,7 @@ async def run_mix(port: int, seconds: float, connections: int, targets: dict):
             else:
                 slot = rng.choice(targets["slots"])
                 body = {
-                    "class_label": f"L{i}",
+                    "class_label": f"L{seed}-{i}",
                     "grade": rng.choice(slot["grades"] or [8]),
                     "pupils": rng.randint(8, 24),
                     "adults": rng.randint(1, 2),
@@ -159,7 +179,7 @@ async def run_mix(port: int, seconds: float, connections: int, targets: dict):
                     {
                         "Authorization": f"Bearer {rng.choice(targets['tokens'])}",
                         "Content-Type": "application/json",
-                        "Idempotency-Key": f"load-{i}",
+                        "Idempotency-Key": f"load-{seed}-{i}",
                     },
                     json.dumps(body).encode(),
                 )
@@ -256,7 +276,13 @@ def clear_namespace() -> None:
         client.close()
 
 
-async def main(seconds: float, connections: int, baseline_seconds: float) -> int:
+def _merge(into: Tally, part: Tally) -> None:
+    into.latencies += part.latencies
+    into.errors += part.errors
+    into.error_samples += part.error_samples
+
+
+async def main(seconds: float, connections: int, baseline_seconds: float, rounds: int) -> int:
     clear_namespace()
     env, targets = await prepare()
     logs = Path(tempfile.mkdtemp(prefix="outreach-bench-load-"))
@@ -282,11 +308,24 @@ async def main(seconds: float, connections: int, baseline_seconds: float) -> int
         )
         wait_until_up(port, server)
         await run_baseline(port, 2.0, connections)  # warm up both server processes
-        await run_mix(port, 3.0, connections, targets)
-        baseline, base_elapsed = await run_baseline(port, baseline_seconds, connections)
+        await run_mix(port, 3.0, connections, targets, seed=0)
+        baseline, base_elapsed = Tally(), 0.0
+        tallies = {kind: Tally() for kind, _ in MIX}
+        elapsed, refused = 0.0, {}
         started = time.monotonic()
-        tallies, elapsed, refused = await run_mix(port, seconds, connections, targets)
-        print(f"mix ran {time.monotonic() - started:.1f} s")
+        for round_ in range(rounds):  # interleaved: baseline, mix, baseline, mix, ...
+            base, spent = await run_baseline(port, baseline_seconds / rounds, connections)
+            _merge(baseline, base)
+            base_elapsed += spent
+            parts, spent, refusals = await run_mix(
+                port, seconds / rounds, connections, targets, seed=round_ + 1
+            )
+            for kind, tally in parts.items():
+                _merge(tallies[kind], tally)
+            elapsed += spent
+            for status, n in refusals.items():
+                refused[status] = refused.get(status, 0) + n
+        print(f"{rounds} rounds of baseline and mix ran {time.monotonic() - started:.1f} s")
     finally:
         for process in processes:
             stop_process(process)
@@ -294,9 +333,7 @@ async def main(seconds: float, connections: int, baseline_seconds: float) -> int
 
     overall = Tally()
     for tally in tallies.values():
-        overall.latencies += tally.latencies
-        overall.errors += tally.errors
-        overall.error_samples += tally.error_samples
+        _merge(overall, tally)
     base_rate = len(baseline.latencies) / base_elapsed
     mix_rate = len(overall.latencies) / elapsed
     print(
@@ -325,5 +362,6 @@ if __name__ == "__main__":
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--connections", type=int, default=24)
     parser.add_argument("--baseline-seconds", type=float, default=10.0)
+    parser.add_argument("--rounds", type=int, default=5, help="baseline/mix alternations")
     args = parser.parse_args()
-    sys.exit(asyncio.run(main(args.seconds, args.connections, args.baseline_seconds)))
+    sys.exit(asyncio.run(main(args.seconds, args.connections, args.baseline_seconds, args.rounds)))

@@ -51,7 +51,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import aiosmtplib
 from redis import Redis
 
-from bench._setup import drop_postgres, fresh_postgres
+from bench._setup import drop_postgres, fresh_postgres, unique_name
 from outreach import db
 from outreach.booking.writes import place_booking
 from outreach.config import Settings, set_settings
@@ -64,7 +64,7 @@ from outreach.timeutil import utcnow
 from tests.factories import at, class_visit, make_org, make_slot, make_user, school_day
 
 ROOT = Path(__file__).resolve().parent.parent
-DB_NAME = "outreach_bench_notifications"
+DB_NAME = unique_name("outreach_bench_notifications")
 REMINDER = "booking.reminder"
 MAX_CAPACITY = 10_000  # the most places a slot may have
 HANDOVER_BATCH = 1000
@@ -459,7 +459,10 @@ if __name__ == "__main__":
     parser.add_argument("--concurrency", type=int, default=16, help="set-up's database tasks")
     parser.add_argument("--within", type=float, default=300, help="give up after (seconds)")
     parser.add_argument(
-        "--redis-url", default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
+        "--redis-url",
+        # A Redis database of the benches (12), never db 0 where a real deployment may
+        # live; the keys go under a namespace of this run and are removed after it.
+        default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/12"),
     )
     args = parser.parse_args()
     sink = Sink()

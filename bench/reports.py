@@ -6,18 +6,23 @@ every report and the work plan's progress for the office and for one firm. Basel
 the same run: one SQL aggregate over the same bookings (count and sum, joined to slot
 and event), the least the database must do to touch those rows.
 
-Run: .venv/bin/python -m bench.reports
+    .venv/bin/python bench/reports.py [--rounds 5]   (or: -m bench.reports)
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import random
 import statistics
+import sys
 import time
 from datetime import date, datetime, timedelta
+from pathlib import Path
 
-from bench._setup import drop_postgres, fresh_postgres
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench._setup import drop_postgres, fresh_postgres, unique_name
 from outreach.booking.tables import Booking
 from outreach.events.tables import Event, Slot
 from outreach.organisations.tables import Organisation
@@ -27,7 +32,7 @@ from outreach.workplan import services
 from outreach.workplan.reports import REPORTS, get_report, get_reports
 from outreach.workplan.schemas import MilestoneIn, WorkPlanIn
 
-DB = "outreach_bench_reports"
+DB = unique_name("outreach_bench_reports")
 YEAR = "2026/27"
 NOW = datetime(2027, 7, 20, 12, tzinfo=LOCAL_TZ)
 SLOTS, PER_SLOT = 1500, 2
@@ -168,4 +173,8 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
+    # Arguments first: `--help` answers without building a database.
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rounds", type=int, default=ROUNDS, help="runs per figure (median)")
+    ROUNDS = parser.parse_args().rounds
     asyncio.run(main())

@@ -33,11 +33,11 @@ from bench._http import (
     stop_process,
     wait_until_up,
 )
-from bench._setup import drop_postgres, fresh_postgres
+from bench._setup import drop_postgres, fresh_postgres, unique_name
 from outreach import db
 from outreach.demo import load_demo
 
-DB_NAME = "outreach_bench_servers"
+DB_NAME = unique_name("outreach_bench_servers")
 PROCESSES = 2
 ENDPOINTS = {
     "events": lambda i: "/api/v1/events",
@@ -85,7 +85,7 @@ async def main(seconds: float, connections: int, rounds: int) -> None:
         "SECRET_KEY": settings.secret_key,
         "OUTREACH_DATA_DIR": str(logs),
         "REDIS_URL": "redis://127.0.0.1:6379/14",
-        "OUTREACH_BROKER_NAMESPACE": "outreach-bench-servers",
+        "OUTREACH_BROKER_NAMESPACE": unique_name("outreach-bench-servers"),
         "RATE_LIMIT_PER_MINUTE": "0",
         "LOG_LEVEL": "WARNING",
         "PROMETHEUS_MULTIPROC_DIR": str(logs / "metrics"),

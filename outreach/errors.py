@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Self
 
 from outreach import reasons
 
-__all__ = ["Conflict", "DomainError", "Forbidden", "Invalid", "NotFound", "Unauthorised"]
+__all__ = [
+    "Conflict",
+    "DomainError",
+    "Forbidden",
+    "Invalid",
+    "NotFound",
+    "Unauthorised",
+    "together",
+]
 
 
 class DomainError(Exception):
@@ -33,6 +41,12 @@ class DomainError(Exception):
         self.field = field
         self.reason = reason
         self.params: dict[str, Any] = dict(params or {})
+        self._with: tuple[DomainError, ...] = ()
+
+    @property
+    def every(self) -> tuple[DomainError, ...]:
+        """This refusal and those found with it (`together`), in the order found."""
+        return (self, *self._with)
 
     @classmethod
     def because(cls, reason: str, *, field: str | None = None, **params: Any) -> Self:
@@ -48,6 +62,14 @@ class DomainError(Exception):
         if self.params:
             body["params"] = reasons.json_params(self.params)
         return body
+
+
+def together(found: Sequence[DomainError]) -> DomainError:
+    """Several refusals of one input as one error: the first speaks for all where only one
+    is read (an API body, a notice), and a form shows `every` one beside its field."""
+    first, *others = found
+    first._with = (*first._with, *others)
+    return first
 
 
 class Invalid(DomainError):

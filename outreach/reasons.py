@@ -112,6 +112,7 @@ TEXTS: dict[str, str] = {
     "too_deep": N_("The JSON body is nested too deeply (at most %(max)s levels)."),
     # Form input a page could not read.
     "format": N_("Please check this value."),
+    "required": N_("Please fill in this field."),
     # Values a service does not know or that do not go together. The field names which
     # value (kind, role, language, pupils): the sentence does not repeat the API's code.
     "not_one_of": N_("Please choose one of: %(choices)s."),

@@ -8,6 +8,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from outreach.accounts import token_cache
 from outreach.accounts.sessions import end_sessions
 from outreach.accounts.tables import CALENDAR_DELIVERIES, ROLES, ApiToken, User
 from outreach.addresses import normalise_email
@@ -138,6 +139,9 @@ def principal_for(user: User) -> Principal:
 
 
 async def authenticate_token(token: str) -> Principal:
+    known = token_cache.api_tokens.get(token)
+    if isinstance(known, Principal):
+        return known
     parts = split_token(token, API_PREFIX)
     row = None
     if parts is not None:
@@ -153,7 +157,9 @@ async def authenticate_token(token: str) -> Principal:
     user = await User.objects().where((User.id == row.user) & (User.active == True)).first()  # noqa: E712
     if user is None:
         raise Unauthorised("the bearer token is not valid")
-    return principal_for(user)
+    principal = principal_for(user)
+    token_cache.api_tokens.put(token, user.id, principal)
+    return principal
 
 
 async def authenticate_password(email: str, password: str) -> Principal:
@@ -180,6 +186,7 @@ async def rotate_feed_token(*, by: Principal) -> str:
         raise Unauthorised("sign in to have a private feed")
     selector = secrets.token_hex(16)
     await User.update({User.feed_selector: selector}).where(User.id == by.user_id)
+    token_cache.feed_tokens.forget_user(by.user_id)
     return _feed_token(selector)
 
 
@@ -213,6 +220,9 @@ async def set_calendar_delivery(choice: str, *, by: Principal) -> None:
 
 async def user_for_feed_token(token: str) -> User:
     """A wrong token, a rotated one and no token look the same: not found."""
+    known = token_cache.feed_tokens.get(token)
+    if isinstance(known, User):
+        return known
     parts = split_token(token, FEED_PREFIX)
     if parts is None or not same_text(_feed_token(parts[0]), token):
         raise NotFound("no such feed")
@@ -225,6 +235,7 @@ async def user_for_feed_token(token: str) -> User:
     )
     if user is None:
         raise NotFound("no such feed")
+    token_cache.feed_tokens.put(token, user.id, user)
     return user
 
 
@@ -454,6 +465,7 @@ async def update_user(user_id: int, data: UserChange, *, by: Principal) -> User:
         user.organisation = org_id
         user.language = data.language
         await user.save([User.name, User.role, User.organisation, User.language])
+        token_cache.forget_user(user.id)  # what the tokens stand for changed
         after = {"role": user.role, "organisation": user.organisation}
         changed = {key: [before[key], after[key]] for key in before if before[key] != after[key]}
         if changed:  # what the person may see and do changed: the office answers for it

@@ -13,6 +13,7 @@ from __future__ import annotations
 import secrets
 from datetime import datetime, timedelta
 
+from outreach.accounts import token_cache
 from outreach.accounts.tables import UserSession
 from outreach.config import get_settings
 from outreach.principal import Principal
@@ -97,8 +98,13 @@ async def end_session(session_id: str) -> None:
 
 
 async def end_sessions(user_id: int) -> int:
-    """Every session of the user ends; returns how many there were."""
+    """Every session of the user ends; returns how many there were.
+
+    Deactivation, erasure and signing out everywhere end here: the user's verified
+    tokens are forgotten in this process too (other processes: within their bound).
+    """
     ended = await UserSession.delete().where(UserSession.user == user_id).returning(UserSession.id)
+    token_cache.forget_user(user_id)
     return len(ended)
 
 

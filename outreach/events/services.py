@@ -72,6 +72,7 @@ MAX_SLOT_HOURS = 24 * 14
 class EventFilter:
     kind: str | None = None
     host: str | None = None  # slug
+    host_id: int | None = None  # the host's id, when the caller has it: no slug lookup
     grade: int | None = None
     starts_from: datetime | None = None
     starts_to: datetime | None = None
@@ -187,6 +188,8 @@ async def list_events(
         if host is None:
             return []
         query = query.where(Event.host == host["id"])
+    if filters.host_id is not None:
+        query = query.where(Event.host == filters.host_id)
     if filters.status:
         query = query.where(Event.status == filters.status)
     if not by.is_admin:

@@ -36,6 +36,7 @@ from outreach.calendar.ical import VEventSpec, vevent_bytes
 from outreach.config import get_settings
 from outreach.events.tables import Event, Slot, Venue
 from outreach.itineraries.feed import FeedLeg
+from outreach.languages import babel_locale
 from outreach.links import booking_url
 from outreach.organisations.tables import Organisation
 
@@ -497,7 +498,7 @@ def _leg_piece(leg: FeedLeg) -> PieceDraft:
     summary = f"{way} zu {leg.destination} {_DASH} Klasse {leg.class_label}"
     if not leg.active:
         summary = f"Entfällt: {summary}"
-    km = format_decimal(leg.km, "0.#", locale="de")  # German, as the rest of the feed
+    km = format_decimal(leg.km, "0.#", locale=babel_locale("de"))  # German, as the rest of the feed
     url = f"{get_settings().base_url}/school/itineraries/{leg.itinerary_id}"
     lines = [
         f"Von {leg.origin} zu {leg.destination}: etwa {leg.minutes} Minuten mit Puffer"

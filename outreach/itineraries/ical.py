@@ -20,6 +20,7 @@ from icalendar import Calendar, Event, vText
 
 from outreach.calendar.ical import clean_text, one_line
 from outreach.itineraries.schemas import ItineraryOut, VisitStatusOut
+from outreach.languages import babel_locale
 from outreach.timeutil import as_utc
 
 __all__ = ["PRODID", "itinerary_calendar"]
@@ -103,7 +104,7 @@ def itinerary_calendar(
             "description",
             clean_text(
                 f"Von {origin.host_name} nach {destination.host_name}:"
-                f" {format_decimal(leg.km, '0.#', locale='de')} km Luftlinie,"
+                f" {format_decimal(leg.km, '0.#', locale=babel_locale('de'))} km Luftlinie,"
                 f" {leg.minutes} Minuten mit Puffer.\nAnkunft spätestens"
                 f" {destination.starts_at:%H:%M} Uhr."
             ),

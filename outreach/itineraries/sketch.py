@@ -16,6 +16,7 @@ from babel.numbers import format_decimal
 
 from outreach.itineraries.planner import haversine_km
 from outreach.itineraries.schemas import ItineraryOut
+from outreach.languages import babel_locale
 
 __all__ = ["RouteStop", "route_svg", "stops_of"]
 
@@ -106,7 +107,7 @@ def route_svg(
             length = math.hypot(x2 - x1, y2 - y1) or 1.0
             nx, ny = (y2 - y1) / length * 10, -(x2 - x1) / length * 10
             anchor = "middle" if abs(nx) < abs(ny) else ("start" if nx > 0 else "end")
-            distance = format_decimal(km, "0.0", locale=locale)
+            distance = format_decimal(km, "0.0", locale=babel_locale(locale))
             parts.append(
                 f'<text x="{round((x1 + x2) / 2 + nx, 1)}" y="{round((y1 + y2) / 2 + ny + 4, 1)}"'
                 f' fill="#1f4e79" font-size="11" text-anchor="{anchor}">{distance} km</text>'
@@ -140,7 +141,7 @@ def route_svg(
     label = (
         f"{bar_km * 1000:.0f} m"
         if bar_km < 1
-        else f"{format_decimal(bar_km, '0.##', locale=locale)} km"
+        else f"{format_decimal(bar_km, '0.##', locale=babel_locale(locale))} km"
     )
     parts.append(
         f'<path d="M{bx},{by - 5} v5 h{bar_px} v-5" fill="none" stroke="#333" stroke-width="2"/>'

@@ -22,7 +22,7 @@ from babel.dates import format_date, format_time
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from outreach import links
-from outreach.languages import language_of
+from outreach.languages import babel_locale, language_of
 from outreach.notifications.itip import Invitation, booking_uid, render_itip, render_itip_many
 from outreach.notifications.schemas import ItipMethod, MailContext
 from outreach.notifications.texts import translator
@@ -118,8 +118,8 @@ def build_day_message(
         else "",
         "class_label": class_label,
         "school_name": first.school_name,
-        "day": format_date(day, format="full", locale=lang),
-        "date_short": format_date(day, format="medium", locale=lang),
+        "day": format_date(day, format="full", locale=babel_locale(lang)),
+        "date_short": format_date(day, format="medium", locale=babel_locale(lang)),
         "visits": rows,
         "invited_count": len(invited),
         "itinerary_url": itinerary_url,
@@ -177,8 +177,8 @@ _VISIT_STATUS = {
 
 
 def _time_range(start: datetime, end: datetime, lang: str) -> str:
-    begins = format_time(local(start), format="short", tzinfo=LOCAL_TZ, locale=lang)
-    ends = format_time(local(end), format="short", tzinfo=LOCAL_TZ, locale=lang)
+    begins = format_time(local(start), format="short", tzinfo=LOCAL_TZ, locale=babel_locale(lang))
+    ends = format_time(local(end), format="short", tzinfo=LOCAL_TZ, locale=babel_locale(lang))
     return f"{begins}{_EN_DASH}{ends}"
 
 
@@ -198,12 +198,12 @@ def format_when(start: datetime, end: datetime, language: str) -> str:
     """`Dienstag, 10. März 2026, 09:00-10:30` (with an en dash) in Berlin time."""
     lang = language_of(language)
     start_l, end_l = local(start), local(end)
-    day = format_date(start_l, format="full", locale=lang)
-    begins = format_time(start_l, format="short", tzinfo=LOCAL_TZ, locale=lang)
-    ends = format_time(end_l, format="short", tzinfo=LOCAL_TZ, locale=lang)
+    day = format_date(start_l, format="full", locale=babel_locale(lang))
+    begins = format_time(start_l, format="short", tzinfo=LOCAL_TZ, locale=babel_locale(lang))
+    ends = format_time(end_l, format="short", tzinfo=LOCAL_TZ, locale=babel_locale(lang))
     if start_l.date() == end_l.date():
         return f"{day}, {begins}{_EN_DASH}{ends}"
-    last_day = format_date(end_l, format="full", locale=lang)
+    last_day = format_date(end_l, format="full", locale=babel_locale(lang))
     return f"{day}, {begins} {_EN_DASH} {last_day}, {ends}"
 
 
@@ -287,7 +287,9 @@ def _template_values(
         "is_waiting": ctx.booking_status == "waitlisted",
         "is_waitlisted": ctx.booking_status == "waitlisted",
         "when": format_when(ctx.slot_starts_at, ctx.slot_ends_at, lang),
-        "date_short": format_date(local(ctx.slot_starts_at), format="medium", locale=lang),
+        "date_short": format_date(
+            local(ctx.slot_starts_at), format="medium", locale=babel_locale(lang)
+        ),
         "old_when": _old_when(payload, lang),
         "where": ctx.location,
         "reason": _reason(note, ctx),
@@ -331,7 +333,7 @@ def _itinerary_values(ctx: MailContext, lang: str) -> dict[str, Any]:
     ]
     return {
         "itinerary": notice,
-        "itinerary_day": format_date(notice.day, format="full", locale=lang),
+        "itinerary_day": format_date(notice.day, format="full", locale=babel_locale(lang)),
         "itinerary_others": others,
     }
 
@@ -341,8 +343,10 @@ def _verify_until(payload: dict[str, Any], lang: str) -> str:
     if not raw:
         return ""
     moment = local(datetime.fromisoformat(str(raw)))
-    day = format_date(moment, format="medium", locale=lang)
-    return f"{day}, {format_time(moment, format='short', tzinfo=LOCAL_TZ, locale=lang)}"
+    day = format_date(moment, format="medium", locale=babel_locale(lang))
+    return (
+        f"{day}, {format_time(moment, format='short', tzinfo=LOCAL_TZ, locale=babel_locale(lang))}"
+    )
 
 
 def _old_when(payload: dict[str, Any], lang: str) -> str:

@@ -53,8 +53,10 @@ __all__ = [
 ]
 
 STATIC = Path(__file__).resolve().parent / "static"
-# Paths with their own authentication (bearer tokens, feed tokens) or none at all.
-_NOT_PAGES = ["^/api/", "^/feeds/", "^/schema", "^/health"]
+# Paths with their own authentication (bearer tokens, feed tokens) or none at all; and
+# the benchmark's bare feed (mounted only for bench/feeds.py), which must cost what the
+# stored feeds cost: no session, no CSRF cookie.
+_NOT_PAGES = ["^/api/", "^/feeds/", "^/schema", "^/health", "^/_bench/"]
 
 
 def session_config(settings: Settings) -> CookieBackendConfig:

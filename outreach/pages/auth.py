@@ -19,9 +19,11 @@ from litestar.response import Redirect, Template
 from outreach.accounts import privacy, sessions
 from outreach.accounts import services as accounts
 from outreach.config import get_settings
-from outreach.errors import DomainError, Invalid, NotFound, Unauthorised
+from outreach.errors import DomainError, Invalid, NotFound, Unauthorised, together
 from outreach.hardening import SignInBackoff
 from outreach.pages.common import (
+    TOP,
+    Checks,
     FormErrors,
     error_text,
     flash,
@@ -29,6 +31,7 @@ from outreach.pages.common import (
     gettext_for,
     page,
     redirect,
+    required,
     safe_next,
     sign_in,
     sign_out,
@@ -61,34 +64,37 @@ async def signin(
     _ = gettext_for(request)
     data = await form_data(request)
     email = str(data.get("email", ""))
+
+    def again(errors: FormErrors, status_code: int) -> Template:
+        return page(
+            request,
+            "auth/signin.html",
+            status_code=status_code,
+            errors=errors,
+            email=email,
+            next=safe_next(data.get("next"), ""),
+        )
+
     backoff = SignInBackoff(request.app.stores.get("rate_limit"))
     if wait := await backoff.wait(email):
         # Too many failures for this address, from anywhere: not even the password is checked.
         text = _("Too many failed sign-ins with this address. Try again in %(minutes)s minutes.")
-        answer = page(
-            request,
-            "auth/signin.html",
-            status_code=429,
-            errors=FormErrors({"__top__": text % {"minutes": math.ceil(wait / 60)}}),
-            email=email,
-            next=safe_next(data.get("next"), ""),
-        )
+        answer = again(FormErrors({TOP: text % {"minutes": math.ceil(wait / 60)}}), 429)
         answer.headers["Retry-After"] = str(wait)
         return answer
+    checks = Checks()
+    for name in ("email", "password"):
+        checks.take(lambda name=name: required(data, name))
+    if checks.found:  # an empty field is named beside it; nothing is asked of the accounts
+        errors = FormErrors()
+        errors.add(together(checks.found), None, text=lambda each: error_text(_, each))
+        return again(errors, 422)
     try:
         principal = await accounts.authenticate_password(email, str(data.get("password", "")))
     except Unauthorised:
         await backoff.failed(email)
         # One message for an unknown address and a wrong password: no account is revealed.
-        errors = FormErrors({"__top__": _("The e-mail address or the password is wrong.")})
-        return page(
-            request,
-            "auth/signin.html",
-            status_code=400,
-            errors=errors,
-            email=email,
-            next=safe_next(data.get("next"), ""),
-        )
+        return again(FormErrors({TOP: _("The e-mail address or the password is wrong.")}), 400)
     await backoff.succeeded(email)
     assert principal.user_id is not None
     await sign_in(request, principal.user_id)
@@ -176,7 +182,11 @@ async def set_password(
     except NotFound:
         return page(request, "auth/set_password.html", status_code=404, invalid=True)
     except DomainError as exc:
-        errors.add(exc, {"password": "password", "password2": "password2"}, text=error_text(_, exc))
+        errors.add(
+            exc,
+            {"password": "password", "password2": "password2"},
+            text=lambda each: error_text(_, each),
+        )
         user = await accounts.password_token_user(token)
         return page(
             request,
@@ -243,9 +253,15 @@ async def account_delete(
 ) -> Template | Redirect:
     _ = gettext_for(request)
 
-    async def delete(data: dict[str, Any]) -> None:
+    def ticked(data: dict[str, Any]) -> None:
         if data.get("understood") != "yes":
             raise Invalid("tick the box to confirm the deletion", field="understood")
+
+    async def delete(data: dict[str, Any]) -> None:
+        checks = Checks()
+        checks.take(lambda: required(data, "password"))
+        checks.take(lambda: ticked(data))
+        checks.end()
         await privacy.delete_account(by=by, password=str(data.get("password", "")))
 
     def deleted(_done: None) -> Redirect:
@@ -256,7 +272,7 @@ async def account_delete(
     delivery = await accounts.calendar_delivery(by=by)  # shown again beside the refusal
 
     def refusal(exc: DomainError) -> str:
-        if exc.field == "password":
+        if exc.field == "password" and exc.reason != "required":
             return _("The password is wrong.")
         if exc.field == "understood":
             return _("Please tick the box to confirm.")

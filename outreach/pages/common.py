@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import date, datetime, time
 from typing import Any, TypeVar
 from urllib.parse import quote, urlencode
@@ -26,7 +26,7 @@ from litestar.response import Redirect, Template
 from outreach import db, web
 from outreach.accounts import sessions
 from outreach.config import Settings, get_settings
-from outreach.errors import DomainError, Forbidden, Invalid, NotFound, Unauthorised
+from outreach.errors import DomainError, Forbidden, Invalid, NotFound, Unauthorised, together
 from outreach.pages.i18n import LANG_COOKIE, Gettext, locale_of
 from outreach.pages.messages import reason_text
 from outreach.principal import ANONYMOUS, Principal
@@ -35,15 +35,19 @@ from outreach.timeutil import LOCAL_TZ
 
 __all__ = [
     "NO_STORE",
+    "TOP",
+    "Checks",
     "FormErrors",
     "form_data",
     "gettext_for",
+    "local_times",
     "members_only",
     "page",
     "page_exception_handlers",
     "parse_date",
     "parse_int",
     "redirect",
+    "required",
     "safe_next",
     "session_id_of",
     "session_secret",
@@ -59,6 +63,7 @@ T = TypeVar("T")
 SESSION_ID = sessions.SESSION_KEY
 SESSION_FLASH = "flash"
 SESSION_DONE = "done"
+TOP = "__top__"  # the key of FormErrors for what belongs to no field
 
 
 NO_STORE = {"Cache-Control": "private, no-store"}
@@ -131,21 +136,63 @@ def safe_next(value: str | None, default: str = "/") -> str:
 
 
 class FormErrors(dict[str, str]):
-    """Messages by field name; `top` holds what belongs to no field."""
+    """Messages by field name, in the order of the form; `top` holds what belongs to no field.
+
+    The one structure every form's errors take: the fields show theirs beside them
+    (`_macros.field`), the page's summary lists all of them (`_macros.error_summary`).
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # The label of each field with an error, as the page names it (`labelled`), so
+        # the summary says which field each message is about.
+        self.labels: dict[str, str] = {}
+
+    def labelled(self, name: str, label: str) -> str:
+        """Called by the field macros while the page is drawn; shows nothing."""
+        self.labels[name] = str(label)
+        return ""
 
     @property
     def top(self) -> list[str]:
-        return [message for field, message in self.items() if field == "__top__"]
+        return [message for field, message in self.items() if field == TOP]
 
-    def add(self, exc: DomainError, fields: Mapping[str, str] | None = None, *, text: str) -> None:
-        """File the error beside its field when the form shows one, else at the top."""
-        field = exc.field
-        if field and fields is not None and field in fields:
-            self[fields[field]] = text
-        elif field and fields is None:
-            self[field] = text
-        else:
-            self["__top__"] = text
+    @property
+    def summary(self) -> list[tuple[str | None, str]]:
+        """(field or None, message) for the summary: what belongs to no field first."""
+        return [(None, text) for text in self.top] + [
+            (field, text) for field, text in self.items() if field != TOP
+        ]
+
+    def add(
+        self,
+        exc: DomainError,
+        fields: Mapping[str, str] | None = None,
+        *,
+        text: str | Callable[[DomainError], str],
+    ) -> None:
+        """File the error, and every one found with it, beside its field when the form
+        shows one, else at the top; a field keeps the first message filed for it.
+
+        `text` says each error in the reader's language; a string is the text of `exc`
+        alone (the others found with it, if any, are said by their English message)."""
+        if isinstance(text, str):
+            said = text
+            text = lambda each: said if each is exc else each.message  # noqa: E731
+        for each in exc.every:
+            field = each.field
+            if field and fields is not None and field in fields:
+                name = fields[field]
+            elif field and fields is None:
+                name = field
+            else:
+                name = TOP
+            self.setdefault(name, text(each))
+
+    def in_order_of(self, names: Iterable[str]) -> FormErrors:
+        """The same errors in the order the form shows its fields (the posted names)."""
+        place = {name: index for index, name in enumerate(names)}
+        return FormErrors(sorted(self.items(), key=lambda item: place.get(item[0], len(place))))
 
 
 async def form_data(request: Request[Any, Any, Any]) -> dict[str, Any]:
@@ -322,21 +369,108 @@ def quote_path(value: str) -> str:
     return quote(value, safe="")
 
 
-_AT = re.compile(r"at `\$\.([A-Za-z_]+)")
-
-
 def convert(data: Mapping[str, Any], kind: type[T]) -> T:
     """A service struct from form values, checked by its own constraints.
 
-    Empty fields count as not given; a value that breaks a constraint becomes `Invalid`
-    naming the field, like the services' own errors, so the form shows it beside it.
+    Empty fields count as not given; every value that breaks a constraint, and every
+    required one missing, becomes `Invalid` naming its field, all raised together like
+    the services' own errors, so the form shows each beside its field at once.
     """
-    cleaned = {k: v for k, v in data.items() if v not in ("", None)}
+    return Checks().finish(data, kind)
+
+
+class Checks:
+    """The checks of one form, all run before it says no, so every error shows at once.
+
+    `take` runs a check of the page's own (a day and a time read together) and keeps
+    its refusal; `convert` builds a service's struct and keeps its refusals; `end`
+    raises what was found, together (`errors.together`); `finish` is the last
+    `convert` and the `end`.
+    """
+
+    def __init__(self) -> None:
+        self.found: list[DomainError] = []
+
+    def take(self, check: Callable[[], T], default: T | None = None) -> T | None:
+        try:
+            return check()
+        except Invalid as exc:
+            self.found.append(exc)
+            return default
+
+    def convert(self, data: Mapping[str, Any], kind: type[T]) -> T | None:
+        """The struct, or None with its refusals kept (not those of fields refused before)."""
+        refused = {exc.field for exc in self.found}
+        cleaned = {k: v for k, v in data.items() if v not in ("", None) and k not in refused}
+        try:
+            return msgspec.convert(cleaned, kind, strict=False)
+        except msgspec.ValidationError as exc:
+            found = _field_errors(cleaned, kind) or [_invalid(str(exc))]
+            self.found += [each for each in found if each.field not in refused]
+            return None
+
+    def end(self) -> None:
+        if self.found:
+            raise together(self.found)
+
+    def finish(self, data: Mapping[str, Any], kind: type[T]) -> T:
+        converted = self.convert(data, kind)
+        self.end()
+        assert converted is not None  # a failed convert has raised at `end`
+        return converted
+
+
+def required(data: Mapping[str, Any], name: str) -> Any:
+    """The form's value `name`, refused as missing when it is empty."""
+    value = data.get(name)
+    if value is None or not str(value).strip():
+        raise Invalid.because("required", field=name)
+    return value
+
+
+def local_times(data: Mapping[str, Any], checks: Checks) -> tuple[Any, Any]:
+    """A time's start and end from the form's `day`, `start` and `end`, in Europe/Berlin;
+    each one missing is its own refusal (`starts_at`, `ends_at`)."""
+
+    def moment(clock: str, field: str, message: str) -> datetime:
+        found = parse_local(data.get("day"), data.get(clock))
+        if found is None:
+            raise Invalid(message, field=field)
+        return found
+
+    starts = checks.take(lambda: moment("start", "starts_at", "give the day and the start time"))
+    ends = checks.take(lambda: moment("end", "ends_at", "give the end time"))
+    return starts, ends
+
+
+_AT = re.compile(r"at `\$\.([A-Za-z_]+)")
+
+
+def _invalid(message: str, field: str | None = None, reason: str = "format") -> Invalid:
+    if field is None:
+        found = _AT.search(message)
+        field = found.group(1) if found else None
+    return Invalid(message, field=field, reason=reason)
+
+
+def _field_errors(cleaned: Mapping[str, Any], kind: type[Any]) -> list[DomainError]:
+    """Each field of a struct checked on its own: msgspec stops at the first error."""
     try:
-        return msgspec.convert(cleaned, kind, strict=False)
-    except msgspec.ValidationError as exc:
-        found = _AT.search(str(exc))
-        raise Invalid(str(exc), field=found.group(1) if found else None, reason="format") from None
+        fields = msgspec.structs.fields(kind)
+    except TypeError:  # not a struct: its one error is all there is
+        return []
+    found: list[DomainError] = []
+    for info in fields:
+        if info.encode_name not in cleaned:
+            if info.required:
+                message = f"Object missing required field `{info.encode_name}`"
+                found.append(_invalid(message, info.encode_name, reason="required"))
+            continue
+        try:
+            msgspec.convert(cleaned[info.encode_name], info.type, strict=False)
+        except msgspec.ValidationError as exc:
+            found.append(_invalid(f"{exc} - at `$.{info.encode_name}`", info.encode_name))
+    return found
 
 
 def error_text(_: Gettext, exc: DomainError) -> str:

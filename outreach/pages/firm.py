@@ -25,14 +25,15 @@ from outreach.events.schemas import EventIn, EventOut, EventPatch, SlotIn, SlotP
 from outreach.events.tables import AUDIENCES, EVENT_KINDS
 from outreach.organisations.services import get_organisation
 from outreach.pages.common import (
+    Checks,
     FormErrors,
     convert,
     form_data,
     gettext_for,
+    local_times,
     page,
     parse_date,
     parse_int,
-    parse_local,
     safe_next,
 )
 from outreach.pages.forms import Refused, back_to, go_on, handle_form
@@ -256,8 +257,8 @@ async def cancel_event(
 
 
 _SLOT_FIELDS = {
-    "starts_at": "starts_at",
-    "ends_at": "ends_at",
+    "starts_at": "day",
+    "ends_at": "end",
     "capacity": "capacity",
     "min_party": "min_party",
     "max_party": "max_party",
@@ -280,16 +281,6 @@ def _window(data: dict[str, Any], name: str) -> datetime | None:
     return moment.replace(tzinfo=LOCAL_TZ)
 
 
-def _slot_times(data: dict[str, Any]) -> tuple[Any, Any]:
-    starts = parse_local(data.get("day"), data.get("start"))
-    ends = parse_local(data.get("day"), data.get("end"))
-    if starts is None:
-        raise Invalid("give the day and the start time", field="starts_at")
-    if ends is None:
-        raise Invalid("give the end time", field="ends_at")
-    return starts, ends
-
-
 @get("/events/{event_id:int}/slots/new")
 async def new_slot_form(
     request: Request[Any, Any, Any], event_id: IdPath, by: NamedDependency[Principal]
@@ -307,16 +298,17 @@ async def create_slot(
     event = await _managed(event_id, by)
 
     async def add(data: dict[str, Any]) -> Any:
-        starts, ends = _slot_times(data)
-        slot_in = convert(
+        checks = Checks()
+        starts, ends = local_times(data, checks)
+        slot_in = checks.finish(
             {
                 "starts_at": starts,
                 "ends_at": ends,
                 "capacity": data.get("capacity"),
                 "min_party": data.get("min_party") or 1,
                 "max_party": data.get("max_party") or 0,
-                "booking_opens_at": _window(data, "booking_opens_at"),
-                "booking_closes_at": _window(data, "booking_closes_at"),
+                "booking_opens_at": checks.take(lambda: _window(data, "booking_opens_at")),
+                "booking_closes_at": checks.take(lambda: _window(data, "booking_closes_at")),
             },
             SlotIn,
         )
@@ -370,13 +362,14 @@ async def edit_slot(
     event = await _managed(slot.event_id, by)
 
     async def update(data: dict[str, Any]) -> Any:
-        starts, ends = _slot_times(data)
+        checks = Checks()
+        starts, ends = local_times(data, checks)
         changes: dict[str, Any] = {}
         if (starts, ends) != (slot.starts_at, slot.ends_at):
             changes |= {"starts_at": starts, "ends_at": ends}
         if parse_int(data.get("capacity")) != slot.capacity:
             changes["capacity"] = data.get("capacity")
-        return await events.update_slot(slot_id, convert(changes, SlotPatch), by=by)
+        return await events.update_slot(slot_id, checks.finish(changes, SlotPatch), by=by)
 
     return await handle_form(
         request,

@@ -48,7 +48,8 @@ REFUSALS: tuple[type[DomainError], ...] = (Invalid, Conflict)
 
 @dataclass(frozen=True)
 class Refused:
-    """What a refused form shows again: the values as entered and the errors filed by field."""
+    """What a refused form shows again: the values as entered and every error filed by
+    field, in the form's order (`error` is the first, `text` says it)."""
 
     values: dict[str, Any]
     errors: FormErrors
@@ -80,10 +81,13 @@ async def handle_form(
     try:
         result = await act(values)
     except refusals as exc:
-        message = text(exc) if text is not None else error_text(gettext_for(request), exc)
+        gettext = gettext_for(request)
+        say = text or (lambda each: error_text(gettext, each))
         errors = FormErrors()
-        errors.add(exc, fields, text=message)
-        refused = Refused(values, errors, exc, message, status_code or exc.status_code)
+        errors.add(exc, fields, text=say)
+        refused = Refused(
+            values, errors.in_order_of(values), exc, say(exc), status_code or exc.status_code
+        )
         return await _settle(again(refused))
     return await _settle(done(result))
 

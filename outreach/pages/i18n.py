@@ -15,7 +15,6 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from babel import Locale
 from babel.dates import format_date, format_datetime, format_time
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
@@ -23,6 +22,7 @@ from babel.numbers import format_decimal, format_percent
 from jinja2 import pass_context
 from jinja2.runtime import Context
 
+from outreach.languages import babel_locale
 from outreach.timeutil import LOCAL_TZ
 
 __all__ = [
@@ -185,29 +185,29 @@ def _ngettext(context: Context, singular: str, plural: str, n: int) -> str:
 
 def local_datetime(value: datetime, locale: str, fmt: str = "medium") -> str:
     """An instant in Europe/Berlin, written the way `locale` writes it."""
-    return format_datetime(value, fmt, tzinfo=LOCAL_TZ, locale=locale)
+    return format_datetime(value, fmt, tzinfo=LOCAL_TZ, locale=babel_locale(locale))
 
 
 def local_month(value: date, locale: str) -> str:
     """ "September 2026", "září 2026": a month as a heading names it."""
-    return format_date(value, "LLLL yyyy", locale=locale)
+    return format_date(value, "LLLL yyyy", locale=babel_locale(locale))
 
 
 def number(value: float, locale: str, fmt: str = "#,##0.#") -> str:
     """A count or measure in the locale's notation: 1234.5 -> "1.234,5" in German."""
-    return format_decimal(value, fmt, locale=locale)
+    return format_decimal(value, fmt, locale=babel_locale(locale))
 
 
 def percent(value: float, locale: str) -> str:
     """A percentage given as 0-100, one decimal at most: 41.7 -> "41,7 %" in German."""
-    return format_percent(value / 100, _percent_pattern(locale), locale=locale)
+    return format_percent(value / 100, _percent_pattern(locale), locale=babel_locale(locale))
 
 
 @cache
 def _percent_pattern(locale: str) -> str:
     """The locale's own percent pattern (where the sign goes, with or without a space),
     with one optional decimal: "#,##0\u00a0%" -> "#,##0.#\u00a0%" in German."""
-    pattern = Locale.parse(locale).percent_formats[None].pattern
+    pattern = babel_locale(locale).percent_formats[None].pattern
     return pattern.replace("#,##0", "#,##0.#", 1)
 
 
@@ -232,19 +232,19 @@ def _date(context: Context, value: date | datetime | None, fmt: str = "medium") 
         return ""
     if isinstance(value, datetime):
         value = value.astimezone(LOCAL_TZ).date()
-    return format_date(value, fmt, locale=_ctx_locale(context))
+    return format_date(value, fmt, locale=babel_locale(_ctx_locale(context)))
 
 
 @pass_context
 def _time(context: Context, value: datetime | None, fmt: str = "short") -> str:
     if value is None:
         return ""
-    return format_time(value, fmt, tzinfo=LOCAL_TZ, locale=_ctx_locale(context))
+    return format_time(value, fmt, tzinfo=LOCAL_TZ, locale=babel_locale(_ctx_locale(context)))
 
 
 @pass_context
 def _weekday(context: Context, index: int, width: str = "abbreviated") -> str:
-    return Locale.parse(_ctx_locale(context)).days["format"][width][index]
+    return babel_locale(_ctx_locale(context)).days["format"][width][index]
 
 
 @pass_context

@@ -19,6 +19,7 @@ from babel.numbers import format_decimal
 from jinja2 import pass_context
 from jinja2.runtime import Context
 
+from outreach.languages import babel_locale
 from outreach.pages.i18n import DEFAULT_LOCALE, N_, holiday_name, locale_of, translations
 from outreach.reasons import TEXTS
 from outreach.timeutil import LOCAL_TZ
@@ -29,14 +30,14 @@ __all__ = ["SERVICE_MESSAGES", "install", "reason_text"]
 def _value(value: Any, locale: str) -> str:
     if isinstance(value, datetime):
         moment = value.astimezone(LOCAL_TZ)
-        day = format_date(moment, "medium", locale=locale)
-        return f"{day} {format_time(moment, 'short', locale=locale)}"
+        day = format_date(moment, "medium", locale=babel_locale(locale))
+        return f"{day} {format_time(moment, 'short', locale=babel_locale(locale))}"
     if isinstance(value, date):
-        return format_date(value, "medium", locale=locale)
+        return format_date(value, "medium", locale=babel_locale(locale))
     if isinstance(value, bool):
         return str(value)
     if isinstance(value, (int, float)):
-        return format_decimal(value, locale=locale)
+        return format_decimal(value, locale=babel_locale(locale))
     if isinstance(value, (tuple, list, frozenset, set)):
         return ", ".join(_value(v, locale) for v in value)
     return str(value)

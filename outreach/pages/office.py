@@ -325,7 +325,7 @@ async def all_bookings(request: Request[Any, Any, Any], by: NamedDependency[Prin
         search = booking_search.BookingSearch.parse(raw)
         found = await booking_search.search_bookings(search, by=by)
     except Invalid as exc:  # a filter it cannot use: said beside that filter
-        errors.add(exc, None, text=error_text(gettext_for(request), exc))
+        errors.add(exc, None, text=lambda each: error_text(gettext_for(request), each))
         search, found = booking_search.BookingSearch(), None
     orgs = await organisations.list_organisations()
     link = search.params

@@ -51,6 +51,7 @@ from outreach.itineraries.writes import (
     cancel_itinerary,
 )
 from outreach.itineraries.writes import cancel_visit as cancel_itinerary_visit
+from outreach.languages import babel_locale
 from outreach.organisations.services import list_organisations
 from outreach.pages.common import (
     FormErrors,
@@ -202,7 +203,7 @@ def _speaker(request: Request[Any, Any, Any]) -> Speaker:
     catalog = translations(locale)
 
     def day(value: date) -> str:
-        return format_date(value, "medium", locale=locale)
+        return format_date(value, "medium", locale=babel_locale(locale))
 
     def holiday(name: str, name_en: str) -> str:
         return holiday_name(name, name_en, locale)

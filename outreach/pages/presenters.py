@@ -22,11 +22,12 @@ from outreach.events import services as events
 from outreach.events.schemas import EventIn, EventOut, SlotIn
 from outreach.organisations.services import list_organisations
 from outreach.pages.common import (
+    Checks,
     FormErrors,
     convert,
     gettext_for,
+    local_times,
     page,
-    parse_local,
 )
 from outreach.pages.forms import back_to, go_on, handle_form
 from outreach.presenters import services as presenters
@@ -93,14 +94,10 @@ async def create_evening(
     _ = gettext_for(request)
 
     async def create(data: dict[str, Any]) -> Any:
-        starts = parse_local(data.get("day"), data.get("start"))
-        ends = parse_local(data.get("day"), data.get("end"))
-        if starts is None:
-            raise Invalid("give the day and the start time", field="starts_at")
-        if ends is None:
-            raise Invalid("give the end time", field="ends_at")
+        checks = Checks()
+        starts, ends = local_times(data, checks)
         venue_name = str(data.get("venue_name", "")).strip()
-        event_in = convert(
+        event_in = checks.convert(
             {
                 "kind": "parents_evening",
                 "title": str(data.get("title", "")).strip(),
@@ -113,7 +110,7 @@ async def create_evening(
             },
             EventIn,
         )
-        slot_in = convert(
+        slot_in = checks.finish(
             {
                 "starts_at": starts,
                 "ends_at": ends,
@@ -122,6 +119,7 @@ async def create_evening(
             },
             SlotIn,
         )
+        assert event_in is not None  # else `finish` raised its refusals with the slot's
         return await presenters.create_evening(event_in, slot_in, by=by)
 
     return await handle_form(
@@ -196,13 +194,9 @@ async def edit_evening(
     await _hosted(event_id, by)
 
     async def update(data: dict[str, Any]) -> Any:
-        starts = parse_local(data.get("day"), data.get("start"))
-        ends = parse_local(data.get("day"), data.get("end"))
-        if starts is None:
-            raise Invalid("give the day and the start time", field="starts_at")
-        if ends is None:
-            raise Invalid("give the end time", field="ends_at")
-        edit = convert(
+        checks = Checks()
+        starts, ends = local_times(data, checks)
+        edit = checks.finish(
             {
                 "title": str(data.get("title", "")).strip(),
                 "description": data.get("description", ""),

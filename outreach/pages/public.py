@@ -28,13 +28,14 @@ from outreach.feeds.api import event_file_response
 from outreach.organisations.services import list_organisations
 from outreach.pages.common import (
     SESSION_DONE,
+    Checks,
     FormErrors,
-    convert,
     language_cookie,
     page,
     parse_date,
     parse_int,
     redirect,
+    required,
     safe_next,
 )
 from outreach.pages.forms import Refused, handle_form
@@ -315,6 +316,13 @@ async def event_page(
     return await event_file_response(request, ref, by)
 
 
+def _chosen_slot(data: dict[str, Any]) -> int:
+    slot_id = parse_int(data.get("slot"))
+    if slot_id is None:
+        raise Invalid("choose a time", field="slot")
+    return slot_id
+
+
 _REGISTRATION_FIELDS = {"name": "name", "email": "email", "persons": "persons", "slot": "slot"}
 
 
@@ -325,10 +333,11 @@ async def register(
     """A registration for an open day, parents' evening or seminar (POST-redirect-GET)."""
 
     async def register_for(data: dict[str, Any]) -> Any:
-        slot_id = parse_int(data.get("slot"))
-        if slot_id is None:
-            raise Invalid("choose a time", field="slot")
-        req = convert(
+        checks = Checks()
+        slot_id = checks.take(lambda: _chosen_slot(data))
+        for name in ("name", "email", "persons") if by.email is None else ("name", "persons"):
+            checks.take(lambda name=name: required(data, name))
+        req = checks.finish(
             {
                 "name": data.get("name"),
                 "email": data.get("email") or by.email,
@@ -339,6 +348,7 @@ async def register(
             BookingRequest,
         )
         key = idempotency_key(request, by, data.get("key") or None)
+        assert slot_id is not None  # else `finish` raised its refusal with the others
         return await place_booking(slot_id, req, by=by, key=key)
 
     def registered(placement: Any) -> Redirect:
@@ -349,7 +359,7 @@ async def register(
         errors = refused.errors
         if isinstance(refused.error, Conflict):  # a full or closed time: beside the choice
             errors = FormErrors()
-            errors.add(refused.error, {"slot": "slot"}, text=refused.text)
+            errors.add(refused.error, {"slot": "slot"}, text=lambda _each: refused.text)
         return await _event_page(
             request,
             by,

@@ -22,14 +22,15 @@ from outreach.booking.writes import cancel_booking, place_booking
 from outreach.config import get_settings
 from outreach.events import services as events
 from outreach.itineraries.views import list_itineraries
-from outreach.organisations.services import get_organisation, list_organisations
+from outreach.organisations.services import list_organisations
 from outreach.pages.common import (
+    Checks,
     FormErrors,
-    convert,
     gettext_for,
     page,
     parse_date,
     parse_int,
+    required,
 )
 from outreach.pages.forms import Refused, go_on, handle_form
 from outreach.pages.public import google_calendar_url, remember_done, subscribe_links
@@ -55,10 +56,12 @@ async def dashboard(request: Request[Any, Any, Any], by: NamedDependency[Princip
     seminars = await events.list_events(
         events.EventFilter(kind="teacher_training", status="published", starts_from=now), by=by
     )
-    school = (await get_organisation(by.org_id)).slug if by.org_id else None
+    # The school's own parents' evenings, by its id (no lookups of its row or slug).
     evenings = (
-        await events.list_events(events.EventFilter(kind="parents_evening", host=school), by=by)
-        if school
+        await events.list_events(
+            events.EventFilter(kind="parents_evening", host_id=by.org_id), by=by
+        )
+        if by.org_id
         else []
     )
     return page(
@@ -193,7 +196,10 @@ async def book(
     request: Request[Any, Any, Any], slot_id: IdPath, by: NamedDependency[Principal]
 ) -> Template | Redirect:
     async def place(data: dict[str, Any]) -> Any:
-        req = convert(
+        checks = Checks()
+        for name in ("class_label", "grade", "pupils"):
+            checks.take(lambda name=name: required(data, name))
+        req = checks.finish(
             {
                 **{k: data.get(k) for k in ("class_label", "grade", "pupils", "adults")},
                 "adults": data.get("adults") or "0",

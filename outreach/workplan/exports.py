@@ -18,11 +18,11 @@ from datetime import date, datetime
 from functools import cache
 from typing import Any
 
-from babel import Locale
 from babel.dates import format_date, format_datetime
 from babel.numbers import format_decimal, format_percent
 
 from outreach.booking.schemas import BookingOut
+from outreach.languages import babel_locale
 from outreach.timeutil import LOCAL_TZ, local
 from outreach.workplan.schemas import Cell, ReportOut
 
@@ -133,21 +133,25 @@ def csv_text(value: Any, locale: str) -> str:
     if isinstance(value, bool):
         return str(value).lower()
     if isinstance(value, Percent):
-        text = format_percent(value / 100, _csv_percent_pattern(locale), locale=locale)
+        text = format_percent(
+            value / 100, _csv_percent_pattern(locale), locale=babel_locale(locale)
+        )
         return text.replace("\u00a0", " ")
     if isinstance(value, int | float):
-        return format_decimal(value, "0.###", locale=locale)
+        return format_decimal(value, "0.###", locale=babel_locale(locale))
     if isinstance(value, datetime):
-        return format_datetime(value, _CSV_DATETIME[locale], tzinfo=LOCAL_TZ, locale=locale)
+        return format_datetime(
+            value, _CSV_DATETIME[locale], tzinfo=LOCAL_TZ, locale=babel_locale(locale)
+        )
     if isinstance(value, date):
-        return format_date(value, _CSV_DATE[locale], locale=locale)
+        return format_date(value, _CSV_DATE[locale], locale=babel_locale(locale))
     return str(defuse(str(value)))
 
 
 @cache
 def _csv_percent_pattern(locale: str) -> str:
     """The locale's percent pattern without grouping, one optional decimal."""
-    pattern = Locale.parse(locale).percent_formats[None].pattern
+    pattern = babel_locale(locale).percent_formats[None].pattern
     return pattern.replace("#,##0", "0.#", 1)
 
 

@@ -98,7 +98,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         stderr=subprocess.STDOUT,
     )
     try:
-        deadline = time.monotonic() + 90  # a loaded machine (2 cores, many suites) is slow
+        deadline = time.monotonic() + 120  # a loaded machine (2 cores, many suites) is slow
         while True:
             try:
                 if httpx.get(f"{base}/health/live", timeout=1).status_code == 200:

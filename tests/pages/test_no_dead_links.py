@@ -19,13 +19,12 @@ from __future__ import annotations
 import dataclasses
 import html
 import re
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
-from urllib.parse import urljoin, urlsplit
 
 import pytest
 from litestar.testing import AsyncTestClient
@@ -35,7 +34,7 @@ from outreach.accounts.tables import User
 from outreach.app import create_app
 from outreach.booking.tables import Booking
 from outreach.config import get_settings, set_settings
-from outreach.demo import ADMIN_EMAIL, DEMO_PASSWORD, load_demo
+from outreach.demo import DEMO_PASSWORD, load_demo
 from outreach.events.tables import Slot
 from outreach.itineraries.views import itinerary_page_url
 from outreach.notifications import services as delivery
@@ -49,24 +48,12 @@ from outreach.presenters import services as presenters
 from outreach.presenters.schemas import InviteIn
 from outreach.presenters.tables import PresenterInvitation
 from outreach.timeutil import utcnow
+from tests.crawl import ROLES, Answer, crawl, fine, local
 from tests.pages.conftest import post_form
 
 pytestmark = pytest.mark.parametrize("engine", ["sqlite"], indirect=True)
 
 LANGUAGES = ("de", "en", "cs")
-FIRM_EMAIL = "andreas.rehn@rehn-feinmechanik.example"
-TEACHER_EMAIL = "katrin.boehme@os-glashuette.example"
-ROLES = {
-    "anonymous": (None, "/"),
-    "office": (ADMIN_EMAIL, "/office"),
-    "firm": (FIRM_EMAIL, "/firm"),
-    "school": (TEACHER_EMAIL, "/school"),
-}
-PER_SHAPE = 3  # pages of one shape (same path with other ids or filters) opened per role
-PER_ROLE = 220  # pages opened per role at most
-# Links that act rather than show (none of these is a GET link today; kept off anyway).
-_NEVER = re.compile(r"^/(signout|language/)")
-_HREF = re.compile(r"""href\s*=\s*["']([^"']+)["']""")
 _URL = re.compile(r"""https?://[^\s<>"']+""")
 
 
@@ -82,39 +69,17 @@ async def demo(db: str, settings: Any, tmp_path: Path) -> AsyncIterator[AsyncTes
 
 
 def _local(url: str) -> str | None:
-    """The path and query of a link to this site, or None for another site or a scheme."""
-    base = get_settings().base_url
-    if url.startswith(base):
-        url = url[len(base) :] or "/"
-    if not url.startswith("/") or url.startswith("//"):
-        return None
-    return url.split("#", 1)[0] or None
+    return local(url, get_settings().base_url)
 
 
-def _links_of_page(page_path: str, body: str) -> list[str]:
-    found = []
-    for raw in _HREF.findall(body):
-        href = html.unescape(raw.strip())
-        if href.startswith(("#", "mailto:", "tel:", "webcal:", "data:")):
-            continue
-        target = _local(href if "://" in href else urljoin(page_path, href))
-        if target:
-            found.append(target)
-    return found
-
-
-def _shape(path: str) -> str:
-    """One kind of page: ids replaced, query values dropped (filters, months, pages)."""
-    parts = urlsplit(path)
-    keys = sorted({pair.split("=", 1)[0] for pair in parts.query.split("&") if pair})
-    return re.sub(r"\d+", "#", parts.path) + "?" + "&".join(keys)
-
-
-def _fine(response: Any, *, signed_out: bool) -> bool:
-    if response.status_code == 200:
-        return True
-    location = response.headers.get("location", "")
-    return signed_out and response.status_code in (302, 303) and location.startswith("/signin")
+async def _get(client: Any, path: str) -> Answer:
+    response = await client.get(path, follow_redirects=False)
+    return Answer(
+        response.status_code,
+        response.headers.get("location", ""),
+        response.headers.get("content-type", ""),
+        response.text,
+    )
 
 
 # --------------------------------------------------------------------------- the mails
@@ -279,46 +244,14 @@ async def _dead_mail_links(client: Any) -> list[Any]:
     dead = []
     for link in sorted(links):
         client.cookies.clear()  # a reader of a mail has no session
-        response = await client.get(_local(link), follow_redirects=False)
-        if not _fine(response, signed_out=True):
-            dead.append((link, response.status_code))
+        answer = await _get(client, _local(link))
+        if not fine(answer, signed_out=True):
+            dead.append((link, answer.status))
     print(f"\nmails: {len(mails)} rendered, {len(links)} distinct links opened")
     return dead
 
 
 # --------------------------------------------------------------------------- the pages
-
-
-async def _crawl(client: Any, start: str, *, signed_out: bool) -> tuple[int, list[Any]]:
-    seen_shapes: Counter[str] = Counter()
-    queued = {start}
-    queue: deque[tuple[str, str]] = deque([(start, "(start)")])
-    dead: list[Any] = []
-    opened = 0
-    while queue and opened < PER_ROLE:
-        path, source = queue.popleft()
-        shape = _shape(path)
-        if seen_shapes[shape] >= PER_SHAPE:
-            continue
-        seen_shapes[shape] += 1
-        opened += 1
-        response = await client.get(path, follow_redirects=False)
-        if not _fine(response, signed_out=signed_out):
-            if response.status_code in (301, 302, 303, 307, 308):
-                target = _local(response.headers.get("location", ""))
-                if target and target not in queued and not signed_out:
-                    queued.add(target)
-                    queue.append((target, path))
-                    continue
-            dead.append((path, response.status_code, "linked from", source))
-            continue
-        if "text/html" not in response.headers.get("content-type", ""):
-            continue
-        for link in _links_of_page(path, response.text):
-            if link not in queued and not _NEVER.match(link):
-                queued.add(link)
-                queue.append((link, path))
-    return opened, dead
 
 
 async def test_no_link_in_any_mail_or_page_is_dead(demo):
@@ -332,7 +265,12 @@ async def test_no_link_in_any_mail_or_page_is_dead(demo):
                 client, "/signin", {"email": email, "password": DEMO_PASSWORD}
             )
             assert response.status_code == 303, response.text
-        opened, found = await _crawl(client, start, signed_out=email is None)
+        opened, found = await crawl(
+            lambda path: _get(client, path),
+            start,
+            signed_out=email is None,
+            base=get_settings().base_url,
+        )
         print(f"{role}: {opened} pages opened from {start}, {len(found)} dead links")
         assert opened > 10, role
         dead += [(role, *d) for d in found]

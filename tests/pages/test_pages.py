@@ -42,7 +42,7 @@ async def test_sign_in_failure_says_the_same_for_unknown_user_and_wrong_password
     assert wrong.status_code == unknown.status_code == 400
 
     def message(html: str) -> str:
-        return re.search(r'<div class="alert" role="alert">(.*?)</div>', html, re.S).group(1)
+        return re.search(r'<div class="error-summary" role="alert".*?</div>', html, re.S).group(0)
 
     assert message(wrong.text) == message(unknown.text)
     assert "Passwort" in message(wrong.text)  # German by default
