@@ -20,11 +20,13 @@ from outreach.accounts.api import MeController
 from outreach.audit.api import AuditController
 from outreach.booking.api import BookingController, SlotBookingController
 from outreach.config import Settings, get_settings
+from outreach.contract import state_request_schemas
 from outreach.events.api import EventController, SlotController
 from outreach.feeds.api import EventCalendarController, FeedController, bench_route_handlers
 from outreach.hardening import (
     BoundedRequest,
     client_address,
+    complete_allow,
     rate_limit_config,
     rate_limit_store,
     refuse_nul_in_query,
@@ -47,7 +49,13 @@ from outreach.pages import (
 )
 from outreach.pages.common import page_exception_handlers
 from outreach.presenters.api import EventPresenterController, PresenterInvitationController
-from outreach.web import api_http_error, exception_handlers, provide_principal, wants_page
+from outreach.web import (
+    api_http_error,
+    exception_handlers,
+    members_only,
+    provide_principal,
+    wants_page,
+)
 from outreach.workplan.api import MilestoneController, ReportController, WorkPlanController
 from workers.broker import start_embedded_worker, stop_embedded_worker
 
@@ -132,7 +140,8 @@ def create_app(*, start_workers: bool = True, use_pool: bool = True) -> Litestar
         components=Components(
             security_schemes={"bearer": SecurityScheme(type="http", scheme="bearer")}
         ),
-        security=[{"bearer": []}],
+        # No document-wide requirement: each operation that needs a signed-in caller states
+        # `BEARER` (outreach.web), which `members_only` enforces; the others are public.
     )
     app = Litestar(
         route_handlers=[
@@ -160,6 +169,7 @@ def create_app(*, start_workers: bool = True, use_pool: bool = True) -> Litestar
             static_router(),
         ],
         dependencies={"by": Provide(provide_principal)},
+        guards=[members_only],
         # Pages: a session cookie, CSRF on every form, Jinja templates (see outreach/pages).
         csrf_config=csrf_config(settings),
         template_config=template_config(TEMPLATES),
@@ -187,8 +197,9 @@ def create_app(*, start_workers: bool = True, use_pool: bool = True) -> Litestar
     # inside it the security headers, on every answer as well.
     # Outermost of all: the client's address, from X-Forwarded-For only behind a trusted
     # proxy, so the rate limits and the log see the real client and nobody can pick one.
+    served = state_request_schemas(app, complete_allow(app))
     app.asgi_handler = client_address(
-        RequestObservability(security_headers(app.asgi_handler, settings)), settings
+        RequestObservability(security_headers(served, settings)), settings
     )
     return app
 

@@ -131,6 +131,9 @@ class Settings:
     anonymise_after_days: int = 365
     # A public registration is held this long for the registrant to confirm the address.
     registration_confirm_hours: int = 24
+    # Registrations whose address is not confirmed yet hold at most this share of a
+    # slot's places together; the others wait, holding nothing, until confirmed.
+    unconfirmed_share_percent: int = 25
     # Session and CSRF cookies: Secure when None and BASE_URL is https, else as set.
     cookie_secure: bool | None = None
     db_pool_max: int = 10
@@ -242,6 +245,9 @@ class Settings:
             anonymise_after_days=read.integer("ANONYMISE_AFTER_DAYS", 365, minimum=1, maximum=3650),
             registration_confirm_hours=read.integer(
                 "REGISTRATION_CONFIRM_HOURS", 24, minimum=1, maximum=24 * 30
+            ),
+            unconfirmed_share_percent=read.integer(
+                "UNCONFIRMED_SHARE_PERCENT", 25, minimum=0, maximum=100
             ),
             cookie_secure=read.flag("COOKIE_SECURE", False) if read.raw("COOKIE_SECURE") else None,
             db_pool_max=read.integer("DB_POOL_MAX", 10, minimum=1, maximum=500),

@@ -574,8 +574,12 @@ class _Loader:
         return f"{first} {last}", _email(first, last, self.rng.choice(MAIL_DOMAINS))
 
     async def _register_public(self, slot: SlotOut, count: int, most: int) -> None:
+        registered: set[str] = set()
         for _ in range(count):
             name, email = self._person()
+            while email in registered:  # one address registers once per slot
+                name, email = self._person()
+            registered.add(email)
             req = BookingRequest(name=name, email=email, persons=self.rng.randint(1, most))
             at = self._booked_at(slot.starts_at)
             out = await self._place(slot, req, ANONYMOUS, at)

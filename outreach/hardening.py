@@ -5,16 +5,22 @@ Kept out of the controllers so that a new route cannot forget them.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import math
 import re
+import time
 from itertools import accumulate
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
-from litestar import Request
+import msgspec
+from litestar import Litestar, Request
 from litestar.datastructures import MutableScopeHeaders
+from litestar.exceptions import ValidationException
 from litestar.middleware import DefineMiddleware
 from litestar.middleware.rate_limit import CacheObject, RateLimitConfig, RateLimitMiddleware
+from litestar.routes import HTTPRoute
 from litestar.stores.memory import MemoryStore
 
 from outreach.errors import DomainError
@@ -29,7 +35,10 @@ __all__ = [
     "MAX_JSON_DEPTH",
     "BoundedRequest",
     "SecurityHeaders",
+    "SignInBackoff",
+    "body_struct",
     "client_address",
+    "complete_allow",
     "json_depth",
     "rate_limit_config",
     "rate_limit_store",
@@ -103,6 +112,37 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
+def complete_allow(app: Litestar) -> ASGIApp:
+    """`OPTIONS` answers every method of its path in `Allow`.
+
+    Litestar builds the OPTIONS answer of a path when its first handler is added and
+    does not update it for handlers added later (GET beside POST on /api/v1/events
+    answered "OPTIONS, POST"); the route table the app ends with knows them all.
+    """
+    allowed = {
+        route.path_format: ", ".join(sorted(route.methods))
+        for route in app.routes
+        if isinstance(route, HTTPRoute)
+    }
+    inner = app.asgi_handler
+
+    async def answer(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "OPTIONS":
+            await inner(scope, receive, send)
+            return
+
+        async def send_allow(message: Message) -> None:
+            # The router has matched the path by the time the answer starts.
+            template = scope.get("path_template")
+            if message["type"] == "http.response.start" and template in allowed:
+                MutableScopeHeaders.from_message(message)["Allow"] = allowed[template]
+            await send(message)
+
+        await inner(scope, receive, send_allow)
+
+    return answer
+
+
 def refuse_nul_in_query() -> DefineMiddleware:
     return DefineMiddleware(_RefuseNul)
 
@@ -174,6 +214,56 @@ def rate_limit_store(settings: Settings) -> Store:
     return MemoryStore()
 
 
+class SignInBackoff:
+    """Per-account back-off of password sign-ins, whatever the client address.
+
+    The per-address limit (`RATE_LIMIT_PER_MINUTE`) does not stop many clients guessing
+    one account's password. Failures are counted per e-mail address (an unknown address
+    exactly as a known one, so the back-off reveals no account): after `FREE` failures
+    each further attempt waits `FIRST`, doubling with every failure up to `CAP`, during
+    which the address is refused without its password being checked. A success, or an
+    hour without failures (`FORGET`), clears the count. Kept in the rate limiter's store:
+    shared between the web processes through Redis where there is one.
+    """
+
+    FREE = 5
+    FIRST = 30  # seconds
+    CAP = 15 * 60
+    FORGET = 60 * 60
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    @staticmethod
+    def _key(email: str) -> str:
+        # A hash: the store (Redis) keeps no address.
+        return "signin-" + hashlib.sha256(email.strip().lower().encode()).hexdigest()[:32]
+
+    async def _state(self, email: str) -> tuple[int, float]:
+        raw = await self.store.get(self._key(email))
+        if raw is None:
+            return 0, 0.0
+        state = json.loads(raw)
+        return int(state["failures"]), float(state["until"])
+
+    async def wait(self, email: str, now: float | None = None) -> int:
+        """Seconds until `email` may try again; 0 when it may now."""
+        _, until = await self._state(email)
+        return max(0, math.ceil(until - (time.time() if now is None else now)))
+
+    async def failed(self, email: str, now: float | None = None) -> None:
+        now = time.time() if now is None else now
+        failures, _ = await self._state(email)
+        failures += 1
+        over = failures - self.FREE
+        pause = min(self.CAP, self.FIRST * 2 ** (over - 1)) if over > 0 else 0
+        state = json.dumps({"failures": failures, "until": now + pause})
+        await self.store.set(self._key(email), state, expires_in=self.FORGET + pause)
+
+    async def succeeded(self, email: str) -> None:
+        await self.store.delete(self._key(email))
+
+
 # No body of ours nests deeper than a handful of levels; the JSON decoder recurses once
 # per level and a body of 1,000 levels exhausted Python's stack (a 500 before).
 MAX_JSON_DEPTH = 32
@@ -192,9 +282,59 @@ def json_depth(body: bytes) -> int:
 
 
 class BoundedRequest(Request[Any, Any, Any]):
-    """A request whose JSON body is refused, before decoding, when it nests too deeply."""
+    """A request whose JSON body is refused, before decoding, when it nests too deeply,
+    and whose body must have the types its struct states, strictly (as the document says).
+
+    Litestar converts a body to its struct leniently: a number became an instant (seconds
+    since 1970), "5" a count. A JSON body has types of its own: they must be right.
+    """
 
     async def json(self) -> Any:
         if json_depth(await self.body()) > MAX_JSON_DEPTH:
             raise DomainError.because("too_deep", field="body", max=MAX_JSON_DEPTH)
-        return await super().json()
+        value = await super().json()
+        struct = body_struct(self.scope.get("route_handler"))
+        if struct is not None:
+            try:
+                msgspec.convert(_whole_numbers(value), struct, strict=True)
+            except msgspec.ValidationError as exc:
+                field = _field_of(str(exc))
+                raise ValidationException(
+                    detail=f"{field}: {exc}",
+                    extra=[{"message": str(exc), "key": field, "source": "body"}],
+                ) from None
+        return value
+
+
+def _whole_numbers(value: Any) -> Any:
+    """4.0 is an integer to JSON Schema (and to the document): let it pass as 4."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, list):
+        return [_whole_numbers(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _whole_numbers(v) for k, v in value.items()}
+    return value
+
+
+def body_struct(handler: Any) -> type[msgspec.Struct] | None:
+    """The struct a route handler takes as its JSON body (`data`), if it takes one."""
+    body = handler.parsed_fn_signature.parameters.get("data") if handler is not None else None
+    annotation = body.annotation if body is not None else None
+    if isinstance(annotation, type) and issubclass(annotation, msgspec.Struct):
+        return annotation
+    return None
+
+
+_AT = re.compile(r"at `\$\.?([^`]*)`")
+_NAMED = re.compile(r"(?:required|unknown) field `([^`]+)`")
+
+
+def _field_of(message: str) -> str:
+    """The field a msgspec error is about: "... - at `$.venue.name`" names venue.name."""
+    at = _AT.search(message)
+    named = _NAMED.search(message)
+    path = at.group(1) if at else ""
+    if named:
+        return f"{path}.{named.group(1)}" if path else named.group(1)
+    return re.sub(r"\[(\d+)\]", r".\1", path) or "body"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from datetime import datetime
 from typing import Annotated, Any
 
 import msgspec
@@ -17,12 +18,14 @@ from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR, HTTP_503_SERVI
 from outreach import db
 from outreach.accounts.services import authenticate_token
 from outreach.accounts.sessions import SESSION_KEY, principal_for_session
-from outreach.errors import DomainError, Unauthorised
+from outreach.errors import DomainError, Invalid, Unauthorised
 from outreach.principal import ANONYMOUS, Principal
 from outreach.security import hash_secret
 
 __all__ = [
+    "BEARER",
     "IDEMPOTENCY_KEY",
+    "INSTANT_QUERY",
     "MAX_ID",
     "READ_ERRORS",
     "WRITE_ERRORS",
@@ -33,6 +36,8 @@ __all__ = [
     "error_responses",
     "exception_handlers",
     "idempotency_key",
+    "instant",
+    "members_only",
     "principal_of",
     "provide_principal",
 ]
@@ -46,6 +51,41 @@ IdPath = Annotated[int, PathParameter(ge=1, le=MAX_ID)]
 IdQuery = Annotated[int | None, QueryParameter(ge=1, le=MAX_ID)]
 # What booking.writes accepts as an Idempotency-Key, documented so clients know.
 IDEMPOTENCY_KEY = r"^[\x21-\x7e]{1,200}$"
+
+
+# The security requirement of an operation that needs a signed-in caller: stated in the
+# OpenAPI document and enforced by `members_only`, from this one declaration. Operations
+# without it are public (a bearer token there only shows more).
+BEARER: list[dict[str, list[str]]] = [{"bearer": []}]
+
+# An instant in a query: an RFC 3339 date-time (with its offset), as the document says
+# (`format: date-time`). A bare number is refused: msgspec alone reads "5" as 5 seconds
+# after 1970.
+_INSTANT = re.compile(
+    r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:[Zz]|[+-]\d{2}:\d{2})"
+)
+INSTANT_QUERY: dict[str, Any] = {"schema_extra": {"format": "date-time"}, "max_length": 40}
+
+
+def instant(value: str | None, field: str) -> datetime | None:
+    """A query's instant as a timezone-aware datetime; 422 naming `field` otherwise."""
+    if value is None:
+        return None
+    if _INSTANT.fullmatch(value):
+        try:
+            return msgspec.convert(value, datetime)
+        except msgspec.ValidationError:
+            pass  # a 30th of February, an hour 25
+    raise Invalid.because("not_an_instant", field=field)
+
+
+async def members_only(connection: ASGIConnection[Any, Any, Any, Any], handler: Any) -> None:
+    """Guard of the whole app: an operation that states `BEARER` answers 401 with
+    `WWW-Authenticate` to an anonymous caller, before its body or parameters are read."""
+    if connection.scope.get("method") == "OPTIONS":
+        return  # what a path allows is no secret
+    if handler.resolve_security() and not (await principal_of(connection)).is_member:
+        raise Unauthorised("sign in: this operation needs a bearer token", field="Authorization")
 
 
 class ErrorOut(msgspec.Struct):
@@ -149,11 +189,28 @@ def _field_of(error: dict[str, Any]) -> str | None:
     return str(key) if key else None
 
 
+def _as_sent(request: Request[Any, Any, Any], errors: list[Any]) -> None:
+    """Name a query parameter or header as the client sent it (`from`), not by the
+    handler's Python name for it (`starts_from`)."""
+    try:
+        parameters = request.route_handler.parsed_fn_signature.parameters
+    except AttributeError:  # outside a route
+        return
+    for error in errors:
+        if not isinstance(error, dict) or error.get("key") not in parameters:
+            continue
+        kwarg = parameters[error["key"]].kwarg_definition
+        sent = getattr(kwarg, "query", None) or getattr(kwarg, "header", None)
+        if sent:
+            error["key"] = sent
+
+
 def _validation_error(
-    _: Request[Any, Any, Any], exc: ValidationException
+    request: Request[Any, Any, Any], exc: ValidationException
 ) -> Response[dict[str, Any]]:
     """Bad input is 422 with the first offending field named in the message."""
     errors = exc.extra if isinstance(exc.extra, list) else []
+    _as_sent(request, errors)
     first = errors[0] if errors and isinstance(errors[0], dict) else {}
     field = _field_of(first)
     detail = str(first.get("message") or exc.detail or "invalid request")

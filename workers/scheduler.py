@@ -18,7 +18,7 @@ import contextlib
 import logging
 import signal
 from collections.abc import AsyncIterator
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import asyncpg
 
@@ -26,13 +26,17 @@ from outreach import config, db
 from outreach.booking.attendance import ask_hosts_for_attendance
 from outreach.booking.cascades import anonymise_ended_bookings
 from outreach.booking.links import release_unverified
+from outreach.booking.writes import purge_idempotency_records
 from outreach.feeds.services import publish_pending
 from outreach.notifications import services
 from outreach.notifications.schemas import SweepResult
 from outreach.outbox import services as outbox
+from outreach.presenters import services as presenters
+from outreach.timeutil import utcnow
 
 __all__ = [
     "DEFAULT_INTERVAL",
+    "housekeeping",
     "run_scheduler",
     "run_scheduler_forever",
     "run_sweep_once",
@@ -109,10 +113,23 @@ def _due(part: str, every: float) -> bool:
 
 
 async def _housekeeping() -> None:
-    """Privacy: contact data of long-past visits goes (idempotent; any scheduler may run it)."""
     if not _due("housekeeping", HOUSEKEEPING_EVERY):
         return
-    await anonymise_ended_bookings()
+    await housekeeping()
+
+
+async def housekeeping(now: datetime | None = None) -> None:
+    """Privacy (idempotent; any scheduler may run it): contact data of long-past visits
+    goes, and so do the addresses of old notices about no booking and the words of old
+    presenter invitations (`ANONYMISE_AFTER_DAYS`); idempotency records older than
+    `IDEMPOTENCY_KEEP` (24 h) are deleted."""
+    now = now or utcnow()
+    cutoff = now - timedelta(days=config.get_settings().anonymise_after_days)
+    await anonymise_ended_bookings(now=now)
+    async with db.write_transaction():
+        await outbox.forget_old_notices(cutoff)
+        await presenters.forget_old_words(cutoff)
+    await purge_idempotency_records(now=now)
 
 
 async def _release_unconfirmed() -> None:

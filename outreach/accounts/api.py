@@ -12,7 +12,7 @@ from msgspec import Meta, Struct
 from outreach.accounts import privacy, services
 from outreach.config import get_settings
 from outreach.principal import Principal
-from outreach.web import READ_ERRORS, WRITE_ERRORS
+from outreach.web import BEARER, READ_ERRORS, WRITE_ERRORS
 
 __all__ = ["MeController"]
 
@@ -39,6 +39,7 @@ def _feed_url(token: str) -> FeedUrl:
 
 class MeController(Controller):
     path = "/api/v1/me"
+    security = BEARER  # every operation here needs a signed-in caller
     tags = ["me"]
 
     @get("/feed", responses=READ_ERRORS)

@@ -6,8 +6,10 @@ and metadata of their API tokens and feed, never a secret or a hash.
 Deletion: every token is revoked, the account row is anonymised (the row stays so that
 audit entries and itineraries keep a valid reference, but it holds no name, no address,
 no password and cannot sign in), every session of the account is ended (deleted),
-and the bookings the person made lose their contact data while status, counts and
-grade stay for the places held and the reports. The last network office account
+the bookings the person made (and those registered under their address without an
+account) lose their contact data while status, counts and grade stay for the places
+held and the reports; the outbox forgets every notice to the address, and the words the
+person wrote on presenter invitations go. The last network office account
 cannot be deleted, or nobody could run the network.
 """
 
@@ -26,6 +28,8 @@ from outreach.booking.queries import bookings_made_by
 from outreach.db import for_update, write_transaction
 from outreach.errors import Conflict, Invalid, Unauthorised
 from outreach.organisations.tables import Organisation
+from outreach.outbox import services as outbox
+from outreach.presenters import services as presenters
 from outreach.principal import Principal
 from outreach.security import verify_password
 from outreach.timeutil import local, utcnow
@@ -125,7 +129,10 @@ async def delete_account(
             (ApiToken.user == user.id) & ApiToken.revoked_at.is_null()
         )
         await end_sessions(user.id)
-        anonymised = await anonymise_bookings_of(user.id, now=now)
+        anonymised = await anonymise_bookings_of(user.id, user.email, now=now)
+        # Notices to the address (also those about no booking) and the person's words.
+        await outbox.forget_address(user.email)
+        await presenters.forget_words_of(user.id)
         await User.update(
             {
                 User.email: f"deleted-{user.id}@{DELETED_DOMAIN}",

@@ -12,7 +12,7 @@ from msgspec import Struct
 
 from outreach.audit import services
 from outreach.principal import Principal
-from outreach.web import READ_ERRORS
+from outreach.web import BEARER, INSTANT_QUERY, READ_ERRORS, instant
 
 __all__ = ["AuditController"]
 
@@ -37,6 +37,7 @@ class AuditPageOut(Struct):
 
 class AuditController(Controller):
     path = "/api/v1/audit"
+    security = BEARER  # every operation here needs a signed-in caller
     tags = ["audit"]
 
     @get("/", responses=READ_ERRORS)
@@ -46,15 +47,19 @@ class AuditController(Controller):
         action: Annotated[str | None, QueryParameter(max_length=64)] = None,
         object_type: Annotated[str | None, QueryParameter(max_length=32)] = None,
         actor: Annotated[int | None, QueryParameter(ge=1)] = None,
-        since: Annotated[datetime | None, QueryParameter()] = None,
-        until: Annotated[datetime | None, QueryParameter()] = None,
+        since: Annotated[str | None, QueryParameter(**INSTANT_QUERY)] = None,
+        until: Annotated[str | None, QueryParameter(**INSTANT_QUERY)] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=500)] = services.PAGE_SIZE,
         offset: Annotated[int, QueryParameter(ge=0)] = 0,
     ) -> AuditPageOut:
         """Admin actions and views of attendee lists, newest first (network office only)."""
         found = await services.list_entries(
             services.AuditFilter(
-                action=action, object_type=object_type, actor=actor, since=since, until=until
+                action=action,
+                object_type=object_type,
+                actor=actor,
+                since=instant(since, "since"),
+                until=instant(until, "until"),
             ),
             by=by,
             limit=limit,

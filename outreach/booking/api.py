@@ -12,6 +12,7 @@ from outreach.booking import attendance, manage, queries, writes
 from outreach.booking.schemas import BookingOut, BookingRequest, PersonsIn, ReasonIn
 from outreach.principal import Principal
 from outreach.web import (
+    BEARER,
     IDEMPOTENCY_KEY,
     READ_ERRORS,
     WRITE_ERRORS,
@@ -62,6 +63,7 @@ class SlotBookingController(Controller):
 
 class BookingController(Controller):
     path = "/api/v1/bookings"
+    security = BEARER  # every operation here needs a signed-in caller
     tags = ["bookings"]
 
     @get("/", responses=READ_ERRORS)

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
+from typing import Any
 
 from outreach.booking.rules import OPEN_STATUSES
-from outreach.booking.tables import HOLDING_STATUSES, Booking
+from outreach.booking.tables import HOLDING_STATUSES, Booking, IdempotencyRecord
 from outreach.booking.writes import _end, _tell_booker
 from outreach.calendar import changes as feeds
 from outreach.config import get_settings
@@ -28,26 +29,22 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 
-async def anonymise_bookings_of(user_id: int, *, now: datetime | None = None) -> int:
-    """Drop the contact data of every booking a user made (their account is deleted).
+async def anonymise_bookings_of(
+    user_id: int, email: str = "", *, now: datetime | None = None
+) -> int:
+    """Drop the contact data of every booking a user made, and of those made under their
+    address without signing in (their account is deleted).
 
     Status, counts, grade and school stay, so places held and the reports stay right.
-    Runs in the caller's transaction.
+    The user's idempotency records go too. Runs in the caller's transaction.
     """
-    before = await Booking.select(Booking.id, Booking.contact_email).where(
-        Booking.booked_by == user_id
-    )
+    theirs = Booking.booked_by == user_id
+    if email:
+        theirs = theirs | (Booking.contact_email == email.strip().lower())
+    before = await Booking.select(Booking.id, Booking.contact_email).where(theirs)
     rows = (
-        await Booking.update(
-            {
-                Booking.contact_name: "",
-                Booking.contact_email: "",
-                Booking.notes: "",
-                Booking.booked_by: None,
-                Booking.anonymised_at: now or utcnow(),
-            }
-        )
-        .where(Booking.booked_by == user_id)
+        await Booking.update(_NO_CONTACT | {Booking.anonymised_at: now or utcnow()})
+        .where(theirs)
         .returning(Booking.id)
     )
     for row in rows:
@@ -55,7 +52,18 @@ async def anonymise_bookings_of(user_id: int, *, now: datetime | None = None) ->
     await outbox.forget_recipients(
         [row["id"] for row in before], [row["contact_email"] for row in before]
     )
+    await IdempotencyRecord.delete().where(IdempotencyRecord.scoped_key.like(f"user:{user_id}:%"))
     return len(rows)
+
+
+# What anonymising a booking empties: every field a person wrote or is named in.
+_NO_CONTACT: dict[Any, Any] = {
+    Booking.contact_name: "",
+    Booking.contact_email: "",
+    Booking.notes: "",
+    Booking.reason: "",
+    Booking.booked_by: None,
+}
 
 
 async def cancel_all_for_event(
@@ -106,16 +114,7 @@ async def anonymise_ended_bookings(*, now: datetime | None = None) -> int:
     async with write_transaction():
         before = await Booking.select(Booking.id, Booking.contact_email).where(due)
         rows = (
-            await Booking.update(
-                {
-                    Booking.contact_name: "",
-                    Booking.contact_email: "",
-                    Booking.notes: "",
-                    Booking.reason: "",
-                    Booking.booked_by: None,
-                    Booking.anonymised_at: now,
-                }
-            )
+            await Booking.update(_NO_CONTACT | {Booking.anonymised_at: now})
             .where(due)
             .returning(Booking.id)
         )

@@ -55,6 +55,7 @@ from outreach.principal import Principal
 from outreach.timeutil import utcnow
 
 __all__ = [
+    "IDEMPOTENCY_KEEP",
     "Placement",
     "cancel_booking",
     "confirm_booking",
@@ -62,10 +63,16 @@ __all__ = [
     "place_booking",
     "place_many",
     "promote_waiting",
+    "purge_idempotency_records",
 ]
 
 
 _KEY = re.compile(r"^[\x21-\x7e]{1,200}$")
+
+
+# How long a retry with the same Idempotency-Key replays the first answer: a client's
+# retries come within minutes; then the housekeeping purges the record.
+IDEMPOTENCY_KEEP = timedelta(hours=24)
 
 
 @dataclass(frozen=True)
@@ -182,8 +189,28 @@ async def _replay(scoped_key: str, request_hash: str) -> Placement | None:
             field="Idempotency-Key",
             reason="key_reused",
         )
-    outs = msgspec.json.decode(record.response, type=list[BookingOut])
-    return Placement(bookings=outs, replayed=True)
+    # The record keeps the booking ids only: the answer is rendered again from the rows,
+    # so it holds no contact data of its own (and shows it gone once anonymised).
+    ids = msgspec.json.decode(record.response, type=_Replayable).bookings
+    rows = {b.id: b for b in await Booking.objects().where(Booking.id.is_in(ids or [0]))}
+    return Placement(bookings=await _outs([rows[i] for i in ids if i in rows]), replayed=True)
+
+
+class _Replayable(msgspec.Struct):
+    """What an idempotency record stores of the first answer: which bookings it made."""
+
+    bookings: list[int]
+
+
+async def purge_idempotency_records(*, now: datetime | None = None) -> int:
+    """Forget keys older than `IDEMPOTENCY_KEEP` (the scheduler's housekeeping)."""
+    cutoff = (now or utcnow()) - IDEMPOTENCY_KEEP
+    rows = (
+        await IdempotencyRecord.delete()
+        .where(IdempotencyRecord.created_at < cutoff)
+        .returning(IdempotencyRecord.id)
+    )
+    return len(rows)
 
 
 async def _idempotent(
@@ -210,8 +237,9 @@ async def _idempotent(
                 await record.save()
             outs = await work()
             if scoped_key:
+                kept = _Replayable(bookings=[out.id for out in outs])
                 await IdempotencyRecord.update(
-                    {IdempotencyRecord.response: msgspec.json.encode(outs).decode()}
+                    {IdempotencyRecord.response: msgspec.json.encode(kept).decode()}
                 ).where(IdempotencyRecord.id == record.id)
     except (asyncpg.UniqueViolationError, sqlite3.IntegrityError):
         if scoped_key and (replay := await _replay(scoped_key, request_hash)):
@@ -220,6 +248,36 @@ async def _idempotent(
     for out in outs:
         BOOKINGS_PLACED.labels(out.status).inc()
     return Placement(bookings=outs)
+
+
+async def _lock_slot(slot_id: int) -> int:
+    """Lock the slot's row until the transaction ends; its capacity."""
+    row = await for_update(Slot.select(Slot.capacity).where(Slot.id == slot_id)).first()
+    return int(row["capacity"]) if row else 0
+
+
+async def _refuse_second_registration(slot_id: int, email: str) -> None:
+    """One address registers once per slot (a second one would hold places twice)."""
+    taken = await Booking.exists().where(
+        (Booking.slot == slot_id)
+        & (Booking.kind == "registration")
+        & (Booking.contact_email == email)
+        & Booking.status.is_in(list(OPEN_STATUSES))
+    )
+    if taken:
+        raise Conflict.because("already_registered", field="email")
+
+
+async def _within_unconfirmed_share(slot_id: int, capacity: int, persons: int) -> bool:
+    """Whether `persons` more fit in the share unconfirmed registrations may hold
+    (`UNCONFIRMED_SHARE_PERCENT` of the places, 25 % by default)."""
+    held = await Booking.select(Booking.persons).where(
+        (Booking.slot == slot_id)
+        & Booking.verify_by.is_not_null()
+        & Booking.status.is_in(list(HOLDING_STATUSES))
+    )
+    share = capacity * get_settings().unconfirmed_share_percent // 100
+    return sum(row["persons"] for row in held) + persons <= share
 
 
 async def _place(
@@ -249,16 +307,29 @@ async def _place(
         party = Party(persons=fields["persons"], may_wait=waitlist_allowed)
     _refuse(facts, party, now)
     orgs = await _org_rows([event.host, *([fields["school"]] if fields.get("school") else [])])
-    # Anyone may register without an account: such a registration holds its places only
-    # until the address is confirmed, so made-up addresses cannot block a slot for long.
+    # Anyone may register without an account, and a member may register someone else:
+    # such a registration holds its places only until the address is confirmed, so
+    # made-up addresses cannot block a slot for long.
     verify_by = (
         min(now + timedelta(hours=get_settings().registration_confirm_hours), slot.starts_at)
-        if by.user_id is None and fields["kind"] == "registration"
+        if fields["kind"] == "registration" and fields["contact_email"] != by.email
         else None
     )
+    capacity = slot.capacity
+    if fields["kind"] == "registration":
+        # The slot's row is locked from here to the commit, so two registrations at once
+        # are judged one after the other by the two rules below.
+        capacity = await _lock_slot(slot.id)
+        await _refuse_second_registration(slot.id, fields["contact_email"])
     # From the claim to the commit this transaction holds the slot's row lock: keep that
     # stretch to the few writes that must follow it.
-    if await _claim_places(slot.id, fields["persons"]):
+    if verify_by is not None and not await _within_unconfirmed_share(
+        slot.id, capacity, fields["persons"]
+    ):
+        # Unconfirmed registrations hold their share already: this one waits, holding
+        # nothing, and is never promoted until its address is confirmed.
+        status = "waitlisted"
+    elif await _claim_places(slot.id, fields["persons"]):
         # Unconfirmed: held as pending; confirming the address decides (confirm_address).
         status = "confirmed" if event.booking_mode == "auto" and not verify_by else "pending"
     elif event.waitlist and waitlist_allowed:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from litestar import Controller, get, patch, post
@@ -21,7 +20,7 @@ from outreach.events.schemas import (
     SlotPatch,
 )
 from outreach.principal import Principal
-from outreach.web import READ_ERRORS, WRITE_ERRORS, IdPath
+from outreach.web import BEARER, INSTANT_QUERY, READ_ERRORS, WRITE_ERRORS, IdPath, instant
 
 __all__ = ["EventController", "SlotController"]
 
@@ -37,8 +36,8 @@ class EventController(Controller):
         kind: Annotated[EventKind | None, QueryParameter()] = None,
         host: Annotated[str | None, QueryParameter(max_length=64)] = None,
         grade: Annotated[int | None, QueryParameter(ge=1, le=13)] = None,
-        starts_from: Annotated[datetime | None, QueryParameter(name="from")] = None,
-        starts_to: Annotated[datetime | None, QueryParameter(name="to")] = None,
+        starts_from: Annotated[str | None, QueryParameter(name="from", **INSTANT_QUERY)] = None,
+        starts_to: Annotated[str | None, QueryParameter(name="to", **INSTANT_QUERY)] = None,
         available: Annotated[bool | None, QueryParameter()] = None,
     ) -> list[EventOut]:
         """Published events the caller may see, each with its slots and free places."""
@@ -46,13 +45,13 @@ class EventController(Controller):
             kind=kind,
             host=host,
             grade=grade,
-            starts_from=starts_from,
-            starts_to=starts_to,
+            starts_from=instant(starts_from, "from"),
+            starts_to=instant(starts_to, "to"),
             available=available,
         )
         return await services.list_events(filters, by=by)
 
-    @post("/", responses=WRITE_ERRORS)
+    @post("/", responses=WRITE_ERRORS, security=BEARER)
     async def create_event(
         self, data: JSONBody[EventIn], by: NamedDependency[Principal]
     ) -> EventOut:
@@ -63,21 +62,21 @@ class EventController(Controller):
     async def get_event(self, event_id: IdPath, by: NamedDependency[Principal]) -> EventOut:
         return await services.get_event(event_id, by=by)
 
-    @patch("/{event_id:int}", responses=WRITE_ERRORS)
+    @patch("/{event_id:int}", responses=WRITE_ERRORS, security=BEARER)
     async def update_event(
         self, event_id: IdPath, data: JSONBody[EventPatch], by: NamedDependency[Principal]
     ) -> EventOut:
         """Change an event; attendees are told of changes to its title or place."""
         return await services.update_event(event_id, data, by=by)
 
-    @post("/{event_id:int}/cancel", status_code=200, responses=WRITE_ERRORS)
+    @post("/{event_id:int}/cancel", status_code=200, responses=WRITE_ERRORS, security=BEARER)
     async def cancel_event(
         self, event_id: IdPath, data: JSONBody[ReasonIn], by: NamedDependency[Principal]
     ) -> EventOut:
         """Cancel the event: every booking is cancelled and told."""
         return await services.cancel_event(event_id, data.reason, by=by)
 
-    @post("/{event_id:int}/slots", responses=WRITE_ERRORS)
+    @post("/{event_id:int}/slots", responses=WRITE_ERRORS, security=BEARER)
     async def add_slot(
         self, event_id: IdPath, data: JSONBody[SlotIn], by: NamedDependency[Principal]
     ) -> SlotOut:
@@ -86,6 +85,7 @@ class EventController(Controller):
 
 class SlotController(Controller):
     path = "/api/v1/slots"
+    security = BEARER  # every operation here needs a signed-in caller
     tags = ["events"]
 
     @patch("/{slot_id:int}", responses=WRITE_ERRORS)

@@ -129,6 +129,8 @@ async def _enqueue(
     payload: dict[str, Any] | None = None,
     change: str | None = None,
 ) -> None:
+    # Per recipient, by a keyed hash of the address: the key keeps no address.
+    who = outbox.recipient_key(email or "")
     await outbox.enqueue(
         kind,
         booking_id=None,
@@ -136,5 +138,5 @@ async def _enqueue(
         language=language,
         payload={**(payload or {}), "invitation_id": invitation_id},
         instant=now,
-        key=f"{kind}:i{invitation_id}:{(email or '').lower()}:{change or now.isoformat()}",
+        key=f"{kind}:i{invitation_id}:{who}:{change or now.isoformat()}",
     )

@@ -22,7 +22,15 @@ from outreach.itineraries.schemas import (
     PlanRequest,
 )
 from outreach.principal import Principal
-from outreach.web import IDEMPOTENCY_KEY, MAX_ID, READ_ERRORS, IdPath, IdQuery, error_responses
+from outreach.web import (
+    BEARER,
+    IDEMPOTENCY_KEY,
+    MAX_ID,
+    READ_ERRORS,
+    IdPath,
+    IdQuery,
+    error_responses,
+)
 
 __all__ = ["ItineraryCalendarController", "ItineraryController"]
 
@@ -31,6 +39,7 @@ _ICS_FILE = re.compile(r"^([1-9][0-9]{0,9})\.ics$")
 
 class ItineraryController(Controller):
     path = "/api/v1/itineraries"
+    security = BEARER  # every operation here needs a signed-in caller
     tags = ["itineraries"]
 
     @post("/plan", status_code=200, responses=error_responses(400, 401, 403, 404, 409, 422, 429))

@@ -283,6 +283,8 @@ def _template_values(
         # The booker's note goes to the host only, never back out to anyone else.
         "notes": ctx.notes if note.kind in HOST_KINDS else "",
         "is_pending": ctx.booking_status == "pending",
+        # An unconfirmed registration beyond the share unconfirmed ones may hold waits.
+        "is_waiting": ctx.booking_status == "waitlisted",
         "is_waitlisted": ctx.booking_status == "waitlisted",
         "when": format_when(ctx.slot_starts_at, ctx.slot_ends_at, lang),
         "date_short": format_date(

@@ -18,6 +18,13 @@ __all__ = ["CATALOGUE", "translator"]
 
 _EN: dict[str, str] = {
     "Bitte bestätigen Sie Ihre E-Mail-Adresse bis %(until)s über diesen Link. Bis "
+    "dahin wartet Ihre Anmeldung, ohne Plätze zu halten; nach der Bestätigung erhält "
+    "sie freie Plätze, sonst rückt sie nach. Ohne Bestätigung verfällt sie:": (
+        "Please confirm your e-mail address by %(until)s with this link. Until then your "
+        "registration waits without holding places; once confirmed it gets free places, "
+        "or moves up as places become free. Without confirmation it lapses:"
+    ),
+    "Bitte bestätigen Sie Ihre E-Mail-Adresse bis %(until)s über diesen Link. Bis "
     "dahin halten wir die Plätze für Sie frei; ohne Bestätigung verfällt die "
     "Anmeldung und die Plätze werden wieder frei:": (
         "Please confirm your e-mail address by %(until)s with this link. Until then we "
@@ -168,6 +175,13 @@ _EN: dict[str, str] = {
 }
 
 _CS: dict[str, str] = {
+    "Bitte bestätigen Sie Ihre E-Mail-Adresse bis %(until)s über diesen Link. Bis "
+    "dahin wartet Ihre Anmeldung, ohne Plätze zu halten; nach der Bestätigung erhält "
+    "sie freie Plätze, sonst rückt sie nach. Ohne Bestätigung verfällt sie:": (
+        "Potvrďte prosím svou e-mailovou adresu do %(until)s pomocí tohoto odkazu. Do té "
+        "doby vaše přihláška čeká a nedrží žádná místa; po potvrzení dostane volná místa, "
+        "jinak postoupí, jakmile se místa uvolní. Bez potvrzení propadne:"
+    ),
     "Bitte bestätigen Sie Ihre E-Mail-Adresse bis %(until)s über diesen Link. Bis "
     "dahin halten wir die Plätze für Sie frei; ohne Bestätigung verfällt die "
     "Anmeldung und die Plätze werden wieder frei:": (

@@ -26,6 +26,8 @@ periodic sweep (`take_due`) hands them over later.
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import json
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
@@ -60,11 +62,14 @@ __all__ = [
     "enqueue_planned",
     "fail",
     "finish",
+    "forget_address",
+    "forget_old_notices",
     "forget_recipients",
     "list_failed",
     "outbox_counts",
     "planned",
     "postpone",
+    "recipient_key",
     "requeue",
     "set_dispatcher",
     "skip_pending",
@@ -363,6 +368,7 @@ async def forget_recipients(booking_ids: Sequence[int], addresses: Iterable[str]
 
     The outbox would otherwise keep the address the booking no longer has. Notices not
     sent yet to such an address are recorded as not mailed: the person's data is gone.
+    The sent notices of those bookings lose their payload too (a reason someone wrote).
     Rows a worker holds right now keep theirs (the next anonymisation run finds them).
     Runs in the caller's transaction.
     """
@@ -370,15 +376,46 @@ async def forget_recipients(booking_ids: Sequence[int], addresses: Iterable[str]
     ids = sorted(set(booking_ids))
     forgotten = 0
     for start in range(0, len(ids), FORGET_BATCH):
-        to_them = N.booking.is_in(ids[start : start + FORGET_BATCH]) & N.recipient.is_in(emails)
-        await N.update(
-            {N.status: "sent", N.last_error: SKIPPED_PREFIX + "contact data deleted"}
-        ).where(to_them & N.status.is_in(["pending", "failed"]))
-        rows = (
-            await N.update({N.recipient: ""}).where(to_them & (N.status == "sent")).returning(N.id)
-        )
-        forgotten += len(rows)
+        of_them = N.booking.is_in(ids[start : start + FORGET_BATCH])
+        await N.update({N.payload: "{}"}).where(of_them & (N.status == "sent"))
+        forgotten += await _forget(of_them & N.recipient.is_in(emails))
     return forgotten
+
+
+async def forget_address(address: str) -> int:
+    """Forget every notice to `address`, whatever it was about (its account is deleted):
+    recipient, payload and a dedupe key that named it. Runs in the caller's transaction."""
+    return await _forget(N.recipient == address.strip().lower()) if address.strip() else 0
+
+
+async def forget_old_notices(before: datetime) -> int:
+    """Notices about no booking (presenter invitations) created before `before` keep no
+    address: the retention of contact data, as for bookings (`ANONYMISE_AFTER_DAYS`)."""
+    return await _forget(N.booking.is_null() & (N.created_at < before) & (N.recipient != ""))
+
+
+async def _forget(to_them: Any) -> int:
+    await N.update({N.status: "sent", N.last_error: SKIPPED_PREFIX + "contact data deleted"}).where(
+        to_them & N.status.is_in(["pending", "failed"])
+    )
+    rows = await (
+        N.update({N.recipient: "", N.payload: "{}"})
+        .where(to_them & (N.status == "sent"))
+        .returning(N.id, N.kind)
+    )
+    # A dedupe key may hold the address (presenter notices queued before keys were
+    # hashed): each forgotten row gets one made of its kind and id.
+    for row in rows:
+        await N.update({N.dedupe_key: f"{row['kind']}:forgotten:{row['id']}"}).where(
+            N.id == row["id"]
+        )
+    return len(rows)
+
+
+def recipient_key(address: str) -> str:
+    """A recipient's part of a dedupe key: a keyed hash, never the address itself."""
+    secret = config.get_settings().secret_key.encode()
+    return hmac.new(secret, address.strip().lower().encode(), hashlib.sha256).hexdigest()[:20]
 
 
 async def skip_pending(*, reason: str) -> int:

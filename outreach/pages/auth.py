@@ -8,6 +8,7 @@ member; their routes are relative to it.
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
 from litestar import Request, Response, get, post
@@ -19,6 +20,7 @@ from outreach.accounts import privacy, sessions
 from outreach.accounts import services as accounts
 from outreach.config import get_settings
 from outreach.errors import DomainError, Invalid, NotFound, Unauthorised, together
+from outreach.hardening import SignInBackoff
 from outreach.pages.common import (
     TOP,
     Checks,
@@ -73,6 +75,13 @@ async def signin(
             next=safe_next(data.get("next"), ""),
         )
 
+    backoff = SignInBackoff(request.app.stores.get("rate_limit"))
+    if wait := await backoff.wait(email):
+        # Too many failures for this address, from anywhere: not even the password is checked.
+        text = _("Too many failed sign-ins with this address. Try again in %(minutes)s minutes.")
+        answer = again(FormErrors({TOP: text % {"minutes": math.ceil(wait / 60)}}), 429)
+        answer.headers["Retry-After"] = str(wait)
+        return answer
     checks = Checks()
     for name in ("email", "password"):
         checks.take(lambda name=name: required(data, name))
@@ -83,8 +92,10 @@ async def signin(
     try:
         principal = await accounts.authenticate_password(email, str(data.get("password", "")))
     except Unauthorised:
+        await backoff.failed(email)
         # One message for an unknown address and a wrong password: no account is revealed.
         return again(FormErrors({TOP: _("The e-mail address or the password is wrong.")}), 400)
+    await backoff.succeeded(email)
     assert principal.user_id is not None
     await sign_in(request, principal.user_id)
     return redirect(safe_next(data.get("next"), home_of(principal)))

@@ -11,7 +11,7 @@ from litestar.params import JSONBody, QueryParameter
 from outreach.presenters import services
 from outreach.presenters.schemas import AnswerIn, InvitationOut, InviteIn, PresenterStatus
 from outreach.principal import Principal
-from outreach.web import READ_ERRORS, WRITE_ERRORS, IdPath
+from outreach.web import BEARER, READ_ERRORS, WRITE_ERRORS, IdPath
 
 __all__ = ["EventPresenterController", "PresenterInvitationController"]
 
@@ -27,7 +27,7 @@ class EventPresenterController(Controller):
         """The hosting school and the office see every invitation; others the accepted firms."""
         return await services.invitations_for_event(evening_id, by=by)
 
-    @post("/", responses=WRITE_ERRORS)
+    @post("/", responses=WRITE_ERRORS, security=BEARER)
     async def invite(
         self, evening_id: IdPath, data: JSONBody[InviteIn], by: NamedDependency[Principal]
     ) -> list[InvitationOut]:
@@ -38,6 +38,7 @@ class EventPresenterController(Controller):
 
 class PresenterInvitationController(Controller):
     path = "/api/v1/presenter-invitations"
+    security = BEARER  # every operation here needs a signed-in caller
     tags = ["presenters"]
 
     @get("/", responses=READ_ERRORS)

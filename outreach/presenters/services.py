@@ -35,6 +35,8 @@ __all__ = [
     "accepted_presenters",
     "create_evening",
     "decline",
+    "forget_old_words",
+    "forget_words_of",
     "get_invitation",
     "invitations_for_event",
     "invite_firms",
@@ -226,6 +228,29 @@ async def withdraw(
         await P.update({P.status: "withdrawn", P.updated_at: now}).where(P.id == invitation_id)
         await tell_firm(invitation_id, "presenter.withdrawn", now)
     return await get_invitation(invitation_id, by=by)
+
+
+async def forget_words_of(user_id: int) -> None:
+    """A deleted person's words to firms or schools go with their account (the
+    invitation and its answer stay, as the evening's record)."""
+    await P.update({P.message: ""}).where((P.invited_by == user_id) & (P.message != ""))
+    await P.update({P.answer: ""}).where((P.answered_by == user_id) & (P.answer != ""))
+
+
+async def forget_old_words(before: datetime) -> int:
+    """Invitations of evenings whose last time ended before `before` keep no free text:
+    the retention of contact data (`ANONYMISE_AFTER_DAYS`), as for bookings."""
+    worded = await P.select(P.id, P.event).where((P.message != "") | (P.answer != ""))
+    if not worded:
+        return 0
+    recent = await Slot.select(Slot.event).where(
+        Slot.event.is_in(list({w["event"] for w in worded})) & (Slot.ends_at >= before)
+    )
+    ongoing = {row["event"] for row in recent}
+    old = [w["id"] for w in worded if w["event"] not in ongoing]
+    if old:
+        await P.update({P.message: "", P.answer: ""}).where(P.id.is_in(old))
+    return len(old)
 
 
 async def _hosts(row: PresenterInvitation, by: Principal) -> bool:

@@ -9,9 +9,9 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from outreach.principal import Principal
-from outreach.web import READ_ERRORS, WRITE_ERRORS, IdPath
+from outreach.web import BEARER, READ_ERRORS, WRITE_ERRORS, IdPath
 from outreach.workplan import exports, services
-from outreach.workplan.reports import get_report
+from outreach.workplan.reports import ReportName, get_report
 from outreach.workplan.schemas import (
     EventLinkIn,
     MilestoneIn,
@@ -31,6 +31,7 @@ Format = Annotated[str, QueryParameter(pattern="^(json|csv|xlsx)$")]
 
 class WorkPlanController(Controller):
     path = "/api/v1/workplans"
+    security = BEARER  # every operation here needs a signed-in caller
     tags = ["work plan"]
 
     @get("/", responses=READ_ERRORS)
@@ -81,6 +82,7 @@ class WorkPlanController(Controller):
 
 class MilestoneController(Controller):
     path = "/api/v1/milestones"
+    security = BEARER  # every operation here needs a signed-in caller
     tags = ["work plan"]
 
     @post("/{milestone_id:int}/events", status_code=204, responses=WRITE_ERRORS)
@@ -116,12 +118,13 @@ class MilestoneController(Controller):
 
 class ReportController(Controller):
     path = "/api/v1/reports"
+    security = BEARER  # every operation here needs a signed-in caller
     tags = ["reports"]
 
     @get("/{name:str}", responses=READ_ERRORS)
     async def report(
         self,
-        name: FromPath[str],
+        name: FromPath[ReportName],
         by: NamedDependency[Principal],
         year: Year = None,
         format: Format = "json",

@@ -11,6 +11,7 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Literal, get_args
 
 from outreach.errors import Invalid, Unauthorised
 from outreach.principal import Principal
@@ -35,6 +36,7 @@ __all__ = [
     "TIME_COLUMN",
     "TOTAL",
     "Figures",
+    "ReportName",
     "figures",
     "get_report",
     "get_reports",
@@ -368,6 +370,20 @@ async def _comparison(ctx: _Context) -> ReportOut:
     )
 
 
+# The names of the reports, as the API's path states them (an enum in the document).
+ReportName = Literal[
+    "by-school",
+    "by-host",
+    "by-grade",
+    "by-kind",
+    "by-month",
+    "fill-by-slot",
+    "fill-by-host",
+    "no-shows",
+    "seminars",
+    "comparison",
+]
+
 REPORTS: dict[str, Callable[[_Context], Awaitable[ReportOut]]] = {
     "by-school": _by_school,
     "by-host": _by_host,
@@ -380,6 +396,7 @@ REPORTS: dict[str, Callable[[_Context], Awaitable[ReportOut]]] = {
     "seminars": _seminars,
     "comparison": _comparison,
 }
+assert set(REPORTS) == set(get_args(ReportName)), "every report is named in ReportName"
 
 
 async def get_report(

@@ -7,6 +7,7 @@ hold; the booker and the office may, the host and everyone else may not.
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import timedelta
 
 import pytest
@@ -15,6 +16,7 @@ from outreach.booking import manage
 from outreach.booking.schemas import PersonsIn
 from outreach.booking.tables import Booking
 from outreach.booking.writes import cancel_booking, place_booking
+from outreach.config import set_settings
 from outreach.errors import Conflict, Forbidden, Invalid, NotFound
 from outreach.events.tables import Slot
 from outreach.links import view_token
@@ -24,6 +26,15 @@ from outreach.principal import ANONYMOUS
 from outreach.timeutil import utcnow
 from tests.factories import class_visit, make_event, make_slot, make_world, registration
 from tests.support import bearer
+
+
+@pytest.fixture(autouse=True)
+def whole_slot_for_unconfirmed(settings):
+    """The share unconfirmed registrations may hold is tested in
+    tests/booking/test_places_bound.py; here they may hold the whole slot."""
+    set_settings(dataclasses.replace(settings, unconfirmed_share_percent=100))
+    yield
+    set_settings(settings)
 
 
 @pytest.fixture
@@ -103,9 +114,11 @@ async def test_more_persons_than_free_places_is_refused_with_the_free_count(worl
 async def test_fewer_persons_free_places_for_the_waiting_list_at_once(world):
     event = await make_event(world.firm_a, kind="open_day")
     slot = await make_slot(world.firm_a, event, capacity=6)
-    family = (await place_booking(slot, registration(5), by=world.school_a)).booking
+    family = (
+        await place_booking(slot, registration(5, world.school_a.email), by=world.school_a)
+    ).booking
     waiting = (
-        await place_booking(slot, registration(3, "other@test.example"), by=world.school_b)
+        await place_booking(slot, registration(3, world.school_b.email), by=world.school_b)
     ).booking
     assert waiting.status == "waitlisted"
 
@@ -115,15 +128,15 @@ async def test_fewer_persons_free_places_for_the_waiting_list_at_once(world):
     assert await status_of(waiting.id) == "confirmed"
     assert await held(slot) == 5
     await assert_exact(slot)
-    assert ("booking.promoted", "other@test.example") in await kinds_of(waiting.id)
+    assert ("booking.promoted", world.school_b.email) in await kinds_of(waiting.id)
 
 
 async def test_a_waiting_booking_that_shrinks_to_fit_moves_up_with_one_mail(world):
     event = await make_event(world.firm_a, kind="open_day")
     slot = await make_slot(world.firm_a, event, capacity=6)
-    await place_booking(slot, registration(4), by=world.school_a)
+    await place_booking(slot, registration(4, world.school_a.email), by=world.school_a)
     waiting = (
-        await place_booking(slot, registration(4, "w@test.example"), by=world.school_b)
+        await place_booking(slot, registration(4, world.school_b.email), by=world.school_b)
     ).booking
     before = await kinds_of(waiting.id)
 
@@ -139,7 +152,9 @@ async def test_a_waiting_booking_that_shrinks_to_fit_moves_up_with_one_mail(worl
 async def test_the_slot_limits_hold(world):
     event = await make_event(world.firm_a, kind="open_day")
     slot = await make_slot(world.firm_a, event, capacity=20, min_party=2, max_party=5)
-    placed = (await place_booking(slot, registration(3), by=world.school_a)).booking
+    placed = (
+        await place_booking(slot, registration(3, world.school_a.email), by=world.school_a)
+    ).booking
     with pytest.raises(Invalid) as too_many:
         await manage.change_persons(placed.id, PersonsIn(persons=6), by=world.school_a)
     assert too_many.value.field == "persons"
@@ -244,7 +259,9 @@ async def test_the_signed_link_expires_some_days_after_the_visit(world, settings
 async def test_patch_changes_the_persons_and_answers_409_with_the_free_count(client, world):
     event = await make_event(world.firm_a, kind="open_day")
     slot = await make_slot(world.firm_a, event, capacity=8)
-    placed = (await place_booking(slot, registration(3), by=world.school_a)).booking
+    placed = (
+        await place_booking(slot, registration(3, world.school_a.email), by=world.school_a)
+    ).booking
     url = f"/api/v1/bookings/{placed.id}"
     teacher = bearer(world.tokens["school_a"])
 
@@ -257,7 +274,7 @@ async def test_patch_changes_the_persons_and_answers_409_with_the_free_count(cli
     too_many = await client.patch(url, json={"persons": 8}, headers=teacher)
     assert too_many.status_code == 200  # exactly the three free places
 
-    await place_booking(slot, registration(1, "late@test.example"), by=world.school_b)
+    await place_booking(slot, registration(1, world.school_b.email), by=world.school_b)
     fewer = await client.patch(url, json={"persons": 6}, headers=teacher)
     assert fewer.status_code == 200
     more = await client.patch(url, json={"persons": 8}, headers=teacher)

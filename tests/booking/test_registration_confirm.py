@@ -9,6 +9,7 @@ moved up. Signed-in bookers are not affected.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 from collections.abc import Iterator
 from datetime import timedelta
@@ -31,6 +32,15 @@ from outreach.timeutil import utcnow
 from tests.factories import make_event, make_slot, make_world, registration
 from tests.notifications.helpers import read_eml_dir, text_of, with_settings
 from tests.pages.conftest import post_form
+
+
+@pytest.fixture(autouse=True)
+def whole_slot_for_unconfirmed(settings):
+    """The share unconfirmed registrations may hold is tested in
+    tests/booking/test_places_bound.py; here they may hold the whole slot."""
+    set_settings(dataclasses.replace(settings, unconfirmed_share_percent=100))
+    yield
+    set_settings(settings)
 
 
 @pytest.fixture
@@ -119,11 +129,16 @@ async def test_in_approval_mode_the_host_decides_only_after_confirmation(world, 
     assert (await confirm_booking(placed.id, by=world.firm_a)).status == "confirmed"
 
 
-async def test_signed_in_bookers_are_not_held(world):
+async def test_signed_in_bookers_of_their_own_address_are_not_held(world):
     _, slot = await open_day(world)
-    placed = (await place_booking(slot, registration(2), by=world.school_a)).booking
+    placed = (
+        await place_booking(slot, registration(2, world.school_a.email), by=world.school_a)
+    ).booking
     assert placed.status == "confirmed" and placed.verify_by is None
     assert "host.booking_received" in [k for k, _ in await notices(placed.id)]
+    # Another address goes through that address's confirmation (issue 16, finding 2).
+    other = (await place_booking(slot, registration(2), by=world.school_b)).booking
+    assert other.status == "pending" and other.verify_by is not None
 
 
 async def test_an_unconfirmed_registration_is_released_once_and_told(world, settings):
@@ -166,7 +181,9 @@ async def test_released_places_go_to_the_first_confirmed_waiting_booking(world, 
             slot, registration(2, "b@x.example"), by=ANONYMOUS, now=utcnow() + timedelta(hours=1)
         )
     ).booking
-    teacher = (await place_booking(slot, registration(2), by=world.school_a)).booking
+    teacher = (
+        await place_booking(slot, registration(2, world.school_a.email), by=world.school_a)
+    ).booking
     assert (holder.status, early_anon.status, teacher.status) == (
         "pending",
         "waitlisted",
@@ -205,7 +222,9 @@ async def test_release_and_confirmation_racing_end_in_one_state(world, settings)
         placed = (
             await place_booking(slot, registration(3, f"r{round_}@x.example"), by=ANONYMOUS)
         ).booking
-        waiting = (await place_booking(slot, registration(3), by=world.school_a)).booking
+        waiting = (
+            await place_booking(slot, registration(3, world.school_a.email), by=world.school_a)
+        ).booking
         deadline = placed.verify_by
         token = address_token(settings, placed.id)
         results = await asyncio.gather(

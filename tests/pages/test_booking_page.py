@@ -7,6 +7,7 @@ are POST forms with the CSRF token (and the link's token for a link visitor).
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterator
 from datetime import timedelta
@@ -32,6 +33,15 @@ from tests.notifications.helpers import calendar_of, read_eml_dir, text_of, with
 from tests.pages.conftest import csrf_of, give_password, post_form, sign_in
 
 NOTE = "One pupil uses a wheelchair."
+
+
+@pytest.fixture(autouse=True)
+def whole_slot_for_unconfirmed(settings):
+    """The share unconfirmed registrations may hold is tested in
+    tests/booking/test_places_bound.py; here they may hold the whole slot."""
+    set_settings(dataclasses.replace(settings, unconfirmed_share_percent=100))
+    yield
+    set_settings(settings)
 
 
 @pytest.fixture
@@ -190,7 +200,7 @@ async def test_a_family_changes_persons_and_cancels_by_the_signed_link(client, w
 
 async def test_more_persons_than_free_says_how_many_are_free(client, world):
     slot, placed = await a_registration(world, persons=4, capacity=10)
-    await place_booking(slot, registration(3, "b@test.example"), by=world.school_b)
+    await place_booking(slot, registration(3, world.school_b.email), by=world.school_b)
     token = view_token(_settings(), placed.id)
     path = f"/bookings/{placed.id}?token={token}"
     before = (await row(placed.id), await outbox_size())

@@ -349,7 +349,7 @@ async def test_the_reminder_link_shows_on_get_and_acts_on_post(client, world):
     slot_id = await make_slot(world.firm_a, event_id)
     from tests.factories import registration
 
-    placed = await place_booking(slot_id, registration(), by=world.school_b)
+    placed = await place_booking(slot_id, registration(2, world.school_b.email), by=world.school_b)
     booking_id = placed.booking.id
     token = respond_token(get_settings(), booking_id)
     path = f"/bookings/{booking_id}/respond?token={token}"

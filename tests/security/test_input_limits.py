@@ -34,21 +34,24 @@ async def test_deep_json_on_patch_event_is_refused_without_a_traceback(
         answer = await client.patch(
             f"/api/v1/events/{event}", content=_nested(1000), headers=headers
         )
+    assert not [r for r in caplog.records if r.exc_info]
+    if not signed_in:  # refused before the body is read: 401 (issue 16, finding 6)
+        assert answer.status_code == 401 and answer.json()["field"] == "Authorization"
+        return
     assert answer.status_code in (400, 422), answer.text
     assert answer.json()["field"] == "body"
     assert "nested" in answer.json()["message"]
-    assert not [r for r in caplog.records if r.exc_info]
 
 
 async def test_deep_json_on_plan_is_refused(client, world):
-    for headers in ({}, bearer(world.tokens["school_a"])):
+    for headers, field in (({}, "Authorization"), (bearer(world.tokens["school_a"]), "body")):
         answer = await client.post(
             "/api/v1/itineraries/plan",
             content=DEEP,
             headers={"content-type": "application/json", **headers},
         )
-        assert answer.status_code in (400, 422), answer.text
-        assert answer.json()["field"] == "body"
+        assert answer.status_code in (400, 401, 422), answer.text
+        assert answer.json()["field"] == field
 
 
 async def test_nesting_just_inside_the_limit_is_an_ordinary_validation_error(client, world):

@@ -6,8 +6,10 @@ from __future__ import annotations
 import dataclasses
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
+from litestar.stores.memory import MemoryStore
 from litestar.testing import AsyncTestClient
 
 from outreach.accounts.services import send_account_mail
@@ -15,10 +17,11 @@ from outreach.app import create_app
 from outreach.audit.tables import AuditEntry
 from outreach.booking.writes import place_booking
 from outreach.config import set_settings
+from outreach.hardening import SignInBackoff
 from outreach.notifications.transports import list_stored_mails
 from outreach.principal import ANONYMOUS
 from tests.factories import make_event, make_slot, make_world, registration
-from tests.pages.conftest import give_password, post_form, sign_in
+from tests.pages.conftest import PASSWORD, give_password, post_form, sign_in
 
 
 @pytest.fixture
@@ -96,3 +99,47 @@ async def test_a_teachers_page_bookings_are_throttled_like_the_api(world, settin
             assert planned.status_code == 429
     finally:
         set_settings(settings)
+
+
+async def test_sign_in_backs_off_per_account_whatever_the_client(world, settings):
+    """Finding 5: many clients guessing one password meet a back-off of that account,
+    not only the per-client limit; an unknown address is treated alike (no enumeration)."""
+    set_settings(dataclasses.replace(settings, rate_limit_per_minute=0))  # no per-client limit
+    try:
+        app = create_app(start_workers=False, use_pool=False)
+        async with AsyncTestClient(app=app) as client:
+
+            async def attempt(email: str, password: str) -> Any:
+                return await post_form(
+                    client, "/signin", {"email": email, "password": password}, from_page="/signin"
+                )
+
+            for address in (world.firm_a.email, "nobody@test.example"):
+                for _ in range(SignInBackoff.FREE):
+                    assert (await attempt(address, "wrong")).status_code == 400
+                # The next attempt fails too, and from then on the address waits.
+                assert (await attempt(address, "wrong")).status_code == 400
+                refused = await attempt(address, PASSWORD)
+                assert refused.status_code == 429, address
+                assert int(refused.headers["retry-after"]) == SignInBackoff.FIRST
+                assert "Zu viele fehlgeschlagene Anmeldungen" in refused.text
+            # Another account signs in as ever.
+            assert (await attempt(world.school_a.email, PASSWORD)).status_code == 303
+    finally:
+        set_settings(settings)
+
+
+async def test_the_backoff_doubles_up_to_a_cap_and_a_success_clears_it():
+    backoff = SignInBackoff(MemoryStore())
+    for _ in range(SignInBackoff.FREE):
+        await backoff.failed("Someone@Test.example", now=0)
+    assert await backoff.wait("someone@test.example", now=0) == 0
+    waits = []
+    for _ in range(8):
+        await backoff.failed("someone@test.example", now=0)
+        waits.append(await backoff.wait("someone@test.example", now=0))
+    assert waits == [30, 60, 120, 240, 480, 900, 900, 900]
+    assert await backoff.wait("someone@test.example", now=900) == 0  # the pause has passed
+    await backoff.succeeded("someone@test.example")
+    await backoff.failed("someone@test.example", now=0)
+    assert await backoff.wait("someone@test.example", now=0) == 0
