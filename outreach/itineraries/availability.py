@@ -253,6 +253,8 @@ def _query(req: PlanRequest, by: Principal) -> _Query:
         raise Invalid.because("too_many_dates", field="dates", max=31)
     if days[-1].year >= 9999:  # the day after would be past the calendar's end
         raise Invalid("dates must be before the year 9999", field="date")
+    if days[0].year < 2:  # its midnight in Berlin is before the calendar's start in UTC
+        raise Invalid("dates must be after the year 1", field="date")
     arrive, leave = _time(req.arrive_at, "arrive_at"), _time(req.leave_by, "leave_by")
     if leave <= arrive:
         raise Invalid("leave_by must be after arrive_at", field="leave_by")

@@ -171,6 +171,12 @@ async def test_bad_input_names_the_field(client, net):
         "/api/v1/itineraries/plan", json=plan_body(net, date=None), headers=teacher
     )
     assert response.status_code == 422 and response.json()["field"] == "date"
+    # The first day of the calendar: its Berlin midnight is before year 1 in UTC (was a 500).
+    for first_day in ("0001-01-01", "0001-12-31"):
+        response = await client.post(
+            "/api/v1/itineraries/plan", json=plan_body(net, date=first_day), headers=teacher
+        )
+        assert response.status_code == 422 and response.json()["field"] == "date"
     firm = bearer(net.world.tokens["firm_a"])
     response = await client.post("/api/v1/itineraries/plan", json=plan_body(net), headers=firm)
     assert response.status_code == 403

@@ -75,6 +75,8 @@ WAIVED: dict[tuple[str, str], str] = {
     ("GET /api/v1/reports/{name}", "year"): "the second year follows the first (2026/27)",
     ("POST /api/v1/itineraries/plan", "firms"): "a slug names a firm only if it is a member",
     ("POST /api/v1/itineraries/plan", "leave_by"): "later than arrive_at: two fields compared",
+    ("POST /api/v1/itineraries/plan", "date"): "a day whose midnight exists in UTC (years 2-9998)",
+    ("POST /api/v1/itineraries", "firms"): "a slug names a firm only if it is a member",
     ("POST /api/v1/itineraries", "leave_by"): "later than arrive_at: two fields compared",
     ("POST /api/v1/itineraries", "slot_ids"): "the chosen slots lie on one day (stored state)",
     ("POST /api/v1/events/{event_id}/slots", "ends_at"): "after starts_at: two fields compared",
