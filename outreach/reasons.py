@@ -58,8 +58,7 @@ TEXTS: dict[str, str] = {
     "not_enough_places": N_("Only %(free)s more places are free in this time."),
     "link_invalid": N_("This link is not valid (any more)."),
     "not_an_instant": N_(
-        "A date and time with its offset is needed here (RFC 3339), e.g. "
-        "2027-03-01T08:00:00+01:00."
+        "A date and time with its offset is needed here (RFC 3339), e.g. 2027-03-01T08:00:00+01:00."
     ),
     "already_registered": N_("This e-mail address is already registered for this time."),
     "wrong_status": N_("This booking cannot be changed in its current state."),
