@@ -39,7 +39,10 @@ async def mails_to(mail_dir: Path, recipient: str, count: int, within: float = 3
 
 def _read_mails(mail_dir: Path, recipient: str) -> list[Any]:
     found = []
-    for path in sorted(mail_dir.glob("*.eml"), key=lambda p: p.stat().st_mtime):
+    # The server writes each mail to a hidden temporary file and renames it: skip those,
+    # they may be gone by the time they are read.
+    done = [p for p in mail_dir.glob("*.eml") if not p.name.startswith(".")]
+    for path in sorted(done, key=lambda p: p.stat().st_mtime):
         message = message_from_bytes(path.read_bytes(), policy=policy.default)
         if recipient in str(message["To"]):
             found.append(message)
