@@ -1,0 +1,1 @@
+"""Internship placements: offers, class periods, pupils and wishes, rounds of allocation."""
