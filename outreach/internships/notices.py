@@ -94,7 +94,9 @@ async def tell_round_confirmed(round_id: int, classes: list[int], now: datetime)
         )
 
 
-async def tell_placement(placement_id: int, kind: str, now: datetime, *, change: str) -> None:
+async def tell_placement(
+    placement_id: int, kind: str, now: datetime, *, change: str, reason: str = ""
+) -> None:
     """The pupil's teacher and the firm hear of a cancelled or handed-on placement."""
     row = (
         await Placement.select(
@@ -114,4 +116,7 @@ async def tell_placement(placement_id: int, kind: str, now: datetime, *, change:
     people = await teacher_recipients(row["class_id"])
     if host is not None:
         people += await firm_recipients(host["host"])
-    await _enqueue(kind, f"p{placement_id}:{change}", people, {"placement_id": placement_id}, now)
+    payload: dict[str, Any] = {"placement_id": placement_id}
+    if reason:
+        payload["reason"] = reason[:2000]
+    await _enqueue(kind, f"p{placement_id}:{change}", people, payload, now)

@@ -190,7 +190,7 @@ async def confirm_placement(
 
 
 async def cancel_placement(
-    placement_id: int, *, by: Principal, now: datetime | None = None
+    placement_id: int, *, by: Principal, reason: str = "", now: datetime | None = None
 ) -> PlacementOut:
     """The school, the firm or the office cancels a placement; its place goes to the
     next wish in line (rank, then the round's lottery), and they are told."""
@@ -202,7 +202,9 @@ async def cancel_placement(
         await P.update({P.status: "cancelled", P.cancelled_at: now, P.updated_at: now}).where(
             P.id == placement_id
         )
-        await tell_placement(placement_id, "internship.cancelled", now, change="cancelled")
+        await tell_placement(
+            placement_id, "internship.cancelled", now, change="cancelled", reason=reason.strip()
+        )
         await _hand_on(row["round"], row["offer_period"], now)
     return await _get(placement_id, by)
 
