@@ -12,12 +12,12 @@ from msgspec import Meta
 from outreach.internships import classes, offers, placements, rounds, wishes
 from outreach.internships.schemas import (
     MAX_PUPILS,
-    AttendanceIn,
     CancelIn,
     ClassPeriodIn,
     ClassPeriodOut,
     OfferIn,
     OfferOut,
+    PlacementAttendanceIn,
     PlacementOut,
     PupilIn,
     PupilOut,
@@ -138,7 +138,10 @@ class InternshipPlacementController(Controller):
 
     @post("/{placement_id:int}/attendance", status_code=200, responses=WRITE_ERRORS)
     async def attendance(
-        self, placement_id: IdPath, data: JSONBody[AttendanceIn], by: NamedDependency[Principal]
+        self,
+        placement_id: IdPath,
+        data: JSONBody[PlacementAttendanceIn],
+        by: NamedDependency[Principal],
     ) -> PlacementOut:
         """The firm records, from the last day on, the days attended and whether it
         offered an apprenticeship."""

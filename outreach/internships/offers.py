@@ -207,11 +207,12 @@ async def list_offers(
     query = OF.select(*_COLUMNS, OF.host).where(OF.status == "published")
     if host:
         query = query.where(OF.host.slug == host.strip().lower())
-    if occupation and occupation.strip():
-        query = query.where(OF.occupation.ilike(f"%{occupation.strip()}%"))
     rows = await query.order_by(OF.occupation).order_by(OF.id)
     if grade is not None:
         rows = [r for r in rows if grade in (r["grades"] or [])]
+    words = (occupation or "").strip().casefold()
+    if words:
+        rows = [r for r in rows if words in r["occupation"].casefold()]
     return await _out(rows)
 
 

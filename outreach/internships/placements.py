@@ -15,7 +15,7 @@ from outreach.internships import allocation
 from outreach.internships.loading import outcomes_of, pupils_of
 from outreach.internships.notices import tell_placement
 from outreach.internships.rules import taken_places, today, working_days
-from outreach.internships.schemas import AttendanceIn, PlacementOut
+from outreach.internships.schemas import PlacementAttendanceIn, PlacementOut
 from outreach.internships.tables import (
     HOLDING,
     ClassPeriod,
@@ -256,7 +256,7 @@ async def _hand_on(round_id: int, period_id: int, now: datetime) -> None:
 
 
 async def record_attendance(
-    placement_id: int, data: AttendanceIn, *, by: Principal, now: datetime | None = None
+    placement_id: int, data: PlacementAttendanceIn, *, by: Principal, now: datetime | None = None
 ) -> PlacementOut:
     """The firm records, from the last day on, the days the pupil came (at most the
     period's working days) and whether it offered an apprenticeship."""

@@ -8,7 +8,6 @@ from typing import Annotated, Any, Literal
 from msgspec import Meta, Struct
 
 __all__ = [
-    "AttendanceIn",
     "CancelIn",
     "ClassPeriodIn",
     "ClassPeriodOut",
@@ -19,6 +18,7 @@ __all__ = [
     "OfferPeriodOut",
     "OfferStatus",
     "OutcomeOut",
+    "PlacementAttendanceIn",
     "PlacementOut",
     "PupilIn",
     "PupilOut",
@@ -80,7 +80,7 @@ class OfferOut(Struct):
 
 class ClassPeriodIn(Struct, forbid_unknown_fields=True):
     class_label: Annotated[str, Meta(min_length=1, max_length=32)]
-    grade: int
+    grade: Annotated[int, Meta(ge=5, le=13)]  # the services' GRADES, named for pages too
     starts_on: date
     ends_on: date
     wishes_until: date | None = None  # default: 14 days before the first day
@@ -185,6 +185,6 @@ class CancelIn(Struct, forbid_unknown_fields=True):
     reason: Annotated[str, Meta(max_length=2000)] = ""
 
 
-class AttendanceIn(Struct, forbid_unknown_fields=True):
+class PlacementAttendanceIn(Struct, forbid_unknown_fields=True):
     days_attended: Annotated[int, Meta(ge=0, le=366)]
     apprenticeship_offered: bool = False

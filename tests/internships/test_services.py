@@ -10,10 +10,10 @@ import pytest
 from outreach.errors import Conflict, Forbidden, Invalid, NotFound
 from outreach.internships import classes, offers, placements, rounds, wishes
 from outreach.internships.schemas import (
-    AttendanceIn,
     ClassPeriodIn,
     OfferIn,
     OfferPeriodIn,
+    PlacementAttendanceIn,
     PupilIn,
     RoundIn,
 )
@@ -335,14 +335,14 @@ async def test_the_firm_confirms_and_records_attendance_after_the_period(world):
     assert confirmed.status == "confirmed_by_firm"
     with pytest.raises(NotFound):
         await placements.confirm_placement(placed.placement, by=world.school_a)
-    early = AttendanceIn(days_attended=5, apprenticeship_offered=True)
+    early = PlacementAttendanceIn(days_attended=5, apprenticeship_offered=True)
     with pytest.raises(Conflict) as refused:
         await placements.record_attendance(placed.placement, early, by=world.firm_a)
     assert refused.value.reason == "internship_not_over"
     after = utcnow() + timedelta(days=(klass.ends_on - utcnow().date()).days + 1)
     with pytest.raises(Invalid) as too_many:
         await placements.record_attendance(
-            placed.placement, AttendanceIn(days_attended=11), by=world.firm_a, now=after
+            placed.placement, PlacementAttendanceIn(days_attended=11), by=world.firm_a, now=after
         )
     assert too_many.value.params == {"max": klass.working_days}
     done = await placements.record_attendance(placed.placement, early, by=world.firm_a, now=after)
