@@ -15,13 +15,14 @@ Among all such allocations the one chosen is, in this order of importance,
    on. The lottery is `random.Random(seed)` shuffling the pupils, so the seed recorded
    with the round reproduces the allocation exactly; and the allocation is unique.
 
-It is computed exactly as one min-cost flow (networkx's network simplex, integer costs):
+It is computed exactly as a min-cost flow (networkx's network simplex, integer costs):
 source -> pupil (1) -> fitting wished offer period (1) -> sink (places left), and pupil ->
-sink directly for "not placed". A placement at rank r earns
+sink directly for "not placed"; one flow for each group of pupils and offer periods that
+the wishes connect (the objective is a sum over pupils). A placement at rank r earns
 
     P + U * M**(3 - r) + (4 - r) * 4**(n - 1 - position in the lottery)
 
-with n pupils, M = n + 1 (a count never reaches M), U = 4**n (above the whole lottery
+with n pupils (of the group), M = n + 1 (a count never reaches M), U = 4**n (above the whole lottery
 level) and P = U * M**3 (above all the rank levels together), so that each level counts
 only where every level above it ties. Python's integers are exact at any size.
 
@@ -154,40 +155,80 @@ def allocate(
     """
     round_ = _Round(pupils, periods, taken)
     lottery = lottery_order(pupils, seed)
-    n = len(pupils)
+    position = {pid: i for i, pid in enumerate(lottery)}
+    # Wishes that can still be met: (rank, offer period id) per pupil index.
+    open_wishes = {
+        index: [(rank, pid) for rank, pid in wished if round_.left[pid] > 0]
+        for index, wished in enumerate(round_.wished)
+    }
+    chosen: dict[int, int] = {}
+    for component in _components(open_wishes):
+        in_lottery_order = sorted(component, key=lambda index: position[pupils[index].id])
+        chosen.update(_rank_maximal(in_lottery_order, open_wishes, round_.left))
+    return Allocation(seed=seed, lottery=lottery, outcomes=round_.outcomes(chosen))
+
+
+def _components(open_wishes: Mapping[int, list[tuple[int, int]]]) -> list[list[int]]:
+    """The pupils (indices) in groups that share no offer period with another group.
+
+    The objective is a sum over pupils, so each group's best is part of the round's best;
+    small groups keep the flows small and the costs' integers short (a period of the
+    year's internships is such a group where the offers differ by period).
+    """
+    parent: dict[object, object] = {}
+
+    def root(node: object) -> object:
+        parent.setdefault(node, node)
+        while parent[node] != node:
+            parent[node] = parent[parent[node]]
+            node = parent[node]
+        return node
+
+    for index, wishes in open_wishes.items():
+        for _rank, pid in wishes:
+            parent[root(("pupil", index))] = root(("period", pid))
+    groups: dict[object, list[int]] = {}
+    for index, wishes in open_wishes.items():
+        if wishes:
+            groups.setdefault(root(("pupil", index)), []).append(index)
+    return list(groups.values())
+
+
+def _rank_maximal(
+    in_lottery_order: Sequence[int],
+    open_wishes: Mapping[int, list[tuple[int, int]]],
+    left: Mapping[int, int],
+) -> dict[int, int]:
+    """Pupil index -> offer period id: one min-cost flow, costs as in the module doc."""
+    n = len(in_lottery_order)
     m = n + 1
     unit = 4**n  # one unit of the rank-3 level: above the whole lottery level
     placement = unit * m**3  # above all rank levels together
-    position = {pid: i for i, pid in enumerate(lottery)}
-
     graph = nx.DiGraph()
     graph.add_node("source", demand=-n)
     graph.add_node("sink", demand=n)
-    for index, pupil in enumerate(pupils):
+    periods = set()
+    for position, index in enumerate(in_lottery_order):
         node = ("pupil", index)
         graph.add_edge("source", node, capacity=1, weight=0)
         graph.add_edge(node, "sink", capacity=1, weight=0)  # not placed
-        for rank, pid in round_.wished[index]:
-            if round_.left[pid] <= 0:
-                continue
+        for rank, pid in open_wishes[index]:
             gain = (
                 placement
                 + unit * m ** (MAX_WISHES - rank)
-                + (MAX_WISHES + 1 - rank) * 4 ** (n - 1 - position[pupil.id])
+                + (MAX_WISHES + 1 - rank) * 4 ** (n - 1 - position)
             )
             graph.add_edge(node, ("period", pid), capacity=1, weight=-gain)
-    for pid, left in round_.left.items():
-        if left > 0 and graph.has_node(("period", pid)):
-            graph.add_edge(("period", pid), "sink", capacity=left, weight=0)
-
-    chosen: dict[int, int] = {}
-    if n:
-        _cost, flow = nx.network_simplex(graph)
-        for index in range(n):
-            for target, amount in flow[("pupil", index)].items():
-                if amount and target != "sink":
-                    chosen[index] = target[1]
-    return Allocation(seed=seed, lottery=lottery, outcomes=round_.outcomes(chosen))
+            periods.add(pid)
+    for pid in periods:
+        graph.add_edge(("period", pid), "sink", capacity=left[pid], weight=0)
+    _cost, flow = nx.network_simplex(graph)
+    chosen = {}
+    for index in in_lottery_order:
+        for target, amount in flow[("pupil", index)].items():
+            if amount and target != "sink":
+                chosen[index] = target[1]
+    return chosen
 
 
 def first_come_first_served(
@@ -326,6 +367,7 @@ class _Round:
         """One outcome per pupil (input order) from pupil index -> offer period id."""
         free = Counter(self.left)
         free.subtract(chosen.values())
+        fitting_for: dict[tuple[int, date, date], list[OfferPeriod]] = {}
         result = []
         for index, pupil in enumerate(self.pupils):
             pid = chosen.get(index)
@@ -336,7 +378,10 @@ class _Round:
                 params = self._missed(missed) if missed else {}
                 result.append(Outcome(pupil.id, pid, rank, REASON_OF_RANK[rank], params))
                 continue
-            fitting = [p for p in self.periods.values() if fits(pupil, p)]
+            key = (pupil.grade, pupil.starts_on, pupil.ends_on)  # a class, as a rule
+            if key not in fitting_for:
+                fitting_for[key] = [p for p in self.periods.values() if fits(pupil, p)]
+            fitting = fitting_for[key]
             still_free = tuple(sorted(p.id for p in fitting if free[p.id] > 0))
             if not fitting:
                 reason = NO_FITTING_OFFER
