@@ -22,9 +22,9 @@ the wishes connect (the objective is a sum over pupils). A placement at rank r e
 
     P + U * M**(3 - r) + (4 - r) * 4**(n - 1 - position in the lottery)
 
-with n pupils (of the group), M = n + 1 (a count never reaches M), U = 4**n (above the whole lottery
-level) and P = U * M**3 (above all the rank levels together), so that each level counts
-only where every level above it ties. Python's integers are exact at any size.
+with n pupils (of the group), M = n + 1 (a count never reaches M), U = 4**n (above the
+whole lottery level) and P = U * M**3 (above all the rank levels together), so that each
+level counts only where every level above it ties. Python's integers are exact at any size.
 
 Every pupil's `Outcome` carries a stable reason code and the figures for its sentence
 (the services turn them into catalog sentences):
