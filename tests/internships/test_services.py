@@ -281,12 +281,10 @@ async def test_firms_and_schools_see_only_their_own_placements(world):
 
 async def test_cancelling_hands_the_place_to_the_next_wish_in_line(world):
     a = await make_offer(world.firm_a, places=1)
-    b = await make_offer(world.firm_b, places=5)
-    _, done = await _confirmed_round(
-        world, a, [period_of(a), period_of(b)], [period_of(a), period_of(b)]
-    )
-    [at_a] = [p for p in done.placements if p.offer_period == period_of(a)]
-    [at_b] = [p for p in done.placements if p.offer_period == period_of(b)]
+    _, done = await _confirmed_round(world, a, [period_of(a)], [period_of(a)])
+    [at_a] = done.placements
+    [waiting] = done.unplaced
+    assert waiting.reason == "wishes_full"
     with pytest.raises(NotFound):
         await placements.cancel_placement(at_a.placement, by=world.firm_b)
     with pytest.raises(NotFound):
@@ -295,13 +293,22 @@ async def test_cancelling_hands_the_place_to_the_next_wish_in_line(world):
     cancelled = await placements.cancel_placement(at_a.placement, by=world.school_a)
     assert cancelled.status == "cancelled"
     after = await rounds.get_round(done.id, by=world.admin)
-    moved = next(p for p in after.placements if p.pupil == at_b.pupil)
-    assert (moved.offer_period, moved.rank, moved.reason) == (period_of(a), 1, "next_in_line")
+    moved = next(p for p in after.placements if p.pupil == waiting.pupil)
+    assert (moved.offer_period, moved.rank, moved.reason, moved.status) == (
+        period_of(a),
+        1,
+        "next_in_line",
+        "placed",
+    )
+    assert after.unplaced == []
     kinds = [k for k, _ in (await notices())[told:]]
     assert kinds.count("internship.cancelled") == 2  # teacher and firm A
     assert kinds.count("internship.next_in_line") == 2  # teacher and firm A
     with pytest.raises(Conflict):
         await placements.cancel_placement(at_a.placement, by=world.admin)
+    # The place is taken again: nobody else is in line, and the offer shows none free.
+    [shown] = await offers.list_offers(by=world.school_a)
+    assert shown.periods[0].free == 0
 
 
 async def test_capacity_holds_across_rounds(world):
