@@ -10,7 +10,20 @@ from typing import Any
 from outreach.internships import allocation
 from outreach.internships.tables import HOLDING, OfferPeriod, Placement, Pupil, Wish
 
-__all__ = ["offer_periods", "outcomes_of", "pupils_of", "stored_params"]
+__all__ = ["offer_periods", "outcomes_of", "pupils_of", "stored_params", "wishes_of"]
+
+
+async def wishes_of(pupil_ids: list[int]) -> dict[int, list[int]]:
+    """Each pupil's wished offer periods, best rank first."""
+    wishes: dict[int, list[int]] = {}
+    if pupil_ids:
+        for w in (
+            await Wish.select(Wish.pupil, Wish.offer_period)
+            .where(Wish.pupil.is_in(pupil_ids))
+            .order_by(Wish.rank)
+        ):
+            wishes.setdefault(w["pupil"], []).append(w["offer_period"])
+    return wishes
 
 
 async def pupils_of(class_ids: Iterable[int]) -> list[allocation.Pupil]:
@@ -27,14 +40,7 @@ async def pupils_of(class_ids: Iterable[int]) -> list[allocation.Pupil]:
         .where(Pupil.class_period.is_in(ids))
         .order_by(Pupil.id)
     )
-    wishes: dict[int, list[int]] = {}
-    if rows:
-        for w in (
-            await Wish.select(Wish.pupil, Wish.offer_period)
-            .where(Wish.pupil.is_in([r["id"] for r in rows]))
-            .order_by(Wish.rank)
-        ):
-            wishes.setdefault(w["pupil"], []).append(w["offer_period"])
+    wishes = await wishes_of([r["id"] for r in rows])
     return [
         allocation.Pupil(
             id=r["id"],

@@ -10,7 +10,7 @@ from datetime import datetime
 from outreach.db import for_update, write_transaction
 from outreach.errors import Conflict, DomainError, Invalid, together
 from outreach.internships import allocation
-from outreach.internships.loading import offer_periods
+from outreach.internships.loading import offer_periods, wishes_of
 from outreach.internships.rules import class_for, today
 from outreach.internships.schemas import MAX_PUPILS, MAX_WISHES, PupilIn, PupilOut
 from outreach.internships.tables import ClassPeriod, Placement, Pupil, Wish
@@ -128,12 +128,5 @@ async def pupils_of_class(class_id: int, *, by: Principal) -> list[PupilOut]:
         .where(Pupil.class_period == class_id)
         .order_by(Pupil.position)
     )
-    wishes: dict[int, list[int]] = {}
-    if rows:
-        for w in (
-            await Wish.select(Wish.pupil, Wish.offer_period)
-            .where(Wish.pupil.is_in([r["id"] for r in rows]))
-            .order_by(Wish.rank)
-        ):
-            wishes.setdefault(w["pupil"], []).append(w["offer_period"])
+    wishes = await wishes_of([r["id"] for r in rows])
     return [PupilOut(r["id"], r["code"], r["first_name"], wishes.get(r["id"], [])) for r in rows]
