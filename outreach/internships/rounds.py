@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from outreach import reasons
+from outreach.audit.services import record
 from outreach.db import for_update, write_transaction
 from outreach.errors import Conflict, Forbidden, NotFound, Unauthorised
 from outreach.internships import allocation
@@ -99,6 +100,14 @@ async def preview_round(data: RoundIn, *, by: Principal, now: datetime | None = 
             if await class_in_confirmed_round(class_id):
                 raise Conflict.because("class_in_round", field="classes")
         round_id = await _start(class_ids, data.seed, by.user_id, now)
+        await record(
+            "internship_round.preview",
+            by=by,
+            object_type="internship_round",
+            object_id=round_id,
+            detail={"classes": class_ids},
+            now=now,
+        )
     return await get_round(round_id, by=by)
 
 
@@ -141,6 +150,14 @@ async def confirm_round(round_id: int, *, by: Principal, now: datetime | None = 
             Round.id == round_id
         )
         await tell_round_confirmed(round_id, list(row.classes), now)
+        await record(
+            "internship_round.confirm",
+            by=by,
+            object_type="internship_round",
+            object_id=round_id,
+            detail={"classes": list(row.classes)},
+            now=now,
+        )
     return await get_round(round_id, by=by)
 
 
@@ -152,6 +169,12 @@ async def discard_round(round_id: int, *, by: Principal) -> RoundOut:
         if row.status != "preview":
             raise Conflict.because("round_status", field="status", status=row.status)
         await Round.update({Round.status: "discarded"}).where(Round.id == round_id)
+        await record(
+            "internship_round.discard",
+            by=by,
+            object_type="internship_round",
+            object_id=round_id,
+        )
     return await get_round(round_id, by=by)
 
 

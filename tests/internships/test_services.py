@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 
+from outreach.audit.tables import AuditEntry
 from outreach.errors import Conflict, Forbidden, Invalid, NotFound
 from outreach.internships import classes, offers, placements, rounds, wishes
 from outreach.internships.schemas import (
@@ -76,6 +77,14 @@ async def test_a_round_is_previewed_confirmed_and_told_once_per_class_and_firm(w
     with pytest.raises(Conflict) as refused:
         await rounds.confirm_round(preview.id, by=world.admin)
     assert refused.value.reason == "round_status"
+    # The office's acts are in the audit log.
+    logged = await AuditEntry.select(AuditEntry.action).order_by(AuditEntry.id)
+    assert [e["action"] for e in logged][-4:] == [
+        "internship_round.preview",
+        "internship_round.preview",
+        "internship_round.discard",
+        "internship_round.confirm",
+    ]
     # The offers count the confirmed places.
     [shown] = [o for o in await offers.list_offers(by=world.school_b) if o.id == a.id]
     assert shown.periods[0].free == 0
