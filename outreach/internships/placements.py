@@ -212,7 +212,11 @@ async def cancel_placement(
 async def _hand_on(round_id: int, period_id: int, now: datetime) -> None:
     """Offer the freed place to the next in line; a pupil who moves up from a lower
     wish frees that place in turn."""
-    rnd = await Round.select(Round.classes, Round.lottery).where(Round.id == round_id).first()
+    # Locked: two cancellations of one round hand their places on one after the other,
+    # each seeing who the other placed.
+    rnd = await for_update(
+        Round.select(Round.classes, Round.lottery).where(Round.id == round_id)
+    ).first()
     assert rnd is not None
     lottery = json.loads(rnd["lottery"] or "[]")
     cancelled = {
