@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from icalendar import (
@@ -101,8 +101,8 @@ class VEventSpec:
     uid: str
     sequence: int
     stamp: datetime
-    start: datetime
-    end: datetime
+    start: datetime | date  # a date: an all-day entry, `end` the day after the last
+    end: datetime | date
     summary: str
     description: str = ""
     location: str = ""
@@ -127,7 +127,11 @@ def build_vevent(spec: VEventSpec) -> Event:
     event.add("uid", one_line(spec.uid))
     event.add("sequence", spec.sequence)
     event.add("dtstamp", as_utc(spec.stamp))
-    if spec.rrule:
+    if not isinstance(spec.start, datetime):
+        # An all-day entry (an internship): DTSTART;VALUE=DATE, DTEND the day after.
+        event.add("dtstart", spec.start)
+        event.add("dtend", spec.end)
+    elif spec.rrule:
         # A series follows the wall clock: local time with the TZID (see the docstring).
         event.add("dtstart", _wall_time(spec.start))
         event.add("dtend", local(spec.end))

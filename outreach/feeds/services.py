@@ -48,6 +48,7 @@ from outreach.config import get_settings
 from outreach.db import current_engine, in_transaction, is_postgres, write_transaction
 from outreach.errors import Invalid, NotFound
 from outreach.events.tables import EVENT_KINDS, Event, Slot
+from outreach.feeds.internships import offer_entries, placement_entries
 from outreach.feeds.render import (
     Facets,
     PieceDraft,
@@ -639,7 +640,13 @@ async def _join(spec: _Spec, now: datetime) -> bytes:
         .order_by(FeedPiece.starts_at)
         .order_by(FeedPiece.key)
     )
-    return assemble(await _head(spec), (bytes(r["body"]) for r in rows))
+    pieces = [bytes(r["body"]) for r in rows]
+    # Internships: all-day entries rendered here (few per feed), after the visits.
+    if spec.scope == "public" and spec.kind_filter is None:
+        pieces += await offer_entries(host_id=spec.host_id, grade=spec.grade, now=now)
+    elif spec.scope == "private":
+        pieces += await placement_entries(role=spec.role, org_id=spec.org_id, now=now)
+    return assemble(await _head(spec), pieces)
 
 
 # --------------------------------------------------------------------------- publishing
@@ -748,7 +755,8 @@ async def _publish_locked(now: datetime, result: PublishResult) -> None:
 
     moves = await _refresh(sorted(slot_ids), sorted(booking_ids), now, result)
     moves += await _expire(now, result)
-    for doc in await _affected(moves, event_ids):
+    org_ids = sorted({c["org_id"] for c in changes if c.get("org_id") is not None})
+    for doc in await _affected(moves, event_ids, org_ids):
         spec = _Spec.of_row(doc)
         if await _store(spec, await _join(spec, now), now, doc):
             result.feeds += 1
@@ -907,8 +915,11 @@ async def _expire(now: datetime, result: PublishResult) -> list[_Move]:
     return [(_facets_of(r), None) for r in rows]
 
 
-async def _affected(moves: Iterable[_Move], event_ids: Iterable[int]) -> list[dict[str, Any]]:
-    """The stored feeds that contained or now contain any of the moved pieces."""
+async def _affected(
+    moves: Iterable[_Move], event_ids: Iterable[int], org_ids: Sequence[int] = ()
+) -> list[dict[str, Any]]:
+    """The stored feeds that contained or now contain any of the moved pieces, and those
+    showing the internships of the organisations named (public feeds: their offers)."""
     events = set(event_ids)
     public_keys: set[str] = set()
     hosts: set[int] = set()
@@ -953,6 +964,14 @@ async def _affected(moves: Iterable[_Move], event_ids: Iterable[int]) -> list[di
         private.append(FeedDocument.user.is_in(sorted(users)))
     if schools:
         private.append((FeedDocument.role == "school") & FeedDocument.org_id.is_in(sorted(schools)))
+    if org_ids:
+        shown = (FeedDocument.scope == "public") & FeedDocument.kind_filter.is_null()
+        shown &= FeedDocument.host.is_null() | FeedDocument.host.is_in(list(org_ids))
+        for d in await _docs_where(shown):
+            docs[d["key"]] = d
+        private.append(
+            FeedDocument.role.is_in(["firm", "school"]) & FeedDocument.org_id.is_in(list(org_ids))
+        )
     if private:
         condition = private[0]
         for extra in private[1:]:

@@ -42,6 +42,9 @@ class FeedChange(Table, tablename="feed_change"):
     event_id = Integer(null=True, default=None)
     slot_id = Integer(null=True, default=None)
     booking_id = Integer(null=True, default=None)
+    # An organisation whose internship offers or placements changed (its feeds, and the
+    # public feeds for offers, are joined again).
+    org_id = Integer(null=True, default=None)
     created_at = Timestamptz(default=TimestamptzNow())
 
 

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from outreach import config
 from outreach.db import write_transaction
 from outreach.errors import DomainError, Invalid, together
+from outreach.internships.notices import feeds_changed
 from outreach.internships.rules import (
     MAX_DAYS,
     acting_org,
@@ -17,7 +18,7 @@ from outreach.internships.rules import (
     working_days,
 )
 from outreach.internships.schemas import ClassPeriodIn, ClassPeriodOut, DayOut
-from outreach.internships.tables import ClassPeriod, Pupil
+from outreach.internships.tables import ClassPeriod, Placement, Pupil
 from outreach.principal import Principal
 from outreach.timeutil import utcnow
 
@@ -161,4 +162,9 @@ async def anonymise_pupils(*, now: datetime | None = None) -> int:
             await Pupil.update({Pupil.first_name: "", Pupil.anonymised_at: now}).where(
                 Pupil.id.is_in(ids)
             )
+            # The feeds showing their placements lose the first names too.
+            shown = await Placement.select(Placement.id).where(
+                Placement.pupil.is_in(ids) & Placement.offer_period.is_not_null()
+            )
+            await feeds_changed([r["id"] for r in shown], now)
     return len(ids)

@@ -1,5 +1,6 @@
 """What teachers and firms are told of internship placements, written to the outbox
-inside the transaction of the change (one mail per class, one per firm and round)."""
+inside the transaction of the change (one mail per class, one per firm and round), and
+the feeds marked changed (the schools' and firms' private feeds show the placements)."""
 
 from __future__ import annotations
 
@@ -7,11 +8,18 @@ from datetime import datetime
 from typing import Any
 
 from outreach.accounts.tables import User
+from outreach.calendar.changes import mark_changed
 from outreach.internships.tables import ClassPeriod, InternshipOffer, Placement
 from outreach.organisations.tables import Organisation
 from outreach.outbox import services as outbox
 
-__all__ = ["firm_recipients", "teacher_recipients", "tell_placement", "tell_round_confirmed"]
+__all__ = [
+    "feeds_changed",
+    "firm_recipients",
+    "teacher_recipients",
+    "tell_placement",
+    "tell_round_confirmed",
+]
 
 Recipient = tuple[str, str]  # address, language
 
@@ -71,8 +79,30 @@ async def _enqueue(
         )
 
 
+async def feeds_changed(placement_ids: list[int], now: datetime | None = None) -> None:
+    """The feeds of the placements' schools and firms are joined again."""
+    if not placement_ids:
+        return
+    rows = await Placement.select(
+        Placement.pupil.class_period.school.as_alias("school"),
+        Placement.offer_period.offer.as_alias("offer"),
+    ).where(Placement.id.is_in(sorted(set(placement_ids))))
+    offers = sorted({r["offer"] for r in rows if r["offer"] is not None})
+    hosts = (
+        await InternshipOffer.select(InternshipOffer.host).where(InternshipOffer.id.is_in(offers))
+        if offers
+        else []
+    )
+    for org_id in sorted({r["school"] for r in rows} | {h["host"] for h in hosts}):
+        await mark_changed(org_id=org_id, now=now)
+
+
 async def tell_round_confirmed(round_id: int, classes: list[int], now: datetime) -> None:
     """Each class's teacher gets the class's results; each firm with placements its own."""
+    held = await Placement.select(Placement.id).where(
+        (Placement.round == round_id) & Placement.offer_period.is_not_null()
+    )
+    await feeds_changed([r["id"] for r in held], now)
     for class_id in sorted(classes):
         await _enqueue(
             "internship.class_results",
@@ -108,6 +138,7 @@ async def tell_placement(
     )
     if row is None or row["offer"] is None:
         return
+    await feeds_changed([placement_id], now)
     host = (
         await InternshipOffer.select(InternshipOffer.host)
         .where(InternshipOffer.id == row["offer"])

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+from outreach.calendar.changes import mark_changed
 from outreach.db import for_update, write_transaction
 from outreach.errors import DomainError, Invalid, NotFound, together
 from outreach.internships.rules import acting_org, taken_places, today
@@ -76,6 +77,7 @@ async def create_offer(data: OfferIn, *, by: Principal, now: datetime | None = N
                 for p in data.periods
             )
         )
+        await mark_changed(org_id=host, now=now)
     return await get_offer(offer.id, by=by)
 
 
@@ -92,7 +94,8 @@ async def update_offer(
     """The offer's own fields as given; its periods stay (their places: `set_places`)."""
     now = now or utcnow()
     async with write_transaction():
-        await _managed(offer_id, by)
+        offer = await _managed(offer_id, by)
+        await mark_changed(org_id=offer.host, now=now)
         await OF.update(
             {
                 OF.occupation: data.occupation.strip(),
@@ -112,7 +115,8 @@ async def set_offer_status(
 ) -> OfferOut:
     """Publish an offer (or take it back to draft)."""
     async with write_transaction():
-        await _managed(offer_id, by)
+        offer = await _managed(offer_id, by)
+        await mark_changed(org_id=offer.host)
         changed = {OF.status: status, OF.updated_at: now or utcnow()}
         await OF.update(changed).where(OF.id == offer_id)
     return await get_offer(offer_id, by=by)
@@ -126,7 +130,9 @@ async def set_places(period_id: int, places: int, *, by: Principal) -> OfferOut:
         period = await OfferPeriod.objects().where(OfferPeriod.id == period_id).first()
         if period is None:
             raise NotFound("no such offer period", field="period")
-        await _managed(period.offer, by)
+        offer = await _managed(period.offer, by)
+        await mark_changed(org_id=offer.host)
+        await OF.update({OF.updated_at: utcnow()}).where(OF.id == offer.id)
         held = (await taken_places([period_id])).get(period_id, 0)
         if places < held:
             raise Invalid.because("below_booked", field="places", booked=held)

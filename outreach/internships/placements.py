@@ -13,7 +13,7 @@ from outreach.db import for_update, write_transaction
 from outreach.errors import Conflict, Invalid, NotFound, Unauthorised
 from outreach.internships import allocation
 from outreach.internships.loading import outcomes_of, pupils_of
-from outreach.internships.notices import tell_placement
+from outreach.internships.notices import feeds_changed, tell_placement
 from outreach.internships.rules import taken_places, today, working_days
 from outreach.internships.schemas import PlacementAttendanceIn, PlacementOut
 from outreach.internships.tables import (
@@ -186,6 +186,7 @@ async def confirm_placement(
         await P.update(
             {P.status: "confirmed_by_firm", P.confirmed_at: now, P.updated_at: now}
         ).where(P.id == placement_id)
+        await feeds_changed([placement_id], now)
     return await _get(placement_id, by)
 
 
@@ -240,6 +241,14 @@ async def _hand_on(round_id: int, period_id: int, now: datetime) -> None:
         current = next((o for o in outcomes if o.pupil_id == chosen), None)
         if current is None or (current.rank is not None and current.rank <= rank):
             return  # not better for the pupil: the place stays free
+        # The firm the pupil leaves sees the entry go from its feed.
+        await feeds_changed(
+            [
+                r["id"]
+                for r in await P.select(P.id).where((P.round == round_id) & (P.pupil == chosen))
+            ],
+            now,
+        )
         moved = (
             await P.update(
                 {
