@@ -37,6 +37,7 @@ __all__ = [
     "get_round",
     "list_rounds",
     "preview_round",
+    "still_free",
 ]
 
 log = logging.getLogger(__name__)
@@ -239,6 +240,13 @@ async def _free_for(row: Round, pupil_ids: Iterable[int]) -> dict[int, list[int]
         pupil.id: [p.id for p in periods if p.id in free and allocation.fits(pupil, p)]
         for pupil in pupils
     }
+
+
+async def still_free(round_id: int, pupil_ids: Iterable[int]) -> dict[int, list[int]]:
+    """The offer periods that fit each of these pupils of the round and have places now
+    (what their teacher's mail offers them)."""
+    row = await Round.objects().where(Round.id == round_id).first()
+    return await _free_for(row, pupil_ids) if row is not None else {}
 
 
 async def list_rounds(*, by: Principal) -> list[RoundOut]:

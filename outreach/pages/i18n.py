@@ -8,20 +8,16 @@ German. Dates and times are shown in Europe/Berlin, formatted by Babel for the l
 
 from __future__ import annotations
 
-import gettext as gettext_module
-import io
 from datetime import date, datetime
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 from babel.dates import format_date, format_datetime, format_time
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
 from babel.numbers import format_decimal, format_percent
 from jinja2 import pass_context
 from jinja2.runtime import Context
 
+from outreach.catalogs import LOCALE_DIR, holiday_name, translations
 from outreach.languages import babel_locale
 from outreach.timeutil import LOCAL_TZ
 
@@ -32,6 +28,7 @@ __all__ = [
     "HOLIDAY_NAMES",
     "LANG_COOKIE",
     "LOCALES",
+    "LOCALE_DIR",
     "N_",
     "ORG_KIND_NAMES",
     "STATUS_NAMES",
@@ -56,7 +53,6 @@ def N_(message: str) -> str:  # the conventional name for "mark for translation 
 
 DEFAULT_LOCALE = "de"
 LANG_COOKIE = "lang"
-LOCALE_DIR = Path(__file__).resolve().parent.parent / "locale"
 
 # The words for the codes people read (pages, exports): one home, translated with `_()`.
 EVENT_KIND_NAMES = {
@@ -103,21 +99,6 @@ ORG_KIND_NAMES = {
     "partner": N_("partner"),
     "network": N_("network"),
 }
-
-
-@cache
-def translations(locale: str) -> gettext_module.NullTranslations:
-    """The catalog of `locale`, compiled from its `.po` file in memory (cached)."""
-    po = LOCALE_DIR / locale / "LC_MESSAGES" / "messages.po"
-    if not po.is_file():
-        return gettext_module.NullTranslations()
-    with po.open("rb") as handle:
-        catalog = read_po(handle, locale=locale)
-    buffer = io.BytesIO()
-    # Fuzzy entries are guesses: leave them out, the English source shows instead.
-    write_mo(buffer, catalog, use_fuzzy=False)
-    buffer.seek(0)
-    return gettext_module.GNUTranslations(buffer)
 
 
 class Gettext:
@@ -209,14 +190,6 @@ def _percent_pattern(locale: str) -> str:
     with one optional decimal: "#,##0\u00a0%" -> "#,##0.#\u00a0%" in German."""
     pattern = babel_locale(locale).percent_formats[None].pattern
     return pattern.replace("#,##0", "#,##0.#", 1)
-
-
-def holiday_name(name: str, name_en: str, locale: str) -> str:
-    """A holiday as the reader calls it: the German name, the English one, or its Czech
-    (the catalog's, by the English name; the English name where it has none)."""
-    if locale == "de":
-        return name
-    return name_en if locale == "en" else translations(locale).gettext(name_en)
 
 
 @pass_context

@@ -11,51 +11,15 @@ code are listed in `SERVICE_MESSAGES`, so they reach the catalogs too; a page sh
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date, datetime
 from typing import Any
 
-from babel.dates import format_date, format_time
-from babel.numbers import format_decimal
 from jinja2 import pass_context
 from jinja2.runtime import Context
 
-from outreach.languages import babel_locale
-from outreach.pages.i18n import DEFAULT_LOCALE, N_, holiday_name, locale_of, translations
-from outreach.reasons import TEXTS
-from outreach.timeutil import LOCAL_TZ
+from outreach.catalogs import reason_text
+from outreach.pages.i18n import DEFAULT_LOCALE, N_, locale_of
 
 __all__ = ["SERVICE_MESSAGES", "install", "reason_text"]
-
-
-def _value(value: Any, locale: str) -> str:
-    if isinstance(value, datetime):
-        moment = value.astimezone(LOCAL_TZ)
-        day = format_date(moment, "medium", locale=babel_locale(locale))
-        return f"{day} {format_time(moment, 'short', locale=babel_locale(locale))}"
-    if isinstance(value, date):
-        return format_date(value, "medium", locale=babel_locale(locale))
-    if isinstance(value, bool):
-        return str(value)
-    if isinstance(value, (int, float)):
-        return format_decimal(value, locale=babel_locale(locale))
-    if isinstance(value, (tuple, list, frozenset, set)):
-        return ", ".join(_value(v, locale) for v in value)
-    return str(value)
-
-
-def reason_text(reason: str, params: Mapping[str, Any], locale: str) -> str:
-    """The reason's sentence in `locale`, its parameters filled in for that language.
-
-    A parameter `x` with an English form `x_en` (a holiday's name) is named as the reader
-    calls it (`i18n.holiday_name`: German, English, or the catalog's Czech).
-    """
-    values = {
-        key: holiday_name(value, params[f"{key}_en"], locale)
-        if f"{key}_en" in params
-        else _value(value, locale)
-        for key, value in params.items()
-    }
-    return translations(locale).gettext(TEXTS[reason]) % values
 
 
 @pass_context
