@@ -77,6 +77,20 @@ TABLES = (
     "no-shows",
     "seminars",
     "fill-by-slot",
+    "internships-by-host",
+    "internships-by-school",
+)
+# The internship reports' columns, for the catalogs (the pages say every column with `_`).
+INTERNSHIP_COLUMNS = (
+    N_("Offers"),
+    N_("Places offered"),
+    N_("Wishes"),
+    N_("Placements"),
+    N_("First wish (percent)"),
+    N_("Days attended"),
+    N_("Working days"),
+    N_("Attendance (percent)"),
+    N_("Apprenticeship offers"),
 )
 CHARTS = ("progress", "month", "host", "grade", "fill")
 BOOKING_STATUSES = ("pending", "confirmed", "waitlisted", "declined", "cancelled")

@@ -27,6 +27,11 @@ from outreach.workplan.facts import (
     school_year_bounds,
     slot_facts,
 )
+from outreach.workplan.internship_facts import (
+    InternshipFacts,
+    in_internship_scope,
+    internship_facts,
+)
 from outreach.workplan.schemas import Cell, ReportOut
 
 __all__ = [
@@ -166,12 +171,18 @@ class _Context:
     now: datetime
     _bookings: dict[str, list[BookingFact]] = field(default_factory=dict)
     _slots: list[SlotFact] | None = None
+    _internships: InternshipFacts | None = None
 
     async def bookings(self, year: str | None = None) -> list[BookingFact]:
         year = year or self.year
         if year not in self._bookings:
             self._bookings[year] = await booking_facts(year, now=self.now)
         return self._bookings[year]
+
+    async def internships(self) -> InternshipFacts:
+        if self._internships is None:
+            self._internships = await internship_facts(self.year)
+        return self._internships
 
     async def slots(self) -> list[SlotFact]:
         if self._slots is None:
@@ -370,6 +381,72 @@ async def _comparison(ctx: _Context) -> ReportOut:
     )
 
 
+# --------------------------------------------------------------------------- internships
+
+_INTERNSHIP_COLUMNS = [
+    "Offers",
+    "Places offered",
+    "Wishes",
+    "Placements",
+    "First wish (percent)",
+    "Days attended",
+    "Working days",
+    "Attendance (percent)",
+    "Apprenticeship offers",
+]
+
+
+def _internship_cells(facts: InternshipFacts, with_offers: bool) -> list[Cell]:
+    placed = facts.placements
+    recorded = [p for p in placed if p.days_attended is not None]
+    attended = sum(p.days_attended or 0 for p in recorded)
+    working = sum(p.working_days for p in recorded)
+    return [
+        len(facts.offers) if with_offers else None,
+        sum(o.places for o in facts.offers) if with_offers else None,
+        len(facts.wishes),
+        len(placed),
+        _pct(sum(p.first_wish for p in placed), len(placed)),
+        attended,
+        working,
+        _pct(attended, working),
+        sum(p.apprenticeship_offered for p in placed),
+    ]
+
+
+async def _internships_by(ctx: _Context, side: str) -> ReportOut:
+    """Per firm (`host`) or per school: the viewer's own rows, and the network's total."""
+    every = await ctx.internships()
+    groups: dict[str, InternshipFacts] = defaultdict(lambda: InternshipFacts([], [], []))
+    by_host = side == "host"
+    mine = [
+        (kind, f)
+        for kind in ("offers", "wishes", "placements")
+        for f in getattr(every, kind)
+        if in_internship_scope(f, ctx.by)
+    ]
+    for kind, fact in mine:
+        name = fact.host_name if by_host else getattr(fact, "school_name", None)
+        if name is not None:  # an offer has no school
+            getattr(groups[name], kind).append(fact)
+    return ReportOut(
+        name=f"internships-by-{side}",
+        school_year=ctx.year,
+        title="Internships by firm" if by_host else "Internships by school",
+        columns=["Host" if by_host else "School", *_INTERNSHIP_COLUMNS],
+        rows=[[k, *_internship_cells(groups[k], by_host)] for k in sorted(groups, key=str.lower)],
+        total=[TOTAL if ctx.by.is_admin else NETWORK_TOTAL, *_internship_cells(every, True)],
+    )
+
+
+async def _internships_by_host(ctx: _Context) -> ReportOut:
+    return await _internships_by(ctx, "host")
+
+
+async def _internships_by_school(ctx: _Context) -> ReportOut:
+    return await _internships_by(ctx, "school")
+
+
 # The names of the reports, as the API's path states them (an enum in the document).
 ReportName = Literal[
     "by-school",
@@ -382,6 +459,8 @@ ReportName = Literal[
     "no-shows",
     "seminars",
     "comparison",
+    "internships-by-host",
+    "internships-by-school",
 ]
 
 REPORTS: dict[str, Callable[[_Context], Awaitable[ReportOut]]] = {
@@ -395,6 +474,8 @@ REPORTS: dict[str, Callable[[_Context], Awaitable[ReportOut]]] = {
     "no-shows": _no_shows,
     "seminars": _seminars,
     "comparison": _comparison,
+    "internships-by-host": _internships_by_host,
+    "internships-by-school": _internships_by_school,
 }
 assert set(REPORTS) == set(get_args(ReportName)), "every report is named in ReportName"
 
