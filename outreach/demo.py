@@ -57,6 +57,11 @@ from outreach.db import is_postgres, write_transaction
 from outreach.events.schemas import EventIn, EventOut, SlotIn, SlotOut, VenueIn
 from outreach.events.services import add_slot, cancel_event, create_event
 from outreach.events.tables import Event
+from outreach.internships import classes as internship_classes
+from outreach.internships import offers as internship_offers
+from outreach.internships import rounds as internship_rounds
+from outreach.internships import wishes as internship_wishes
+from outreach.internships.schemas import ClassPeriodIn, OfferIn, OfferPeriodIn, PupilIn, RoundIn
 from outreach.links import address_token
 from outreach.organisations.services import OrganisationIn, create_organisation
 from outreach.organisations.tables import Organisation
@@ -161,9 +166,18 @@ class _Place:
 
 
 @dataclass(frozen=True)
+class _InternshipOffer:
+    occupation: str
+    description: str
+    grades: tuple[int, ...]
+    places: int  # in each period of the internship window
+
+
+@dataclass(frozen=True)
 class _Firm(_Place):
     contact: tuple[str, str]  # first name, surname of the coordinator
     tours: tuple[_Tour, ...]
+    internships: tuple[_InternshipOffer, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -189,6 +203,21 @@ class _People:
 
 
 @dataclass(frozen=True)
+class _InternshipClass:
+    school: str  # slug
+    label: str
+    grade: int
+    pupils: int  # how many enter wishes (0: the wishes are still open)
+    week: int  # the period's first week, counted from the internship window
+
+
+@dataclass(frozen=True)
+class _Internships:
+    pupil_names: tuple[str, ...] = ()
+    classes: tuple[_InternshipClass, ...] = ()
+
+
+@dataclass(frozen=True)
 class _Content:
     """What `DATA_FILE` holds, typed: who the network is; the loader makes up the year."""
 
@@ -197,6 +226,7 @@ class _Content:
     firms: tuple[_Firm, ...]
     schools: tuple[_School, ...]
     people: _People
+    internships: _Internships
 
 
 def read_content(path: Path = DATA_FILE) -> _Content:
@@ -206,13 +236,20 @@ def read_content(path: Path = DATA_FILE) -> _Content:
     network = dict(raw.get("network", {}))
     admin_name = network.pop("admin_name", None)
     visit_note = raw.get("visit_note")
-    _check_keys(path, "", raw, {"visit_note", "network", "people", "firm", "school"})
+    _check_keys(path, "", raw, {"visit_note", "network", "people", "firm", "school", "internships"})
     for i, firm in enumerate(raw.get("firm", [])):
         _check_keys(path, f"firm[{i}]", firm, _field_names(_Firm))
         for j, tour in enumerate(firm.get("tours", [])):
             _check_keys(path, f"firm[{i}].tours[{j}]", tour, _field_names(_Tour))
+        for j, offer in enumerate(firm.get("internships", [])):
+            where = f"firm[{i}].internships[{j}]"
+            _check_keys(path, where, offer, _field_names(_InternshipOffer))
     for i, school in enumerate(raw.get("school", [])):
         _check_keys(path, f"school[{i}]", school, _field_names(_School))
+    internships = raw.get("internships", {})
+    _check_keys(path, "internships", internships, _field_names(_Internships))
+    for i, klass in enumerate(internships.get("classes", [])):
+        _check_keys(path, f"internships.classes[{i}]", klass, _field_names(_InternshipClass))
     try:
         firms = msgspec.convert(raw.get("firm", []), tuple[_Firm, ...])
         return _Content(
@@ -222,6 +259,7 @@ def read_content(path: Path = DATA_FILE) -> _Content:
             firms=tuple(_with_note(f, msgspec.convert(visit_note, str)) for f in firms),
             schools=msgspec.convert(raw.get("school", []), tuple[_School, ...]),
             people=msgspec.convert(raw.get("people", {}), _People),
+            internships=msgspec.convert(raw.get("internships", {}), _Internships),
         )
     except msgspec.ValidationError as exc:
         raise DemoDataError(f"{path.name}: {exc}") from exc
@@ -253,6 +291,7 @@ SCHOOLS = _CONTENT.schools
 FIRST_NAMES = _CONTENT.people.first_names
 SURNAMES = _CONTENT.people.surnames
 MAIL_DOMAINS = _CONTENT.people.mail_domains
+INTERNSHIPS = _CONTENT.internships
 
 
 def _ascii(text: str) -> str:
@@ -451,6 +490,7 @@ class _Loader:
         await self._fair()
         await self._attendance()
         await self._work_plan()
+        await self._internships()
         s = self.stats
         return (
             f"demo network: {len(FIRMS)} firms, {len(SCHOOLS)} schools, {s.events} events, "
@@ -1013,6 +1053,74 @@ class _Loader:
             else:
                 came = row["persons"]
             await record_attendance(row["id"], came, by=self.admin, now=self.now)
+
+    # -- internships
+
+    async def _internships(self) -> None:
+        """The firms' offers over a window from about five weeks ahead (two weeks, and two
+        more three weeks later), classes of two schools with their periods in it, pupils
+        (first names and codes only) with up to three wishes, and one confirmed round."""
+        window = local(self.now).date() + timedelta(days=35)
+        window += timedelta(days=(7 - window.weekday()) % 7)  # a Monday
+        spans = [(window, window + timedelta(days=11))]
+        spans.append((window + timedelta(days=21), window + timedelta(days=32)))
+        offered: list[tuple[int, tuple[int, ...]]] = []  # (period of the first span, grades)
+        for firm in FIRMS:
+            for offer in firm.internships:
+                made = await internship_offers.create_offer(
+                    OfferIn(
+                        occupation=offer.occupation,
+                        description=offer.description,
+                        grades=list(offer.grades),
+                        periods=[
+                            OfferPeriodIn(starts_on=a, ends_on=b, places=offer.places)
+                            for a, b in spans
+                        ],
+                        status="published",
+                        contact_name=" ".join(firm.contact),
+                        contact_email=f"ausbildung@{firm.domain}",
+                    ),
+                    by=self.coordinators[firm.slug],
+                    now=self.now,
+                )
+                offered.append((made.periods[0].id, offer.grades))
+        names = list(INTERNSHIPS.pupil_names)
+        allocated: list[int] = []
+        for n, klass in enumerate(INTERNSHIPS.classes):
+            first = window + timedelta(days=7 * klass.week)
+            made_class = await internship_classes.create_class_period(
+                ClassPeriodIn(
+                    class_label=klass.label,
+                    grade=klass.grade,
+                    starts_on=first,
+                    ends_on=first + timedelta(days=11),
+                ),
+                by=self.teachers[klass.school],
+                now=self.now,
+            )
+            if not klass.pupils:
+                continue
+            fitting = [p for p, grades in offered if klass.grade in grades]
+            pupils = []
+            for i in range(klass.pupils):
+                wished = self.rng.sample(fitting, k=min(3, len(fitting)))
+                # Some pupils name fewer wishes; one names none.
+                wished = wished[: 3 - (i % 4 == 3)] if i else []
+                name = names[(n * 7 + i) % len(names)]
+                pupils.append(
+                    PupilIn(
+                        code=f"{klass.label.upper()}-{i + 1:02d}", first_name=name, wishes=wished
+                    )
+                )
+            await internship_wishes.put_pupils(
+                made_class.id, pupils, by=self.teachers[klass.school], now=self.now
+            )
+            allocated.append(made_class.id)
+        if allocated:
+            preview = await internship_rounds.preview_round(
+                RoundIn(classes=allocated, seed=SEED), by=self.admin, now=self.now
+            )
+            await internship_rounds.confirm_round(preview.id, by=self.admin, now=self.now)
 
     async def _work_plan(self) -> None:
         """The work plan of the current school year, as agreed with the members."""

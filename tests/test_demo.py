@@ -24,12 +24,14 @@ from outreach.demo import (
     ALREADY_LOADED,
     CLASS_DAYS,
     DEMO_PASSWORD,
+    FIRMS,
     NETWORK_SLUG,
     TOUR_TIMES,
     load_demo,
     load_demo_if_empty,
 )
 from outreach.events.tables import Event, Slot
+from outreach.internships.tables import ClassPeriod, InternshipOffer, Placement, Pupil, Round, Wish
 from outreach.organisations.services import OrganisationIn, create_organisation
 from outreach.organisations.tables import Organisation
 from outreach.outbox.tables import Notification
@@ -234,12 +236,44 @@ async def test_demo_loads_a_believable_network_once(db: str) -> None:
         n["status"] == "sent" and n["last_error"].startswith("skipped:") for n in notices
     )
 
+    await _internships_are_there()
+
     # A second run finds the network office and writes nothing
     counts = await _row_counts()
     assert await load_demo(now=NOW) == ALREADY_LOADED
     assert await load_demo() == ALREADY_LOADED
     assert await load_demo_if_empty(now=NOW) is None
     assert await _row_counts() == counts
+
+
+async def _internships_are_there() -> None:
+    """Offers of the demo firms, two schools' class periods, wishes of two classes, one
+    confirmed round with placements and reasons (first names and codes only)."""
+    offers = await InternshipOffer.select(
+        InternshipOffer.occupation,
+        InternshipOffer.status,
+        InternshipOffer.host.slug.as_alias("host"),
+    )
+    assert len(offers) == 6 and {o["status"] for o in offers} == {"published"}
+    assert {"Uhrmacher/in", "Feinwerkmechaniker/in", "Zerspanungsmechaniker/in"} <= {
+        o["occupation"] for o in offers
+    }
+    assert {o["host"] for o in offers} <= {f.slug for f in FIRMS if f.internships}
+    classes = await ClassPeriod.select(
+        ClassPeriod.class_label, ClassPeriod.school.slug.as_alias("school")
+    )
+    assert len({c["school"] for c in classes}) == 2 and len(classes) == 3
+    pupils = await Pupil.select(Pupil.class_period, Pupil.first_name, Pupil.code)
+    assert len({p["class_period"] for p in pupils}) == 2 and len(pupils) == 26
+    assert all(" " not in p["first_name"] for p in pupils)  # a first name, no surname
+    assert await Wish.count() > 40
+    [the_round] = await Round.select(Round.status, Round.classes)
+    assert the_round["status"] == "confirmed" and len(the_round["classes"]) == 2
+    outcomes = await Placement.select(Placement.status, Placement.reason)
+    assert len(outcomes) == 26
+    reasons = Counter(o["reason"] for o in outcomes)
+    assert reasons["first_wish"] > 10 and reasons["no_wishes"] == 2
+    assert Counter(o["status"] for o in outcomes)["placed"] >= 12  # of 15 places
 
 
 async def test_load_demo_if_empty_leaves_a_used_database_alone(db: str) -> None:
