@@ -136,6 +136,7 @@ async def _class_results(note: ClaimedNotification, lang: str) -> tuple[dict[str
         P.select(
             P.pupil,
             P.pupil.first_name.as_alias("first_name"),
+            P.pupil.code.as_alias("code"),
             P.offer_period,
             P.reason,
             P.params,
@@ -159,7 +160,7 @@ async def _class_results(note: ClaimedNotification, lang: str) -> tuple[dict[str
         if held:
             place = _place(offers[r["offer_period"]], _)
         else:
-            place = _("abgesagt") if cancelled else _("kein Platz")
+            place = _("abgesagt") if cancelled else _("nicht vermittelt")
         still = [] if held else [_free_place(offers[p], lang, _) for p in free.get(r["pupil"], ())]
         params = _params(r["params"])
         # The places free now, by name (the round stored their ids); the sentence that
@@ -169,6 +170,7 @@ async def _class_results(note: ClaimedNotification, lang: str) -> tuple[dict[str
         pupils.append(
             {
                 "name": r["first_name"] or _("(Name gelöscht)"),
+                "code": r["code"],  # the school's own code: the teacher knows it
                 "place": place,
                 "reason": "" if cancelled else reason_text(r["reason"], params, lang),
                 "free": "" if said and not cancelled else "; ".join(still),

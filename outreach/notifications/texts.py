@@ -481,26 +481,45 @@ _CS.update(
     }
 )
 
-# Internship placements (outreach.notifications.internship_mail).
+# Internship placements (outreach.internships).
 _EN.update(
     {
         "Praktikumsplätze der Klasse %(label)s": "Internship places of class %(label)s",
+        "Ihre Praktikantinnen und Praktikanten": "Your interns",
+        "Praktikumsplatz storniert": "Internship place cancelled",
+        "Praktikumsplatz nachbesetzt": "Internship place filled again",
+        "Diese Schülerinnen und Schüler machen ihr Praktikum bei %(firm)s:": (
+            "These pupils do their internship at %(firm)s:"
+        ),
+        "nicht vermittelt": "not placed",
+        "Grund": "Reason",
+        "Zur Übersicht": "Open the overview",
+    }
+)
+_CS.update(
+    {
+        "Praktikumsplätze der Klasse %(label)s": "Místa na praxi třídy %(label)s",
+        "Ihre Praktikantinnen und Praktikanten": "Vaši praktikanti",
+        "Praktikumsplatz storniert": "Místo na praxi zrušeno",
+        "Praktikumsplatz nachbesetzt": "Místo na praxi znovu obsazeno",
+        "Diese Schülerinnen und Schüler machen ihr Praktikum bei %(firm)s:": (
+            "Tito žáci absolvují praxi ve firmě %(firm)s:"
+        ),
+        "nicht vermittelt": "neumístěn",
+        "Grund": "Důvod",
+        "Zur Übersicht": "Otevřít přehled",
+# Internship placements (outreach.notifications.internship_mail).
+_EN.update(
+    {
         "Die Praktikumsplätze der Klasse %(label)s stehen fest: %(placed)s von %(total)s Schülerinnen und Schülern haben einen Platz.": "The internship places of class %(label)s are settled: %(placed)s of %(total)s pupils have a place.",  # noqa: E501
         "Noch frei": "Still free",
         "Zeitraum": "Period",
-        "Zur Übersicht": "Overview",
-        "Praktikumsplätze bei %(firm)s": "Internship places at %(firm)s",
-        "Diese Schülerinnen und Schüler kommen zum Praktikum zu %(firm)s:": "These pupils come to %(firm)s for their internship:",  # noqa: E501
         "Bitte bestätigen Sie die Plätze.": "Please confirm the places.",
-        "Praktikum abgesagt": "Internship cancelled",
         "Das Praktikum von %(name)s (Klasse %(label)s, %(school)s) als %(occupation)s bei %(firm)s ist abgesagt.": "The internship of %(name)s (class %(label)s, %(school)s) as %(occupation)s at %(firm)s is cancelled.",  # noqa: E501
-        "Grund": "Reason",
         "Der Platz wird dem oder der Nächsten auf der Warteliste angeboten.": "The place is offered to the next pupil on the waiting list.",  # noqa: E501
-        "Praktikumsplatz nachgerückt": "Internship place handed on",
         "%(name)s (Klasse %(label)s, %(school)s) bekommt einen frei gewordenen Praktikumsplatz als %(occupation)s bei %(firm)s.": "%(name)s (class %(label)s, %(school)s) gets a place that became free, as %(occupation)s at %(firm)s.",  # noqa: E501
         "Praktikum": "Internship",
         "%(occupation)s bei %(firm)s": "%(occupation)s at %(firm)s",
-        "kein Platz": "no place",
         "abgesagt": "cancelled",
         "(Name gelöscht)": "(name deleted)",
     }
@@ -509,23 +528,15 @@ _EN.update(
 # Internship placements (outreach.notifications.internship_mail).
 _CS.update(
     {
-        "Praktikumsplätze der Klasse %(label)s": "Praktická místa třídy %(label)s",
-        "Die Praktikumsplätze der Klasse %(label)s stehen fest: %(placed)s von %(total)s Schülerinnen und Schülern haben einen Platz.": "Praktická místa třídy %(label)s jsou rozdělena: %(placed)s z %(total)s žáků má místo.",  # noqa: E501
+        "Die Praktikumsplätze der Klasse %(label)s stehen fest: %(placed)s von %(total)s Schülerinnen und Schülern haben einen Platz.": "Místa na praxi třídy %(label)s jsou rozdělena: %(placed)s z %(total)s žáků má místo.",  # noqa: E501
         "Noch frei": "Ještě volné",
         "Zeitraum": "Období",
-        "Zur Übersicht": "Přehled",
-        "Praktikumsplätze bei %(firm)s": "Praktická místa u firmy %(firm)s",
-        "Diese Schülerinnen und Schüler kommen zum Praktikum zu %(firm)s:": "Tito žáci přijdou na praxi do firmy %(firm)s:",  # noqa: E501
         "Bitte bestätigen Sie die Plätze.": "Potvrďte prosím místa.",
-        "Praktikum abgesagt": "Praxe zrušena",
         "Das Praktikum von %(name)s (Klasse %(label)s, %(school)s) als %(occupation)s bei %(firm)s ist abgesagt.": "Praxe žáka %(name)s (třída %(label)s, %(school)s) jako %(occupation)s u firmy %(firm)s je zrušena.",  # noqa: E501
-        "Grund": "Důvod",
         "Der Platz wird dem oder der Nächsten auf der Warteliste angeboten.": "Místo bude nabídnuto dalšímu žákovi v pořadí.",  # noqa: E501
-        "Praktikumsplatz nachgerückt": "Uvolněné místo na praxi",
         "%(name)s (Klasse %(label)s, %(school)s) bekommt einen frei gewordenen Praktikumsplatz als %(occupation)s bei %(firm)s.": "%(name)s (třída %(label)s, %(school)s) dostává uvolněné místo na praxi jako %(occupation)s u firmy %(firm)s.",  # noqa: E501
         "Praktikum": "Praxe",
         "%(occupation)s bei %(firm)s": "%(occupation)s u firmy %(firm)s",
-        "kein Platz": "bez místa",
         "abgesagt": "zrušeno",
         "(Name gelöscht)": "(jméno smazáno)",
     }

@@ -77,7 +77,7 @@ async def test_one_mail_per_class_and_firm_with_reasons_in_german(world, mail_se
     # The pupil who lost the lottery for A: its second wish, with the figures.
     assert "Zweiter Wunsch: der erste hatte 1 Plätze bei 3 Wünschen." in text
     # Not placed: its only wish was full; B's free place is offered to it.
-    assert "- Name4: kein Platz" in text
+    assert "- Name4 (P4): nicht vermittelt" in text
     assert "Nicht vermittelt: jeder gewünschte Platz war vergeben." in text
     assert "Noch freie Zeiträume: Zerspanungsmechaniker bei " in text
     assert f"{mail_settings.base_url}/school" in text
@@ -86,7 +86,7 @@ async def test_one_mail_per_class_and_firm_with_reasons_in_german(world, mail_se
     assert "9c" not in text and "Q1" not in text
     [firm_a] = _to(mails, world.firm_a.email)
     firm_text = text_of(firm_a)
-    assert "Diese Schülerinnen und Schüler kommen zum Praktikum" in firm_text
+    assert "Diese Schülerinnen und Schüler machen ihr Praktikum bei" in firm_text
     assert firm_text.count("Name") == 1  # only its own pupil
     assert "P1" not in firm_text and "P2" not in firm_text  # never the code
     assert "Wunsch" not in firm_text  # never the rank
@@ -109,14 +109,14 @@ async def test_the_mails_are_in_the_recipients_language(world, mail_settings, la
     text = text_of(teacher)
     expected = {
         "en": ("Internship places of class 8a", "Second wish: the first had 1 places for 3"),
-        "cs": ("Praktická místa třídy 8a", "Druhé přání: první mělo 1 míst na 3 přání."),
+        "cs": ("Místa na praxi třídy 8a", "Druhé přání: první mělo 1 míst na 3 přání."),
     }[language]
     assert expected[0] in teacher["Subject"]
     assert expected[1] in text, text
     assert teacher["Content-Language"] == language == firm["Content-Language"]
     for mail in (teacher, firm):
         assert "{{" not in text_of(mail) and "%(" not in text_of(mail)
-    assert {"en": "These pupils come", "cs": "Tito žáci"}[language] in text_of(firm)
+    assert {"en": "These pupils do", "cs": "Tito žáci"}[language] in text_of(firm)
 
 
 async def test_cancelled_and_handed_on_places_are_told_to_school_and_firm(world, mail_settings):
@@ -133,13 +133,40 @@ async def test_cancelled_and_handed_on_places_are_told_to_school_and_firm(world,
     assert ("internship.next_in_line", world.firm_a.email) in kinds  # the place went on
     assert set(await deliver_all()) == {"sent"}
     mails = read_eml_dir(mail_settings.mail_dir)
-    cancelled = [m for m in mails if "Praktikum abgesagt" in m["Subject"]]
+    cancelled = [m for m in mails if "Praktikumsplatz storniert" in m["Subject"]]
     assert len(cancelled) == 2
     assert "Grund: Betrieb geschlossen" in text_of(cancelled[0])
-    moved = [m for m in mails if "Praktikumsplatz nachgerückt" in m["Subject"]]
+    moved = [m for m in mails if "Praktikumsplatz nachbesetzt" in m["Subject"]]
     assert moved
     for mail in moved:
         assert "Ein Platz wurde frei und ging an den nächsten Wunsch in der Reihe." in text_of(mail)
+
+
+async def test_teacher_and_firms_get_one_mail_each_and_a_firm_no_rank(world, mail_settings):
+    a = await make_offer(world.firm_a, places=1, occupation="Uhrmacher")
+    klass = await make_class(world.school_a, label="8c")
+    await wishes.put_pupils(klass.id, pupils([period_of(a)], [period_of(a)]), by=world.school_a)
+    preview = await rounds.preview_round(RoundIn(classes=[klass.id], seed=5), by=world.admin)
+    await rounds.confirm_round(preview.id, by=world.admin)
+    assert await deliver_all() == ["sent", "sent"]
+    mails = {m["To"].addresses[0].addr_spec: m for m in read_eml_dir(mail_settings.mail_dir)}
+    teacher = mails[world.school_a.email]
+    assert "Praktikumsplätze der Klasse 8c" in teacher["Subject"]
+    body = text_of(teacher)
+    assert "Uhrmacher" in body and "nicht vermittelt" in body and "P1" in body
+    firm = text_of(mails[world.firm_a.email])
+    [placed] = preview.placements
+    name = (
+        f"Name{placed.pupil - min(p.pupil for p in [*preview.placements, *preview.unplaced]) + 1}"
+    )
+    assert name in firm and "8c" in firm
+    assert "P1" not in firm and "P2" not in firm  # no codes, no ranks for the firm
+    await placements.cancel_placement(placed.placement, by=world.firm_a, reason="krank")
+    outcomes = await deliver_all()
+    assert outcomes.count("sent") == 4  # cancelled and handed on: teacher and firm each
+    subjects = sorted(m["Subject"] for m in read_eml_dir(mail_settings.mail_dir))
+    assert sum("storniert" in s for s in subjects) == 2
+    assert sum("nachbesetzt" in s for s in subjects) == 2
 
 
 def test_every_internship_notice_has_its_three_templates() -> None:
