@@ -24,6 +24,15 @@ from outreach.audit.tables import AuditEntry
 from outreach.booking.tables import Booking, IdempotencyRecord
 from outreach.events.tables import Event, Slot, Venue
 from outreach.feeds.tables import FeedChange, FeedDocument, FeedPiece
+from outreach.internships.tables import (
+    ClassPeriod,
+    InternshipOffer,
+    OfferPeriod,
+    Placement,
+    Pupil,
+    Round,
+    Wish,
+)
 from outreach.itineraries.tables import Itinerary, ItineraryVisit
 from outreach.organisations.tables import Organisation
 from outreach.outbox.tables import Notification
@@ -96,6 +105,13 @@ def all_tables() -> list[type[Table]]:
         Priority,
         Milestone,
         MilestoneEvent,
+        InternshipOffer,
+        OfferPeriod,
+        ClassPeriod,
+        Pupil,
+        Wish,
+        Round,
+        Placement,
     ]
 
 
