@@ -66,7 +66,7 @@ N = Notification
 class Built:
     """What a builder made of a claimed notice: a mail, or the reason to send none."""
 
-    message: EmailMessage | None
+    message: EmailMessage | transports.OutgoingMail | None
     skip: str = ""
     # Recorded in the row's payload once the mail went out.
     sent_payload: Mapping[str, Any] | None = None
@@ -192,7 +192,7 @@ async def _mail_about_booking(
     if with_itinerary:
         ctx = dataclasses.replace(ctx, itinerary=await itinerary_for_booking(ctx.booking_id))
     method = await _itip_method(claimed, ctx)
-    message = mail.build_message(note, ctx, settings, method=method, now=now)
+    message = mail.build_mail(note, ctx, settings, method=method, now=now)
     if ctx.itinerary is not None and note.recipient.lower() == ctx.contact_email.lower():
         # The last answer the day waited for: its confirmations go out now, in one mail.
         await class_day.queue_when_answered(note, ctx, ctx.itinerary)
