@@ -8,7 +8,7 @@ maybe an iTIP part), so it is written here in one pass:
 - header values come in one line each (the builders pass them through `one_line`);
   ASCII ones are folded at spaces beyond 78 characters, others become RFC 2047 encoded
   words (UTF-8, base64), as many as needed, one per line;
-- a display name is quoted as `email.utils.formataddr` does, or encoded when not ASCII;
+- a display name is quoted as `email.utils.formataddr` does, or one encoded word;
   an address that is not ASCII is written as it is and the mail needs SMTPUTF8;
 - text parts are 7bit when ASCII with short lines, else quoted-printable (binascii's, in
   C): the mail is 7-bit clean and goes to any server as it is;
@@ -22,9 +22,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 import secrets
 from collections.abc import Iterable, Sequence
-from email.utils import formataddr
 
 from outreach.notifications.transports import OutgoingMail
 
@@ -34,16 +34,26 @@ _LINE = 78  # the recommended header line length (RFC 5322), as policy.SMTP fold
 _WORD_BYTES = 39  # bytes per encoded word: its line stays within 78 characters
 _CRLF = b"\r\n"
 _ADDRESS_HEADERS = ("From", "To", "Reply-To")
+# What makes a display name need quotes, and what is escaped inside them (email.utils).
+_SPECIALS = re.compile(r'[][\\()<>@,:;".]')
+_ESCAPES = re.compile(r'[\\"]')
 
 
 def header_address(address: str, name: str) -> tuple[str, bool]:
     """`name <address>` for a header, and whether the address needs SMTPUTF8."""
-    if not address.isascii():
-        shown = f"{_encoded_words(name)} <{address}>" if name else address
-        return shown, True
-    if name and not name.isascii():
-        return f"{_encoded_words(name)} <{address}>", False
-    return formataddr((name, address)), False
+    if not name:
+        return address, not address.isascii()
+    return f"{_display_name(name)} <{address}>", not address.isascii()
+
+
+def _display_name(name: str) -> str:
+    """As `email.utils.formataddr` writes it: quoted if need be, or ONE encoded word
+    (readers such as Python's keep the space between encoded words of a phrase)."""
+    if not name.isascii():
+        return _word(name.encode())
+    if _SPECIALS.search(name):
+        return '"' + _ESCAPES.sub(r"\\\g<0>", name) + '"'
+    return name
 
 
 def alternative(text: str, html: str, calendar: tuple[str, str] | None) -> list[bytes]:
@@ -155,6 +165,6 @@ def _base64_part(content_type: str, text: str) -> bytes:
 def _boundary(parts: Sequence[bytes]) -> str:
     """A boundary that none of the parts contains."""
     while True:
-        boundary = f"=_{secrets.token_hex(16)}"
+        boundary = f"=_{secrets.token_hex(12)}"
         if not any(boundary.encode() in part for part in parts):
             return boundary
