@@ -39,12 +39,14 @@ from outreach.itineraries.views import itinerary_for_booking
 from outreach.notifications import class_day, mail, transports
 from outreach.notifications.context import Claim, claim
 from outreach.notifications.context import load_context as _load_context
+from outreach.notifications.internship_mail import internship_message
 from outreach.notifications.presenter_mail import presenter_message
 from outreach.notifications.schemas import CANCEL_KINDS, REQUEST_KINDS, ItipMethod, MailContext
 from outreach.observability import NOTIFICATION_DELIVERIES
 from outreach.outbox import services as outbox
 from outreach.outbox.schemas import (
     DAY_KINDS,
+    INTERNSHIP_KINDS,
     PRESENTER_KINDS,
     ClaimedNotification,
     DeliveryOutcome,
@@ -116,6 +118,8 @@ async def deliver(notification_id: int, now: datetime | None = None) -> Delivery
 def _builder(kind: str) -> Builder:
     if kind in PRESENTER_KINDS:
         return _presenter_mail
+    if kind in INTERNSHIP_KINDS:
+        return _internship_mail
     if kind in DAY_KINDS:
         return _class_day_mail
     if kind in ITINERARY_KINDS:
@@ -178,6 +182,12 @@ async def _class_day_mail(claimed: Claim, now: datetime, settings: Settings) -> 
 async def _presenter_mail(claimed: Claim, now: datetime, settings: Settings) -> Built:
     """A notice about a presenter invitation (no booking)."""
     message, skip = await presenter_message(claimed.note, settings, now=now)
+    return Built(message, skip)
+
+
+async def _internship_mail(claimed: Claim, now: datetime, settings: Settings) -> Built:
+    """A notice about internship placements (no booking)."""
+    message, skip = await internship_message(claimed.note, settings, now=now)
     return Built(message, skip)
 
 
