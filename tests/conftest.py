@@ -34,6 +34,8 @@ os.environ.pop("DATABASE_URL", None)
 os.environ.pop("REDIS_URL", None)
 os.environ.pop("SMTP_URL", None)
 
+from piccolo.engine.postgres import PostgresEngine
+
 from outreach.config import Settings, get_settings, set_settings
 from outreach.db import all_tables, make_engine, migrate, use_engine
 from tests.cheap_hashing import use_cheap_password_hashing
@@ -92,8 +94,50 @@ def session_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("outreach")
 
 
-# The backends whose database this process has made and migrated.
-_migrated: set[str] = set()
+class _PooledTestEngine(PostgresEngine):
+    """PostgreSQL through pools kept per event loop for the test process.
+
+    Without a pool every statement outside a transaction opened a connection of its own
+    (a new PostgreSQL backend process: 5 to 20 ms here, most of a PostgreSQL test's time).
+    An asyncpg pool serves only the loop that made it: the tests run on pytest-asyncio's
+    session loop, whose pool `engine` starts; another loop that lives long (Schemathesis'
+    portal thread) gets one through `pool_for_this_loop`; any other loop gets new
+    connections as before. It is not the production pool: `db.serving_from_pool()` stays
+    false, so the per-process caches stay off and every test reads what it wrote.
+    """
+
+    POOL = {"min_size": 1, "max_size": 8, "max_inactive_connection_lifetime": 3.0}
+
+    @property  # type: ignore[override]
+    def pool(self) -> Any:
+        pools = self.__dict__.get("_pools")
+        if not pools:
+            return None
+        try:
+            return pools.get(asyncio.get_running_loop())
+        except RuntimeError:
+            return None
+
+    @pool.setter
+    def pool(self, value: Any) -> None:
+        pools = self.__dict__.setdefault("_pools", {})
+        if value is None:
+            if pools:  # Piccolo sets None when made (no loop runs then) and when closed
+                pools.pop(asyncio.get_running_loop(), None)
+        else:
+            pools[asyncio.get_running_loop()] = value
+
+    async def start_connection_pool(self, **kwargs: Any) -> None:
+        await super().start_connection_pool(**{**self.POOL, **kwargs})
+
+    async def pool_for_this_loop(self) -> None:
+        if self.pool is None:
+            await self.start_connection_pool()
+
+
+# The engine of each backend this process has made and migrated, used again when the order
+# of the tests switches backend.
+_engines: dict[str, Any] = {}
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgres"])
@@ -101,27 +145,35 @@ async def engine(request: pytest.FixtureRequest, session_dir: Path) -> AsyncIter
     """Migrate a fresh database of each kind once per process; yields the backend name.
 
     pytest sets this fixture up again each time the order of the tests switches backend
-    (more often with xdist, whose workers take the tests in batches): the database made
-    the first time is used again. PostgreSQL's is dropped when the session ends.
+    (more often with xdist, whose workers take the tests in batches): the engine and the
+    database made the first time are used again. PostgreSQL's is dropped when the session
+    ends.
     """
     backend: str = request.param
     settings = make_settings(session_dir / backend, backend)
-    if backend not in _migrated:
+    if backend not in _engines:
         if backend == "postgres":
             try:
                 await _recreate_postgres_database()
             except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
                 require_service("PostgreSQL", str(exc))
-        use_engine(make_engine(settings))
+            made: Any = _PooledTestEngine(config={"dsn": settings.database_url})
+        else:
+            made = make_engine(settings)
+        use_engine(made)
         await migrate()
-        _migrated.add(backend)
-    else:
-        use_engine(make_engine(settings))
+        if backend == "postgres":
+            # Enough connections for the tests that race requests on purpose; idle ones
+            # close after a few seconds, so that three workers, the servers the tests start
+            # and a second suite beside stay under PostgreSQL's 100 connections.
+            await made.start_connection_pool()
+        _engines[backend] = made
+    use_engine(_engines[backend])
     yield backend
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    if "postgres" in _migrated:
+    if "postgres" in _engines:
         with contextlib.suppress(TimeoutError, OSError, asyncpg.PostgresError):
             asyncio.run(_drop_postgres_database())
 
@@ -154,7 +206,10 @@ async def _empty_all_tables(backend: str) -> None:
         with contextlib.closing(sqlite3.connect(path, timeout=30)) as conn:
             conn.executescript(f"BEGIN IMMEDIATE;{deletes}COMMIT;")
         return
-    conn = await asyncpg.connect(postgres_dsn(), timeout=10)
+    pool = _engines["postgres"].pool
+    conn = await (
+        pool.acquire() if pool is not None else asyncpg.connect(postgres_dsn(), timeout=10)
+    )
     try:
         if not _postgres_emptying:
             sequences = await conn.fetch(
@@ -168,7 +223,7 @@ async def _empty_all_tables(backend: str) -> None:
             _postgres_emptying.append(f"BEGIN;{deletes}{restarts}COMMIT;")
         await conn.execute(_postgres_emptying[0])
     finally:
-        await conn.close()
+        await (pool.release(conn) if pool is not None else conn.close())
 
 
 @pytest.fixture
