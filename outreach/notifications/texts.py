@@ -508,6 +508,9 @@ _CS.update(
         "nicht vermittelt": "neumístěn",
         "Grund": "Důvod",
         "Zur Übersicht": "Otevřít přehled",
+    }
+)
+
 # Internship placements (outreach.notifications.internship_mail).
 _EN.update(
     {
