@@ -185,11 +185,12 @@ def _booking_fact(row: dict[str, Any]) -> BookingFact:
     )
 
 
-async def slot_facts(year: str) -> list[SlotFact]:
-    """Bookable slots of `year` (past and future) with their confirmed and attended persons."""
+async def slot_facts(year: str, *, host_id: int | None = None) -> list[SlotFact]:
+    """Bookable slots of `year` (past and future) with their confirmed and attended
+    persons; only those of `host_id`'s events if given."""
     start, end = school_year_bounds(year)
     s = Slot
-    slots = await s.select(
+    query = s.select(
         s.id,
         s.capacity,
         s.starts_at,
@@ -205,6 +206,9 @@ async def slot_facts(year: str) -> list[SlotFact]:
         & (s.event.status == "published")
         & (s.event.booking_mode != "none")
     )
+    if host_id is not None:
+        query = query.where(s.event.host == host_id)
+    slots = await query
     sums = {
         row["slot"]: row
         for row in await Booking.raw(
@@ -314,15 +318,24 @@ def _month_sql(year: str) -> tuple[str, list[Any]]:
 
 
 async def booking_groups(
-    year: str, grouping: str, *, by: Principal, now: datetime
+    year: str, grouping: str, *, by: Principal, now: datetime, with_previous: bool = False
 ) -> list[BookingGroup]:
-    """The bookings `booking_facts` counts, summed by the database per key and scope."""
+    """The bookings `booking_facts` counts, summed by the database per key and scope.
+
+    `with_previous`: the previous school year's too, in the same statement; each key is
+    then prefixed with its school year and "|" ("2025/26|...").
+    """
     start, end = school_year_bounds(year)
     until = min(end, as_utc(now))
     key_sql = GROUPINGS[grouping]
     key_args: list[Any] = []
     if key_sql is None:
         key_sql, key_args = _month_sql(year)
+    if with_previous:
+        before = previous_year(year)
+        key_sql = f"CASE WHEN s.starts_at < {{}} THEN '{before}|' ELSE '{year}|' END || {key_sql}"
+        key_args = [start, *key_args]
+        start = school_year_bounds(before)[0]
     mine_sql, mine_args = _scope_sql(by, "e.host", "b.school")
     rows = await Booking.raw(
         # SQL pieces of this module only; every value is bound ({} placeholders).
@@ -369,17 +382,26 @@ async def host_fill(year: str, *, by: Principal) -> list[FillGroup]:
     """`slot_facts` summed by host, by the database."""
     start, end = school_year_bounds(year)
     mine_sql, mine_args = _scope_sql(by, "e.host", None)
+    # Per slot by correlated sums, one probe of booking's slot index each (the status is
+    # tested inside the sum, so that no other index looks better): a join against all
+    # bookings grouped by slot ran as a nested loop over them while the planner had no
+    # statistics yet.
+    persons = (
+        "SELECT COALESCE(SUM(CASE WHEN b.status = 'confirmed' THEN {} ELSE 0 END), 0) "
+        "FROM booking b WHERE b.slot = s.id"
+    )
     rows = await Slot.raw(
         # SQL pieces of this module only; every value is bound ({} placeholders).
-        f"SELECT h.name AS host_name, {mine_sql} AS mine, COUNT(*) AS slots, "  # noqa: S608
-        "COALESCE(SUM(s.capacity), 0) AS capacity, COALESCE(SUM(t.booked), 0) AS booked, "
-        "COALESCE(SUM(t.attended), 0) AS attended "
+        "SELECT host_name, mine, COUNT(*) AS slots, "  # noqa: S608
+        "COALESCE(SUM(capacity), 0) AS capacity, "
+        "COALESCE(SUM(booked), 0) AS booked, COALESCE(SUM(attended), 0) AS attended FROM ("
+        f"SELECT h.name AS host_name, {mine_sql} AS mine, s.capacity AS capacity, "
+        f"({persons.format('b.persons')}) AS booked, "
+        f"({persons.format('COALESCE(b.attended, 0)')}) AS attended "
         "FROM slot s JOIN event e ON e.id = s.event "
         "LEFT JOIN organisation h ON h.id = e.host "
-        "LEFT JOIN (SELECT slot, SUM(persons) AS booked, SUM(COALESCE(attended, 0)) AS attended "
-        "FROM booking WHERE status = 'confirmed' GROUP BY slot) t ON t.slot = s.id "
         "WHERE s.starts_at >= {} AND s.starts_at < {} AND s.cancelled = {} "
-        "AND e.status = 'published' AND e.booking_mode <> 'none' "
+        "AND e.status = 'published' AND e.booking_mode <> 'none') AS per_slot "
         "GROUP BY 1, 2",
         *mine_args,
         start,

@@ -9,6 +9,7 @@ that sum bookings or slots by a key take the database's sums (`booking_groups`,
 
 from __future__ import annotations
 
+import dataclasses
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
@@ -27,7 +28,6 @@ from outreach.workplan.facts import (
     booking_groups,
     host_fill,
     in_booking_scope,
-    in_slot_scope,
     month_labels,
     previous_year,
     school_year_bounds,
@@ -195,6 +195,21 @@ class _Context:
             self._groups[key] = await booking_groups(key[0], grouping, by=self.by, now=self.now)
         return self._groups[key]
 
+    async def both_years(self, grouping: str) -> tuple[list[BookingGroup], list[BookingGroup]]:
+        """The previous and this year's sums, from one statement."""
+        before = previous_year(self.year)
+        if (self.year, grouping) not in self._groups:
+            both = await booking_groups(
+                self.year, grouping, by=self.by, now=self.now, with_previous=True
+            )
+            for year in (before, self.year):
+                self._groups[(year, grouping)] = [
+                    dataclasses.replace(g, key=str(g.key).split("|", 1)[1])
+                    for g in both
+                    if str(g.key).startswith(f"{year}|")
+                ]
+        return self._groups[(before, grouping)], self._groups[(self.year, grouping)]
+
     async def seminars(self) -> list[BookingFact]:
         if self._seminars is None:
             self._seminars = await booking_facts(
@@ -208,8 +223,14 @@ class _Context:
         return self._fill
 
     async def slots(self) -> list[SlotFact]:
+        """The slots in the reader's scope (`in_slot_scope`), one by one."""
         if self._slots is None:
-            self._slots = await slot_facts(self.year)
+            if self.by.is_admin:
+                self._slots = await slot_facts(self.year)
+            elif self.by.org_id is None:
+                self._slots = []
+            else:
+                self._slots = await slot_facts(self.year, host_id=self.by.org_id)
         return self._slots
 
 
@@ -268,8 +289,7 @@ def _fill_cells(slots: list[SlotFact]) -> list[Cell]:
 
 
 async def _fill_by_slot(ctx: _Context) -> ReportOut:
-    every = await ctx.slots()
-    mine = [s for s in every if in_slot_scope(s, ctx.by)]
+    mine = await ctx.slots()
     rows: list[list[Cell]] = [
         [
             local(s.starts_at).isoformat(),
@@ -282,7 +302,8 @@ async def _fill_by_slot(ctx: _Context) -> ReportOut:
         ]
         for s in mine
     ]
-    cells = _fill_cells(every)
+    # The network's totals: the office has every slot at hand, a member the sums.
+    cells = _fill_cells(mine) if ctx.by.is_admin else _host_fill_cells(await ctx.fill())
     return ReportOut(
         name="fill-by-slot",
         school_year=ctx.year,
@@ -391,8 +412,9 @@ _COMPARED = (
 
 async def _comparison(ctx: _Context) -> ReportOut:
     before = previous_year(ctx.year)
-    mine_this = [g for g in await ctx.groups("figures") if g.mine]
-    mine_prev = [g for g in await ctx.groups("figures", before) if g.mine]
+    prev_all, this_all = await ctx.both_years("figures")
+    mine_this = [g for g in this_all if g.mine]
+    mine_prev = [g for g in prev_all if g.mine]
     this_fig, prev_fig = group_figures(mine_this), group_figures(mine_prev)
     rows: list[list[Cell]] = []
     for label, metric in _COMPARED:
