@@ -408,16 +408,9 @@ async def host_fill(year: str, *, by: Principal) -> list[FillGroup]:
         end,
         False,
     )
+    sums = ("slots", "capacity", "booked", "attended")
     return [
-        FillGroup(
-            host_name=row["host_name"],
-            mine=bool(row["mine"]),
-            slots=int(row["slots"]),
-            capacity=int(row["capacity"]),
-            booked=int(row["booked"]),
-            attended=int(row["attended"]),
-        )
-        for row in rows
+        FillGroup(row["host_name"], bool(row["mine"]), *(int(row[n]) for n in sums)) for row in rows
     ]
 
 

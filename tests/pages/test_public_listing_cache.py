@@ -18,14 +18,7 @@ from outreach.events.services import cancel_slot
 from outreach.events.tables import Event
 from tests.factories import World, make_event, make_slot, make_world
 from tests.pages.conftest import give_password, sign_in
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.support import Clock
 
 
 @pytest.fixture
