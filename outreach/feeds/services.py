@@ -92,7 +92,7 @@ CHANGE_BATCH = 1000
 # bounded so that SQLite's write lock is never held long; PostgreSQL's publisher holds
 # only its advisory lock, and fewer, larger steps make a cold build faster there.
 BACKFILL_BATCH = 500
-BACKFILL_BATCH_POSTGRES = 2500
+BACKFILL_BATCH_POSTGRES = 10000
 MAX_BACKFILL_STEPS = 1000
 BODY_CACHE_BYTES = 64 * 1024 * 1024
 FRESH_FOR = 1.0  # seconds a pooled server process answers a checked copy without asking
@@ -714,6 +714,19 @@ async def _has_work(now: datetime) -> bool:
 async def _missing_ids(limit: int) -> tuple[list[int], list[int]]:
     """Slots and bookings that have no piece yet (rows written before the feeds existed,
     or by a path that did not call `mark_changed`)."""
+    # Usually none: then the counts agree (each slot has one public and one host piece,
+    # each booking one booker piece, by their unique keys; deleting a row deletes its
+    # pieces), and one pass over the pieces says so without the anti-joins below, which
+    # hash every piece on every publish (30-50 ms for 10,000 slots).
+    counts = await FeedPiece.raw(
+        "SELECT (SELECT COUNT(*) FROM slot) AS slots, (SELECT COUNT(*) FROM booking) AS bookings, "
+        "SUM(CASE WHEN view = 'public' THEN 1 ELSE 0 END) AS public, "
+        "SUM(CASE WHEN view = 'host' THEN 1 ELSE 0 END) AS host, "
+        "SUM(CASE WHEN view = 'booker' THEN 1 ELSE 0 END) AS booker FROM feed_piece"
+    )
+    c = counts[0]
+    if c["slots"] == (c["public"] or 0) == (c["host"] or 0) and c["bookings"] == (c["booker"] or 0):
+        return [], []
     slots = await FeedPiece.raw(
         "SELECT s.id FROM slot s WHERE NOT EXISTS (SELECT 1 FROM feed_piece p "
         "WHERE p.slot = s.id AND p.view = 'public') OR NOT EXISTS (SELECT 1 FROM feed_piece p "
