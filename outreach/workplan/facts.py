@@ -185,43 +185,39 @@ def _booking_fact(row: dict[str, Any]) -> BookingFact:
     )
 
 
+# A slot's sum over its confirmed bookings (of `{}`), by a correlated subquery: one probe
+# of booking's slot index per slot (the status is tested inside the sum, so that no other
+# index looks better to a planner without statistics yet).
+_SLOT_SUM = (
+    "(SELECT COALESCE(SUM(CASE WHEN b.status = 'confirmed' THEN {} ELSE 0 END), 0) "
+    "FROM booking b WHERE b.slot = s.id)"
+)
+_BOOKABLE_SLOTS = (
+    "FROM slot s JOIN event e ON e.id = s.event LEFT JOIN organisation h ON h.id = e.host "
+    "WHERE s.starts_at >= {} AND s.starts_at < {} AND s.cancelled = {} "
+    "AND e.status = 'published' AND e.booking_mode <> 'none'"
+)
+
+
 async def slot_facts(year: str, *, host_id: int | None = None) -> list[SlotFact]:
     """Bookable slots of `year` (past and future) with their confirmed and attended
-    persons; only those of `host_id`'s events if given."""
+    persons, in one statement; only those of `host_id`'s events if given."""
     start, end = school_year_bounds(year)
-    s = Slot
-    query = s.select(
-        s.id,
-        s.capacity,
-        s.starts_at,
-        s.event.as_alias("event_id"),
-        s.event.kind.as_alias("event_kind"),
-        s.event.title.as_alias("event_title"),
-        s.event.host.as_alias("host_id"),
-        s.event.host.name.as_alias("host_name"),
-    ).where(
-        (s.starts_at >= start)
-        & (s.starts_at < end)
-        & (s.cancelled == False)  # noqa: E712
-        & (s.event.status == "published")
-        & (s.event.booking_mode != "none")
+    rows = await Slot.raw(
+        # SQL pieces of this module only; every value is bound ({} placeholders).
+        "SELECT s.id AS id, s.capacity AS capacity, s.starts_at AS starts_at, "
+        "e.id AS event_id, e.kind AS event_kind, e.title AS event_title, e.host AS host_id, "
+        f"h.name AS host_name, {_SLOT_SUM.format('b.persons')} AS booked, "
+        f"{_SLOT_SUM.format('COALESCE(b.attended, 0)')} AS attended, "
+        f"{_SLOT_SUM.format('CASE WHEN b.attended IS NULL THEN 0 ELSE 1 END')} AS recorded, "
+        f"{_SLOT_SUM.format('1')} AS confirmed "
+        f"{_BOOKABLE_SLOTS}{' AND e.host = {}' if host_id is not None else ''} "
+        "ORDER BY s.starts_at, s.id",
+        start,
+        end,
+        False,
+        *([host_id] if host_id is not None else []),
     )
-    if host_id is not None:
-        query = query.where(s.event.host == host_id)
-    slots = await query
-    sums = {
-        row["slot"]: row
-        for row in await Booking.raw(
-            "SELECT b.slot AS slot, SUM(b.persons) AS booked, "
-            "SUM(COALESCE(b.attended, 0)) AS attended, COUNT(b.attended) AS recorded, "
-            "COUNT(*) AS confirmed FROM booking b JOIN slot s ON s.id = b.slot "
-            "WHERE b.status = 'confirmed' AND s.starts_at >= {} AND s.starts_at < {} "
-            "GROUP BY b.slot",
-            start,
-            end,
-        )
-    }
-    none = {"booked": 0, "attended": 0, "recorded": 0, "confirmed": 0}
     return [
         SlotFact(
             id=row["id"],
@@ -232,12 +228,12 @@ async def slot_facts(year: str, *, host_id: int | None = None) -> list[SlotFact]
             host_name=row["host_name"],
             starts_at=as_utc(row["starts_at"]),
             capacity=row["capacity"],
-            booked=int(sums.get(row["id"], none)["booked"]),
-            attended=int(sums.get(row["id"], none)["attended"]),
-            recorded=int(sums.get(row["id"], none)["recorded"]),
-            confirmed=int(sums.get(row["id"], none)["confirmed"]),
+            booked=int(row["booked"]),
+            attended=int(row["attended"]),
+            recorded=int(row["recorded"]),
+            confirmed=int(row["confirmed"]),
         )
-        for row in sorted(slots, key=lambda r: (r["starts_at"], r["id"]))
+        for row in rows
     ]
 
 
@@ -382,27 +378,15 @@ async def host_fill(year: str, *, by: Principal) -> list[FillGroup]:
     """`slot_facts` summed by host, by the database."""
     start, end = school_year_bounds(year)
     mine_sql, mine_args = _scope_sql(by, "e.host", None)
-    # Per slot by correlated sums, one probe of booking's slot index each (the status is
-    # tested inside the sum, so that no other index looks better): a join against all
-    # bookings grouped by slot ran as a nested loop over them while the planner had no
-    # statistics yet.
-    persons = (
-        "SELECT COALESCE(SUM(CASE WHEN b.status = 'confirmed' THEN {} ELSE 0 END), 0) "
-        "FROM booking b WHERE b.slot = s.id"
-    )
     rows = await Slot.raw(
         # SQL pieces of this module only; every value is bound ({} placeholders).
         "SELECT host_name, mine, COUNT(*) AS slots, "  # noqa: S608
         "COALESCE(SUM(capacity), 0) AS capacity, "
         "COALESCE(SUM(booked), 0) AS booked, COALESCE(SUM(attended), 0) AS attended FROM ("
         f"SELECT h.name AS host_name, {mine_sql} AS mine, s.capacity AS capacity, "
-        f"({persons.format('b.persons')}) AS booked, "
-        f"({persons.format('COALESCE(b.attended, 0)')}) AS attended "
-        "FROM slot s JOIN event e ON e.id = s.event "
-        "LEFT JOIN organisation h ON h.id = e.host "
-        "WHERE s.starts_at >= {} AND s.starts_at < {} AND s.cancelled = {} "
-        "AND e.status = 'published' AND e.booking_mode <> 'none') AS per_slot "
-        "GROUP BY 1, 2",
+        f"{_SLOT_SUM.format('b.persons')} AS booked, "
+        f"{_SLOT_SUM.format('COALESCE(b.attended, 0)')} AS attended "
+        f"{_BOOKABLE_SLOTS}) AS per_slot GROUP BY 1, 2",
         *mine_args,
         start,
         end,
