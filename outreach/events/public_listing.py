@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from outreach.config import get_settings
-from outreach.db import current_engine
+from outreach.db import serving_from_pool
 from outreach.events.schemas import EventOut
 from outreach.events.services import EventFilter, list_events
 from outreach.organisations.services import list_organisations
@@ -51,7 +51,7 @@ class PublicListings:
         self._entries: dict[Hashable, _Entry] = {}
 
     def _seconds(self) -> float:
-        if not (self.always or getattr(current_engine(), "pool", None) is not None):
+        if not (self.always or serving_from_pool()):
             return 0.0
         return get_settings().page_cache_seconds
 
