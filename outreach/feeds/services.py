@@ -49,6 +49,7 @@ from outreach.db import (
     current_engine,
     in_transaction,
     is_postgres,
+    pg_fetch,
     serving_from_pool,
     write_transaction,
 )
@@ -653,7 +654,7 @@ async def _join(spec: _Spec, now: datetime) -> bytes:
         # Piccolo's SQL, asyncpg's records: turning 10,000 records into dicts took
         # longer than reading them.
         sql, args = query.querystrings[0].compile_string(engine_type="postgres")
-        bodies: Iterable[bytes] = (r[0] for r in await connection.fetch(sql, *args))
+        bodies: Iterable[bytes] = (r[0] for r in await pg_fetch(sql, *args))
     else:
         bodies = (bytes(r["body"]) for r in await query)
     return assemble(await _head(spec), bodies)
@@ -853,7 +854,7 @@ async def _existing_pieces(keys: Sequence[str]) -> dict[str, dict[str, Any]]:
         # planner has no statistics for yet (a cold build) scans it once per chunk and
         # compares every row with every value (12 s of a 10,000-slot cold build).
         names = ", ".join(f'p."{c._meta.db_column_name}"' for c in _PIECE_META)
-        records = await connection.fetch(
+        records = await pg_fetch(
             # Column names of FeedPiece; the keys are bound.
             f"SELECT {names} FROM feed_piece p JOIN unnest($1::text[]) AS k(key) "  # noqa: S608
             "ON p.key = k.key",
