@@ -56,6 +56,7 @@ __all__ = [
     "migrate",
     "on_commit",
     "ping",
+    "serving_from_pool",
     "start_pool",
     "unreachable",
     "use_engine",
@@ -279,13 +280,29 @@ def refused_text(exc: BaseException) -> bool:
     return False
 
 
+# Whether this process serves from the pool `start_pool` made (a server or a worker).
+_serving_from_pool = False
+
+
 async def start_pool(max_size: int) -> None:
+    global _serving_from_pool
     engine = current_engine()
     if isinstance(engine, PostgresEngine):
         await engine.start_connection_pool(min_size=1, max_size=max_size)
+        _serving_from_pool = True
 
 
 async def close_pool() -> None:
+    global _serving_from_pool
     engine = current_engine()
     if isinstance(engine, PostgresEngine):
         await engine.close_connection_pool()
+    _serving_from_pool = False
+
+
+def serving_from_pool() -> bool:
+    """Whether this process serves from the pool `start_pool` made: the production server
+    and workers. The per-process caches that trade a bounded delay for round trips (verified
+    tokens, checked feed copies) are on only then; a pool the tests keep to reuse their
+    connections does not turn them on."""
+    return _serving_from_pool and getattr(current_engine(), "pool", None) is not None
