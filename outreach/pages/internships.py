@@ -72,6 +72,9 @@ def _said(request: Request[Any, Any, Any], reason: str, params: dict[str, Any]) 
     """An outcome's sentence in the reader's language; periods named, never numbered."""
     locale = locale_of(request)
     shown = dict(params)
+    for key in ("starts_on", "ends_on"):  # stored as JSON: ISO dates, said as dates
+        if isinstance(shown.get(key), str):
+            shown[key] = parse_date(shown[key]) or shown[key]
     if "free" in shown:
         labels = shown.pop("_free_labels", None)
         shown["free"] = labels if labels is not None else DASH

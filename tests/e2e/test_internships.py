@@ -9,13 +9,7 @@ import re
 from tests.e2e.seed import ADMIN_EMAIL, INTERN_CLASS, TEACHER_EMAIL
 from tests.e2e.test_browser import DOCS, check_axe, shot, sign_in
 
-PUPILS = [
-    ("8i-01", "Anna"),
-    ("8i-02", "Ben"),
-    ("8i-03", "Cem"),
-    ("8i-04", "Dana"),
-    ("8i-05", "Emil"),
-]
+PUPILS = ["Anna", "Ben", "Cem", "Dana", "Emil", "Frieda", "Gül", "Hannes"]
 
 
 async def test_a_teacher_enters_wishes_and_the_office_confirms_the_round(
@@ -41,15 +35,19 @@ async def test_a_teacher_enters_wishes_and_the_office_confirms_the_round(
             "os => os.map(o => o.value).filter(v => v)"
         )
         assert len(options) == 3, options
-        for row, (code, name) in enumerate(PUPILS):
-            await t.fill(f"#f-code_{row}", code)
+        # Everyone wants the scarcest offer first (2 places); the last pupil wishes nothing.
+        scarce, *others = sorted(options, key=lambda v: options.index(v) != 2)
+        for row, name in enumerate(PUPILS):
+            await t.fill(f"#f-code_{row}", f"8i-{row + 1:02}")
             await t.fill(f"#f-first_name_{row}", name)
-            await t.select_option(f"#f-wish1_{row}", options[row % 3])
-            await t.select_option(f"#f-wish2_{row}", options[(row + 1) % 3])
+            if row < len(PUPILS) - 1:
+                await t.select_option(f"#f-wish1_{row}", scarce)
+                await t.select_option(f"#f-wish2_{row}", others[row % 2])
+                await t.select_option(f"#f-wish3_{row}", others[(row + 1) % 2])
         await t.get_by_role("button", name="Schüler*innen und Wünsche speichern").click()
         await t.wait_for_load_state()
-        assert "5 Schüler*innen gespeichert" in await t.locator(".notice").inner_text()
-        assert await t.input_value("#f-first_name_4") == "Emil"
+        assert "8 Schüler*innen gespeichert" in await t.locator(".notice").inner_text()
+        assert await t.input_value("#f-first_name_7") == "Hannes"
         await check_axe(t, axe_source, "internship-wishes")
         DOCS.mkdir(parents=True, exist_ok=True)
         await t.screenshot(path=str(DOCS / "internship-wishes.png"))  # the first screenful
@@ -67,8 +65,8 @@ async def test_a_teacher_enters_wishes_and_the_office_confirms_the_round(
         await o.get_by_role("button", name="Runde starten (Vorschau)").click()
         await o.wait_for_url(re.compile(r"/office/internships/rounds/\d+$"))
         text = await o.locator("main").inner_text()
-        assert "von 5 Schüler*innen vermittelt" in text and "Anna" in text
-        assert "E2E Feinwerk GmbH" in text
+        assert "von 8 Schüler*innen vermittelt" in text and "Hannes" in text
+        assert "E2E Feinwerk GmbH" in text and "keine Wünsche" in text
         await check_axe(o, axe_source, "internship-preview")
         await o.screenshot(path=str(DOCS / "internship-preview.png"), full_page=True)
         await o.get_by_role("button", name="Runde bestätigen").click()
