@@ -28,6 +28,7 @@ from outreach.internships.schemas import (
     PupilIn,
     RoundIn,
 )
+from outreach.organisations.services import list_organisations
 from outreach.pages.common import (
     TOP,
     Checks,
@@ -99,11 +100,16 @@ async def offers_page(request: Request[Any, Any, Any], by: NamedDependency[Princ
         by=by, grade=grade, occupation=occupation or None, host=firm or None
     )
     firms = sorted({(o.host, o.host_name) for o in every}, key=lambda f: f[1].casefold())
+    places = {
+        org.slug: ", ".join(p for p in (org.street, f"{org.postal_code} {org.city}".strip()) if p)
+        for org in await list_organisations(kind="firm")
+    }
     return page(
         request,
         "internships/offers.html",
         offers=found,
         firms=firms,
+        places=places,
         grades=GRADES,
         q={"grade": grade or "", "occupation": occupation, "firm": firm},
         filtered=bool(grade or occupation or firm),
