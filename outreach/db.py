@@ -13,7 +13,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import asyncpg
 from piccolo.engine.postgres import PostgresEngine
@@ -55,6 +55,7 @@ __all__ = [
     "make_engine",
     "migrate",
     "on_commit",
+    "pg_fetch",
     "ping",
     "serving_from_pool",
     "start_pool",
@@ -183,6 +184,35 @@ def on_commit(callback: H, *, key: Hashable | None = None) -> H:
 
 def is_postgres() -> bool:
     return isinstance(current_engine(), PostgresEngine)
+
+
+async def pg_fetch(sql: str, *args: Any) -> list[asyncpg.Record]:
+    """Run a statement written for PostgreSQL (`$1`-style parameters), built once.
+
+    For hot paths where building the statement with Piccolo costs more than running it
+    (issue 21: 4 ms of Piccolo against 0.3 ms through asyncpg for a mail's context). It
+    runs where Piccolo would run it: on the transaction's connection, else on the pool,
+    else on a connection of its own; and it takes a query id like every Piccolo
+    statement, so the query budget counts it and `log_queries` prints it. PostgreSQL
+    only: the callers keep their Piccolo path for SQLite.
+    """
+    engine = current_engine()
+    if not isinstance(engine, PostgresEngine):
+        raise RuntimeError("pg_fetch() runs PostgreSQL's SQL; SQLite takes the Piccolo path")
+    query_id = engine.get_query_id()
+    if engine.log_queries:
+        engine.print_query(query_id=query_id, query=f"{sql} {args!r}")
+    transaction = engine.current_transaction.get()
+    if transaction is not None:
+        return await transaction.connection.fetch(sql, *args)
+    if engine.pool is not None:
+        async with engine.pool.acquire() as connection:
+            return await connection.fetch(sql, *args)
+    connection = await engine.get_new_connection()
+    try:
+        return await connection.fetch(sql, *args)
+    finally:
+        await connection.close()
 
 
 def for_update(query: Q) -> Q:
