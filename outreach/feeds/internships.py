@@ -68,7 +68,7 @@ async def offer_entries(*, host_id: int | None, grade: int | None, now: datetime
         ]
         if r["description"]:
             lines.append(r["description"])
-        url = f"{base}/events"
+        url = f"{base}/internships"
         lines.append(url)
         spec = VEventSpec(
             uid=f"internship-offer-period-{r['id']}@{feed_host()}",
@@ -147,10 +147,10 @@ def _placement_spec(
     name = r["first_name"] or "Schüler/in"
     if role == "school":
         summary = f"Praktikum {name} (Klasse {klass['class_label']}) {_DASH} {offer['firm']}"
-        url = f"{base}/school"
+        url = f"{base}/school/internships/classes/{r['class_id']}"
     else:
         summary = f"Praktikum {name} ({klass['school']}, Klasse {klass['class_label']})"
-        url = f"{base}/firm"
+        url = f"{base}/firm/internships"
     if cancelled:
         summary = f"Entfällt: {summary}"
     lines = [

@@ -177,6 +177,7 @@ async def _class_results(note: ClaimedNotification, lang: str) -> tuple[dict[str
             }
         )
     values = {
+        "class_id": class_id,
         "class_label": klass["class_label"],
         "school_name": klass["school_name"],
         "period": _period(klass["starts_on"], klass["ends_on"], lang),
@@ -252,6 +253,7 @@ async def _placement(note: ClaimedNotification, lang: str) -> tuple[dict[str, An
     assert klass is not None
     _ = translator(lang)
     values = {
+        "class_id": row["class_id"],
         "pupil_name": row["first_name"] or _("(Name gelöscht)"),
         "class_label": klass["class_label"],
         "school_name": klass["school_name"],
@@ -279,6 +281,14 @@ async def _role_of(address: str, kind: str) -> str:
     return user["role"] if user and user["role"] in ("school", "firm") else "school"
 
 
+def _page(settings: Settings, role: str, class_id: int | None) -> str:
+    """The recipient's page of it: the class's results for the school, the firm's
+    internships page (its placements) for the firm."""
+    if role == "school" and class_id is not None:
+        return f"{settings.base_url}/school/internships/classes/{class_id}"
+    return f"{settings.base_url}/{role}/internships"
+
+
 _CONTEXT = {
     "internship.class_results": _class_results,
     "internship.firm_placements": _firm_placements,
@@ -303,7 +313,7 @@ async def internship_message(
         "method": None,
         "has_invitation": False,
         "recipient_name": "",
-        "page_url": f"{settings.base_url}/{role}",
+        "page_url": _page(settings, role, context.get("class_id")),
         **context,
     }
     subject = one_line(_render(f"notifications/{note.kind}.subject.txt", values))

@@ -80,7 +80,7 @@ async def test_one_mail_per_class_and_firm_with_reasons_in_german(world, mail_se
     assert "- Name4 (P4): nicht vermittelt" in text
     assert "Nicht vermittelt: jeder gewünschte Platz war vergeben." in text
     assert "Noch freie Zeiträume: Zerspanungsmechaniker bei " in text
-    assert f"{mail_settings.base_url}/school" in text
+    assert f"{mail_settings.base_url}/school/internships/classes/" in text
     assert "{{" not in text and "%(" not in text
     # Class 9c of the other school is in the other school's mail only.
     assert "9c" not in text and "Q1" not in text
@@ -90,7 +90,7 @@ async def test_one_mail_per_class_and_firm_with_reasons_in_german(world, mail_se
     assert firm_text.count("Name") == 1  # only its own pupil
     assert "P1" not in firm_text and "P2" not in firm_text  # never the code
     assert "Wunsch" not in firm_text  # never the rank
-    assert f"{mail_settings.base_url}/firm" in firm_text
+    assert f"{mail_settings.base_url}/firm/internships" in firm_text
     [firm_b] = _to(mails, world.firm_b.email)
     assert "9c" in text_of(firm_b) and "8a" in text_of(firm_b)
     # Delivered once: a second run sends nothing more.
