@@ -186,10 +186,11 @@ def vevent_bytes(spec: VEventSpec) -> bytes:
     of a 10,000-slot feed's cold build): the same bytes as `build_vevent(spec).to_ical()`
     (same property order, escaping and folding; `tests/calendar/test_fast_vevent.py`
     compares the two on generated specs). A series (`rrule`) still goes through
-    `icalendar`, which writes its VTIMEZONE-bound wall times.
+    `icalendar`, which writes its VTIMEZONE-bound wall times, and so does an all-day
+    entry (an internship: a few per feed).
     """
-    if spec.rrule:
-        return build_vevent(spec).to_ical()
+    if spec.rrule or not isinstance(spec.start, datetime):
+        return build_vevent(spec).to_ical()  # a series, or an all-day entry
     cancelled = spec.status == "CANCELLED"
     # icalendar's order: SUMMARY DTSTART DTEND DTSTAMP UID SEQUENCE, then by name.
     lines = [
