@@ -13,7 +13,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import asyncpg
 from piccolo.engine.postgres import PostgresEngine
@@ -40,6 +40,7 @@ __all__ = [
     "all_tables",
     "close_pool",
     "current_engine",
+    "fetch",
     "for_update",
     "in_transaction",
     "is_postgres",
@@ -263,10 +264,49 @@ def refused_text(exc: BaseException) -> bool:
     return False
 
 
+async def _keep_session(connection: asyncpg.Connection) -> None:
+    """What the pool runs when a connection comes back: nothing beyond asyncpg's own
+    rollback of a transaction left open (that one always runs first).
+
+    asyncpg's default reset (`SELECT pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *;
+    RESET ALL;`) is a round trip on every return to the pool: 2-4 of a booking's and
+    6 of a home page's (issue 21). It undoes session state that this project never
+    leaves on a pooled connection: its advisory locks are transaction-scoped
+    (`pg_advisory_xact_lock`, released at commit or rollback; the scheduler's session
+    lock lives on a connection of its own, outside the pool), it never LISTENs, never
+    opens a cursor outside a transaction (`WITH HOLD`) and never runs `SET` without
+    `LOCAL`. A change that starts doing one of those must reset it itself, or bring
+    the default reset back here.
+    """
+    del connection
+
+
 async def start_pool(max_size: int) -> None:
     engine = current_engine()
     if isinstance(engine, PostgresEngine):
-        await engine.start_connection_pool(min_size=1, max_size=max_size)
+        await engine.start_connection_pool(min_size=1, max_size=max_size, reset=_keep_session)
+
+
+async def fetch(sql: str, *args: Any) -> list[asyncpg.Record]:
+    """Run pre-built PostgreSQL SQL with bound parameters: no Piccolo query is built.
+
+    For hot paths only (`booking.writes_pg`): asyncpg prepares the text once per
+    connection and keeps it. Counted and logged like any Piccolo statement (it takes a
+    query id); runs in the open transaction if there is one, else on a pooled connection.
+    """
+    engine = current_engine()
+    if not isinstance(engine, PostgresEngine):
+        raise RuntimeError("db.fetch() runs PostgreSQL SQL: the engine is not PostgreSQL")
+    query_id = engine.get_query_id()
+    if engine.log_queries:
+        engine.print_query(query_id=query_id, query=sql)
+    transaction = engine.current_transaction.get()
+    if transaction is not None:
+        return await transaction.connection.fetch(sql, *args)
+    if engine.pool is not None:
+        async with engine.pool.acquire() as connection:
+            return await connection.fetch(sql, *args)
+    return await engine._run_in_new_connection(sql, list(args))
 
 
 async def close_pool() -> None:

@@ -65,6 +65,7 @@ __all__ = [
     "forget_address",
     "forget_old_notices",
     "forget_recipients",
+    "hand_over",
     "list_failed",
     "outbox_counts",
     "planned",
@@ -133,7 +134,7 @@ async def enqueue(
     if key is not None:
         row.dedupe_key = key[:200]
     new_ids = await _insert_ignoring_duplicates([row])
-    await _hand_over(new_ids)
+    await hand_over(new_ids)
     return new_ids[0] if new_ids else None
 
 
@@ -186,7 +187,10 @@ class _Handover:
         await _dispatch(self.ids)
 
 
-async def _hand_over(ids: Sequence[int]) -> None:
+async def hand_over(ids: Sequence[int]) -> None:
+    """Give new rows to the workers once the caller's transaction commits (at once
+    outside one). `enqueue` calls it; so does a caller that inserts its rows with a
+    statement of its own (`booking.writes_pg`)."""
     if not ids:
         return
     if in_transaction():
@@ -473,7 +477,7 @@ async def requeue(
                 object_id=notification_id,
                 now=_now(now),
             )
-        await _hand_over([row["id"] for row in rows])
+        await hand_over([row["id"] for row in rows])
     return bool(rows)
 
 
