@@ -394,24 +394,26 @@ async def _place_class_visit_pg(
     if seen.slot is None:
         raise NotFound(f"no slot {slot_id}", field="slot")
     slot = seen.slot
-    event = visible_event(seen.event, slot["event"], by)
-    facts = SlotFacts.of(slot, event)
+    event = visible_event(seen.event, slot["event"], by)  # type: ignore[arg-type]
+    facts = SlotFacts.of(slot, event.to_dict())
     if (closed := slot_state_refusal(facts, now)) is not None:
         raise closed.error()
-    fields = await _class_visit_fields(req, by, event)
+    fields = await _class_visit_fields(req, by, event)  # type: ignore[arg-type]
     # Everything but the clash, which is judged in the transaction, under the school's lock.
     _refuse(facts, _class_party(fields, [], may_wait=True), now)
     language = req.language or by.language
     written_at = utcnow()
-    booker = outbox.planned(
+    booker = outbox.planned_values(
         "booking.received", None, fields["contact_email"], language, {}, now, written_at
     )
     host_email = (seen.orgs[event.host]["contact_email"] or "").strip()
-    host = outbox.planned("host.booking_received", None, host_email, "de", {}, now, written_at)
+    host = outbox.planned_values(
+        "host.booking_received", None, host_email, "de", {}, now, written_at
+    )
     notices = [
-        writes_pg.Notice(kind, row.recipient, row.language, row.payload)
-        for kind, row in ((None, booker), (host.kind, host))
-        if row.recipient.strip()
+        writes_pg.Notice(kind, row["recipient"], row["language"], row["payload"])
+        for kind, row in ((None, booker), (host["kind"], host))
+        if row["recipient"].strip()
     ]
 
     async def place(check_clash: bool) -> writes_pg.Placed:
@@ -428,7 +430,7 @@ async def _place_class_visit_pg(
             written_at=written_at,
             notices=notices,
             # The dedupe key is "<kind>:<booking id><this>" (`outbox.dedupe_key`).
-            dedupe_suffix=booker.dedupe_key.removeprefix(f"{booker.kind}:"),
+            dedupe_suffix=booker["dedupe_key"].removeprefix(f"{booker['kind']}:"),
             scoped_key=scoped_key,
             request_hash=request_hash,
             key_stored_at=datetime.now(UTC),
@@ -457,7 +459,14 @@ async def _place_class_visit_pg(
         raise
     booking = placed.booking
     BOOKINGS_PLACED.labels(booking.status).inc()
-    out = _out(booking, slot, event.title, seen.orgs, event.host, placed.waitlist_position)
+    out = _out(
+        booking,  # type: ignore[arg-type]
+        slot,
+        event.title,
+        seen.orgs,
+        event.host,
+        placed.waitlist_position,
+    )
     return Placement(bookings=[out])
 
 

@@ -69,6 +69,7 @@ __all__ = [
     "list_failed",
     "outbox_counts",
     "planned",
+    "planned_values",
     "postpone",
     "recipient_key",
     "requeue",
@@ -148,21 +149,35 @@ def planned(
     due_at: datetime | None,
 ) -> Notification:
     """A row not written yet, for `enqueue_planned` (many at once, e.g. reminders)."""
-    return N(
-        dedupe_key=dedupe_key(kind, booking_id, instant),
-        kind=kind,
-        booking=booking_id,
-        recipient=recipient,
-        language=language_of(language),
-        payload=json.dumps(dict(payload or {}), sort_keys=True, default=str),
-        due_at=_now(due_at),
-        status="pending",
-        attempts=0,
-        lease_until=None,
-        last_error="",
-        sent_at=None,
-        created_at=utcnow(),
-    )
+    return N(**planned_values(kind, booking_id, recipient, language, payload, instant, due_at))
+
+
+def planned_values(
+    kind: str,
+    booking_id: int | None,
+    recipient: str,
+    language: str,
+    payload: Mapping[str, Any] | None,
+    instant: datetime | None,
+    due_at: datetime | None,
+) -> dict[str, Any]:
+    """The columns of `planned`'s row, without building it: for a caller that writes its
+    rows with a statement of its own (`booking.writes_pg`, then `hand_over`)."""
+    return {
+        "dedupe_key": dedupe_key(kind, booking_id, instant),
+        "kind": kind,
+        "booking": booking_id,
+        "recipient": recipient,
+        "language": language_of(language),
+        "payload": json.dumps(dict(payload or {}), sort_keys=True, default=str),
+        "due_at": _now(due_at),
+        "status": "pending",
+        "attempts": 0,
+        "lease_until": None,
+        "last_error": "",
+        "sent_at": None,
+        "created_at": utcnow(),
+    }
 
 
 async def enqueue_planned(rows: Sequence[Notification]) -> list[int]:
