@@ -103,6 +103,7 @@ async def test_the_pool_rolls_back_what_a_connection_left_open_and_sends_no_rese
             await connection.execute("BEGIN")
             await connection.execute("SELECT 1")
         # asyncpg's own rollback only, not `SELECT pg_advisory_unlock_all(); ... RESET ALL`.
+        assert "ROLLBACK" in sent
         assert [q for q in sent if "RESET" in q or "UNLISTEN" in q] == []
         async with pool.acquire() as again:
             assert not again.is_in_transaction()
