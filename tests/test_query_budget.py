@@ -48,9 +48,10 @@ BUDGETS: dict[str, Budget] = {
     "school dashboard": Budget(statements=10, checkouts=10),
     "firm dashboard": Budget(statements=10, checkouts=10),
     "office dashboard": Budget(statements=5, checkouts=5),  # with the overview figures
-    # PostgreSQL: the token (2, while not cached), one read, the school lock and one
-    # statement that claims and writes everything (booking.writes_pg).
-    "booking through the API": Budget(statements=16, checkouts=4, postgres=(5, 4)),
+    # The token and its user in one statement (none while cached). PostgreSQL: then one
+    # read, the school lock and one statement that claims and writes everything
+    # (booking.writes_pg).
+    "booking through the API": Budget(statements=15, checkouts=3, postgres=(4, 3)),
     # 14: the places bound (one registration per address and slot, the unconfirmed share).
     "registration through the page": Budget(statements=14, checkouts=2),
     "public feed": Budget(statements=1, checkouts=1),
