@@ -2,7 +2,9 @@
 
 One rule, one place: every path that takes places (a booking, a promotion from the
 waiting list, several slots at once) ends in `_claim_places`, a conditional UPDATE
-that the database applies atomically, so it holds across processes and machines.
+that the database applies atomically, so it holds across processes and machines. On
+PostgreSQL a class visit states the same UPDATE inside the one statement that writes
+it (`writes_pg`, called from `_place_class_visit_pg` only).
 `Slot.held` counts the persons of pending and confirmed bookings. Here too: placing
 (with its Idempotency-Key), confirming, declining, cancelling, and the mails each
 change sends through the outbox.
