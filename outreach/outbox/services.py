@@ -161,8 +161,9 @@ def planned_values(
     instant: datetime | None,
     due_at: datetime | None,
 ) -> dict[str, Any]:
-    """The columns of `planned`'s row, without building it: for a caller that writes its
-    rows with a statement of its own (`booking.writes_pg`, then `hand_over`)."""
+    """The columns of `planned`'s row, without building it (same arguments): for a caller
+    that writes its rows with a statement of its own (`booking.writes_pg`, then
+    `hand_over`)."""
     return {
         "dedupe_key": dedupe_key(kind, booking_id, instant),
         "kind": kind,
