@@ -48,10 +48,10 @@ BUDGETS: dict[str, Budget] = {
     "school dashboard": Budget(statements=10, checkouts=10),
     "firm dashboard": Budget(statements=10, checkouts=10),
     "office dashboard": Budget(statements=5, checkouts=5),  # with the overview figures
-    # The token and its user in one statement (none while cached). PostgreSQL: then one
-    # read, the school lock and one statement that claims and writes everything
-    # (booking.writes_pg).
-    "booking through the API": Budget(statements=15, checkouts=3, postgres=(4, 3)),
+    # The token and its user in one statement (none while cached). PostgreSQL: then, in
+    # one transaction, one read that locks the school and one statement that claims and
+    # writes everything (booking.writes_pg).
+    "booking through the API": Budget(statements=15, checkouts=3, postgres=(3, 2)),
     # 14: the places bound (one registration per address and slot, the unconfirmed share).
     "registration through the page": Budget(statements=14, checkouts=2),
     "public feed": Budget(statements=1, checkouts=1),

@@ -379,20 +379,54 @@ async def _place_class_visit_pg(
     slot_id: int, req: BookingRequest, *, by: Principal, key: str | None, now: datetime
 ) -> Placement:
     """`place_booking` of a class visit on PostgreSQL: the same checks in the same order
-    as `_idempotent` and `_place`, the same rows, in three statements (`writes_pg`).
+    as `_idempotent` and `_place`, the same rows, in two statements (`writes_pg`).
 
-    The read before the transaction takes the slot, event, host and school and whether
-    the key is known; every check that only reads runs on it, as the generic path's do
-    on rows read without a lock. In the transaction, the school's lock and then one
-    statement that checks the clash rule on the rows as they are now, claims the places
-    with the conditional UPDATE (re-checked against the row it waited for), and writes
-    the booking, the feed change, the notices and the idempotency record.
+    The first reads the slot, event, host and school and whether the key is known, and
+    locks the school's row; every check that only reads runs on what it read, as the
+    generic path's do on rows read without a lock (a refusal rolls back, storing
+    nothing). The second checks the clash rule on the rows as they are once the lock is
+    held, claims the places with the conditional UPDATE (re-checked against the row it
+    waited for), and writes the booking, the feed change, the notices and the
+    idempotency record.
     """
     scoped_key = _scoped_key(by, key) if key is not None else None
     request_hash = _request_hash("booking", [slot_id], req)
-    seen = await writes_pg.read(slot_id, by.org_id, scoped_key)
-    if scoped_key and seen.keyed and (replay := await _replay(scoped_key, request_hash)):
-        return replay
+    try:
+        async with write_transaction():
+            seen = await writes_pg.read(slot_id, by.org_id, scoped_key)
+            if scoped_key and seen.keyed and (replay := await _replay(scoped_key, request_hash)):
+                return replay
+            placed, slot, event = await _class_visit_pg(
+                seen, slot_id, req, by, scoped_key, request_hash, now
+            )
+    except asyncpg.UniqueViolationError:
+        if scoped_key and (replay := await _replay(scoped_key, request_hash)):
+            return replay
+        raise
+    booking = placed.booking
+    BOOKINGS_PLACED.labels(booking.status).inc()
+    out = _out(
+        booking,  # type: ignore[arg-type]
+        slot,
+        event.title,
+        seen.orgs,
+        event.host,
+        placed.waitlist_position,
+    )
+    return Placement(bookings=[out])
+
+
+async def _class_visit_pg(
+    seen: writes_pg.Seen,
+    slot_id: int,
+    req: BookingRequest,
+    by: Principal,
+    scoped_key: str | None,
+    request_hash: str,
+    now: datetime,
+) -> tuple[writes_pg.Placed, dict[str, Any], writes_pg.RowView]:
+    """The checks and the writing statement of `_place_class_visit_pg`, in its
+    transaction; the booking placed (never None: a refusal raises), the slot, the event."""
     if seen.slot is None:
         raise NotFound(f"no slot {slot_id}", field="slot")
     slot = seen.slot
@@ -401,7 +435,7 @@ async def _place_class_visit_pg(
     if (closed := slot_state_refusal(facts, now)) is not None:
         raise closed.error()
     fields = await _class_visit_fields(req, by, event)  # type: ignore[arg-type]
-    # Everything but the clash, which is judged in the transaction, under the school's lock.
+    # Everything but the clash, which `place` judges on the rows as they are under the lock.
     _refuse(facts, _class_party(fields, [], may_wait=True), now)
     language = req.language or by.language
     written_at = utcnow()
@@ -438,38 +472,19 @@ async def _place_class_visit_pg(
             key_stored_at=datetime.now(UTC),
         )
 
-    try:
-        async with write_transaction():
-            await writes_pg.lock_school(fields["school"])
-            placed = await place(check_clash=True)
-            if placed.clashes:
-                # A candidate clash (see writes_pg): judged here by the rule itself.
-                label = fields["class_label"].casefold()
-                busy = [Busy(s, e) for lab, s, e in placed.clashes if lab.casefold() == label]
-                _refuse(facts, _class_party(fields, busy, may_wait=True), now)
-                placed = await place(check_clash=False)
-            if placed.booking is None:
-                # Taken meanwhile by a booking that committed first.
-                free = await _free_places(slot_id)
-                raise Refusal(
-                    Reason.FULL, "slot", {"free": free, "persons": fields["persons"]}
-                ).error()
-            await outbox.hand_over(placed.notice_ids)
-    except asyncpg.UniqueViolationError:
-        if scoped_key and (replay := await _replay(scoped_key, request_hash)):
-            return replay
-        raise
-    booking = placed.booking
-    BOOKINGS_PLACED.labels(booking.status).inc()
-    out = _out(
-        booking,  # type: ignore[arg-type]
-        slot,
-        event.title,
-        seen.orgs,
-        event.host,
-        placed.waitlist_position,
-    )
-    return Placement(bookings=[out])
+    placed = await place(check_clash=True)
+    if placed.clashes:
+        # A candidate clash (see writes_pg): judged here by the rule itself.
+        label = fields["class_label"].casefold()
+        busy = [Busy(s, e) for lab, s, e in placed.clashes if lab.casefold() == label]
+        _refuse(facts, _class_party(fields, busy, may_wait=True), now)
+        placed = await place(check_clash=False)
+    if placed.booking is None:
+        # Taken meanwhile by a booking that committed first.
+        free = await _free_places(slot_id)
+        raise Refusal(Reason.FULL, "slot", {"free": free, "persons": fields["persons"]}).error()
+    await outbox.hand_over(placed.notice_ids)
+    return placed, slot, event
 
 
 # ---------------------------------------------------------------------------

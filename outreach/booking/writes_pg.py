@@ -2,21 +2,22 @@
 
 Owned by `booking.writes` and called from there only (`writes.place_booking` chooses
 the dialect): the rules stay in `writes`, `rules` and `eligibility`; this module holds
-the three statements that do on PostgreSQL what the generic path does with a dozen
+the two statements that do on PostgreSQL what the generic path does with a dozen
 Piccolo queries, and writes exactly the same rows:
 
-1. `read`, before the transaction: the slot, its event, the host's and the school's
-   rows, and whether the Idempotency-Key is known (one statement instead of four).
-2. `lock_school`, first in the transaction: the school's row, so two bookings of one
-   school are judged one after the other (as `rules._class_visits_of` does).
-3. `place`, one statement: the class's clashing visits, the claim of the places (the
+1. `read`, first in the transaction: the slot, its event, the host's and the school's
+   rows, and whether the Idempotency-Key is known (one statement instead of four); and
+   it locks the school's row, so two bookings of one school are judged one after the
+   other (as `rules._class_visits_of` does).
+2. `place`, one statement: the class's clashing visits, the claim of the places (the
    conditional UPDATE of `writes._claim_places`, re-checked against the row as it is
    now), the booking (or the waiting one, with its position), the feed change, the
    outbox notices and the idempotency record.
 
 Why: a booking cost 9 ms of Python per request, half of it building Piccolo queries,
 and its 18 round trips held the slot's row lock across the event loop's other work
-(issue 21). The texts are constant, so asyncpg prepares each once per connection.
+(issue 21). Now a booking is BEGIN, these two, COMMIT. The texts are constant, so
+asyncpg prepares each once per connection.
 
 The clash check in SQL is a superset: it folds ASCII letters only, and hands back every
 overlapping visit of the school whose label (or the new one) is not ASCII, so the
@@ -33,7 +34,7 @@ from typing import Any
 
 from outreach.db import fetch
 
-__all__ = ["Notice", "Placed", "RowView", "Seen", "lock_school", "place", "read"]
+__all__ = ["Notice", "Placed", "RowView", "Seen", "place", "read"]
 
 
 class RowView:
@@ -97,7 +98,8 @@ SELECT s.id AS slot_id, s.event AS slot_event, s.starts_at, s.ends_at, s.capacit
        h.contact_email AS host_email,
        o.id AS school_id, o.slug AS school_slug, o.name AS school_name,
        o.contact_email AS school_email,
-       r.id IS NOT NULL AS keyed
+       r.id IS NOT NULL AS keyed,
+       (SELECT id FROM organisation WHERE id = $2::integer FOR UPDATE) AS locked
 FROM (SELECT 1) AS one
 LEFT JOIN slot AS s ON s.id = $1::integer
 LEFT JOIN event AS e ON e.id = s.event
@@ -105,8 +107,6 @@ LEFT JOIN organisation AS h ON h.id = e.host
 LEFT JOIN organisation AS o ON o.id = $2::integer
 LEFT JOIN idempotency_record AS r ON r.scoped_key = $3::text
 """
-
-_LOCK_SCHOOL = "SELECT id FROM organisation WHERE id = $1::integer FOR UPDATE"
 
 # $1 check the clash, $2 school, $3 slot's end, $4 slot's start, $5 the label is not
 # ASCII, $6 the label with ASCII letters folded, $7 persons, $8 slot, $9 the status when
@@ -200,6 +200,10 @@ LEFT JOIN ins ON true
 
 
 async def read(slot_id: int, school_id: int | None, scoped_key: str | None) -> Seen:
+    """The facts, and the school's row locked until the transaction ends: the clash
+    check in `place` then reads with a snapshot taken once the lock is held (a later
+    statement). The facts themselves are read as the statement began, as the generic
+    path reads them: unlocked."""
     row = (await fetch(_READ, slot_id, school_id, scoped_key))[0]
     keyed = bool(row["keyed"])
     if row["slot_id"] is None:
@@ -242,12 +246,6 @@ async def read(slot_id: int, school_id: int | None, scoped_key: str | None) -> S
         if row[f"{who}_id"] is not None
     }
     return Seen(slot, event, orgs, keyed)
-
-
-async def lock_school(school_id: int) -> None:
-    """Lock the school's row until the transaction ends (its own statement: the clash
-    check after it must read with a snapshot taken once the lock is held)."""
-    await fetch(_LOCK_SCHOOL, school_id)
 
 
 async def place(
