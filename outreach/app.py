@@ -33,6 +33,12 @@ from outreach.hardening import (
     security_headers,
 )
 from outreach.health import check_metrics_reader, health_report
+from outreach.internships.api import (
+    InternshipClassController,
+    InternshipOfferController,
+    InternshipPlacementController,
+    InternshipRoundController,
+)
 from outreach.itineraries.api import ItineraryCalendarController, ItineraryController
 from outreach.observability import (
     RequestObservability,
@@ -164,6 +170,10 @@ def create_app(*, start_workers: bool = True, use_pool: bool = True) -> Litestar
             WorkPlanController,
             MilestoneController,
             ReportController,
+            InternshipOfferController,
+            InternshipClassController,
+            InternshipRoundController,
+            InternshipPlacementController,
             *bench_route_handlers(),
             page_router(),
             static_router(),

@@ -24,6 +24,15 @@ from outreach.audit.tables import AuditEntry
 from outreach.booking.tables import Booking, IdempotencyRecord
 from outreach.events.tables import Event, Slot, Venue
 from outreach.feeds.tables import FeedChange, FeedDocument, FeedPiece
+from outreach.internships.tables import (
+    ClassPeriod,
+    InternshipOffer,
+    OfferPeriod,
+    Placement,
+    Pupil,
+    Round,
+    Wish,
+)
 from outreach.itineraries.tables import Itinerary, ItineraryVisit
 from outreach.organisations.tables import Organisation
 from outreach.outbox.tables import Notification
@@ -48,6 +57,7 @@ __all__ = [
     "migrate",
     "on_commit",
     "ping",
+    "serving_from_pool",
     "start_pool",
     "unreachable",
     "use_engine",
@@ -96,6 +106,13 @@ def all_tables() -> list[type[Table]]:
         Priority,
         Milestone,
         MilestoneEvent,
+        InternshipOffer,
+        OfferPeriod,
+        ClassPeriod,
+        Pupil,
+        Wish,
+        Round,
+        Placement,
     ]
 
 
@@ -281,10 +298,16 @@ async def _keep_session(connection: asyncpg.Connection) -> None:
     del connection
 
 
+# Whether this process serves from the pool `start_pool` made (a server or a worker).
+_serving_from_pool = False
+
+
 async def start_pool(max_size: int) -> None:
+    global _serving_from_pool
     engine = current_engine()
     if isinstance(engine, PostgresEngine):
         await engine.start_connection_pool(min_size=1, max_size=max_size, reset=_keep_session)
+        _serving_from_pool = True
 
 
 async def fetch(sql: str, *args: Any) -> list[asyncpg.Record]:
@@ -310,6 +333,16 @@ async def fetch(sql: str, *args: Any) -> list[asyncpg.Record]:
 
 
 async def close_pool() -> None:
+    global _serving_from_pool
     engine = current_engine()
     if isinstance(engine, PostgresEngine):
         await engine.close_connection_pool()
+    _serving_from_pool = False
+
+
+def serving_from_pool() -> bool:
+    """Whether this process serves from the pool `start_pool` made: the production server
+    and workers. The per-process caches that trade a bounded delay for round trips (verified
+    tokens, checked feed copies) are on only then; a pool the tests keep to reuse their
+    connections does not turn them on."""
+    return _serving_from_pool and getattr(current_engine(), "pool", None) is not None

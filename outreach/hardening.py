@@ -11,7 +11,7 @@ import math
 import re
 import time
 from itertools import accumulate
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any, get_args, get_origin
 from urllib.parse import parse_qsl
 
 import msgspec
@@ -37,6 +37,7 @@ __all__ = [
     "SecurityHeaders",
     "SignInBackoff",
     "body_struct",
+    "body_type",
     "client_address",
     "complete_allow",
     "json_depth",
@@ -293,10 +294,10 @@ class BoundedRequest(Request[Any, Any, Any]):
         if json_depth(await self.body()) > MAX_JSON_DEPTH:
             raise DomainError.because("too_deep", field="body", max=MAX_JSON_DEPTH)
         value = await super().json()
-        struct = body_struct(self.scope.get("route_handler"))
-        if struct is not None:
+        wanted = body_type(self.scope.get("route_handler"))
+        if wanted is not None:
             try:
-                msgspec.convert(_whole_numbers(value), struct, strict=True)
+                msgspec.convert(_whole_numbers(value), wanted, strict=True)
             except msgspec.ValidationError as exc:
                 field = _field_of(str(exc))
                 raise ValidationException(
@@ -317,13 +318,33 @@ def _whole_numbers(value: Any) -> Any:
     return value
 
 
-def body_struct(handler: Any) -> type[msgspec.Struct] | None:
-    """The struct a route handler takes as its JSON body (`data`), if it takes one."""
+def body_type(handler: Any) -> Any:
+    """The type a route handler takes as its JSON body (`data`): a struct, or a list of
+    structs with the list's limits (`Annotated[list[S], Meta(max_length=...)]`); None for
+    any other body or none."""
     body = handler.parsed_fn_signature.parameters.get("data") if handler is not None else None
     annotation = body.annotation if body is not None else None
-    if isinstance(annotation, type) and issubclass(annotation, msgspec.Struct):
+    if _is_struct(annotation):
         return annotation
+    if get_origin(annotation) is list and _is_struct(get_args(annotation)[0]):
+        limits = tuple(m for m in body.metadata if isinstance(m, msgspec.Meta))
+        return Annotated[(annotation, *limits)] if limits else annotation  # type: ignore[arg-type]
     return None
+
+
+def body_struct(handler: Any) -> type[msgspec.Struct] | None:
+    """The struct a route handler takes as its JSON body (`data`), or as the items of a
+    list body; None for any other body or none."""
+    wanted = body_type(handler)
+    if get_origin(wanted) is Annotated:
+        wanted = get_args(wanted)[0]
+    if get_origin(wanted) is list:
+        wanted = get_args(wanted)[0]
+    return wanted if _is_struct(wanted) else None
+
+
+def _is_struct(annotation: Any) -> bool:
+    return isinstance(annotation, type) and issubclass(annotation, msgspec.Struct)
 
 
 _AT = re.compile(r"at `\$\.?([^`]*)`")

@@ -132,6 +132,40 @@ TEXTS: dict[str, str] = {
         "By bus, the way from %(origin)s to %(destination)s takes %(minutes)s minutes"
         " (buffer included), but there are only %(gap)s minutes between the visits."
     ),
+    # Internship placements (outreach.internships): refusals.
+    "in_the_past": N_("This date lies in the past; the earliest is %(today)s."),
+    "ends_before_starts": N_("The last day cannot be before the first day, %(starts_on)s."),
+    "too_many_wishes": N_("At most %(max)s wishes per pupil."),
+    "unknown_offer_period": N_("There is no published internship offer with period %(id)s."),
+    "wish_does_not_fit": N_(
+        "Internship period %(id)s does not fit this class (grade %(grade)s, %(starts_on)s to"
+        " %(ends_on)s)."
+    ),
+    "duplicate_code": N_("The code %(code)s is given twice in this class."),
+    "duplicate_wish": N_("Internship period %(id)s is wished twice."),
+    "wishes_closed": N_("Wishes could be changed until %(wishes_until)s."),
+    "class_in_round": N_("This class was placed in a confirmed round already."),
+    "round_status": N_("This round is %(status)s; only a preview can be confirmed or discarded."),
+    "over_capacity": N_(
+        "Internship period %(id)s has %(free)s free places left, fewer than the %(placed)s"
+        " pupils placed there."
+    ),
+    "placement_status": N_("This placement is %(status)s and cannot be changed like this."),
+    "internship_not_over": N_("Attendance can be recorded from the last day, %(ends_on)s."),
+    "above_working_days": N_("The internship has %(max)s working days."),
+    # Internship placements: why a pupil was placed where, or not (allocation outcomes).
+    "first_wish": N_("First wish."),
+    "second_wish": N_("Second wish: the first had %(places)s places for %(wishes)s wishes."),
+    "third_wish": N_(
+        "Third wish: the first had %(places)s places for %(wishes)s wishes, the second was"
+        " full too."
+    ),
+    "no_fitting_offer": N_(
+        "Not placed: no offer for grade %(grade)s from %(starts_on)s to %(ends_on)s."
+    ),
+    "no_wishes": N_("Not placed: no wishes were given."),
+    "wishes_full": N_("Not placed: every wished place was taken. Periods still free: %(free)s."),
+    "next_in_line": N_("A place became free and went to the next wish in line."),
 }
 
 

@@ -34,6 +34,8 @@ os.environ.pop("DATABASE_URL", None)
 os.environ.pop("REDIS_URL", None)
 os.environ.pop("SMTP_URL", None)
 
+from piccolo.engine.postgres import PostgresEngine
+
 from outreach.config import Settings, get_settings, set_settings
 from outreach.db import all_tables, make_engine, migrate, use_engine
 from tests.cheap_hashing import use_cheap_password_hashing
@@ -92,8 +94,39 @@ def session_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("outreach")
 
 
-# The backends whose database this process has made and migrated.
-_migrated: set[str] = set()
+class _PooledTestEngine(PostgresEngine):
+    """PostgreSQL through one pool per test process, on the loop that made it only.
+
+    Without a pool every statement outside a transaction opened a connection of its own
+    (a new PostgreSQL backend process: 5 to 20 ms here, most of a PostgreSQL test's time).
+    The tests run on one event loop (pytest-asyncio's session loop); code on another loop
+    (Schemathesis' synchronous client, threads) gets new connections as before. It is not
+    the production pool: `db.serving_from_pool()` stays false, so the per-process caches
+    stay off and every test reads what it wrote.
+    """
+
+    _shared_pool: Any = None
+    _pool_loop: asyncio.AbstractEventLoop | None = None
+
+    @property  # type: ignore[override]
+    def pool(self) -> Any:
+        if self._shared_pool is None:
+            return None
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return None
+        return self._shared_pool if loop is self._pool_loop else None
+
+    @pool.setter
+    def pool(self, value: Any) -> None:
+        self._shared_pool = value
+        self._pool_loop = asyncio.get_running_loop() if value is not None else None
+
+
+# The engine of each backend this process has made and migrated, used again when the order
+# of the tests switches backend.
+_engines: dict[str, Any] = {}
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgres"])
@@ -101,27 +134,37 @@ async def engine(request: pytest.FixtureRequest, session_dir: Path) -> AsyncIter
     """Migrate a fresh database of each kind once per process; yields the backend name.
 
     pytest sets this fixture up again each time the order of the tests switches backend
-    (more often with xdist, whose workers take the tests in batches): the database made
-    the first time is used again. PostgreSQL's is dropped when the session ends.
+    (more often with xdist, whose workers take the tests in batches): the engine and the
+    database made the first time are used again. PostgreSQL's is dropped when the session
+    ends.
     """
     backend: str = request.param
     settings = make_settings(session_dir / backend, backend)
-    if backend not in _migrated:
+    if backend not in _engines:
         if backend == "postgres":
             try:
                 await _recreate_postgres_database()
             except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
                 require_service("PostgreSQL", str(exc))
-        use_engine(make_engine(settings))
+            made: Any = _PooledTestEngine(config={"dsn": settings.database_url})
+        else:
+            made = make_engine(settings)
+        use_engine(made)
         await migrate()
-        _migrated.add(backend)
-    else:
-        use_engine(make_engine(settings))
+        if backend == "postgres":
+            # Enough connections for the tests that race requests on purpose; idle ones
+            # close after a few seconds, so that three workers, the servers the tests start
+            # and a second suite beside stay under PostgreSQL's 100 connections.
+            await made.start_connection_pool(
+                min_size=1, max_size=8, max_inactive_connection_lifetime=3.0
+            )
+        _engines[backend] = made
+    use_engine(_engines[backend])
     yield backend
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    if "postgres" in _migrated:
+    if "postgres" in _engines:
         with contextlib.suppress(TimeoutError, OSError, asyncpg.PostgresError):
             asyncio.run(_drop_postgres_database())
 
@@ -154,7 +197,10 @@ async def _empty_all_tables(backend: str) -> None:
         with contextlib.closing(sqlite3.connect(path, timeout=30)) as conn:
             conn.executescript(f"BEGIN IMMEDIATE;{deletes}COMMIT;")
         return
-    conn = await asyncpg.connect(postgres_dsn(), timeout=10)
+    pool = _engines["postgres"].pool
+    conn = await (
+        pool.acquire() if pool is not None else asyncpg.connect(postgres_dsn(), timeout=10)
+    )
     try:
         if not _postgres_emptying:
             sequences = await conn.fetch(
@@ -168,7 +214,7 @@ async def _empty_all_tables(backend: str) -> None:
             _postgres_emptying.append(f"BEGIN;{deletes}{restarts}COMMIT;")
         await conn.execute(_postgres_emptying[0])
     finally:
-        await conn.close()
+        await (pool.release(conn) if pool is not None else conn.close())
 
 
 @pytest.fixture

@@ -6,13 +6,16 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
+from outreach.config import Settings
 from outreach.db import (
     close_pool,
     current_engine,
     for_update,
     in_transaction,
+    make_engine,
     on_commit,
     start_pool,
+    use_engine,
     write_transaction,
 )
 from outreach.organisations.tables import Organisation
@@ -89,11 +92,13 @@ async def test_on_commit_outside_a_transaction_raises(db: str) -> None:
 
 
 async def test_the_pool_rolls_back_what_a_connection_left_open_and_sends_no_reset(
-    db: str,
+    db: str, settings: Settings
 ) -> None:
     """A returned connection costs no reset round trip, yet never hands on a transaction."""
     if db != "postgres":
         pytest.skip("the pool is PostgreSQL's")
+    tests_engine = current_engine()
+    use_engine(make_engine(settings))  # an engine of its own: the tests' pool stays as it is
     await start_pool(1)
     try:
         pool = current_engine().pool
@@ -110,3 +115,4 @@ async def test_the_pool_rolls_back_what_a_connection_left_open_and_sends_no_rese
             assert await again.fetchval("SELECT 1") == 1
     finally:
         await close_pool()
+        use_engine(tests_engine)

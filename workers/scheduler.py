@@ -28,6 +28,8 @@ from outreach.booking.cascades import anonymise_ended_bookings
 from outreach.booking.links import release_unverified
 from outreach.booking.writes import purge_idempotency_records
 from outreach.feeds.services import publish_pending
+from outreach.internships.classes import anonymise_pupils
+from outreach.internships.rounds import allocate_due_rounds
 from outreach.notifications import services
 from outreach.notifications.schemas import SweepResult
 from outreach.outbox import services as outbox
@@ -121,11 +123,13 @@ async def _housekeeping() -> None:
 async def housekeeping(now: datetime | None = None) -> None:
     """Privacy (idempotent; any scheduler may run it): contact data of long-past visits
     goes, and so do the addresses of old notices about no booking and the words of old
-    presenter invitations (`ANONYMISE_AFTER_DAYS`); idempotency records older than
-    `IDEMPOTENCY_KEEP` (24 h) are deleted."""
+    presenter invitations and the first names of internship pupils
+    (`ANONYMISE_AFTER_DAYS`); idempotency records older than `IDEMPOTENCY_KEEP` (24 h)
+    are deleted."""
     now = now or utcnow()
     cutoff = now - timedelta(days=config.get_settings().anonymise_after_days)
     await anonymise_ended_bookings(now=now)
+    await anonymise_pupils(now=now)
     async with db.write_transaction():
         await outbox.forget_old_notices(cutoff)
         await presenters.forget_old_words(cutoff)
@@ -150,6 +154,20 @@ async def _ask_for_attendance() -> None:
     if not _due("attendance", ATTENDANCE_EVERY):
         return
     await ask_hosts_for_attendance()
+
+
+INTERNSHIPS_EVERY = 3600.0  # seconds; wishes are due by the day
+
+
+async def _allocate_internships() -> None:
+    """Classes whose wishes are due get a preview round for the office to confirm."""
+    if not _due("internships", INTERNSHIPS_EVERY):
+        return
+    try:
+        await allocate_due_rounds()
+    except Exception:
+        # Nothing is lost: the next hour finds the same classes again.
+        log.exception("allocating due internship rounds failed")
 
 
 async def _publish_feeds(direct: bool) -> None:
@@ -211,6 +229,7 @@ async def _tick(direct: bool) -> None:
     await _housekeeping()
     await _release_unconfirmed()
     await _ask_for_attendance()
+    await _allocate_internships()
     await _publish_feeds(direct)
     if direct:
         result = await run_sweep_once()

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from outreach.db import current_engine
+from outreach.db import serving_from_pool
 
 __all__ = ["TOKEN_CACHE_SECONDS", "VerifiedTokens", "api_tokens", "feed_tokens", "forget_user"]
 
@@ -50,7 +50,7 @@ class VerifiedTokens(Generic[V]):
         self._entries: dict[bytes, _Entry[V]] = {}
 
     def _active(self) -> bool:
-        return self.always or getattr(current_engine(), "pool", None) is not None
+        return self.always or serving_from_pool()
 
     @staticmethod
     def _key(token: str) -> bytes:

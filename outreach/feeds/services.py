@@ -45,7 +45,13 @@ from outreach.booking.tables import Booking
 from outreach.calendar.changes import mark_changed  # part of this service's interface
 from outreach.calendar.ical import assemble, calendar_head
 from outreach.config import get_settings
-from outreach.db import current_engine, in_transaction, is_postgres, write_transaction
+from outreach.db import (
+    current_engine,
+    in_transaction,
+    is_postgres,
+    serving_from_pool,
+    write_transaction,
+)
 from outreach.errors import Invalid, NotFound
 from outreach.events.tables import EVENT_KINDS, Event, Slot
 from outreach.feeds.render import (
@@ -269,7 +275,7 @@ _BODY_SQL = "SELECT body, etag, last_modified FROM feed_document WHERE id = $1"
 
 def _pool() -> Any:
     """The PostgreSQL pool when one serves this process (and no transaction is open)."""
-    if in_transaction():
+    if in_transaction() or not serving_from_pool():
         return None
     return getattr(current_engine(), "pool", None)
 

@@ -38,12 +38,14 @@ from outreach.booking.tables import HOLDING_STATUSES, Booking
 from outreach.config import Settings
 from outreach.itineraries.views import itinerary_for_booking
 from outreach.notifications import class_day, mail, transports
+from outreach.notifications.internship_mail import internship_message
 from outreach.notifications.presenter_mail import presenter_message
 from outreach.notifications.schemas import CANCEL_KINDS, REQUEST_KINDS, ItipMethod, MailContext
 from outreach.observability import NOTIFICATION_DELIVERIES
 from outreach.outbox import services as outbox
 from outreach.outbox.schemas import (
     DAY_KINDS,
+    INTERNSHIP_KINDS,
     PRESENTER_KINDS,
     ClaimedNotification,
     DeliveryOutcome,
@@ -114,6 +116,8 @@ async def deliver(notification_id: int, now: datetime | None = None) -> Delivery
 def _builder(kind: str) -> Builder:
     if kind in PRESENTER_KINDS:
         return _presenter_mail
+    if kind in INTERNSHIP_KINDS:
+        return _internship_mail
     if kind in DAY_KINDS:
         return _class_day_mail
     if kind in ITINERARY_KINDS:
@@ -176,6 +180,12 @@ async def _class_day_mail(note: ClaimedNotification, now: datetime, settings: Se
 async def _presenter_mail(note: ClaimedNotification, now: datetime, settings: Settings) -> Built:
     """A notice about a presenter invitation (no booking)."""
     message, skip = await presenter_message(note, settings, now=now)
+    return Built(message, skip)
+
+
+async def _internship_mail(note: ClaimedNotification, now: datetime, settings: Settings) -> Built:
+    """A notice about internship placements (no booking)."""
+    message, skip = await internship_message(note, settings, now=now)
     return Built(message, skip)
 
 

@@ -481,6 +481,58 @@ _CS.update(
     }
 )
 
+# Internship placements (outreach.internships).
+_EN.update(
+    {
+        "Praktikumsplätze der Klasse %(label)s": "Internship places of class %(label)s",
+        "Ihre Praktikantinnen und Praktikanten": "Your interns",
+        "Praktikumsplatz storniert": "Internship place cancelled",
+        "Praktikumsplatz nachbesetzt": "Internship place filled again",
+        "Die Praktikumsplätze der Klasse %(label)s (%(school)s, %(when)s) stehen fest:": (
+            "The internship places of class %(label)s (%(school)s, %(when)s) are settled:"
+        ),
+        "Diese Schülerinnen und Schüler machen ihr Praktikum bei %(firm)s:": (
+            "These pupils do their internship at %(firm)s:"
+        ),
+        "Der Praktikumsplatz von %(name)s (Klasse %(label)s, %(school)s) bei %(firm)s wurde storniert.": (  # noqa: E501
+            "The internship place of %(name)s (class %(label)s, %(school)s) at %(firm)s has "
+            "been cancelled."
+        ),
+        "Ein frei gewordener Praktikumsplatz bei %(firm)s geht an %(name)s (Klasse %(label)s, %(school)s).": (  # noqa: E501
+            "An internship place at %(firm)s that became free goes to %(name)s (class "
+            "%(label)s, %(school)s)."
+        ),
+        "nicht vermittelt": "not placed",
+        "Grund": "Reason",
+        "Zur Übersicht": "Open the overview",
+    }
+)
+_CS.update(
+    {
+        "Praktikumsplätze der Klasse %(label)s": "Místa na praxi třídy %(label)s",
+        "Ihre Praktikantinnen und Praktikanten": "Vaši praktikanti",
+        "Praktikumsplatz storniert": "Místo na praxi zrušeno",
+        "Praktikumsplatz nachbesetzt": "Místo na praxi znovu obsazeno",
+        "Die Praktikumsplätze der Klasse %(label)s (%(school)s, %(when)s) stehen fest:": (
+            "Místa na praxi třídy %(label)s (%(school)s, %(when)s) jsou rozdělena:"
+        ),
+        "Diese Schülerinnen und Schüler machen ihr Praktikum bei %(firm)s:": (
+            "Tito žáci absolvují praxi ve firmě %(firm)s:"
+        ),
+        "Der Praktikumsplatz von %(name)s (Klasse %(label)s, %(school)s) bei %(firm)s wurde storniert.": (  # noqa: E501
+            "Místo na praxi žáka %(name)s (třída %(label)s, %(school)s) ve firmě %(firm)s "
+            "bylo zrušeno."
+        ),
+        "Ein frei gewordener Praktikumsplatz bei %(firm)s geht an %(name)s (Klasse %(label)s, %(school)s).": (  # noqa: E501
+            "Uvolněné místo na praxi ve firmě %(firm)s připadá žákovi %(name)s (třída "
+            "%(label)s, %(school)s)."
+        ),
+        "nicht vermittelt": "neumístěn",
+        "Grund": "Důvod",
+        "Zur Übersicht": "Otevřít přehled",
+    }
+)
+
 CATALOGUE: dict[str, dict[str, str]] = {"de": {}, "en": _EN, "cs": _CS}
 
 

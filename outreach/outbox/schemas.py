@@ -10,6 +10,7 @@ __all__ = [
     "BOOKER_KINDS",
     "DAY_KINDS",
     "HOST_KINDS",
+    "INTERNSHIP_KINDS",
     "KINDS",
     "PRESENTER_KINDS",
     "ClaimedNotification",
@@ -49,6 +50,13 @@ PRESENTER_KINDS = (
     "presenter.declined",
     "presenter.evening_cancelled",
     "presenter.evening_changed",
+)
+# About internship placements (outreach.internships): no booking either.
+INTERNSHIP_KINDS = (
+    "internship.class_results",  # to a class's teacher: the confirmed round's results
+    "internship.firm_placements",  # to a firm: its placements of a confirmed round
+    "internship.cancelled",  # to the school and the firm: a placement was cancelled
+    "internship.next_in_line",  # to the school and the firm: a freed place went on
 )
 
 # not_claimed: not due, already sent, or another worker holds it; the caller does nothing.

@@ -40,7 +40,13 @@ from outreach import config
 from outreach.audit.services import record
 from outreach.db import in_transaction, on_commit, write_transaction
 from outreach.languages import language_of
-from outreach.outbox.schemas import DAY_KINDS, KINDS, PRESENTER_KINDS, ClaimedNotification
+from outreach.outbox.schemas import (
+    DAY_KINDS,
+    INTERNSHIP_KINDS,
+    KINDS,
+    PRESENTER_KINDS,
+    ClaimedNotification,
+)
 from outreach.outbox.tables import Notification
 from outreach.principal import Principal
 from outreach.timeutil import as_utc, utcnow
@@ -125,7 +131,7 @@ async def enqueue(
     (e.g. each move of a slot); `due_at` defaults to now. `key` replaces the dedupe key
     for notices that concern no booking (several recipients of one change).
     """
-    if kind not in KINDS and kind not in PRESENTER_KINDS and kind not in DAY_KINDS:
+    if kind not in (*KINDS, *PRESENTER_KINDS, *DAY_KINDS, *INTERNSHIP_KINDS):
         raise ValueError(f"unknown notification kind {kind!r}")
     recipient = recipient.strip()
     if not recipient:

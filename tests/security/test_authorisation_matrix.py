@@ -38,6 +38,9 @@ from outreach.booking.schemas import BookingRequest
 from outreach.booking.writes import place_booking
 from outreach.config import Settings, get_settings, set_settings
 from outreach.db import all_tables
+from outreach.internships import rounds
+from outreach.internships.schemas import PupilIn, RoundIn
+from outreach.internships.wishes import put_pupils
 from outreach.itineraries.schemas import ItineraryIn
 from outreach.itineraries.writes import book_itinerary
 from outreach.links import view_token
@@ -48,6 +51,7 @@ from outreach.security import hash_password
 from outreach.workplan import services as workplans
 from outreach.workplan.schemas import MilestoneIn, PriorityIn, WorkPlanIn
 from tests.factories import at, make_event, make_slot, make_world, school_day
+from tests.internships.helpers import class_dates, make_class, make_offer, period_of
 from tests.support import bearer
 
 ROLES = ("anonymous", "school_a", "school_b", "firm_a", "firm_b", "admin")
@@ -190,6 +194,52 @@ POLICY: dict[tuple[str, str], Case] = {
         {"admin"}, lambda ids: {"title": "Neu"}
     ),
     ("GET", "/api/v1/reports/{name:str}"): case(MEMBERS),
+    # Internships: school A's pupil placed at firm A (named MARKER), school B's at firm B.
+    ("GET", "/api/v1/internships/offers"): case(ROLES),
+    ("POST", "/api/v1/internships/offers"): case(
+        {"firm_a", "firm_b", "admin"},  # each firm its own; the office names the host (422)
+        lambda ids: {
+            "occupation": "Uhrmacher",
+            "grades": [8],
+            "periods": [{"starts_on": ids["first_day"], "ends_on": ids["last_day"], "places": 2}],
+        },
+    ),
+    ("POST", "/api/v1/internships/classes"): case(
+        {"school_a", "school_b", "admin"},  # the office names the school (422)
+        lambda ids: {
+            "class_label": "9x",
+            "grade": 9,
+            "starts_on": ids["first_day"],
+            "ends_on": ids["last_day"],
+        },
+    ),
+    ("GET", "/api/v1/internships/classes/{class_id:int}/pupils"): case({"school_a", "admin"}),
+    ("PUT", "/api/v1/internships/classes/{class_id:int}/pupils"): case(
+        {"school_a", "admin"},
+        lambda ids: [{"code": "N1", "first_name": "Neu", "wishes": [ids["period_a_id"]]}],
+        on={"class_id": "open_class_id"},
+    ),
+    ("POST", "/api/v1/internships/rounds"): case(
+        {"admin"}, lambda ids: {"classes": [ids["open_class_id"]], "seed": 1}
+    ),
+    ("GET", "/api/v1/internships/rounds/{round_id:int}"): case({"admin"}),
+    ("POST", "/api/v1/internships/rounds/{round_id:int}/confirm"): case(
+        {"admin"}, on={"round_id": "preview_round_id"}
+    ),
+    ("POST", "/api/v1/internships/rounds/{round_id:int}/discard"): case(
+        {"admin"}, on={"round_id": "preview_round_id"}
+    ),
+    ("GET", "/api/v1/internships/placements"): case(MEMBERS),
+    ("POST", "/api/v1/internships/placements/{placement_id:int}/confirm"): case(
+        {"firm_a", "admin"}
+    ),
+    ("POST", "/api/v1/internships/placements/{placement_id:int}/cancel"): case(
+        INSIDERS, lambda ids: {"reason": "r"}
+    ),
+    # The period has not ended: allowed, but refused as early (409).
+    ("POST", "/api/v1/internships/placements/{placement_id:int}/attendance"): case(
+        {"firm_a", "admin"}, lambda ids: {"days_attended": 1}
+    ),
 }
 SCHOOLS = ("school_a", "school_b", "admin")  # admin may open every page
 FIRMS = ("firm_a", "firm_b", "admin")
@@ -533,6 +583,7 @@ async def build_scene() -> tuple[Any, dict[str, Any]]:
     milestone = (await workplans.get_plan(plan, by=world.admin)).milestones[0].id
     priority = await workplans.add_priority(plan, PriorityIn(title="S"), by=world.admin)
     ids: dict[str, Any] = {
+        **await internship_scene(world),
         "evening_id": evening,
         "invitation_id": invited.invited[0].id,
         "user_b_id": world.school_b.user_id,
@@ -565,6 +616,46 @@ async def build_scene() -> tuple[Any, dict[str, Any]]:
     for role in MEMBERS:
         ids[f"feed_{role}"] = f"{await feed_token_for(by=getattr(world, role))}.ics"
     return world, ids
+
+
+async def internship_scene(world: Any) -> dict[str, Any]:
+    """School A's pupil (first name MARKER) placed at firm A, school B's (MARKER_B) at
+    firm B, in one confirmed round; a second class of school A in a preview round."""
+    offer_a = await make_offer(world.firm_a, places=2)
+    offer_b = await make_offer(world.firm_b, places=2)
+    class_a = await make_class(world.school_a, label="8a")
+    class_b = await make_class(world.school_b, label="8b")
+    await put_pupils(
+        class_a.id,
+        [PupilIn(code="A1", first_name=MARKER, wishes=[period_of(offer_a), period_of(offer_b)])],
+        by=world.school_a,
+    )
+    await put_pupils(
+        class_b.id,
+        [PupilIn(code="B1", first_name=MARKER_B, wishes=[period_of(offer_b), period_of(offer_a)])],
+        by=world.school_b,
+    )
+    confirmed = await rounds.preview_round(
+        RoundIn(classes=[class_a.id, class_b.id], seed=1), by=world.admin
+    )
+    await rounds.confirm_round(confirmed.id, by=world.admin)
+    open_class = await make_class(world.school_a, label="8d")
+    await put_pupils(
+        open_class.id, [PupilIn(code="D1", wishes=[period_of(offer_a)])], by=world.school_a
+    )
+    preview = await rounds.preview_round(RoundIn(classes=[open_class.id], seed=1), by=world.admin)
+    [at_a] = [p for p in confirmed.placements if p.offer_period == period_of(offer_a)]
+    first, last = class_dates()
+    return {
+        "class_id": class_a.id,
+        "open_class_id": open_class.id,
+        "period_a_id": period_of(offer_a),
+        "round_id": confirmed.id,
+        "preview_round_id": preview.id,
+        "placement_id": at_a.placement,
+        "first_day": first.isoformat(),
+        "last_day": last.isoformat(),
+    }
 
 
 def booking_link_token(booking_id: int) -> str:

@@ -81,6 +81,28 @@ WAIVED: dict[tuple[str, str], str] = {
     ("POST /api/v1/itineraries", "slot_ids"): "the chosen slots lie on one day (stored state)",
     ("POST /api/v1/events/{event_id}/slots", "ends_at"): "after starts_at: two fields compared",
     ("PATCH /api/v1/slots/{slot_id}", "ends_at"): "after starts_at: two fields compared",
+    ("POST /api/v1/internships/offers", "host"): "the office must name the host firm",
+    ("POST /api/v1/internships/classes", "school"): "the office must name the school",
+    ("POST /api/v1/internships/classes", "starts_on"): "not in the past: today's date",
+    ("POST /api/v1/internships/classes", "ends_on"): "after starts_on: two fields compared",
+    ("POST /api/v1/internships/classes", "wishes_until"): "between today and starts_on",
+    ("PUT /api/v1/internships/classes/{class_id}/pupils", "wishes_until"): "the class's "
+    "deadline for wishes (stored state)",
+    ("POST /api/v1/internships/placements/{placement_id}/attendance", "days_attended"): "at "
+    "most the working days of the pupil's period (stored state)",
+    **{
+        ("POST /api/v1/internships/offers", f"periods[{i}].{name}"): "not in the past, and "
+        "ends_on after starts_on: today's date, two fields compared"
+        for i in range(20)
+        for name in ("starts_on", "ends_on")
+    },
+    **{
+        ("PUT /api/v1/internships/classes/{class_id}/pupils", f"pupils[{i}].{name}"): "wishes "
+        "name published offers' periods that fit the class, once each; codes once per class"
+        " (stored state, items compared)"
+        for i in range(60)
+        for name in ("wishes", "code")
+    },
     **{
         ("POST /api/v1/slots/{slot_id}/bookings", name): "which fields a booking needs "
         "depends on the event's kind, stored state: a class visit or a registration"
