@@ -95,33 +95,44 @@ def session_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 class _PooledTestEngine(PostgresEngine):
-    """PostgreSQL through one pool per test process, on the loop that made it only.
+    """PostgreSQL through pools kept per event loop for the test process.
 
     Without a pool every statement outside a transaction opened a connection of its own
     (a new PostgreSQL backend process: 5 to 20 ms here, most of a PostgreSQL test's time).
-    The tests run on one event loop (pytest-asyncio's session loop); code on another loop
-    (Schemathesis' synchronous client, threads) gets new connections as before. It is not
-    the production pool: `db.serving_from_pool()` stays false, so the per-process caches
-    stay off and every test reads what it wrote.
+    An asyncpg pool serves only the loop that made it: the tests run on pytest-asyncio's
+    session loop, whose pool `engine` starts; another loop that lives long (Schemathesis'
+    portal thread) gets one through `pool_for_this_loop`; any other loop gets new
+    connections as before. It is not the production pool: `db.serving_from_pool()` stays
+    false, so the per-process caches stay off and every test reads what it wrote.
     """
 
-    _shared_pool: Any = None
-    _pool_loop: asyncio.AbstractEventLoop | None = None
+    POOL = {"min_size": 1, "max_size": 8, "max_inactive_connection_lifetime": 3.0}
 
     @property  # type: ignore[override]
     def pool(self) -> Any:
-        if self._shared_pool is None:
+        pools = self.__dict__.get("_pools")
+        if not pools:
             return None
         try:
-            loop = asyncio.get_running_loop()
+            return pools.get(asyncio.get_running_loop())
         except RuntimeError:
             return None
-        return self._shared_pool if loop is self._pool_loop else None
 
     @pool.setter
     def pool(self, value: Any) -> None:
-        self._shared_pool = value
-        self._pool_loop = asyncio.get_running_loop() if value is not None else None
+        pools = self.__dict__.setdefault("_pools", {})
+        if value is None:
+            if pools:  # Piccolo sets None when made (no loop runs then) and when closed
+                pools.pop(asyncio.get_running_loop(), None)
+        else:
+            pools[asyncio.get_running_loop()] = value
+
+    async def start_connection_pool(self, **kwargs: Any) -> None:
+        await super().start_connection_pool(**{**self.POOL, **kwargs})
+
+    async def pool_for_this_loop(self) -> None:
+        if self.pool is None:
+            await self.start_connection_pool()
 
 
 # The engine of each backend this process has made and migrated, used again when the order
@@ -155,9 +166,7 @@ async def engine(request: pytest.FixtureRequest, session_dir: Path) -> AsyncIter
             # Enough connections for the tests that race requests on purpose; idle ones
             # close after a few seconds, so that three workers, the servers the tests start
             # and a second suite beside stay under PostgreSQL's 100 connections.
-            await made.start_connection_pool(
-                min_size=1, max_size=8, max_inactive_connection_lifetime=3.0
-            )
+            await made.start_connection_pool()
         _engines[backend] = made
     use_engine(_engines[backend])
     yield backend

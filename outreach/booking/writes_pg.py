@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from outreach.db import fetch
+from outreach.db import pg_fetch
 
 __all__ = ["Notice", "Placed", "RowView", "Seen", "place", "read"]
 
@@ -204,7 +204,7 @@ async def read(slot_id: int, school_id: int | None, scoped_key: str | None) -> S
     check in `place` then reads with a snapshot taken once the lock is held (a later
     statement). The facts themselves are read as the statement began, as the generic
     path reads them: unlocked."""
-    row = (await fetch(_READ, slot_id, school_id, scoped_key))[0]
+    row = (await pg_fetch(_READ, slot_id, school_id, scoped_key))[0]
     keyed = bool(row["keyed"])
     if row["slot_id"] is None:
         return Seen(None, None, {}, keyed)
@@ -267,7 +267,7 @@ async def place(
     key_stored_at: datetime,
 ) -> Placed:
     label: str = fields["class_label"]
-    rows = await fetch(
+    rows = await pg_fetch(
         _PLACE,
         check_clash,
         fields["school"],

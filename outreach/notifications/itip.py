@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 
 from icalendar import Calendar, Event, vCalAddress
 
@@ -59,14 +60,29 @@ def render_itip_many(invitations: Sequence[Invitation]) -> str:
     methods = {inv.method for inv in invitations}
     if len(methods) != 1:
         raise ValueError("one iTIP object carries one METHOD")
+    events = b"".join(_vevent(invitation).to_ical() for invitation in invitations)
+    return (_calendar_head(methods.pop()) + events + _CALENDAR_TAIL).decode("utf-8")
+
+
+_CALENDAR_TAIL = b"END:VCALENDAR\r\n"
+
+
+@lru_cache(maxsize=2)
+def _calendar_head(method: ItipMethod) -> bytes:
+    """The VCALENDAR's lines before its events, the same for every mail: made once.
+
+    Byte for byte what icalendar writes for the calendar (its properties, then the
+    components it holds, then END:VCALENDAR).
+    """
     calendar = Calendar()
     calendar.add("prodid", PRODID)
     calendar.add("version", "2.0")
     calendar.add("calscale", "GREGORIAN")
-    calendar.add("method", methods.pop())
-    for invitation in invitations:
-        calendar.add_component(_vevent(invitation))
-    return calendar.to_ical().decode("utf-8")
+    calendar.add("method", method)
+    whole = calendar.to_ical()
+    if not whole.endswith(_CALENDAR_TAIL):
+        raise RuntimeError("icalendar wrote the calendar differently")
+    return whole[: -len(_CALENDAR_TAIL)]
 
 
 def _vevent(inv: Invitation) -> Event:

@@ -13,20 +13,22 @@ from datetime import date, datetime
 from email import policy
 from email.headerregistry import Address
 from email.message import EmailMessage
+from email.parser import BytesParser
 from email.utils import format_datetime, parseaddr
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from babel.dates import format_date, format_time
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from outreach import links
 from outreach.languages import babel_locale, language_of
+from outreach.notifications import mime
 from outreach.notifications.itip import Invitation, booking_uid, render_itip, render_itip_many
 from outreach.notifications.schemas import ItipMethod, MailContext
 from outreach.notifications.texts import translator
-from outreach.notifications.transports import PermanentDeliveryError
+from outreach.notifications.transports import OutgoingMail, PermanentDeliveryError
 from outreach.outbox.schemas import HOST_KINDS, ClaimedNotification
 from outreach.timeutil import LOCAL_TZ, as_utc, local
 
@@ -36,6 +38,7 @@ if TYPE_CHECKING:
 __all__ = [
     "TEMPLATE_DIR",
     "build_day_message",
+    "build_mail",
     "build_message",
     "format_when",
     "invitable_visits",
@@ -48,6 +51,55 @@ _POLICY = policy.SMTP
 _EN_DASH = "\u2013"
 
 
+def build_mail(
+    note: ClaimedNotification,
+    ctx: MailContext,
+    settings: Settings,
+    *,
+    method: ItipMethod | None,
+    now: datetime,
+) -> OutgoingMail:
+    """A booking notice, written once in its wire form (`mime`): what the transport sends."""
+    values = _template_values(note, ctx, settings, method=method, now=now)
+    subject = one_line(_render(f"notifications/{note.kind}.subject.txt", values))
+    values["subject"] = subject
+    calendar = None
+    if method is not None:
+        # base64 keeps the calendar's CRLF lines and 75-octet folding byte for byte.
+        calendar = method, render_itip(_invitation(note, ctx, settings, method))
+    parts = mime.alternative(
+        _render(f"notifications/{note.kind}.txt", values),
+        _render(f"notifications/{note.kind}.html", values),
+        calendar,
+    )
+    sender, sender_name = _sender(settings)
+    recipient = _checked_address(note.recipient)
+    shown_sender, utf8_from = mime.header_address(sender, one_line(sender_name))
+    shown_to, utf8_to = mime.header_address(recipient, one_line(_recipient_name(note, ctx)))
+    headers = [("Subject", subject), ("From", shown_sender), ("To", shown_to)]
+    if note.kind not in HOST_KINDS and ctx.host_email:
+        # Replies from teachers reach the firm, not the no-reply sender.
+        reply_to, _ = mime.header_address(_checked_address(ctx.host_email), one_line(ctx.host_name))
+        headers.append(("Reply-To", reply_to))
+    identifier = message_id(note, settings)
+    headers += [
+        ("Date", format_datetime(as_utc(now))),
+        ("Message-ID", identifier),
+        # Every mail about one booking threads together in the reader's client.
+        ("References", f"<booking-{ctx.booking_id}@{links.mail_host(settings)}>"),
+        ("Content-Language", language_of(note.language)),
+        ("Auto-Submitted", "auto-generated"),
+    ]
+    return mime.write_mail(
+        headers,
+        parts,
+        sender=sender,
+        recipients=[recipient],
+        message_id=identifier,
+        utf8=utf8_from or utf8_to,
+    )
+
+
 def build_message(
     note: ClaimedNotification,
     ctx: MailContext,
@@ -56,19 +108,9 @@ def build_message(
     method: ItipMethod | None,
     now: datetime,
 ) -> EmailMessage:
-    values = _template_values(note, ctx, settings, method=method, now=now)
-    subject = one_line(_render(f"notifications/{note.kind}.subject.txt", values))
-    values["subject"] = subject
-    message = EmailMessage(policy=_POLICY)
-    message.set_content(_render(f"notifications/{note.kind}.txt", values))
-    message.add_alternative(_render(f"notifications/{note.kind}.html", values), subtype="html")
-    if method is not None:
-        ical = render_itip(_invitation(note, ctx, settings, method))
-        # base64 keeps the calendar's CRLF lines and 75-octet folding byte for byte.
-        message.add_alternative(ical, subtype="calendar", params={"method": method}, cte="base64")
-    # After the body: set_content() drops every Content-* header set before it.
-    _set_headers(message, note, ctx, settings, subject=subject, now=now)
-    return message
+    """`build_mail` parsed back, for a reader that looks inside (the link checks)."""
+    mail = build_mail(note, ctx, settings, method=method, now=now)
+    return cast(EmailMessage, BytesParser(policy=_POLICY).parsebytes(mail.data))
 
 
 def build_day_message(
@@ -212,39 +254,20 @@ def one_line(value: str) -> str:
     return " ".join(value.split())
 
 
-def _set_headers(
-    message: EmailMessage,
-    note: ClaimedNotification,
-    ctx: MailContext,
-    settings: Settings,
-    *,
-    subject: str,
-    now: datetime,
-) -> None:
-    host = links.mail_host(settings)
-    message["Subject"] = subject
-    message["From"] = one_line(settings.mail_from)
-    message["To"] = _address(note.recipient, _recipient_name(note, ctx))
-    if note.kind not in HOST_KINDS and ctx.host_email:
-        # Replies from teachers reach the firm, not the no-reply sender.
-        message["Reply-To"] = _address(ctx.host_email, ctx.host_name)
-    message["Date"] = format_datetime(as_utc(now))
-    message["Message-ID"] = message_id(note, settings)
-    # Every mail about one booking threads together in the reader's client.
-    message["References"] = f"<booking-{ctx.booking_id}@{host}>"
-    message["Content-Language"] = language_of(note.language)
-    message["Auto-Submitted"] = "auto-generated"
-
-
 def _address(email: str, name: str) -> Address:
-    email = one_line(email)
-    if email.count("@") != 1 or " " in email:
-        raise PermanentDeliveryError(f"not an e-mail address: {email!r}")
+    email = _checked_address(email)
     local_part, domain = email.split("@")
     try:
         return Address(display_name=one_line(name), username=local_part, domain=domain)
     except (ValueError, IndexError) as exc:
         raise PermanentDeliveryError(f"not an e-mail address: {email!r}") from exc
+
+
+def _checked_address(email: str) -> str:
+    email = one_line(email)
+    if email.count("@") != 1 or " " in email:
+        raise PermanentDeliveryError(f"not an e-mail address: {email!r}")
+    return email
 
 
 def _recipient_name(note: ClaimedNotification, ctx: MailContext) -> str:
@@ -393,14 +416,21 @@ def _invitation(
 
 def _sender(settings: Settings) -> tuple[str, str]:
     """The address and name of MAIL_FROM, the From of every mail."""
-    name, address = parseaddr(settings.mail_from)
+    name, address = _parsed_sender(settings.mail_from)
     return address or "noreply@outreach.invalid", name
+
+
+@lru_cache(maxsize=4)
+def _parsed_sender(mail_from: str) -> tuple[str, str]:
+    return parseaddr(mail_from)
 
 
 @lru_cache(maxsize=4)
 def _environment(directory: Path) -> Environment:
     return Environment(
         loader=FileSystemLoader(directory),
+        # Compiled once per process: the templates do not change under a running one.
+        auto_reload=False,
         autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
         undefined=StrictUndefined,
         trim_blocks=True,

@@ -33,11 +33,12 @@ from email.message import EmailMessage
 from typing import Any
 
 from outreach import config
-from outreach.accounts.tables import User
 from outreach.booking.tables import HOLDING_STATUSES, Booking
 from outreach.config import Settings
 from outreach.itineraries.views import itinerary_for_booking
 from outreach.notifications import class_day, mail, transports
+from outreach.notifications.context import Claim, claim
+from outreach.notifications.context import load_context as _load_context
 from outreach.notifications.internship_mail import internship_message
 from outreach.notifications.presenter_mail import presenter_message
 from outreach.notifications.schemas import CANCEL_KINDS, REQUEST_KINDS, ItipMethod, MailContext
@@ -67,7 +68,7 @@ N = Notification
 class Built:
     """What a builder made of a claimed notice: a mail, or the reason to send none."""
 
-    message: EmailMessage | None
+    message: EmailMessage | transports.OutgoingMail | None
     skip: str = ""
     # Recorded in the row's payload once the mail went out.
     sent_payload: Mapping[str, Any] | None = None
@@ -75,7 +76,7 @@ class Built:
     retry_at: datetime | None = None
 
 
-Builder = Callable[[ClaimedNotification, datetime, Settings], Awaitable[Built]]
+Builder = Callable[[Claim, datetime, Settings], Awaitable[Built]]
 
 
 # --------------------------------------------------------------------------- delivering
@@ -84,12 +85,13 @@ Builder = Callable[[ClaimedNotification, datetime, Settings], Awaitable[Built]]
 async def deliver(notification_id: int, now: datetime | None = None) -> DeliveryOutcome:
     """Claim, build and send one notice; safe to call any number of times."""
     now = _now(now)
-    note = await outbox.claim(notification_id, now)
-    if note is None:
+    claimed = await claim(notification_id, now)
+    if claimed is None:
         return "not_claimed"
+    note = claimed.note
     settings = config.get_settings()
     try:
-        built = await _builder(note.kind)(note, now, settings)
+        built = await _builder(note.kind)(claimed, now, settings)
         if built.message is None and built.retry_at is not None:
             await outbox.postpone(note, built.retry_at, built.skip)
             log.info("notification %s (%s) waits: %s", note.id, note.kind, built.skip)
@@ -127,29 +129,29 @@ def _builder(kind: str) -> Builder:
     return _booking_mail
 
 
-async def _booking_mail(note: ClaimedNotification, now: datetime, settings: Settings) -> Built:
-    return await _mail_about_booking(note, now, settings, with_itinerary=False)
+async def _booking_mail(claimed: Claim, now: datetime, settings: Settings) -> Built:
+    return await _mail_about_booking(claimed, now, settings, with_itinerary=False)
 
 
-async def _itinerary_mail(note: ClaimedNotification, now: datetime, settings: Settings) -> Built:
-    return await _mail_about_booking(note, now, settings, with_itinerary=True)
+async def _itinerary_mail(claimed: Claim, now: datetime, settings: Settings) -> Built:
+    return await _mail_about_booking(claimed, now, settings, with_itinerary=True)
 
 
-async def _confirmation_mail(note: ClaimedNotification, now: datetime, settings: Settings) -> Built:
+async def _confirmation_mail(claimed: Claim, now: datetime, settings: Settings) -> Built:
     """A visit's confirmation: folded into its class day's mail when it is part of one."""
-    ctx = await _load_context(note.booking_id)
+    note, ctx = claimed.note, await claimed.context()
     if ctx is not None and _skip_reason(note, ctx, now) is None:
         day = await itinerary_for_booking(ctx.booking_id)
         if day is not None and note.recipient.lower() == ctx.contact_email.lower():
             fold = await class_day.fold_confirmation(note, ctx, day, now)
             if not fold.send:
                 return Built(None, fold.skip, retry_at=fold.retry_at)
-    return await _mail_about_booking(note, now, settings, with_itinerary=False)
+    return await _mail_about_booking(claimed, now, settings, with_itinerary=False)
 
 
-async def _class_day_mail(note: ClaimedNotification, now: datetime, settings: Settings) -> Built:
+async def _class_day_mail(claimed: Claim, now: datetime, settings: Settings) -> Built:
     """`itinerary.confirmed`: every visit of the class's day, one invitation each."""
-    first = await _load_context(note.booking_id)
+    note, first = claimed.note, await claimed.context()
     if first is None or first.anonymised:
         return Built(None, "the bookings of the day are gone or anonymised")
     day = await itinerary_for_booking(first.booking_id)
@@ -170,37 +172,37 @@ async def _class_day_mail(note: ClaimedNotification, now: datetime, settings: Se
         itinerary_url=day.itinerary_url,
         settings=settings,
         now=now,
-        invite=await _invitations_wanted(note.recipient),
+        invite=await claimed.invitations_wanted(),
     )
     if not invited:
         return Built(message)
     return Built(message, sent_payload={ITIP_MARK: "REQUEST", class_day.INVITED_MARK: invited})
 
 
-async def _presenter_mail(note: ClaimedNotification, now: datetime, settings: Settings) -> Built:
+async def _presenter_mail(claimed: Claim, now: datetime, settings: Settings) -> Built:
     """A notice about a presenter invitation (no booking)."""
-    message, skip = await presenter_message(note, settings, now=now)
+    message, skip = await presenter_message(claimed.note, settings, now=now)
     return Built(message, skip)
 
 
-async def _internship_mail(note: ClaimedNotification, now: datetime, settings: Settings) -> Built:
+async def _internship_mail(claimed: Claim, now: datetime, settings: Settings) -> Built:
     """A notice about internship placements (no booking)."""
-    message, skip = await internship_message(note, settings, now=now)
+    message, skip = await internship_message(claimed.note, settings, now=now)
     return Built(message, skip)
 
 
 async def _mail_about_booking(
-    note: ClaimedNotification, now: datetime, settings: Settings, *, with_itinerary: bool
+    claimed: Claim, now: datetime, settings: Settings, *, with_itinerary: bool
 ) -> Built:
-    ctx = await _load_context(note.booking_id)
+    note, ctx = claimed.note, await claimed.context()
     skip = _skip_reason(note, ctx, now)
     if skip is not None:
         return Built(None, skip)
     assert ctx is not None  # _skip_reason skips a missing booking
     if with_itinerary:
         ctx = dataclasses.replace(ctx, itinerary=await itinerary_for_booking(ctx.booking_id))
-    method = await _itip_method(note, ctx)
-    message = mail.build_message(note, ctx, settings, method=method, now=now)
+    method = await _itip_method(claimed, ctx)
+    message = mail.build_mail(note, ctx, settings, method=method, now=now)
     if ctx.itinerary is not None and note.recipient.lower() == ctx.contact_email.lower():
         # The last answer the day waited for: its confirmations go out now, in one mail.
         await class_day.queue_when_answered(note, ctx, ctx.itinerary)
@@ -287,86 +289,6 @@ def _now(now: datetime | None) -> datetime:
 ITINERARY_KINDS = ("booking.cancelled", "booking.declined", "event.cancelled")
 
 
-async def _load_context(booking_id: int | None) -> MailContext | None:
-    if booking_id is None:
-        return None
-    b = Booking
-    row = (
-        await b.select(
-            b.id,
-            b.status,
-            b.sequence,
-            b.persons,
-            b.class_label,
-            b.grade,
-            b.pupils,
-            b.adults,
-            b.contact_name,
-            b.contact_email,
-            b.reason,
-            b.notes,
-            b.created_at,
-            b.anonymised_at,
-            b.school.name.as_alias("school_name"),
-            b.slot.starts_at.as_alias("slot_starts_at"),
-            b.slot.ends_at.as_alias("slot_ends_at"),
-            b.slot.sequence.as_alias("slot_sequence"),
-            b.slot.cancelled.as_alias("slot_cancelled"),
-            b.event.id.as_alias("event_id"),
-            b.event.title.as_alias("event_title"),
-            b.event.kind.as_alias("event_kind"),
-            b.event.status.as_alias("event_status"),
-            b.event.cancel_reason.as_alias("event_cancel_reason"),
-            b.event.host.name.as_alias("host_name"),
-            b.event.host.contact_email.as_alias("host_email"),
-            b.event.host.contact_name.as_alias("host_contact_name"),
-            b.event.venue.name.as_alias("venue_name"),
-            b.event.venue.street.as_alias("venue_street"),
-            b.event.venue.postal_code.as_alias("venue_postal_code"),
-            b.event.venue.city.as_alias("venue_city"),
-        )
-        .where(b.id == booking_id)
-        .first()
-    )
-    return _context(row) if row else None
-
-
-def _context(row: Mapping[str, Any]) -> MailContext:
-    return MailContext(
-        booking_id=row["id"],
-        booking_status=row["status"],
-        booking_sequence=row["sequence"] or 0,
-        persons=row["persons"],
-        class_label=row["class_label"] or "",
-        grade=row["grade"],
-        pupils=row["pupils"] or 0,
-        adults=row["adults"] or 0,
-        contact_name=row["contact_name"] or "",
-        contact_email=row["contact_email"] or "",
-        booking_reason=row["reason"] or "",
-        booking_created_at=as_utc(row["created_at"]),
-        anonymised=row["anonymised_at"] is not None,
-        school_name=row["school_name"] or "",
-        slot_starts_at=as_utc(row["slot_starts_at"]),
-        slot_ends_at=as_utc(row["slot_ends_at"]),
-        slot_sequence=row["slot_sequence"] or 0,
-        slot_cancelled=bool(row["slot_cancelled"]),
-        event_id=row["event_id"],
-        event_title=row["event_title"] or "",
-        event_kind=row["event_kind"] or "",
-        event_status=row["event_status"] or "",
-        event_cancel_reason=row["event_cancel_reason"] or "",
-        host_name=row["host_name"] or "",
-        host_email=row["host_email"] or "",
-        host_contact_name=row["host_contact_name"] or "",
-        venue_name=row["venue_name"] or "",
-        venue_street=row["venue_street"] or "",
-        venue_postal_code=row["venue_postal_code"] or "",
-        venue_city=row["venue_city"] or "",
-        notes=row["notes"] or "",
-    )
-
-
 def _skip_reason(note: ClaimedNotification, ctx: MailContext | None, now: datetime) -> str | None:
     if ctx is None:
         return "the booking no longer exists"
@@ -401,31 +323,20 @@ def _visit_cancelled(ctx: MailContext) -> bool:
     return ctx.slot_cancelled or ctx.event_status == "cancelled"
 
 
-async def _itip_method(note: ClaimedNotification, ctx: MailContext) -> ItipMethod | None:
+async def _itip_method(claimed: Claim, ctx: MailContext) -> ItipMethod | None:
+    note = claimed.note
     if note.kind in REQUEST_KINDS:
         # A pending booking is not in anyone's calendar yet; it is invited once confirmed.
         if ctx.booking_status != "confirmed":
             return None
         # An entry an invitation made is kept current whatever the choice is by now:
         # else a moved visit would stay at its old time in that calendar.
-        if await _invitations_wanted(note.recipient) or await _invitation_sent(ctx):
+        if await claimed.invitations_wanted() or await _invitation_sent(ctx):
             return "REQUEST"
         return None
     if note.kind in CANCEL_KINDS and await _invitation_sent(ctx):
         return "CANCEL"
     return None
-
-
-async def _invitations_wanted(recipient: str) -> bool:
-    """Whether mails to this address carry invitations for visits not yet invited: yes
-    for an address without an account, and for members whose calendar choice (My data)
-    is not the subscription alone, which shows their visits already."""
-    row = (
-        await User.select(User.calendar_delivery)
-        .where(User.email == recipient.strip().lower())
-        .first()
-    )
-    return row is None or row["calendar_delivery"] != "subscription"
 
 
 async def _invitation_sent(ctx: MailContext) -> bool:

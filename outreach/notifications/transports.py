@@ -1,8 +1,10 @@
 """Where a finished mail goes: `.eml` files (embedded default) or an SMTP server.
 
 A transport either hands the whole message over or raises; the outbox decides what
-a failure means. `PermanentDeliveryError` says "retrying will not help" (the server
-refused every recipient for good), anything else is worth another try.
+a failure means. It takes an `OutgoingMail` (the wire form, written once by the mail
+builder, issue 21) or an `EmailMessage`, which it flattens once into one.
+`PermanentDeliveryError` says "retrying will not help" (the server refused every
+recipient for good), anything else is worth another try.
 
 SMTP connections are kept open and reused: one small pool per server and per event
 loop, since an asyncio connection belongs to the loop that opened it (a worker process
@@ -17,6 +19,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
+import io
 import logging
 import os
 import re
@@ -26,6 +30,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email import policy
+from email.generator import BytesGenerator
 from email.message import EmailMessage
 from email.parser import BytesHeaderParser
 from email.utils import parsedate_to_datetime
@@ -34,12 +39,14 @@ from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import unquote, urlsplit
 
 import aiosmtplib
+from aiosmtplib.email import extract_recipients, extract_sender
 
 if TYPE_CHECKING:
     from outreach.config import Settings
 
 __all__ = [
     "FileTransport",
+    "OutgoingMail",
     "PermanentDeliveryError",
     "SmtpTransport",
     "StoredMail",
@@ -71,8 +78,57 @@ class PermanentDeliveryError(Exception):
     """The mail cannot be delivered as it is; the notification fails without retries."""
 
 
+@dataclass(frozen=True, slots=True)
+class OutgoingMail:
+    """A mail as it goes on the wire (CRLF lines), with its envelope."""
+
+    sender: str
+    recipients: tuple[str, ...]
+    data: bytes
+    message_id: str
+    # An address is not ASCII: the server must offer SMTPUTF8 (as aiosmtplib asks).
+    utf8: bool = False
+    # Flattened from this message (else None): again with 7-bit encodings for a server
+    # without 8BITMIME, when `data` is not ASCII. The builders' own mails are 7-bit.
+    message: EmailMessage | None = None
+
+    @classmethod
+    def of(cls, message: EmailMessage) -> OutgoingMail:
+        """`message` flattened once, as aiosmtplib's `send_message` would (Bcc left out)."""
+        sender = extract_sender(message) or ""
+        recipients = extract_recipients(message)
+        utf8 = not (sender + "".join(recipients)).isascii()
+        return cls(
+            sender=sender,
+            recipients=tuple(recipients),
+            data=_flatten(message, policy.SMTPUTF8 if utf8 else policy.SMTP),
+            message_id=str(message.get("Message-ID", "")),
+            utf8=utf8,
+            message=message,
+        )
+
+    def seven_bit(self) -> bytes:
+        """The data for a server without 8BITMIME."""
+        if self.data.isascii() or self.message is None:
+            return self.data
+        return _flatten(self.message, policy.SMTP.clone(cte_type="7bit"))
+
+
+def outgoing(message: EmailMessage | OutgoingMail) -> OutgoingMail:
+    return message if isinstance(message, OutgoingMail) else OutgoingMail.of(message)
+
+
+def _flatten(message: EmailMessage, how: policy.EmailPolicy) -> bytes:
+    shown = copy.copy(message)  # deleting rebinds the copy's header list only
+    del shown["Bcc"]
+    del shown["Resent-Bcc"]
+    buffer = io.BytesIO()
+    BytesGenerator(buffer, policy=how).flatten(shown)
+    return buffer.getvalue()
+
+
 class Transport(Protocol):
-    async def send(self, message: EmailMessage) -> None: ...
+    async def send(self, message: EmailMessage | OutgoingMail) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,24 +137,24 @@ class FileTransport:
 
     directory: Path
 
-    async def send(self, message: EmailMessage) -> None:
-        await asyncio.to_thread(self._write, message)
+    async def send(self, message: EmailMessage | OutgoingMail) -> None:
+        await asyncio.to_thread(self._write, outgoing(message))
 
-    def _write(self, message: EmailMessage) -> None:
+    def _write(self, mail: OutgoingMail) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
-        target = self.directory / _file_name(message)
+        target = self.directory / _file_name(mail.message_id)
         # Write beside the target and rename: a reader never sees half a mail.
         fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".tmp-", suffix=".eml")
         try:
             with os.fdopen(fd, "wb") as handle:
-                handle.write(message.as_bytes())
+                handle.write(mail.data)
                 handle.flush()
                 os.fsync(handle.fileno())
             os.replace(tmp, target)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
-        log.info("mail %s written to %s", message["Message-ID"], target)
+        log.info("mail %s written to %s", mail.message_id, target)
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,15 +180,16 @@ class SmtpTransport:
             use_tls=use_tls,
         )
 
-    async def send(self, message: EmailMessage) -> None:
+    async def send(self, message: EmailMessage | OutgoingMail) -> None:
+        mail = outgoing(message)
         try:
-            await _pool_for(self).send(message)
+            await _pool_for(self).send(mail)
         except aiosmtplib.SMTPRecipientsRefused as exc:
             codes = [refusal.code for refusal in exc.recipients]
             if codes and all(code >= 500 for code in codes):
                 raise PermanentDeliveryError(f"recipient refused: {exc}") from exc
             raise
-        log.info("mail %s sent to %s:%s", message["Message-ID"], self.hostname, self.port)
+        log.info("mail %s sent to %s:%s", mail.message_id, self.hostname, self.port)
 
 
 async def close_smtp_connections() -> None:
@@ -229,8 +286,8 @@ def read_stored_mail(settings: Settings, name: str) -> bytes | None:
     return path.read_bytes() if path.is_file() else None
 
 
-def _file_name(message: EmailMessage) -> str:
-    message_id = str(message.get("Message-ID", "")).strip().strip("<>")
+def _file_name(message_id: str) -> str:
+    message_id = message_id.strip().strip("<>")
     stem = _SAFE_NAME.sub("_", message_id).strip("._") or "mail"
     return f"{stem}.eml"
 
@@ -254,10 +311,11 @@ class _Connection:
     mails: int = 0
     idle_since: float = 0.0
 
-    async def send(self, message: EmailMessage) -> None:
-        self.client.data_started = False
+    async def send(self, mail: OutgoingMail) -> None:
+        client = self.client
+        client.data_started = False
         try:
-            await self.client.send_message(message)
+            await _send(client, mail)
         except BaseException:
             # The session's state is unknown (half a transaction, a cancelled read).
             self.client.close()
@@ -278,14 +336,14 @@ class _Pool:
         self._reaper: asyncio.TimerHandle | None = None
         self._quitting: set[asyncio.Task[None]] = set()
 
-    async def send(self, message: EmailMessage) -> None:
+    async def send(self, mail: OutgoingMail) -> None:
         async with asyncio.timeout(SMTP_TIMEOUT_SECONDS):
             await self._free.acquire()
         try:
             connection = self._take()
             if connection is not None:
                 try:
-                    await connection.send(message)
+                    await connection.send(mail)
                 except Exception as exc:
                     if not _dropped_before_data(exc, connection.client):
                         raise
@@ -294,7 +352,7 @@ class _Pool:
                     self._give_back(connection)
                     return
             connection = await self._connect()
-            await connection.send(message)
+            await connection.send(mail)
             self._give_back(connection)
         finally:
             self._free.release()
@@ -362,6 +420,28 @@ class _Pool:
         )
         await client.connect()  # STARTTLS when offered, then login, as aiosmtplib.send
         return _Connection(client)
+
+
+async def _send(client: _Client, mail: OutgoingMail) -> None:
+    """The bytes as they are, with the options aiosmtplib's `send_message` would ask."""
+    if not mail.sender or not mail.recipients:
+        raise ValueError("the mail names no sender or no recipient")
+    if client.is_ehlo_or_helo_needed:  # the extensions below are the EHLO's answer
+        await client._ehlo_or_helo_if_needed()
+    options = []
+    if mail.utf8:
+        if not client.supports_extension("smtputf8"):
+            raise aiosmtplib.SMTPNotSupported(
+                "An address containing non-ASCII characters was provided, but "
+                "SMTPUTF8 is not supported by this server"
+            )
+        options.append("SMTPUTF8")
+    data = mail.data
+    if client.supports_extension("8BITMIME"):
+        options.append("BODY=8BITMIME")
+    else:
+        data = mail.seven_bit()
+    await client.sendmail(mail.sender, list(mail.recipients), data, mail_options=options)
 
 
 def _dropped_before_data(exc: Exception, client: _Client) -> bool:

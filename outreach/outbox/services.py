@@ -38,7 +38,7 @@ from piccolo.query.functions.aggregate import Count
 
 from outreach import config
 from outreach.audit.services import record
-from outreach.db import in_transaction, on_commit, write_transaction
+from outreach.db import in_transaction, is_postgres, on_commit, pg_fetch, write_transaction
 from outreach.languages import language_of
 from outreach.outbox.schemas import (
     DAY_KINDS,
@@ -54,6 +54,7 @@ from outreach.timeutil import as_utc, utcnow
 __all__ = [
     "BACKOFF_BASE",
     "BACKOFF_CAP",
+    "CLAIM_SQL",
     "HANDOVER_HOLD",
     "LEASE",
     "MAX_ATTEMPTS",
@@ -61,6 +62,8 @@ __all__ = [
     "Dispatcher",
     "backoff",
     "claim",
+    "claim_params",
+    "claimed_from",
     "count_failed",
     "dedupe_key",
     "due_ids",
@@ -239,6 +242,27 @@ async def _dispatch(ids: Sequence[int]) -> None:
 # --------------------------------------------------------------------------- claiming
 
 
+# The claim as PostgreSQL runs it: the rule of `_claimable` written out once, with
+# `claim_params` for $1-$3. `outreach.notifications` reads a mail's context in the same
+# statement (a CTE over it); `claim` runs it alone. SQLite takes the Piccolo statement.
+CLAIM_SQL = (
+    "UPDATE notification SET status = 'sending', lease_until = $3, attempts = attempts + 1"
+    " WHERE id = $1 AND ((status = 'pending' AND due_at <= $2)"
+    " OR (status = 'sending' AND lease_until < $2))"
+    " RETURNING id, dedupe_key, kind, booking, recipient, language, payload, attempts,"
+    " created_at, lease_until"
+)
+
+
+def claim_params(
+    notification_id: int, now: datetime | None = None, *, lease: timedelta | None = None
+) -> tuple[int, datetime, datetime]:
+    """The parameters of `CLAIM_SQL`: the row, now, and the end of the lease."""
+    now = _now(now)
+    lease = lease or timedelta(seconds=config.get_settings().notification_lease_seconds)
+    return notification_id, now, now + lease
+
+
 async def claim(
     notification_id: int, now: datetime | None = None, *, lease: timedelta | None = None
 ) -> ClaimedNotification | None:
@@ -246,10 +270,13 @@ async def claim(
 
     `lease` defaults to the setting NOTIFICATION_LEASE_SECONDS (`LEASE`, five minutes).
     """
-    now = _now(now)
-    lease = lease or timedelta(seconds=config.get_settings().notification_lease_seconds)
+    params = claim_params(notification_id, now, lease=lease)
+    if is_postgres():
+        found = await pg_fetch(CLAIM_SQL, *params)
+        return claimed_from(found[0]) if found else None
+    _, now, lease_until = params
     rows = await (
-        N.update({N.status: "sending", N.lease_until: now + lease, N.attempts: N.attempts + 1})
+        N.update({N.status: "sending", N.lease_until: lease_until, N.attempts: N.attempts + 1})
         .where((N.id == notification_id) & _claimable(now))
         .returning(
             N.id,
@@ -264,7 +291,7 @@ async def claim(
             N.lease_until,
         )
     )
-    return _claimed(rows[0]) if rows else None
+    return claimed_from(rows[0]) if rows else None
 
 
 async def due_ids(now: datetime | None = None, limit: int = 500) -> list[int]:
@@ -306,6 +333,14 @@ async def take_due(
 # --------------------------------------------------------------------------- finishing
 
 
+# `finish` as PostgreSQL runs it (a mail's last statement): conditional on `_holding`.
+_FINISH_SQL = (
+    "UPDATE notification SET status = 'sent', sent_at = $3, lease_until = NULL,"
+    " last_error = $4, payload = COALESCE($5, payload)"
+    " WHERE id = $1 AND status = 'sending' AND attempts = $2 RETURNING id"
+)
+
+
 async def finish(
     note: ClaimedNotification,
     now: datetime,
@@ -317,15 +352,21 @@ async def finish(
 
     `payload` adds keys to the row's payload (what was sent, for later notices).
     """
-    values: dict[Any, Any] = {
-        N.status: "sent",
-        N.sent_at: now,
-        N.lease_until: None,
-        N.last_error: note_text,
-    }
-    if payload:
-        values[N.payload] = json.dumps({**note.payload, **payload}, sort_keys=True)
-    rows = await N.update(values).where(_holding(note)).returning(N.id)
+    new_payload = json.dumps({**note.payload, **payload}, sort_keys=True) if payload else None
+    if is_postgres():
+        rows: Sequence[Any] = await pg_fetch(
+            _FINISH_SQL, note.id, note.attempts, now, note_text, new_payload
+        )
+    else:
+        values: dict[Any, Any] = {
+            N.status: "sent",
+            N.sent_at: now,
+            N.lease_until: None,
+            N.last_error: note_text,
+        }
+        if new_payload is not None:
+            values[N.payload] = new_payload
+        rows = await N.update(values).where(_holding(note)).returning(N.id)
     if not rows:
         log.warning("notification %s: lease lost before it was marked sent", note.id)
 
@@ -545,7 +586,8 @@ def _holding(note: ClaimedNotification):  # -> piccolo Combinable
     return (N.id == note.id) & (N.status == "sending") & (N.attempts == note.attempts)
 
 
-def _claimed(row: Mapping[str, Any]) -> ClaimedNotification:
+def claimed_from(row: Mapping[str, Any]) -> ClaimedNotification:
+    """The claimed row from the columns `CLAIM_SQL` returns (or the Piccolo claim)."""
     return ClaimedNotification(
         id=row["id"],
         dedupe_key=row["dedupe_key"],

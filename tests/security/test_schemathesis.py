@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import json
 import random
 import re
 from collections import Counter
@@ -39,6 +40,7 @@ from litestar.testing import AsyncTestClient
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.core.failures import FailureGroup
+from schemathesis.python import asgi as schemathesis_asgi
 from schemathesis.specs.openapi.checks import (
     RejectedPositiveData,
     content_type_conformance,
@@ -50,6 +52,7 @@ from schemathesis.specs.openapi.checks import (
 
 from outreach.app import create_app
 from outreach.config import get_settings, set_settings
+from outreach.db import current_engine
 from tests.factories import at, make_event, make_slot, make_world, school_day
 from tests.support import bearer
 
@@ -178,10 +181,14 @@ def waived(case: Any, response: Any, failure: Any) -> bool:
     if not isinstance(failure, RejectedPositiveData) or response.status_code != 422:
         return False
     try:
-        field_named = response.json().get("field")
+        answer = response.json()
     except ValueError:
         return False
-    return (case.operation.label, field_named) in WAIVED
+    if "NUL character" in str(answer.get("message")) and "\\u0000" in json.dumps(case.body):
+        # PostgreSQL stores no NUL character in text (SQLite does): a JSON string may hold
+        # one, so the document cannot rule it out; the answer names the field, no 500.
+        return True
+    return (case.operation.label, answer.get("field")) in WAIVED
 
 
 @pytest.fixture
@@ -202,6 +209,11 @@ async def fuzzing(db: str) -> AsyncIterator[Fuzzing]:
     workflow = schemathesis.openapi.from_dict(with_links(workflow_only(document)))
     for each in (schema, workflow):
         each.app = app  # called in-process over ASGI, from Schemathesis' own thread and loop
+    if db == "postgres":
+        # That loop lives as long as the process: a pool of its own saves a connection per
+        # statement (Schemathesis keeps one portal thread for every ASGI call).
+        portal = schemathesis_asgi._get_portal()
+        portal.call(current_engine().pool_for_this_loop)  # tests/conftest.py's engine
         each.hook("flatmap_case")(plausible_case)
     yield Fuzzing(schema, world.tokens, workflow)
 
