@@ -10,7 +10,7 @@ statement (`run_querystring`, `run_ddl`, raw SQL included) takes a query id thro
 transaction takes one and gives it back, and so does each transaction. Returning one
 costs no round trip any more (asyncpg's reset statement is turned off, see
 `db._keep_session`), but each checkout still waits for a free connection under load.
-The tests run without a pool, so this is counted, not observed.
+The tests' pool is one of their own (tests/conftest.py), so this is counted, not observed.
 """
 
 from __future__ import annotations
