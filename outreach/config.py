@@ -166,6 +166,8 @@ class Settings:
     base_url_given: bool = True
     # On SIGTERM: seconds of answering "not ready" before the server stops taking requests.
     shutdown_drain_seconds: float = 0.0
+    # How long a server process keeps what the anonymous calendar page lists (0: not at all).
+    page_cache_seconds: float = 1.0
 
     @property
     def sqlite_path(self) -> Path:
@@ -274,6 +276,7 @@ class Settings:
             log_format=read.raw("LOG_FORMAT"),
             base_url_given=read.raw("BASE_URL") is not None,
             shutdown_drain_seconds=read.number("SHUTDOWN_DRAIN_SECONDS", 0.0, 0, 60),
+            page_cache_seconds=read.number("PAGE_CACHE_SECONDS", 1.0, 0, 60),
         )
         if settings.log_format not in (None, *LOG_FORMATS):
             read.problems.append(f"LOG_FORMAT must be json or text, got {settings.log_format!r}")

@@ -38,3 +38,13 @@ def require_service(what: str, reason: str) -> None:
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+class Clock:
+    """A monotonic clock a test moves by hand (`clock.now += seconds`), for the caches."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now

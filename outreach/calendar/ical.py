@@ -18,6 +18,7 @@ TZID and the VTIMEZONE, and refuses a start the wall clock cannot name once.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -175,8 +176,100 @@ def _wall_time(moment: datetime) -> datetime:
 
 
 def vevent_bytes(spec: VEventSpec) -> bytes:
-    """One VEVENT as folded, CRLF-terminated bytes: a piece a feed is joined from."""
-    return build_vevent(spec).to_ical()
+    """One VEVENT as folded, CRLF-terminated bytes: a piece a feed is joined from.
+
+    Written directly, not through `icalendar`'s objects (about 2.5 ms a piece, most
+    of a 10,000-slot feed's cold build): the same bytes as `build_vevent(spec).to_ical()`
+    (same property order, escaping and folding; `tests/calendar/test_fast_vevent.py`
+    compares the two on generated specs). A series (`rrule`) still goes through
+    `icalendar`, which writes its VTIMEZONE-bound wall times.
+    """
+    if spec.rrule:
+        return build_vevent(spec).to_ical()
+    cancelled = spec.status == "CANCELLED"
+    # icalendar's order: SUMMARY DTSTART DTEND DTSTAMP UID SEQUENCE, then by name.
+    lines = [
+        "BEGIN:VEVENT",
+        "SUMMARY:" + _text(one_line(spec.summary)),
+        "DTSTART:" + _utc_text(spec.start),
+        "DTEND:" + _utc_text(spec.end),
+        "DTSTAMP:" + _utc_text(spec.stamp),
+        "UID:" + _text(one_line(spec.uid)),
+        f"SEQUENCE:{int(spec.sequence)}",
+    ]
+    if spec.categories:
+        lines.append("CATEGORIES:" + ",".join(_text(one_line(c)) for c in spec.categories))
+    if spec.classification:
+        lines.append("CLASS:" + _text(spec.classification))
+    if spec.description:
+        lines.append("DESCRIPTION:" + _text(clean_text(spec.description)))
+    if spec.geo is not None:
+        lines.append(f"GEO:{float(spec.geo[0])};{float(spec.geo[1])}")
+    if spec.last_modified is not None:
+        lines.append("LAST-MODIFIED:" + _utc_text(spec.last_modified))
+    if spec.location:
+        lines.append("LOCATION:" + _text(one_line(spec.location)))
+    lines.append("STATUS:" + _text(spec.status))
+    lines.append("TRANSP:" + ("TRANSPARENT" if cancelled else "OPAQUE"))
+    if spec.url:
+        lines.append("URL:" + one_line(spec.url))  # a URI: not escaped as TEXT
+    if spec.alarm_before is not None and not cancelled:
+        lines.append("BEGIN:VALARM")
+        lines.append("ACTION:DISPLAY")
+        lines.append("DESCRIPTION:" + _text(one_line(spec.alarm_text or spec.summary)))
+        lines.append("TRIGGER:" + _duration_text(-spec.alarm_before))
+        lines.append("END:VALARM")
+    lines.append("END:VEVENT")
+    return b"".join(_folded(line.encode()) for line in lines)
+
+
+def _text(value: str) -> str:
+    """TEXT escaping (RFC 5545 3.3.11) exactly as icalendar writes it."""
+    return (
+        value.replace(r"\N", "\n")
+        .replace("\\", "\\\\")
+        .replace(";", r"\;")
+        .replace(",", r"\,")
+        .replace("\r\n", r"\n")
+        .replace("\n", r"\n")
+        .replace("\r", r"\n")
+    )
+
+
+def _utc_text(moment: datetime) -> str:
+    m = as_utc(moment)
+    return f"{m.year:04}{m.month:02}{m.day:02}T{m.hour:02}{m.minute:02}{m.second:02}Z"
+
+
+@functools.lru_cache(maxsize=64)
+def _duration_text(value: timedelta) -> str:
+    return vDuration(value).to_ical().decode()
+
+
+_FOLD_OCTETS = 74  # a content line's octets before a fold (RFC 5545 3.1: at most 75)
+
+
+def _folded(line: bytes) -> bytes:
+    """One content line, folded as icalendar folds it, CRLF-terminated.
+
+    At most 74 octets a line, never inside a UTF-8 sequence, and a backslash or caret
+    that would end a line moves to the next one with what it escapes.
+    """
+    size = len(line)
+    if size <= _FOLD_OCTETS:
+        return line + b"\r\n"
+    parts = []
+    start = 0
+    while size - start > _FOLD_OCTETS:
+        end = start + _FOLD_OCTETS
+        while line[end] & 0xC0 == 0x80:  # a UTF-8 continuation byte: cut before its char
+            end -= 1
+        if end - start > 1 and line[end - 1] in b"\\^":
+            end -= 1
+        parts.append(line[start:end])
+        start = end
+    parts.append(line[start:])
+    return b"\r\n ".join(parts) + b"\r\n"
 
 
 def calendar_head(

@@ -21,11 +21,11 @@ from outreach.booking.schemas import BookingRequest
 from outreach.booking.writes import place_booking
 from outreach.config import get_settings
 from outreach.errors import Conflict, Invalid
+from outreach.events import public_listing
 from outreach.events import services as events
 from outreach.events.schemas import EventOut, SlotOut
 from outreach.events.tables import EVENT_KINDS
 from outreach.feeds.api import event_file_response
-from outreach.organisations.services import list_organisations
 from outreach.pages.common import (
     SESSION_DONE,
     Checks,
@@ -218,7 +218,7 @@ async def calendar_page(
 ) -> Template:
     query = CalendarQuery.from_request(request)
     first, last = query.span()
-    found = await events.list_events(
+    found = await public_listing.public_events(
         events.EventFilter(
             kind=query.kind,
             host=query.host,
@@ -243,7 +243,7 @@ async def calendar_page(
         q=query,
         items=items,
         grid=month_grid(query.month, items) if query.view == "month" else None,
-        hosts=await list_organisations(),
+        hosts=await public_listing.public_hosts(by=by),
         kinds=EVENT_KINDS,
         feed=feed_links(query.kind, query.host, query.grade),
         today=datetime.now(LOCAL_TZ).date(),

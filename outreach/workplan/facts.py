@@ -1,7 +1,9 @@
 """The rows every figure is computed from: one school year's bookings and slots.
 
-Fetched with one joined SELECT each (a year holds a few thousand bookings) and
-aggregated in Python, so the same code runs on SQLite and PostgreSQL. What counts:
+The reports' tables are aggregated by the database (`booking_groups`, `host_fill`: one
+GROUP BY each, in SQL both databases run alike); the rows themselves (`booking_facts`,
+`slot_facts`) are fetched where a report lists them one by one, or the work plan needs
+them. What counts:
 - a booking counts once it is `confirmed` and its slot has begun;
 - with attendance recorded it is *actual*: persons = `attended`; a class visit is held
   when anyone came, and its pupils are the persons who came minus the accompanying
@@ -24,8 +26,12 @@ from outreach.timeutil import LOCAL_TZ, as_utc, local
 
 __all__ = [
     "BookingFact",
+    "BookingGroup",
+    "FillGroup",
     "SlotFact",
     "booking_facts",
+    "booking_groups",
+    "host_fill",
     "in_booking_scope",
     "in_slot_scope",
     "month_labels",
@@ -119,12 +125,15 @@ class SlotFact:
     confirmed: int  # confirmed bookings
 
 
-async def booking_facts(year: str, *, now: datetime) -> list[BookingFact]:
-    """Confirmed bookings whose slot lies in `year` and has begun by `now`."""
+async def booking_facts(
+    year: str, *, now: datetime, event_kind: str | None = None
+) -> list[BookingFact]:
+    """Confirmed bookings whose slot lies in `year` and has begun by `now` (only of
+    events of `event_kind` if given)."""
     start, end = school_year_bounds(year)
     until = min(end, as_utc(now))
     b = Booking
-    rows = await b.select(
+    query = b.select(
         b.id,
         b.kind,
         b.persons,
@@ -148,6 +157,9 @@ async def booking_facts(year: str, *, now: datetime) -> list[BookingFact]:
         & (b.slot.cancelled == False)  # noqa: E712
         & (b.event.status != "cancelled")
     )
+    if event_kind is not None:
+        query = query.where(b.event.kind == event_kind)
+    rows = await query
     return [_booking_fact(row) for row in rows]
 
 
@@ -173,39 +185,39 @@ def _booking_fact(row: dict[str, Any]) -> BookingFact:
     )
 
 
-async def slot_facts(year: str) -> list[SlotFact]:
-    """Bookable slots of `year` (past and future) with their confirmed and attended persons."""
+# A slot's sum over its confirmed bookings (of `{}`), by a correlated subquery: one probe
+# of booking's slot index per slot (the status is tested inside the sum, so that no other
+# index looks better to a planner without statistics yet).
+_SLOT_SUM = (
+    "(SELECT COALESCE(SUM(CASE WHEN b.status = 'confirmed' THEN {} ELSE 0 END), 0) "
+    "FROM booking b WHERE b.slot = s.id)"
+)
+_BOOKABLE_SLOTS = (
+    "FROM slot s JOIN event e ON e.id = s.event LEFT JOIN organisation h ON h.id = e.host "
+    "WHERE s.starts_at >= {} AND s.starts_at < {} AND s.cancelled = {} "
+    "AND e.status = 'published' AND e.booking_mode <> 'none'"
+)
+
+
+async def slot_facts(year: str, *, host_id: int | None = None) -> list[SlotFact]:
+    """Bookable slots of `year` (past and future) with their confirmed and attended
+    persons, in one statement; only those of `host_id`'s events if given."""
     start, end = school_year_bounds(year)
-    s = Slot
-    slots = await s.select(
-        s.id,
-        s.capacity,
-        s.starts_at,
-        s.event.as_alias("event_id"),
-        s.event.kind.as_alias("event_kind"),
-        s.event.title.as_alias("event_title"),
-        s.event.host.as_alias("host_id"),
-        s.event.host.name.as_alias("host_name"),
-    ).where(
-        (s.starts_at >= start)
-        & (s.starts_at < end)
-        & (s.cancelled == False)  # noqa: E712
-        & (s.event.status == "published")
-        & (s.event.booking_mode != "none")
+    rows = await Slot.raw(
+        # SQL pieces of this module only; every value is bound ({} placeholders).
+        "SELECT s.id AS id, s.capacity AS capacity, s.starts_at AS starts_at, "
+        "e.id AS event_id, e.kind AS event_kind, e.title AS event_title, e.host AS host_id, "
+        f"h.name AS host_name, {_SLOT_SUM.format('b.persons')} AS booked, "
+        f"{_SLOT_SUM.format('COALESCE(b.attended, 0)')} AS attended, "
+        f"{_SLOT_SUM.format('CASE WHEN b.attended IS NULL THEN 0 ELSE 1 END')} AS recorded, "
+        f"{_SLOT_SUM.format('1')} AS confirmed "
+        f"{_BOOKABLE_SLOTS}{' AND e.host = {}' if host_id is not None else ''} "
+        "ORDER BY s.starts_at, s.id",
+        start,
+        end,
+        False,
+        *([host_id] if host_id is not None else []),
     )
-    ids = [row["id"] for row in slots]
-    sums: dict[int, list[int]] = {i: [0, 0, 0, 0] for i in ids}
-    for chunk in range(0, len(ids), 500):
-        rows = await Booking.select(Booking.slot, Booking.persons, Booking.attended).where(
-            (Booking.status == "confirmed") & Booking.slot.is_in(ids[chunk : chunk + 500])
-        )
-        for row in rows:
-            acc = sums[row["slot"]]
-            acc[0] += row["persons"]
-            acc[3] += 1
-            if row["attended"] is not None:
-                acc[1] += row["attended"]
-                acc[2] += 1
     return [
         SlotFact(
             id=row["id"],
@@ -216,12 +228,173 @@ async def slot_facts(year: str) -> list[SlotFact]:
             host_name=row["host_name"],
             starts_at=as_utc(row["starts_at"]),
             capacity=row["capacity"],
-            booked=sums[row["id"]][0],
-            attended=sums[row["id"]][1],
-            recorded=sums[row["id"]][2],
-            confirmed=sums[row["id"]][3],
+            booked=int(row["booked"]),
+            attended=int(row["attended"]),
+            recorded=int(row["recorded"]),
+            confirmed=int(row["confirmed"]),
         )
-        for row in sorted(slots, key=lambda r: (r["starts_at"], r["id"]))
+        for row in rows
+    ]
+
+
+# --------------------------------------------------------------------------- aggregates
+
+
+@dataclass(frozen=True, slots=True)
+class BookingGroup:
+    """The counted bookings of one key, in or out of the reader's own scope."""
+
+    key: Any  # the grouping value (None: the booking has none, e.g. no school)
+    mine: bool  # within the reader's scope (see `in_booking_scope`)
+    bookings: int
+    recorded: int  # with attendance recorded
+    attended: int  # persons come
+    classes_held: int  # class visits anyone came to
+    pupils_reached: int  # per class visit: max(came - adults, 0)
+    no_shows: int  # recorded as nobody came
+    expected_classes: int  # class visits without attendance
+    expected_pupils: int  # their booked pupils
+    expected_persons: int  # persons booked without attendance
+
+
+# What each report groups bookings by: SQL over the joined rows (b, s, e, h, sc).
+GROUPINGS = {
+    "school": "CASE WHEN b.kind = 'class_visit' AND sc.name <> '' THEN sc.name END",
+    "host": "h.name",
+    "grade": "CASE WHEN b.kind = 'class_visit' THEN b.grade END",
+    "event_kind": "e.kind",
+    "month": None,  # the Berlin month: built from the school year's bounds
+    # The work plan's figures: kind of booking and of event, and the school.
+    "figures": "b.kind || '|' || e.kind || '|' || COALESCE(CAST(b.school AS TEXT), '')",
+}
+
+_BOOKING_SUMS = """
+    COUNT(*) AS bookings,
+    COUNT(b.attended) AS recorded,
+    COALESCE(SUM(COALESCE(b.attended, 0)), 0) AS attended,
+    COALESCE(SUM(CASE WHEN b.kind = 'class_visit' AND b.attended > 0 THEN 1 ELSE 0 END), 0)
+        AS classes_held,
+    COALESCE(SUM(CASE WHEN b.kind = 'class_visit' AND b.attended - COALESCE(b.adults, 0) > 0
+        THEN b.attended - COALESCE(b.adults, 0) ELSE 0 END), 0) AS pupils_reached,
+    COALESCE(SUM(CASE WHEN b.attended = 0 THEN 1 ELSE 0 END), 0) AS no_shows,
+    COALESCE(SUM(CASE WHEN b.kind = 'class_visit' AND b.attended IS NULL THEN 1 ELSE 0 END), 0)
+        AS expected_classes,
+    COALESCE(SUM(CASE WHEN b.kind = 'class_visit' AND b.attended IS NULL
+        THEN COALESCE(b.pupils, 0) ELSE 0 END), 0) AS expected_pupils,
+    COALESCE(SUM(CASE WHEN b.attended IS NULL THEN b.persons ELSE 0 END), 0)
+        AS expected_persons
+"""
+
+
+def _scope_sql(by: Principal, host: str, school: str | None) -> tuple[str, list[Any]]:
+    """SQL of `in_booking_scope` / `in_slot_scope`: 1 within the reader's scope, else 0."""
+    if by.is_admin:
+        return "1", []
+    if by.org_id is None:
+        return "0", []
+    if by.role == "school" and school is not None:
+        return f"CASE WHEN {host} = {{}} OR {school} = {{}} THEN 1 ELSE 0 END", [
+            by.org_id,
+            by.org_id,
+        ]
+    return f"CASE WHEN {host} = {{}} THEN 1 ELSE 0 END", [by.org_id]
+
+
+def _month_sql(year: str) -> tuple[str, list[Any]]:
+    """The Berlin month of s.starts_at, by the UTC instants the months begin."""
+    labels = month_labels(year)
+    cases: list[str] = []
+    args: list[Any] = []
+    for label in labels[:-1]:
+        first, month = int(label[:4]), int(label[5:])
+        following = date(first + month // 12, month % 12 + 1, 1)
+        cases.append(f"WHEN s.starts_at < {{}} THEN '{label}'")
+        args.append(as_utc(datetime.combine(following, time(0), tzinfo=LOCAL_TZ)))
+    return f"CASE {' '.join(cases)} ELSE '{labels[-1]}' END", args
+
+
+async def booking_groups(
+    year: str, grouping: str, *, by: Principal, now: datetime, with_previous: bool = False
+) -> list[BookingGroup]:
+    """The bookings `booking_facts` counts, summed by the database per key and scope.
+
+    `with_previous`: the previous school year's too, in the same statement; each key is
+    then prefixed with its school year and "|" ("2025/26|...").
+    """
+    start, end = school_year_bounds(year)
+    until = min(end, as_utc(now))
+    key_sql = GROUPINGS[grouping]
+    key_args: list[Any] = []
+    if key_sql is None:
+        key_sql, key_args = _month_sql(year)
+    if with_previous:
+        before = previous_year(year)
+        key_sql = f"CASE WHEN s.starts_at < {{}} THEN '{before}|' ELSE '{year}|' END || {key_sql}"
+        key_args = [start, *key_args]
+        start = school_year_bounds(before)[0]
+    mine_sql, mine_args = _scope_sql(by, "e.host", "b.school")
+    rows = await Booking.raw(
+        # SQL pieces of this module only; every value is bound ({} placeholders).
+        f"SELECT {key_sql} AS key, {mine_sql} AS mine, {_BOOKING_SUMS} "  # noqa: S608
+        "FROM booking b JOIN slot s ON s.id = b.slot JOIN event e ON e.id = b.event "
+        "LEFT JOIN organisation h ON h.id = e.host "
+        "LEFT JOIN organisation sc ON sc.id = b.school "
+        "WHERE b.status = 'confirmed' AND s.starts_at >= {} AND s.starts_at < {} "
+        "AND s.starts_at <= {} AND s.cancelled = {} AND e.status <> 'cancelled' "
+        "GROUP BY 1, 2",
+        *key_args,
+        *mine_args,
+        start,
+        end,
+        until,
+        False,
+    )
+    return [
+        BookingGroup(
+            key=row["key"],
+            mine=bool(row["mine"]),
+            **{name: int(row[name]) for name in _BOOKING_GROUP_SUMS},
+        )
+        for row in rows
+    ]
+
+
+_BOOKING_GROUP_SUMS = [f for f in BookingGroup.__slots__ if f not in ("key", "mine")]  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True, slots=True)
+class FillGroup:
+    """The bookable slots of one host (by name), in or out of the reader's scope."""
+
+    host_name: str
+    mine: bool
+    slots: int
+    capacity: int
+    booked: int  # persons of confirmed bookings
+    attended: int  # persons recorded as come
+
+
+async def host_fill(year: str, *, by: Principal) -> list[FillGroup]:
+    """`slot_facts` summed by host, by the database."""
+    start, end = school_year_bounds(year)
+    mine_sql, mine_args = _scope_sql(by, "e.host", None)
+    rows = await Slot.raw(
+        # SQL pieces of this module only; every value is bound ({} placeholders).
+        "SELECT host_name, mine, COUNT(*) AS slots, "  # noqa: S608
+        "COALESCE(SUM(capacity), 0) AS capacity, "
+        "COALESCE(SUM(booked), 0) AS booked, COALESCE(SUM(attended), 0) AS attended FROM ("
+        f"SELECT h.name AS host_name, {mine_sql} AS mine, s.capacity AS capacity, "
+        f"{_SLOT_SUM.format('b.persons')} AS booked, "
+        f"{_SLOT_SUM.format('COALESCE(b.attended, 0)')} AS attended "
+        f"{_BOOKABLE_SLOTS}) AS per_slot GROUP BY 1, 2",
+        *mine_args,
+        start,
+        end,
+        False,
+    )
+    sums = ("slots", "capacity", "booked", "attended")
+    return [
+        FillGroup(row["host_name"], bool(row["mine"]), *(int(row[n]) for n in sums)) for row in rows
     ]
 
 

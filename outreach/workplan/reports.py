@@ -2,26 +2,32 @@
 
 Every report is a `ReportOut` table computed from `facts`: the admin's rows cover the
 network; a firm's or school's rows only its own bookings and slots, plus one row of
-network totals (sums over everyone, never broken down by another member).
+network totals (sums over everyone, never broken down by another member). The tables
+that sum bookings or slots by a key take the database's sums (`booking_groups`,
+`host_fill`: a few rows per report); the lists of slots and seminars take the rows.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
 
 from outreach.errors import Invalid, Unauthorised
 from outreach.principal import Principal
 from outreach.timeutil import local, utcnow
 from outreach.workplan.facts import (
     BookingFact,
+    BookingGroup,
+    FillGroup,
     SlotFact,
     booking_facts,
+    booking_groups,
+    host_fill,
     in_booking_scope,
-    in_slot_scope,
     month_labels,
     previous_year,
     school_year_bounds,
@@ -40,6 +46,7 @@ __all__ = [
     "figures",
     "get_report",
     "get_reports",
+    "group_figures",
     "metric_value",
 ]
 
@@ -108,6 +115,36 @@ def figures(facts: Iterable[BookingFact]) -> Figures:
     )
 
 
+def group_figures(groups: Iterable[BookingGroup]) -> Figures:
+    """`figures` from the database's sums by kind of booking, kind of event and school
+    (`booking_groups(..., "figures", ...)`): the same numbers."""
+    actual: dict[str, int] = defaultdict(int)
+    expected: dict[str, int] = defaultdict(int)
+    schools: set[str] = set()
+    schools_expected: set[str] = set()
+    for g in groups:
+        _, event_kind, school = str(g.key).split("|")
+        actual["class_visits"] += g.classes_held
+        actual["pupils"] += g.pupils_reached
+        expected["class_visits"] += g.expected_classes
+        expected["pupils"] += g.expected_pupils
+        if school:
+            if g.classes_held:
+                schools.add(school)
+            if g.expected_classes:
+                schools_expected.add(school)
+        metric = _KIND_METRIC.get(event_kind)
+        if metric:
+            actual[metric] += g.attended
+            expected[metric] += g.expected_persons
+    return Figures(
+        schools=len(schools),
+        expected_schools=len(schools_expected - schools),
+        **actual,
+        **{f"expected_{k}": v for k, v in expected.items()},
+    )
+
+
 def metric_value(fig: Figures, metric: str) -> tuple[int, int]:
     return getattr(fig, metric), getattr(fig, f"expected_{metric}")
 
@@ -119,35 +156,17 @@ def _pct(part: float, whole: float) -> float | None:
 # --------------------------------------------------------------------------- reach
 
 
-def _reach(
-    key: Callable[[BookingFact], str | None], heading: str
-) -> Callable[[str, list[BookingFact], list[BookingFact]], tuple[list[str], list[list[Cell]]]]:
-    """Classes, pupils and persons reached by one dimension; `None` keys are left out."""
-
-    def build(
-        year: str, mine: list[BookingFact], every: list[BookingFact]
-    ) -> tuple[list[str], list[list[Cell]]]:
-        groups: dict[str, list[BookingFact]] = defaultdict(list)
-        for f in mine:
-            k = key(f)
-            if k is not None:
-                groups[k].append(f)
-        columns = [heading, *_REACH_COLUMNS]
-        return columns, [[k, *_reach_cells(groups[k])] for k in sorted(groups, key=_sort_key)]
-
-    return build
-
-
 _REACH_COLUMNS = ["Classes", "Pupils", "Persons attended", "Bookings without attendance"]
 
 
-def _reach_cells(facts: list[BookingFact]) -> list[Cell]:
-    return [
-        sum(f.class_held for f in facts),
-        sum(f.pupils_reached for f in facts),
-        sum(f.attended or 0 for f in facts),
-        sum(not f.recorded for f in facts),
-    ]
+def _reach_cells(groups: Iterable[BookingGroup]) -> list[Cell]:
+    cells = [0, 0, 0, 0]
+    for g in groups:
+        cells[0] += g.classes_held
+        cells[1] += g.pupils_reached
+        cells[2] += g.attended
+        cells[3] += g.bookings - g.recorded
+    return list(cells)
 
 
 def _sort_key(value: str) -> tuple[int, str]:
@@ -164,67 +183,99 @@ class _Context:
     year: str
     by: Principal
     now: datetime
-    _bookings: dict[str, list[BookingFact]] = field(default_factory=dict)
+    _groups: dict[tuple[str, str], list[BookingGroup]] = field(default_factory=dict)
+    _seminars: list[BookingFact] | None = None
     _slots: list[SlotFact] | None = None
+    _fill: list[FillGroup] | None = None
 
-    async def bookings(self, year: str | None = None) -> list[BookingFact]:
-        year = year or self.year
-        if year not in self._bookings:
-            self._bookings[year] = await booking_facts(year, now=self.now)
-        return self._bookings[year]
+    async def groups(self, grouping: str, year: str | None = None) -> list[BookingGroup]:
+        """The database's sums of the year's counted bookings by `grouping` and scope."""
+        key = (year or self.year, grouping)
+        if key not in self._groups:
+            self._groups[key] = await booking_groups(key[0], grouping, by=self.by, now=self.now)
+        return self._groups[key]
+
+    async def both_years(self, grouping: str) -> tuple[list[BookingGroup], list[BookingGroup]]:
+        """The previous and this year's sums, from one statement."""
+        before = previous_year(self.year)
+        if (self.year, grouping) not in self._groups:
+            both = await booking_groups(
+                self.year, grouping, by=self.by, now=self.now, with_previous=True
+            )
+            for year in (before, self.year):
+                self._groups[(year, grouping)] = [
+                    dataclasses.replace(g, key=str(g.key).split("|", 1)[1])
+                    for g in both
+                    if str(g.key).startswith(f"{year}|")
+                ]
+        return self._groups[(before, grouping)], self._groups[(self.year, grouping)]
+
+    async def seminars(self) -> list[BookingFact]:
+        if self._seminars is None:
+            self._seminars = await booking_facts(
+                self.year, now=self.now, event_kind="teacher_training"
+            )
+        return self._seminars
+
+    async def fill(self) -> list[FillGroup]:
+        if self._fill is None:
+            self._fill = await host_fill(self.year, by=self.by)
+        return self._fill
 
     async def slots(self) -> list[SlotFact]:
+        """The slots in the reader's scope (`in_slot_scope`), one by one."""
         if self._slots is None:
-            self._slots = await slot_facts(self.year)
+            if self.by.is_admin:
+                self._slots = await slot_facts(self.year)
+            elif self.by.org_id is None:
+                self._slots = []
+            else:
+                self._slots = await slot_facts(self.year, host_id=self.by.org_id)
         return self._slots
 
 
 async def _reach_report(
-    ctx: _Context, name: str, title: str, key: Callable[[BookingFact], str | None], heading: str
+    ctx: _Context,
+    name: str,
+    title: str,
+    grouping: str,
+    heading: str,
+    label: Callable[[Any], str] = str,
 ) -> ReportOut:
-    every = await ctx.bookings()
-    mine = [f for f in every if in_booking_scope(f, ctx.by)]
-    columns, rows = _reach(key, heading)(ctx.year, mine, every)
-    counted = [f for f in every if key(f) is not None]
+    counted = [g for g in await ctx.groups(grouping) if g.key is not None]
+    mine: dict[str, list[BookingGroup]] = defaultdict(list)
+    for g in counted:
+        if g.mine:
+            mine[label(g.key)].append(g)
     total_label = TOTAL if ctx.by.is_admin else NETWORK_TOTAL
     return ReportOut(
         name=name,
         school_year=ctx.year,
         title=title,
-        columns=columns,
-        rows=rows,
+        columns=[heading, *_REACH_COLUMNS],
+        rows=[[k, *_reach_cells(mine[k])] for k in sorted(mine, key=_sort_key)],
         total=[total_label, *_reach_cells(counted)],
     )
 
 
-def _class_school(f: BookingFact) -> str | None:
-    return f.school_name if f.kind == "class_visit" and f.school_name else None
-
-
-def _class_grade(f: BookingFact) -> str | None:
-    return str(f.grade) if f.kind == "class_visit" and f.grade is not None else None
-
-
 async def _by_school(ctx: _Context) -> ReportOut:
-    return await _reach_report(ctx, "by-school", "Reach by school", _class_school, "School")
+    return await _reach_report(ctx, "by-school", "Reach by school", "school", "School")
 
 
 async def _by_host(ctx: _Context) -> ReportOut:
-    return await _reach_report(ctx, "by-host", "Reach by firm", lambda f: f.host_name, "Host")
+    return await _reach_report(ctx, "by-host", "Reach by firm", "host", "Host")
 
 
 async def _by_grade(ctx: _Context) -> ReportOut:
-    return await _reach_report(ctx, "by-grade", "Reach by grade", _class_grade, "Grade")
+    return await _reach_report(ctx, "by-grade", "Reach by grade", "grade", "Grade")
 
 
 async def _by_kind(ctx: _Context) -> ReportOut:
-    return await _reach_report(
-        ctx, "by-kind", "Reach by kind of event", lambda f: f.event_kind, "Kind"
-    )
+    return await _reach_report(ctx, "by-kind", "Reach by kind of event", "event_kind", "Kind")
 
 
 async def _by_month(ctx: _Context) -> ReportOut:
-    report = await _reach_report(ctx, "by-month", "Reach by month", lambda f: f.month, "Month")
+    report = await _reach_report(ctx, "by-month", "Reach by month", "month", "Month")
     # Every month of the year, also those without visits, in calendar order.
     found = {row[0]: row for row in report.rows}
     report.rows = [found.get(m, [m, 0, 0, 0, 0]) for m in month_labels(ctx.year)]
@@ -238,8 +289,7 @@ def _fill_cells(slots: list[SlotFact]) -> list[Cell]:
 
 
 async def _fill_by_slot(ctx: _Context) -> ReportOut:
-    every = await ctx.slots()
-    mine = [s for s in every if in_slot_scope(s, ctx.by)]
+    mine = await ctx.slots()
     rows: list[list[Cell]] = [
         [
             local(s.starts_at).isoformat(),
@@ -252,7 +302,8 @@ async def _fill_by_slot(ctx: _Context) -> ReportOut:
         ]
         for s in mine
     ]
-    cells = _fill_cells(every)
+    # The network's totals: the office has every slot at hand, a member the sums.
+    cells = _fill_cells(mine) if ctx.by.is_admin else _host_fill_cells(await ctx.fill())
     return ReportOut(
         name="fill-by-slot",
         school_year=ctx.year,
@@ -271,34 +322,46 @@ async def _fill_by_slot(ctx: _Context) -> ReportOut:
     )
 
 
+def _host_fill_cells(groups: Iterable[FillGroup]) -> list[Cell]:
+    slots = capacity = booked = attended = 0
+    for g in groups:
+        slots += g.slots
+        capacity += g.capacity
+        booked += g.booked
+        attended += g.attended
+    return [slots, capacity, booked, _pct(booked, capacity), attended]
+
+
 async def _fill_by_host(ctx: _Context) -> ReportOut:
-    every = await ctx.slots()
-    groups: dict[str, list[SlotFact]] = defaultdict(list)
-    for s in every:
-        if in_slot_scope(s, ctx.by):
-            groups[s.host_name].append(s)
+    every = await ctx.fill()
+    groups: dict[str, list[FillGroup]] = defaultdict(list)
+    for g in every:
+        if g.mine:
+            groups[g.host_name].append(g)
     return ReportOut(
         name="fill-by-host",
         school_year=ctx.year,
         title="Fill rate by firm",
         columns=["Host", "Slots", "Places", "Booked", "Fill rate (percent)", "Attended"],
-        rows=[[h, *_fill_cells(groups[h])] for h in sorted(groups, key=str.lower)],
-        total=[TOTAL if ctx.by.is_admin else NETWORK_TOTAL, *_fill_cells(every)],
+        rows=[[h, *_host_fill_cells(groups[h])] for h in sorted(groups, key=str.lower)],
+        total=[TOTAL if ctx.by.is_admin else NETWORK_TOTAL, *_host_fill_cells(every)],
     )
 
 
-def _no_show_cells(facts: list[BookingFact]) -> list[Cell]:
-    recorded = [f for f in facts if f.recorded]
-    no_shows = sum(f.attended == 0 for f in recorded)
-    return [len(recorded), no_shows, _pct(no_shows, len(recorded))]
+def _no_show_cells(groups: Iterable[BookingGroup]) -> list[Cell]:
+    recorded = no_shows = 0
+    for g in groups:
+        recorded += g.recorded
+        no_shows += g.no_shows
+    return [recorded, no_shows, _pct(no_shows, recorded)]
 
 
 async def _no_shows(ctx: _Context) -> ReportOut:
-    every = await ctx.bookings()
-    groups: dict[str, list[BookingFact]] = defaultdict(list)
-    for f in every:
-        if in_booking_scope(f, ctx.by):
-            groups[f.host_name].append(f)
+    every = await ctx.groups("host")
+    groups: dict[str, list[BookingGroup]] = defaultdict(list)
+    for g in every:
+        if g.mine:
+            groups[g.key].append(g)
     return ReportOut(
         name="no-shows",
         school_year=ctx.year,
@@ -319,7 +382,7 @@ def _seminar_cells(facts: list[BookingFact]) -> list[Cell]:
 
 
 async def _seminars(ctx: _Context) -> ReportOut:
-    every = [f for f in await ctx.bookings() if f.event_kind == "teacher_training"]
+    every = await ctx.seminars()
     groups: dict[tuple[datetime, str, str], list[BookingFact]] = defaultdict(list)
     for f in every:
         if in_booking_scope(f, ctx.by):
@@ -349,16 +412,14 @@ _COMPARED = (
 
 async def _comparison(ctx: _Context) -> ReportOut:
     before = previous_year(ctx.year)
-    this_all = await ctx.bookings()
-    prev_all = await ctx.bookings(before)
-    this_fig = figures(f for f in this_all if in_booking_scope(f, ctx.by))
-    prev_fig = figures(f for f in prev_all if in_booking_scope(f, ctx.by))
+    prev_all, this_all = await ctx.both_years("figures")
+    mine_this = [g for g in this_all if g.mine]
+    mine_prev = [g for g in prev_all if g.mine]
+    this_fig, prev_fig = group_figures(mine_this), group_figures(mine_prev)
     rows: list[list[Cell]] = []
     for label, metric in _COMPARED:
         old, new = getattr(prev_fig, metric), getattr(this_fig, metric)
         rows.append([label, old, new, _pct(new - old, old)])
-    mine_prev = [f for f in prev_all if in_booking_scope(f, ctx.by)]
-    mine_this = [f for f in this_all if in_booking_scope(f, ctx.by)]
     old_rate, new_rate = _no_show_cells(mine_prev)[2], _no_show_cells(mine_this)[2]
     rows.append(["No-show rate (percent)", old_rate, new_rate, None])
     return ReportOut(

@@ -28,14 +28,7 @@ from outreach.timeutil import utcnow
 from tests.factories import World, make_world
 from tests.pages.conftest import give_password, post_form, sign_in
 from tests.querycount import counting
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.support import Clock
 
 
 @pytest.fixture

@@ -17,11 +17,15 @@ from outreach.db import migrate
 from outreach.demo import load_demo
 from outreach.events.schemas import EventIn, SlotIn, VenueIn
 from outreach.events.services import add_slot, create_event
+from outreach.internships.classes import create_class_period
+from outreach.internships.offers import create_offer
+from outreach.internships.schemas import ClassPeriodIn, OfferIn, OfferPeriodIn
 from outreach.organisations.services import OrganisationIn, create_organisation
 from outreach.presenters.services import create_evening
 from outreach.principal import Principal
 from outreach.timeutil import LOCAL_TZ, utcnow
 from tests.cheap_hashing import use_cheap_password_hashing
+from tests.internships.helpers import class_dates
 
 PASSWORD = "e2e-password-123"
 FIRM_EMAIL = "koordination@e2e-feinwerk.example"
@@ -30,6 +34,8 @@ ADMIN_EMAIL = "buero@e2e-netz.example"
 TOUR_TITLE = "E2E Uhrwerk-Werkstatt"
 EVENING_TITLE = "E2E Elternabend Berufsorientierung"
 OPEN_DAY_TITLE = "E2E Tag der offenen Werkstatt"
+INTERN_CLASS = "8i"  # the teacher's class with an internship period (test_internships.py)
+INTERN_OCCUPATIONS = ("Uhrmacher/in", "Feinmechaniker/in", "Graveur/in")
 
 
 def school_days(count: int) -> list:
@@ -131,6 +137,30 @@ async def seed() -> None:
         ),
         SlotIn(starts_at=evening_start, ends_at=evening_start + timedelta(minutes=90), capacity=60),
         by=host,
+    )
+
+    # Internship offers of the firm for the teacher's class (the wish page's test).
+    first, last = class_dates()
+    for number, occupation in enumerate(INTERN_OCCUPATIONS, start=2):
+        await create_offer(
+            OfferIn(
+                occupation=occupation,
+                grades=[8, 9],
+                periods=[
+                    OfferPeriodIn(
+                        starts_on=first - timedelta(days=7),
+                        ends_on=last + timedelta(days=7),
+                        places=number,
+                    )
+                ],
+                status="published",
+                contact_name="Frau Lange",
+                contact_email="praktikum@e2e-feinwerk.example",
+            ),
+            by=by,
+        )
+    await create_class_period(
+        ClassPeriodIn(class_label=INTERN_CLASS, grade=8, starts_on=first, ends_on=last), by=host
     )
 
 

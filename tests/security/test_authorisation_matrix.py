@@ -472,6 +472,71 @@ PAGES: dict[tuple[str, str], Case | tuple[Case, ...]] = {
     ("POST", "/office/priorities/{priority_id:int}/edit"): case(
         OFFICE, lambda ids: {"title": "Neu"}
     ),
+    # Internship pages: firm A's offer, school A's classes, the office's rounds.
+    ("GET", "/internships"): case(ROLES),
+    ("GET", "/firm/internships"): case(FIRMS),
+    ("GET", "/firm/internships/offers/new"): case(FIRMS),
+    ("POST", "/firm/internships/offers/new"): case(
+        FIRMS,  # each firm its own; the office names no host (422)
+        lambda ids: {
+            "occupation": "Graveur",
+            "grades": "8",
+            "p0_starts_on": ids["first_day"],
+            "p0_ends_on": ids["last_day"],
+            "p0_places": "2",
+        },
+    ),
+    ("GET", "/firm/internships/offers/{offer_id:int}"): case(HOST_A),
+    ("GET", "/firm/internships/offers/{offer_id:int}/edit"): case(HOST_A),
+    ("POST", "/firm/internships/offers/{offer_id:int}/edit"): case(
+        HOST_A, lambda ids: {"occupation": "Uhrmacher", "grades": "8", "status": "published"}
+    ),
+    ("POST", "/firm/internships/offers/{offer_id:int}/status"): case(
+        HOST_A, lambda ids: {"status": "published"}
+    ),
+    ("POST", "/firm/internships/placements/{placement_id:int}/confirm"): case(HOST_A),
+    # The period has not ended: allowed, but refused as early (a notice).
+    ("POST", "/firm/internships/placements/{placement_id:int}/attendance"): case(
+        HOST_A, lambda ids: {"days_attended": "1"}
+    ),
+    ("GET", "/school/internships"): case(SCHOOLS),
+    ("POST", "/school/internships/classes"): case(
+        SCHOOLS,
+        lambda ids: {
+            "class_label": "9x",
+            "grade": "9",
+            "starts_on": ids["first_day"],
+            "ends_on": ids["last_day"],
+        },
+    ),
+    ("GET", "/school/internships/classes/{class_id:int}"): case(("school_a", "admin")),
+    ("GET", "/school/internships/classes/{class_id:int}/pupils"): case(("school_a", "admin")),
+    ("POST", "/school/internships/classes/{class_id:int}/pupils"): case(
+        ("school_a", "admin"),
+        lambda ids: {"rows": "1", "code_0": "N1", "wish1_0": str(ids["period_a_id"])},
+        on={"class_id": "open_class_id"},
+    ),
+    # No file: allowed, and refused as empty (422).
+    ("POST", "/school/internships/classes/{class_id:int}/pupils/csv"): case(
+        ("school_a", "admin"), on={"class_id": "open_class_id"}
+    ),
+    ("POST", "/school/internships/placements/{placement_id:int}/cancel"): case(
+        ("school_a", "admin"), lambda ids: {"reason": "r"}
+    ),
+    ("GET", "/office/internships"): case(OFFICE),
+    ("POST", "/office/internships/rounds"): case(
+        OFFICE, lambda ids: {"classes": str(ids["open_class_id"]), "seed": "1"}
+    ),
+    ("GET", "/office/internships/rounds/{round_id:int}"): case(OFFICE),
+    ("POST", "/office/internships/rounds/{round_id:int}/confirm"): case(
+        OFFICE, on={"round_id": "preview_round_id"}
+    ),
+    ("POST", "/office/internships/rounds/{round_id:int}/discard"): case(
+        OFFICE, on={"round_id": "preview_round_id"}
+    ),
+    ("POST", "/office/internships/placements/{placement_id:int}/cancel"): case(
+        OFFICE, lambda ids: {"reason": "r"}
+    ),
     ("GET", "/feeds/public.ics"): case(ROLES),
     # Each caller's own private feed (anonymous: a made-up token); the URL is the key.
     ("GET", "/feeds/private/{name:str}"): case(MEMBERS, on={"name": "feed_{role}"}),
@@ -648,6 +713,7 @@ async def internship_scene(world: Any) -> dict[str, Any]:
     first, last = class_dates()
     return {
         "class_id": class_a.id,
+        "offer_id": offer_a.id,
         "open_class_id": open_class.id,
         "period_a_id": period_of(offer_a),
         "round_id": confirmed.id,

@@ -1,0 +1,93 @@
+"""What the anonymous public calendar lists, kept for a second per process (issue 21).
+
+The calendar (`/`) is the page most visitors open and, for everyone not signed in with
+the same filters, it lists the same events: under load its queries were most of the
+pages' cost. This keeps the *data* of that page (the events found and the hosts of the
+filter), not the page: the page carries per-visitor things (CSRF token, language,
+messages) and is rendered for every request.
+
+What it promises:
+- Only for visitors who are not signed in (`ANONYMOUS`): a member sees network events
+  and their own drafts, so a member's listing is never read from or written to here.
+- The key holds every value that changes the data: kind, host, grade, the span of days,
+  "free places only" and the status; nothing else of the request reaches the query.
+- An entry is believed for at most `PAGE_CACHE_SECONDS` (default 1 s; 0 turns it off):
+  a new or cancelled event or slot, and a place taken, show within that bound.
+- Only while a PostgreSQL pool serves this process (the production set-up), like the
+  verified-token cache; tests and the embedded mode read the database every time.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable, Hashable
+from dataclasses import dataclass
+from typing import Any
+
+from outreach.config import get_settings
+from outreach.db import serving_from_pool
+from outreach.events.schemas import EventOut
+from outreach.events.services import EventFilter, list_events
+from outreach.organisations.services import list_organisations
+from outreach.principal import Principal
+
+__all__ = ["PublicListings", "listings", "public_events", "public_hosts"]
+
+_MAX_ENTRIES = 1024  # a bound on memory; past it the cache starts afresh
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    value: Any
+    until: float
+
+
+class PublicListings:
+    """Answers for anonymous visitors by key, each for the configured seconds."""
+
+    def __init__(self) -> None:
+        self.clock: Callable[[], float] = time.monotonic
+        self.always = False  # tests: cache without a pool
+        self._entries: dict[Hashable, _Entry] = {}
+
+    def _seconds(self) -> float:
+        if not (self.always or serving_from_pool()):
+            return 0.0
+        return get_settings().page_cache_seconds
+
+    async def get_or_load(self, key: Hashable, load: Callable[[], Awaitable[Any]]) -> Any:
+        seconds = self._seconds()
+        if seconds <= 0:
+            return await load()
+        entry = self._entries.get(key)
+        now = self.clock()
+        if entry is not None and now < entry.until:
+            return entry.value
+        value = await load()
+        if len(self._entries) >= _MAX_ENTRIES:
+            self._entries.clear()
+        self._entries[key] = _Entry(value, now + seconds)
+        return value
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+
+listings = PublicListings()
+
+
+async def public_events(filters: EventFilter, *, by: Principal) -> list[EventOut]:
+    """`list_events` for the calendar page; kept a moment for anonymous visitors only."""
+    if by.is_member:
+        return await list_events(filters, by=by)
+    return await listings.get_or_load(("events", filters), lambda: list_events(filters, by=by))
+
+
+async def public_hosts(*, by: Principal) -> list[Any]:
+    """The organisations the calendar's filter offers; kept a moment for anonymous visitors."""
+    if by.is_member:
+        return await list_organisations()
+    return await listings.get_or_load(("hosts",), list_organisations)

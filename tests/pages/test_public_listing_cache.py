@@ -1,0 +1,111 @@
+"""The anonymous calendar's data kept a second per process: a change shows within the
+bound, and a signed-in visitor's calendar is never read from or written to the cache.
+
+The cache works only while a pool serves (production); here it is switched on, with a
+clock the test moves, so the bound is shown without waiting.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from outreach.config import get_settings
+from outreach.events import public_listing
+from outreach.events.services import cancel_slot
+from outreach.events.tables import Event
+from tests.factories import World, make_event, make_slot, make_world
+from tests.pages.conftest import give_password, sign_in
+from tests.support import Clock
+
+
+@pytest.fixture
+def clock() -> Iterator[Clock]:
+    clock = Clock()
+    cache = public_listing.listings
+    cache.clear()
+    cache.always, cache.clock = True, clock
+    yield clock
+    cache.clear()
+    cache.always, cache.clock = False, public_listing.time.monotonic
+
+
+@pytest.fixture
+async def world(db: str) -> World:
+    return await make_world()
+
+
+async def _title(event_id: int) -> str:
+    """A title no other event's title contains ("Event 1" is in "Event 12")."""
+    title = f"Besuch-{event_id}-{'xyz'[event_id % 3]}-Ende"
+    await Event.update({Event.title: title}).where(Event.id == event_id)
+    return title
+
+
+async def test_a_new_event_and_a_cancelled_slot_show_within_the_bound(
+    client: Any, world: World, clock: Clock
+) -> None:
+    bound = get_settings().page_cache_seconds
+    assert bound == 1.0
+    first = await make_event(world.firm_a)
+    first_title = await _title(first)
+    first_slot = await make_slot(world.firm_a, first)
+    assert first_title in (await client.get("/")).text
+
+    later = await make_event(world.firm_b)
+    later_title = await _title(later)
+    await make_slot(world.firm_b, later)
+    clock.now += bound / 2
+    # Within the bound the page may still list what it listed (the cache is on) ...
+    assert later_title not in (await client.get("/")).text
+    clock.now += bound / 2
+    # ... and at the bound it lists the new event.
+    assert later_title in (await client.get("/")).text
+
+    await cancel_slot(first_slot, "Maschine defekt", by=world.firm_a)
+    clock.now += bound
+    page = (await client.get("/")).text
+    assert first_title not in page  # its only date is cancelled
+    assert later_title in page
+
+
+async def test_every_filter_has_its_own_entry(client: Any, world: World, clock: Clock) -> None:
+    tour = await make_event(world.firm_a, grades=[8])
+    title = await _title(tour)
+    await make_slot(world.firm_a, tour)
+    assert title in (await client.get("/")).text
+    assert title not in (await client.get("/?grade=5")).text
+    assert title not in (await client.get("/?kind=open_day")).text
+    assert title in (await client.get("/?grade=8&kind=factory_tour")).text
+
+
+async def test_a_signed_in_visitors_calendar_is_never_cached(
+    client: Any, world: World, clock: Clock
+) -> None:
+    # A network event: members see it, anonymous visitors never.
+    internal = await make_event(world.firm_a, visibility="network")
+    title = await _title(internal)
+    await make_slot(world.firm_a, internal)
+    assert title not in (await client.get("/")).text
+    entries = len(public_listing.listings)
+    assert entries > 0  # the anonymous calendar's data is kept
+
+    await give_password(world.school_a.email)
+    await sign_in(client, world.school_a.email)
+    # Same filters, same instant: the member's calendar is read afresh, not the kept one.
+    assert title in (await client.get("/")).text
+    assert len(public_listing.listings) == entries  # and nothing of it was kept
+
+    client.cookies.clear()  # anonymous again: the kept data never held the member's
+    assert title not in (await client.get("/")).text
+
+
+async def test_without_a_pool_every_request_reads(client: Any, world: World) -> None:
+    public_listing.listings.clear()
+    event = await make_event(world.firm_a)
+    title = await _title(event)
+    await make_slot(world.firm_a, event)
+    assert title in (await client.get("/")).text
+    assert len(public_listing.listings) == 0
