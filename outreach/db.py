@@ -310,6 +310,23 @@ def refused_text(exc: BaseException) -> bool:
     return False
 
 
+async def _keep_session(connection: asyncpg.Connection) -> None:
+    """What the pool runs when a connection comes back: nothing beyond asyncpg's own
+    rollback of a transaction left open (that one always runs first).
+
+    asyncpg's default reset (`SELECT pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *;
+    RESET ALL;`) is a round trip on every return to the pool: 2-4 of a booking's and
+    6 of a home page's (issue 21). It undoes session state that this project never
+    leaves on a pooled connection: its advisory locks are transaction-scoped
+    (`pg_advisory_xact_lock`, released at commit or rollback; the scheduler's session
+    lock lives on a connection of its own, outside the pool), it never LISTENs, never
+    opens a cursor outside a transaction (`WITH HOLD`) and never runs `SET` without
+    `LOCAL`. A change that starts doing one of those must reset it itself, or bring
+    the default reset back here.
+    """
+    del connection
+
+
 # Whether this process serves from the pool `start_pool` made (a server or a worker).
 _serving_from_pool = False
 
@@ -318,7 +335,7 @@ async def start_pool(max_size: int) -> None:
     global _serving_from_pool
     engine = current_engine()
     if isinstance(engine, PostgresEngine):
-        await engine.start_connection_pool(min_size=1, max_size=max_size)
+        await engine.start_connection_pool(min_size=1, max_size=max_size, reset=_keep_session)
         _serving_from_pool = True
 
 

@@ -6,10 +6,11 @@ statement (`run_querystring`, `run_ddl`, raw SQL included) takes a query id thro
 `get_query_id`, on PostgreSQL and SQLite alike; every transaction starts with
 `engine.transaction()`.
 
-`checkouts` is what costs a pool reset on PostgreSQL: a statement outside a transaction
-takes a connection from the pool and gives it back (asyncpg then runs its reset
-statement: `pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL`), and so does
-each transaction. The tests run without a pool, so this is counted, not observed.
+`checkouts` counts the connections taken from the pool: a statement outside a
+transaction takes one and gives it back, and so does each transaction. Returning one
+costs no round trip any more (asyncpg's reset statement is turned off, see
+`db._keep_session`), but each checkout still waits for a free connection under load.
+The tests' pool is one of their own (tests/conftest.py), so this is counted, not observed.
 """
 
 from __future__ import annotations

@@ -6,7 +6,18 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
-from outreach.db import for_update, in_transaction, on_commit, write_transaction
+from outreach.config import Settings
+from outreach.db import (
+    close_pool,
+    current_engine,
+    for_update,
+    in_transaction,
+    make_engine,
+    on_commit,
+    start_pool,
+    use_engine,
+    write_transaction,
+)
 from outreach.organisations.tables import Organisation
 
 
@@ -78,3 +89,30 @@ async def test_on_commit_outside_a_transaction_raises(db: str) -> None:
 
     with pytest.raises(RuntimeError, match="write_transaction"):
         on_commit(callback)
+
+
+async def test_the_pool_rolls_back_what_a_connection_left_open_and_sends_no_reset(
+    db: str, settings: Settings
+) -> None:
+    """A returned connection costs no reset round trip, yet never hands on a transaction."""
+    if db != "postgres":
+        pytest.skip("the pool is PostgreSQL's")
+    tests_engine = current_engine()
+    use_engine(make_engine(settings))  # an engine of its own: the tests' pool stays as it is
+    await start_pool(1)
+    try:
+        pool = current_engine().pool
+        async with pool.acquire() as connection:
+            sent: list[str] = []
+            connection.add_query_logger(lambda record: sent.append(record.query))
+            await connection.execute("BEGIN")
+            await connection.execute("SELECT 1")
+        # asyncpg's own rollback only, not `SELECT pg_advisory_unlock_all(); ... RESET ALL`.
+        assert "ROLLBACK" in sent
+        assert [q for q in sent if "RESET" in q or "UNLISTEN" in q] == []
+        async with pool.acquire() as again:
+            assert not again.is_in_transaction()
+            assert await again.fetchval("SELECT 1") == 1
+    finally:
+        await close_pool()
+        use_engine(tests_engine)

@@ -145,20 +145,35 @@ async def authenticate_token(token: str) -> Principal:
     parts = split_token(token, API_PREFIX)
     row = None
     if parts is not None:
+        # The token and its user in one statement (a cache miss costs one round trip).
+        owner = ApiToken.user
         row = (
-            await ApiToken.objects()
+            await ApiToken.select(
+                ApiToken.verifier_hash,
+                owner.id.as_alias("user_id"),
+                owner.role.as_alias("role"),
+                owner.organisation.as_alias("org_id"),
+                owner.email.as_alias("email"),
+                owner.language.as_alias("language"),
+                owner.active.as_alias("active"),
+            )
             .where((ApiToken.selector == parts[0]) & ApiToken.revoked_at.is_null())
             .first()
         )
     # Compare even when nothing was found, so a wrong selector costs the same time.
-    stored = row.verifier_hash if row else "0" * 64
+    stored = row["verifier_hash"] if row else "0" * 64
     if row is None or parts is None or not secret_matches(stored, parts[1]):
         raise Unauthorised("the bearer token is not valid")
-    user = await User.objects().where((User.id == row.user) & (User.active == True)).first()  # noqa: E712
-    if user is None:
+    if not row["active"]:
         raise Unauthorised("the bearer token is not valid")
-    principal = principal_for(user)
-    token_cache.api_tokens.put(token, user.id, principal)
+    principal = Principal(
+        role=row["role"],
+        user_id=row["user_id"],
+        org_id=row["org_id"],
+        email=row["email"],
+        language=row["language"],
+    )
+    token_cache.api_tokens.put(token, row["user_id"], principal)
     return principal
 
 

@@ -74,9 +74,11 @@ __all__ = [
     "forget_address",
     "forget_old_notices",
     "forget_recipients",
+    "hand_over",
     "list_failed",
     "outbox_counts",
     "planned",
+    "planned_values",
     "postpone",
     "recipient_key",
     "requeue",
@@ -142,7 +144,7 @@ async def enqueue(
     if key is not None:
         row.dedupe_key = key[:200]
     new_ids = await _insert_ignoring_duplicates([row])
-    await _hand_over(new_ids)
+    await hand_over(new_ids)
     return new_ids[0] if new_ids else None
 
 
@@ -156,21 +158,36 @@ def planned(
     due_at: datetime | None,
 ) -> Notification:
     """A row not written yet, for `enqueue_planned` (many at once, e.g. reminders)."""
-    return N(
-        dedupe_key=dedupe_key(kind, booking_id, instant),
-        kind=kind,
-        booking=booking_id,
-        recipient=recipient,
-        language=language_of(language),
-        payload=json.dumps(dict(payload or {}), sort_keys=True, default=str),
-        due_at=_now(due_at),
-        status="pending",
-        attempts=0,
-        lease_until=None,
-        last_error="",
-        sent_at=None,
-        created_at=utcnow(),
-    )
+    return N(**planned_values(kind, booking_id, recipient, language, payload, instant, due_at))
+
+
+def planned_values(
+    kind: str,
+    booking_id: int | None,
+    recipient: str,
+    language: str,
+    payload: Mapping[str, Any] | None,
+    instant: datetime | None,
+    due_at: datetime | None,
+) -> dict[str, Any]:
+    """The columns of `planned`'s row, without building it (same arguments): for a caller
+    that writes its rows with a statement of its own (`booking.writes_pg`, then
+    `hand_over`)."""
+    return {
+        "dedupe_key": dedupe_key(kind, booking_id, instant),
+        "kind": kind,
+        "booking": booking_id,
+        "recipient": recipient,
+        "language": language_of(language),
+        "payload": json.dumps(dict(payload or {}), sort_keys=True, default=str),
+        "due_at": _now(due_at),
+        "status": "pending",
+        "attempts": 0,
+        "lease_until": None,
+        "last_error": "",
+        "sent_at": None,
+        "created_at": utcnow(),
+    }
 
 
 async def enqueue_planned(rows: Sequence[Notification]) -> list[int]:
@@ -195,7 +212,10 @@ class _Handover:
         await _dispatch(self.ids)
 
 
-async def _hand_over(ids: Sequence[int]) -> None:
+async def hand_over(ids: Sequence[int]) -> None:
+    """Give new rows to the workers once the caller's transaction commits (at once
+    outside one). `enqueue` calls it; so does a caller that inserts its rows with a
+    statement of its own (`booking.writes_pg`)."""
     if not ids:
         return
     if in_transaction():
@@ -520,7 +540,7 @@ async def requeue(
                 object_id=notification_id,
                 now=_now(now),
             )
-        await _hand_over([row["id"] for row in rows])
+        await hand_over([row["id"] for row in rows])
     return bool(rows)
 
 
