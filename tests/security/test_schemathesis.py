@@ -82,6 +82,9 @@ WAIVED: dict[tuple[str, str], str] = {
     ("POST /api/v1/itineraries", "firms"): "a slug names a firm only if it is a member",
     ("POST /api/v1/itineraries", "leave_by"): "later than arrive_at: two fields compared",
     ("POST /api/v1/itineraries", "slot_ids"): "the chosen slots lie on one day (stored state)",
+    ("POST /api/v1/itineraries", "Idempotency-Key"): "a key sent before with another request",
+    ("POST /api/v1/slots/{slot_id}/bookings", "Idempotency-Key"): "a key sent before with "
+    "another request (stored state): refused, never replayed as if it were the same",
     ("POST /api/v1/events/{event_id}/slots", "ends_at"): "after starts_at: two fields compared",
     ("PATCH /api/v1/slots/{slot_id}", "ends_at"): "after starts_at: two fields compared",
     ("POST /api/v1/internships/offers", "host"): "the office must name the host firm",
