@@ -19,7 +19,11 @@ if [ ! -f "$_stamp" ]; then
       --force-reinstall -r .venv/uv.lock.txt >>.venv/install.log 2>&1 \
       || { cat .venv/install.log >&2; return 1 2>/dev/null || exit 1; }
   fi
-  if ! { .venv/bin/uv pip sync --python .venv/bin/python --require-hashes "$_lock" \
+  # --compile-bytecode: the packages' .pyc written once here. Where PYTHONDONTWRITEBYTECODE
+  # is set (as on this machine) no process writes them, and every process, each test
+  # worker and each server or CLI command the tests start, compiled every library it
+  # imported from source again (importing the app: 3.7 s of CPU instead of 1.3 s).
+  if ! { .venv/bin/uv pip sync --compile-bytecode --python .venv/bin/python --require-hashes "$_lock" \
       && .venv/bin/uv pip install --python .venv/bin/python --no-deps --no-build-isolation \
         --verbose --editable . ; } >>.venv/install.log 2>&1; then
     cat .venv/install.log >&2

@@ -91,12 +91,11 @@ async def test_on_commit_outside_a_transaction_raises(db: str) -> None:
         on_commit(callback)
 
 
+@pytest.mark.parametrize("engine", ["postgres"], indirect=True)  # the pool is PostgreSQL's
 async def test_the_pool_rolls_back_what_a_connection_left_open_and_sends_no_reset(
     db: str, settings: Settings
 ) -> None:
     """A returned connection costs no reset round trip, yet never hands on a transaction."""
-    if db != "postgres":
-        pytest.skip("the pool is PostgreSQL's")
     tests_engine = current_engine()
     use_engine(make_engine(settings))  # an engine of its own: the tests' pool stays as it is
     await start_pool(1)
