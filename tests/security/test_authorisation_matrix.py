@@ -807,11 +807,15 @@ async def sign_in(client: Any, email: str) -> None:
 
 
 async def snapshot() -> list[Any]:
-    return [
-        await table.select()
+    """Every row of every table but the logs, read at once over one SQLite connection
+    (Piccolo's selects of the 28 tables, twice per case, were a third of the matrix's time)."""
+    names = [
+        table._meta.tablename
         for table in all_tables()
         if table._meta.tablename not in ("audit_entry", "notification")
     ]
+    with closing(sqlite3.connect(get_settings().sqlite_path)) as conn:
+        return [conn.execute(f"SELECT * FROM {name} ORDER BY rowid").fetchall() for name in names]
 
 
 def fill(path: str, ids: dict[str, Any], on: dict[str, str], role: str) -> str:
