@@ -106,6 +106,9 @@ class _PooledTestEngine(PostgresEngine):
     false, so the per-process caches stay off and every test reads what it wrote.
     """
 
+    # Enough connections for the tests that race requests on purpose; idle ones close after
+    # a few seconds, so that three workers, the servers the tests start and a second suite
+    # beside stay under PostgreSQL's 100 connections.
     POOL = {"min_size": 1, "max_size": 8, "max_inactive_connection_lifetime": 3.0}
 
     @property  # type: ignore[override]
@@ -163,9 +166,6 @@ async def engine(request: pytest.FixtureRequest, session_dir: Path) -> AsyncIter
         use_engine(made)
         await migrate()
         if backend == "postgres":
-            # Enough connections for the tests that race requests on purpose; idle ones
-            # close after a few seconds, so that three workers, the servers the tests start
-            # and a second suite beside stay under PostgreSQL's 100 connections.
             await made.start_connection_pool()
         _engines[backend] = made
     use_engine(_engines[backend])
