@@ -9,9 +9,9 @@ conform to the document: a documented status code, content type and body schema.
 
 Bounded and reproducible for CI: derandomized Hypothesis, fixed example counts, no
 deadline, no shrinking. Every request sent is counted where it is sent, and the run must
-reach its floor, so it cannot silently shrink. The run is split into SHARDS that pytest-
-xdist runs side by side (the single-operation runs dealt round-robin over the first
-shards, the stateful sequences in the last): each shard asserts its share of the floor
+reach its floor, so it cannot silently shrink. The run is split into SHARDS that
+pytest-xdist runs side by side (the single-operation runs dealt round-robin over the
+first shards, the stateful sequences in the last): each shard asserts its share of the floor
 (SHARE), and the floor (FLOOR, 1,000 requests on SQLite, 150 on PostgreSQL) is the sum
 of the shares over the shards, which every shard checks before it starts. Besides the
 answers' conformance, Schemathesis' negative and positive data checks run: a request the
