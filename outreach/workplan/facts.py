@@ -245,6 +245,11 @@ class BookingGroup:
     expected_persons: int  # persons booked without attendance
 
 
+def _figures_key(kind: str, event_kind: str, school: str) -> str:
+    """The work plan's figures' key: kind of booking and of event, and the school."""
+    return f"{kind} || '|' || {event_kind} || '|' || COALESCE(CAST({school} AS TEXT), '')"
+
+
 # What each report groups bookings by: SQL over the joined rows (b, s, e, h, sc).
 GROUPINGS = {
     "school": "CASE WHEN b.kind = 'class_visit' AND sc.name <> '' THEN sc.name END",
@@ -253,7 +258,7 @@ GROUPINGS = {
     "event_kind": "e.kind",
     "month": None,  # the Berlin month: built from the school year's bounds
     # The work plan's figures: kind of booking and of event, and the school.
-    "figures": "b.kind || '|' || e.kind || '|' || COALESCE(CAST(b.school AS TEXT), '')",
+    "figures": _figures_key("b.kind", "e.kind", "b.school"),
 }
 
 _BOOKING_SUMS = """
@@ -364,13 +369,14 @@ class MilestoneScope:
 
 
 def _milestone_sql(scope: MilestoneScope, bucket: int) -> tuple[str, list[Any]]:
-    """SQL of one milestone's share of the groups `per` (see `milestone_groups`)."""
+    """SQL of one milestone's share of the groups `per` and their event `e` (see
+    `milestone_groups`)."""
     sql, args = "m.id = {} AND per.bucket <= {}", [scope.id, bucket]
     if scope.event_ids:
         sql += f" AND per.event IN ({', '.join('{}' for _ in scope.event_ids)})"
         args += list(scope.event_ids)
     elif scope.owner is not None:
-        sql += " AND (per.host = {} OR per.school = {})"
+        sql += " AND (e.host = {} OR per.school = {})"
         args += [scope.owner, scope.owner]
     return f"({sql})", args
 
@@ -399,16 +405,18 @@ async def milestone_groups(
         terms.append(sql)
         term_args += args
     sums = ", ".join(f"COALESCE(SUM(per.{n}), 0) AS {n}" for n in _BOOKING_GROUP_SUMS)
+    key = _figures_key("per.kind", "e.kind", "per.school")
     rows = await Booking.raw(
         # SQL pieces of this module only; every value is bound ({} placeholders).
-        f"SELECT m.id AS milestone, per.key AS key, {sums} FROM ("  # noqa: S608
-        "SELECT b.event AS event, e.host AS host, b.school AS school, "
-        f"{GROUPINGS['figures']} AS key, CASE {bucket_sql} END AS bucket, {_BOOKING_SUMS} "
-        "FROM booking b JOIN slot s ON s.id = b.slot JOIN event e ON e.id = b.event "
+        f"SELECT m.id AS milestone, {key} AS key, {sums} FROM ("  # noqa: S608
+        "SELECT b.event AS event, b.school AS school, b.kind AS kind, "
+        f"CASE {bucket_sql} END AS bucket, {_BOOKING_SUMS} "
+        "FROM booking b JOIN slot s ON s.id = b.slot "
         "WHERE b.status = 'confirmed' AND s.starts_at >= {} AND s.starts_at < {} "
         "AND s.starts_at <= {} AND s.starts_at < {} AND s.cancelled = {} "
-        "AND e.status <> 'cancelled' GROUP BY 1, 2, 3, 4, 5"
-        f") AS per JOIN work_plan_milestone m ON {' OR '.join(terms)} "
+        "GROUP BY 1, 2, 3, 4"
+        ") AS per JOIN event e ON e.id = per.event AND e.status <> 'cancelled' "
+        f"JOIN work_plan_milestone m ON {' OR '.join(terms)} "
         "GROUP BY 1, 2",
         *ends,
         start,
