@@ -1,9 +1,9 @@
 """The rows every figure is computed from: one school year's bookings and slots.
 
-The reports' tables are aggregated by the database (`booking_groups`, `host_fill`: one
-GROUP BY each, in SQL both databases run alike); the rows themselves (`booking_facts`,
-`slot_facts`) are fetched where a report lists them one by one, or the work plan needs
-them. What counts:
+The reports' tables and the work plan's progress are aggregated by the database
+(`booking_groups`, `host_fill`, `milestone_groups`: one GROUP BY each, in SQL both
+databases run alike); the rows themselves (`booking_facts`, `slot_facts`) are fetched
+where a report lists them one by one. What counts:
 - a booking counts once it is `confirmed` and its slot has begun;
 - with attendance recorded it is *actual*: persons = `attended`; a class visit is held
   when anyone came, and its pupils are the persons who came minus the accompanying
@@ -28,12 +28,14 @@ __all__ = [
     "BookingFact",
     "BookingGroup",
     "FillGroup",
+    "MilestoneScope",
     "SlotFact",
     "booking_facts",
     "booking_groups",
     "host_fill",
     "in_booking_scope",
     "in_slot_scope",
+    "milestone_groups",
     "month_labels",
     "previous_year",
     "school_year_bounds",
@@ -93,20 +95,6 @@ class BookingFact:
     attended: int | None
     starts_at: datetime
     month: str  # "2026-09", Europe/Berlin
-
-    @property
-    def recorded(self) -> bool:
-        return self.attended is not None
-
-    @property
-    def class_held(self) -> bool:
-        return self.kind == "class_visit" and (self.attended or 0) > 0
-
-    @property
-    def pupils_reached(self) -> int:
-        if self.kind != "class_visit" or self.attended is None:
-            return 0
-        return max(self.attended - self.adults, 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,6 +245,11 @@ class BookingGroup:
     expected_persons: int  # persons booked without attendance
 
 
+def _figures_key(kind: str, event_kind: str, school: str) -> str:
+    """The work plan's figures' key: kind of booking and of event, and the school."""
+    return f"{kind} || '|' || {event_kind} || '|' || COALESCE(CAST({school} AS TEXT), '')"
+
+
 # What each report groups bookings by: SQL over the joined rows (b, s, e, h, sc).
 GROUPINGS = {
     "school": "CASE WHEN b.kind = 'class_visit' AND sc.name <> '' THEN sc.name END",
@@ -265,7 +258,7 @@ GROUPINGS = {
     "event_kind": "e.kind",
     "month": None,  # the Berlin month: built from the school year's bounds
     # The work plan's figures: kind of booking and of event, and the school.
-    "figures": "b.kind || '|' || e.kind || '|' || COALESCE(CAST(b.school AS TEXT), '')",
+    "figures": _figures_key("b.kind", "e.kind", "b.school"),
 }
 
 _BOOKING_SUMS = """
@@ -360,6 +353,88 @@ async def booking_groups(
 
 
 _BOOKING_GROUP_SUMS = [f for f in BookingGroup.__slots__ if f not in ("key", "mine")]  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True, slots=True)
+class MilestoneScope:
+    """What a milestone of the work plan counts: the bookings whose slot began before
+    `until` (the end of its due day), of the linked events if any are linked, else of
+    the owner (a firm: its events; a school: its visits and its events), else of the
+    whole network."""
+
+    id: int
+    until: datetime
+    event_ids: tuple[int, ...] = ()
+    owner: int | None = None
+
+
+def _milestone_sql(scope: MilestoneScope, bucket: int) -> tuple[str, list[Any]]:
+    """SQL of one milestone's share of the groups `per` and their event `e` (see
+    `milestone_groups`)."""
+    sql, args = "m.id = {} AND per.bucket <= {}", [scope.id, bucket]
+    if scope.event_ids:
+        sql += f" AND per.event IN ({', '.join('{}' for _ in scope.event_ids)})"
+        args += list(scope.event_ids)
+    elif scope.owner is not None:
+        sql += " AND (e.host = {} OR per.school = {})"
+        args += [scope.owner, scope.owner]
+    return f"({sql})", args
+
+
+async def milestone_groups(
+    year: str, milestones: list[MilestoneScope], *, now: datetime
+) -> dict[int, list[BookingGroup]]:
+    """The bookings `booking_facts` counts, summed by the database per milestone and by
+    the "figures" grouping (kind of booking and of event, and the school): one statement
+    for every milestone of a plan. A booking counts towards each milestone it falls in.
+
+    The bookings are summed once by event, school, key and "bucket" (which of the
+    milestones' ends, in order, the slot began before), and those few groups are then
+    summed per milestone: a milestone counts the buckets up to its own end."""
+    found: dict[int, list[BookingGroup]] = {m.id: [] for m in milestones}
+    if not milestones:
+        return found
+    start, end = school_year_bounds(year)
+    until = min(end, as_utc(now))
+    ends = sorted({as_utc(m.until) for m in milestones})
+    bucket_sql = " ".join("WHEN s.starts_at < {} THEN " + str(i) for i in range(len(ends)))
+    terms: list[str] = []
+    term_args: list[Any] = []
+    for scope in milestones:
+        sql, args = _milestone_sql(scope, ends.index(as_utc(scope.until)))
+        terms.append(sql)
+        term_args += args
+    sums = ", ".join(f"COALESCE(SUM(per.{n}), 0) AS {n}" for n in _BOOKING_GROUP_SUMS)
+    key = _figures_key("per.kind", "e.kind", "per.school")
+    rows = await Booking.raw(
+        # SQL pieces of this module only; every value is bound ({} placeholders).
+        f"SELECT m.id AS milestone, {key} AS key, {sums} FROM ("  # noqa: S608
+        "SELECT b.event AS event, b.school AS school, b.kind AS kind, "
+        f"CASE {bucket_sql} END AS bucket, {_BOOKING_SUMS} "
+        "FROM booking b JOIN slot s ON s.id = b.slot "
+        "WHERE b.status = 'confirmed' AND s.starts_at >= {} AND s.starts_at < {} "
+        "AND s.starts_at <= {} AND s.starts_at < {} AND s.cancelled = {} "
+        "GROUP BY 1, 2, 3, 4"
+        ") AS per JOIN event e ON e.id = per.event AND e.status <> 'cancelled' "
+        f"JOIN work_plan_milestone m ON {' OR '.join(terms)} "
+        "GROUP BY 1, 2",
+        *ends,
+        start,
+        end,
+        until,
+        ends[-1],
+        False,
+        *term_args,
+    )
+    for row in rows:
+        found[row["milestone"]].append(
+            BookingGroup(
+                key=row["key"],
+                mine=True,
+                **{name: int(row[name]) for name in _BOOKING_GROUP_SUMS},
+            )
+        )
+    return found
 
 
 @dataclass(frozen=True, slots=True)

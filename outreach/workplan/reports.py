@@ -48,7 +48,6 @@ __all__ = [
     "TOTAL",
     "Figures",
     "ReportName",
-    "figures",
     "get_report",
     "get_reports",
     "group_figures",
@@ -89,40 +88,13 @@ _KIND_METRIC = {
 }
 
 
-def figures(facts: Iterable[BookingFact]) -> Figures:
-    actual: dict[str, int] = defaultdict(int)
-    expected: dict[str, int] = defaultdict(int)
-    schools: set[int] = set()
-    schools_expected: set[int] = set()
-    for f in facts:
-        metric = _KIND_METRIC.get(f.event_kind)
-        if f.recorded:
-            if f.kind == "class_visit":
-                actual["class_visits"] += f.class_held
-                actual["pupils"] += f.pupils_reached
-                if f.class_held and f.school_id is not None:
-                    schools.add(f.school_id)
-            if metric:
-                actual[metric] += f.attended or 0
-        else:
-            if f.kind == "class_visit":
-                expected["class_visits"] += 1
-                expected["pupils"] += f.pupils
-                if f.school_id is not None:
-                    schools_expected.add(f.school_id)
-            if metric:
-                expected[metric] += f.persons
-    return Figures(
-        schools=len(schools),
-        expected_schools=len(schools_expected - schools),
-        **actual,
-        **{f"expected_{k}": v for k, v in expected.items()},
-    )
-
-
 def group_figures(groups: Iterable[BookingGroup]) -> Figures:
-    """`figures` from the database's sums by kind of booking, kind of event and school
-    (`booking_groups(..., "figures", ...)`): the same numbers."""
+    """The figures of counted bookings, from the database's sums by kind of booking,
+    kind of event and school (the "figures" grouping of `booking_groups` and
+    `milestone_groups`). Actual: classes anyone came to, the pupils who came, the
+    schools of those classes, and for seminars, open days and parents' evenings the
+    persons who came; expected (bookings without attendance, apart): classes, booked
+    pupils, schools not already reached, booked persons."""
     actual: dict[str, int] = defaultdict(int)
     expected: dict[str, int] = defaultdict(int)
     schools: set[str] = set()
