@@ -1,0 +1,142 @@
+"""Stored feeds in weekly segments: a change rewrites only the weeks its pieces left and
+joined, and the bytes served are always those of the same feed built whole."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+
+from outreach.accounts.services import feed_token_for, set_calendar_delivery
+from outreach.booking.writes import cancel_booking, place_booking
+from outreach.events.schemas import EventPatch, SlotPatch
+from outreach.events.services import cancel_event, update_event, update_slot
+from outreach.feeds import services
+from outreach.feeds.services import PublicFilter, StoredFeed
+from outreach.feeds.tables import FeedDocument, FeedSegment
+from outreach.principal import Principal
+from tests.factories import World, at, class_visit, make_slot
+from tests.feeds.helpers import publish, school_day_2027, tour_with_slot, vevents
+
+Fetch = Callable[[], Awaitable[StoredFeed]]
+
+
+def _private(principal: Principal) -> Fetch:
+    async def fetch() -> StoredFeed:
+        return await services.private_feed(await feed_token_for(by=principal))
+
+    return fetch
+
+
+async def _built_whole(fetch: Fetch) -> StoredFeed:
+    """The same feed built from nothing: every stored feed dropped, memory cleared."""
+    await FeedDocument.delete(force=True)
+    services._bodies.clear()
+    return await fetch()
+
+
+async def _segments(key: str) -> dict[int, int]:
+    """Bucket -> row id of a stored feed's segments (a rewritten segment gets a new id)."""
+    doc = await FeedDocument.select(FeedDocument.id).where(FeedDocument.key == key).first()
+    assert doc is not None
+    rows = await FeedSegment.select(FeedSegment.bucket, FeedSegment.id).where(
+        FeedSegment.document == doc["id"]
+    )
+    return {r["bucket"]: r["id"] for r in rows}
+
+
+async def test_a_republished_feed_equals_the_feed_built_whole(world: World) -> None:
+    weeks = [school_day_2027(5, day) for day in (3, 10, 24, 31)]
+    tour_a, first = await tour_with_slot(world.firm_a, title="Tour A", day=weeks[0], grades=[8])
+    second = await make_slot(world.firm_a, tour_a, starts_at=at(weeks[1], 9))
+    third = await make_slot(world.firm_a, tour_a, starts_at=at(weeks[2], 13))
+    tour_b, other = await tour_with_slot(world.firm_b, title="Tour B", day=weeks[1], hour=11)
+    await tour_with_slot(world.firm_b, title="Offener Tag", kind="open_day", day=weeks[2])
+    booked = (await place_booking(first, class_visit("8a"), by=world.school_a)).booking
+    await set_calendar_delivery("subscription", by=world.school_a)
+
+    feeds: dict[str, Fetch] = {
+        "public": lambda: services.public_feed(PublicFilter()),
+        "eighth grade": lambda: services.public_feed(PublicFilter(grade=8)),
+        "factory tours of firm A": lambda: services.public_feed(
+            PublicFilter(kind="factory_tour", host="firm-a")
+        ),
+        "tour A's own feed": lambda: services.event_feed(tour_a, by=world.school_a),
+        "firm A": _private(world.firm_a),
+        "firm B": _private(world.firm_b),
+        "school A's teacher": _private(world.school_a),
+        "the office": _private(world.admin),
+    }
+    await publish()
+    for fetch in feeds.values():
+        await fetch()
+
+    # Changes across the weeks: a slot moved from the first week to the last, a booking
+    # placed and one cancelled, an event renamed, one cancelled, a slot's places changed.
+    moved = at(weeks[3], 10)
+    await update_slot(
+        first, SlotPatch(starts_at=moved, ends_at=moved + timedelta(hours=1)), by=world.firm_a
+    )
+    await place_booking(third, class_visit("8b"), by=world.teacher_a2)
+    await cancel_booking(booked.id, "Ausfall", by=world.school_a)
+    await update_event(tour_b, EventPatch(title="Tour B (neu)"), by=world.firm_b)
+    await update_slot(second, SlotPatch(capacity=12), by=world.firm_a)
+    await publish()
+    await cancel_event(tour_b, "Krank", by=world.firm_b)
+    await publish()
+
+    republished = {name: await fetch() for name, fetch in feeds.items()}
+    assert b"Tour B (neu)" in republished["public"].body
+    assert len(vevents(republished["public"].body)) == 5
+    for name, fetch in feeds.items():
+        whole = await _built_whole(fetch)
+        assert republished[name].body == whole.body, name
+        assert republished[name].etag == whole.etag, name
+    del other
+
+
+async def test_a_change_rewrites_only_the_weeks_it_touched(world: World) -> None:
+    weeks = [school_day_2027(5, day) for day in (3, 10, 24)]
+    tour, moving = await tour_with_slot(world.firm_a, day=weeks[0])
+    await make_slot(world.firm_a, tour, starts_at=at(weeks[0], 13))
+    await make_slot(world.firm_a, tour, starts_at=at(weeks[1], 9))
+    await publish()
+    before = (await services.public_feed(PublicFilter())).etag
+    segments = await _segments("public")
+    assert len(segments) == 4  # head, two weeks, tail
+
+    moved = at(weeks[2], 9)
+    await update_slot(
+        moving, SlotPatch(starts_at=moved, ends_at=moved + timedelta(hours=1)), by=world.firm_a
+    )
+    result = await publish()
+    assert result.feeds == 1
+    after = await _segments("public")
+    assert len(after) == 5  # a third week
+    # The head, the untouched second week and the tail are the rows they were.
+    untouched = sorted(segments)[0], sorted(segments)[2], sorted(segments)[3]
+    assert all(after[bucket] == segments[bucket] for bucket in untouched)
+    # The week left and the week joined were written again.
+    first_week = sorted(segments)[1]
+    assert after[first_week] != segments[first_week]
+    new_week = (set(after) - set(segments)).pop()
+    feed = await services.public_feed(PublicFilter())
+    assert feed.etag != before
+    assert [e.decoded("DTSTART") for e in vevents(feed.body)][-1] == moved
+
+    # A week left empty is no segment any more.
+    await update_slot(
+        (await _slot_in(weeks[0], tour)),
+        SlotPatch(starts_at=moved + timedelta(hours=3), ends_at=moved + timedelta(hours=4)),
+        by=world.firm_a,
+    )
+    await publish()
+    assert first_week not in await _segments("public")
+    assert new_week in await _segments("public")
+
+
+async def _slot_in(day: object, event_id: int) -> int:
+    from outreach.events.tables import Slot
+
+    rows = await Slot.select(Slot.id, Slot.starts_at).where(Slot.event == event_id)
+    (slot,) = [r for r in rows if r["starts_at"].date() == day]
+    return slot["id"]
