@@ -106,6 +106,7 @@ CHANGE_BATCH = 1000
 BACKFILL_BATCH = 500
 BACKFILL_BATCH_POSTGRES = 10000
 MAX_BACKFILL_STEPS = 1000
+ANALYZE_AFTER = 5000  # pieces inserted in one run (PostgreSQL)
 BODY_CACHE_BYTES = 64 * 1024 * 1024
 FRESH_FOR = 1.0  # seconds a pooled server process answers a checked copy without asking
 # pg_advisory_xact_lock key of the publisher: any fixed 64-bit number of our own.
@@ -512,9 +513,11 @@ async def _build(spec: _Spec, now: datetime) -> None:
         if await _missing_ids(1) == ([], []):
             break
         async with _exclusive(wait=True):
-            await _publish_locked(now, PublishResult())
+            await _publish_locked(now, PublishResult(), housekeeping=True)
     async with _exclusive(wait=True):
-        await _publish_locked(now, PublishResult())
+        # The queued changes, so the feed is built from current pieces (the loop above
+        # has just looked for rows without pieces).
+        await _publish_locked(now, PublishResult(), housekeeping=False)
         row = (
             await FeedDocument.select(*_SPEC_COLUMNS, FeedDocument.etag, FeedDocument.last_modified)
             .where(FeedDocument.key == spec.key)
@@ -826,7 +829,7 @@ async def _has_work(now: datetime) -> bool:
         return True
     if await FeedPiece.exists().where(
         (FeedPiece.expired == False) & (FeedPiece.drop_after <= now)  # noqa: E712
-    ):
+    ):  # the index on drop_after: an EXISTS stops at the first row
         return True
     if await FeedDocument.exists().where(FeedDocument.last_requested_at < now - STALE_AFTER):
         return True
@@ -866,8 +869,15 @@ async def _missing_ids(limit: int) -> tuple[list[int], list[int]]:
 _Move = tuple[Facets | None, Facets | None]  # a piece's feeds before and after
 
 
-async def _publish_locked(now: datetime, result: PublishResult) -> None:
+async def _publish_locked(
+    now: datetime, result: PublishResult, *, housekeeping: bool | None = None
+) -> None:
+    """One run of the publisher. `housekeeping` (by default: when no change is queued)
+    adds the two passes over whole tables: pieces for rows that have none, and stored
+    feeds nobody asked for in 30 days. A run for a change costs only what it touches."""
     changes = await FeedChange.select().order_by(FeedChange.id).limit(CHANGE_BATCH)
+    if housekeeping is None:
+        housekeeping = not changes
     result.changes += len(changes)
     event_ids = {c["event_id"] for c in changes if c["event_id"] is not None}
     slot_ids = {c["slot_id"] for c in changes if c["slot_id"] is not None}
@@ -888,11 +898,12 @@ async def _publish_locked(now: datetime, result: PublishResult) -> None:
         slot_ids |= {
             r["slot"] for r in await Booking.select(Booking.slot).where(Booking.id.is_in(direct))
         }
-    missing_slots, missing_bookings = await _missing_ids(
-        BACKFILL_BATCH_POSTGRES if is_postgres() else BACKFILL_BATCH
-    )
-    slot_ids |= set(missing_slots)
-    booking_ids |= set(missing_bookings)
+    if housekeeping:
+        missing_slots, missing_bookings = await _missing_ids(
+            BACKFILL_BATCH_POSTGRES if is_postgres() else BACKFILL_BATCH
+        )
+        slot_ids |= set(missing_slots)
+        booking_ids |= set(missing_bookings)
 
     moves = await _refresh(sorted(slot_ids), sorted(booking_ids), now, result)
     moves += await _expire(now, result)
@@ -905,6 +916,8 @@ async def _publish_locked(now: datetime, result: PublishResult) -> None:
             result.feeds += 1
     if changes:
         await FeedChange.delete().where(FeedChange.id.is_in([c["id"] for c in changes]))
+    if not housekeeping:
+        return
     stale = (
         await FeedDocument.delete()
         .where(FeedDocument.last_requested_at < now - STALE_AFTER)
@@ -1078,6 +1091,10 @@ async def _insert_pieces(rows: Sequence[dict[str, Any]]) -> None:
             columns=_PIECE_COLUMNS,
             records=[tuple(row[c] for c in _PIECE_COLUMNS) for row in rows],
         )
+        if len(rows) >= ANALYZE_AFTER:
+            # A bulk load (a cold build): statistics now, not when autovacuum comes by,
+            # so the next runs' week and expiry lookups use their indexes.
+            await connection.execute("ANALYZE feed_piece")
         return
     for i in range(0, len(rows), 200):
         await FeedPiece.insert(*(FeedPiece(**row) for row in rows[i : i + 200]))
@@ -1090,6 +1107,9 @@ async def _expire(now: datetime, result: PublishResult) -> list[_Move]:
         .where(
             (FeedPiece.expired == False) & (FeedPiece.drop_after <= now)  # noqa: E712
         )
+        # In the order of the index on drop_after: the planner walks it from the oldest
+        # and stops, where a guess without statistics would read the whole table.
+        .order_by(FeedPiece.drop_after)
         .limit(CHANGE_BATCH)
     )
     if not rows:
@@ -1105,14 +1125,17 @@ async def _affected(
     moves: Iterable[_Move], event_ids: Iterable[int], org_ids: Sequence[int] = ()
 ) -> list[dict[str, Any]]:
     """The stored feeds that contained or now contain any of the moved pieces, and those
-    showing the internships of the organisations named (public feeds: their offers)."""
+    showing the internships of the organisations named (public feeds: their offers).
+
+    One query: the candidates by their columns; public feeds are then matched against
+    the moved pieces' facets here (a filter is a combination of columns).
+    """
     events = set(event_ids)
-    public_keys: set[str] = set()
+    listed: list[Facets] = []
     hosts: set[int] = set()
     users: set[int] = set()
     schools: set[int] = set()
     admins = False
-    public_docs: list[dict[str, Any]] | None = None
     for move in moves:
         for facets in move:
             if facets is None:
@@ -1120,11 +1143,7 @@ async def _affected(
             if facets.view == "public":
                 events.add(facets.event_id)
                 if facets.listed:
-                    if public_docs is None:
-                        public_docs = await _docs_where(FeedDocument.scope == "public")
-                    public_keys |= {
-                        d["key"] for d in public_docs if _Spec.of_row(d).matches(facets)
-                    }
+                    listed.append(facets)
             elif facets.view == "host":
                 hosts.add(facets.host_id)
                 admins = True
@@ -1133,16 +1152,16 @@ async def _affected(
                     users.add(facets.booked_by)
                 if facets.booking_kind == "class_visit" and facets.school_id is not None:
                     schools.add(facets.school_id)
-    docs: dict[str, dict[str, Any]] = {}
-    if public_docs:
-        docs.update({d["key"]: d for d in public_docs if d["key"] in public_keys})
+    wanted: list[Where] = []
+    if listed or org_ids:
+        wanted.append(FeedDocument.scope == "public")
     if events:
-        for d in await _docs_where(FeedDocument.event.is_in(sorted(events))):
-            docs[d["key"]] = d
+        wanted.append((FeedDocument.scope == "event") & FeedDocument.event.is_in(sorted(events)))
     private: list[Where] = []
-    if hosts:
+    if hosts or org_ids:
         private.append(
-            FeedDocument.role.is_in(["firm", "school"]) & FeedDocument.org_id.is_in(sorted(hosts))
+            FeedDocument.role.is_in(["firm", "school"])
+            & FeedDocument.org_id.is_in(sorted({*hosts, *org_ids}))
         )
     if admins:
         private.append(FeedDocument.role == "admin")
@@ -1150,21 +1169,28 @@ async def _affected(
         private.append(FeedDocument.user.is_in(sorted(users)))
     if schools:
         private.append((FeedDocument.role == "school") & FeedDocument.org_id.is_in(sorted(schools)))
-    if org_ids:
-        shown = (FeedDocument.scope == "public") & FeedDocument.kind_filter.is_null()
-        shown &= FeedDocument.host.is_null() | FeedDocument.host.is_in(list(org_ids))
-        for d in await _docs_where(shown):
-            docs[d["key"]] = d
-        private.append(
-            FeedDocument.role.is_in(["firm", "school"]) & FeedDocument.org_id.is_in(list(org_ids))
-        )
     if private:
-        condition = private[0]
-        for extra in private[1:]:
-            condition = condition | extra
-        for d in await _docs_where((FeedDocument.scope == "private") & condition):
-            docs[d["key"]] = d
-    return [docs[k] for k in sorted(docs)]
+        wanted.append((FeedDocument.scope == "private") & _any(private))
+    if not wanted:
+        return []
+    docs: list[dict[str, Any]] = []
+    for doc in await _docs_where(_any(wanted)):
+        if doc["scope"] == "public":
+            spec = _Spec.of_row(doc)
+            shows_offers = spec.kind_filter is None and (
+                spec.host_id is None or spec.host_id in org_ids
+            )
+            if not (any(spec.matches(f) for f in listed) or (org_ids and shows_offers)):
+                continue
+        docs.append(doc)
+    return sorted(docs, key=lambda d: d["key"])
+
+
+def _any(conditions: Sequence[Where]) -> Where:
+    combined = conditions[0]
+    for condition in conditions[1:]:
+        combined = combined | condition
+    return combined
 
 
 async def _docs_where(condition: Any) -> list[dict[str, Any]]:

@@ -67,7 +67,7 @@ class FeedPiece(Table, tablename="feed_piece"):
     booking_kind = Varchar(length=16, null=True, default=None)
     starts_at = Timestamptz(index=True)  # order within a feed, and its segment
     # Cancelled (or long past) entries stay this long, then leave every feed.
-    drop_after = Timestamptz(null=True, default=None)
+    drop_after = Timestamptz(null=True, default=None, index=True)
     expired = Boolean(default=False, index=True)
     # DTSTAMP written into the body: kept while the rest of the body stays the same.
     stamp = Timestamptz()

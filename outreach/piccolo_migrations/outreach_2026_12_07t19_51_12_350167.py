@@ -1,7 +1,8 @@
 """Stored feeds in weekly segments (feed_segment): a change rewrites the weeks it touched,
 not the whole feed. Every stored feed is dropped first (its bytes were one column): each
 is built again, in segments, on its next request. feed_piece.starts_at indexed: a
-segment is joined from the pieces of one week."""
+segment is joined from the pieces of one week; drop_after indexed: the publisher looks for
+pieces whose time is up on every run."""
 
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 from piccolo.columns.base import OnDelete
@@ -182,6 +183,18 @@ async def forwards():
         tablename="feed_piece",
         column_name="starts_at",
         db_column_name="starts_at",
+        params={"index": True},
+        old_params={"index": False},
+        column_class=Timestamptz,
+        old_column_class=Timestamptz,
+        schema=None,
+    )
+
+    manager.alter_column(
+        table_class_name="FeedPiece",
+        tablename="feed_piece",
+        column_name="drop_after",
+        db_column_name="drop_after",
         params={"index": True},
         old_params={"index": False},
         column_class=Timestamptz,
