@@ -214,6 +214,14 @@ _SPEC_COLUMNS = (
     FeedDocument.own_bookings,
 )
 
+# What the publisher reads of a stored feed: what it is, and what is stored of it.
+_STORED_COLUMNS = (
+    *_SPEC_COLUMNS,
+    FeedDocument.etag,
+    FeedDocument.last_modified,
+    FeedDocument.segments,
+)
+
 
 # --------------------------------------------------------------------------- serving
 
@@ -519,9 +527,7 @@ async def _build(spec: _Spec, now: datetime) -> None:
         # has just looked for rows without pieces).
         await _publish_locked(now, PublishResult(), housekeeping=False)
         row = (
-            await FeedDocument.select(*_SPEC_COLUMNS, FeedDocument.etag, FeedDocument.last_modified)
-            .where(FeedDocument.key == spec.key)
-            .first()
+            await FeedDocument.select(*_STORED_COLUMNS).where(FeedDocument.key == spec.key).first()
         )
         if row is not None and _Spec.of_row(row) == spec:
             return  # built by someone else meanwhile, and kept current by the publisher
@@ -568,14 +574,7 @@ async def _store(
         FeedDocument.org_id: spec.org_id,
         FeedDocument.own_bookings: spec.own_bookings,
     }
-    stored: dict[int, tuple[str, int]] = {}
-    if row is not None:
-        stored = {
-            r["bucket"]: (r["digest"], r["size"])
-            for r in await FeedSegment.select(
-                FeedSegment.bucket, FeedSegment.digest, FeedSegment.size
-            ).where(FeedSegment.document == row["id"])
-        }
+    stored = _segment_list(row["segments"]) if row is not None else {}
     kept = {} if whole else dict(stored)
     written: dict[int, tuple[bytes, str]] = {}
     for bucket, body in segments.items():
@@ -588,12 +587,14 @@ async def _store(
         kept[bucket] = (digest, len(body))
     etag = _etag((bucket, digest) for bucket, (digest, _) in kept.items())
     size = sum(length for _, length in kept.values())
+    listed = _segment_text(kept)
     if row is None:
         inserted = await FeedDocument.insert(
             FeedDocument(
                 key=spec.key,
                 etag=etag,
                 size=size,
+                segments=listed,
                 last_modified=_next_last_modified(None, now),
                 last_requested_at=now,
                 created_at=now,
@@ -610,33 +611,52 @@ async def _store(
         await _write_segments(row["id"], written, [b for b in stored if b not in kept])
         values[FeedDocument.etag] = etag
         values[FeedDocument.size] = size
+        values[FeedDocument.segments] = listed
         values[FeedDocument.last_modified] = _next_last_modified(row["last_modified"], now)
     await FeedDocument.update(values).where(FeedDocument.id == row["id"])
     _bodies.forget(spec.key)  # this process answers the new bytes at once
     return changed
 
 
+def _segment_list(text: str) -> dict[int, tuple[str, int]]:
+    """A stored feed's `segments` column: bucket -> (digest, size)."""
+    found: dict[int, tuple[str, int]] = {}
+    for item in filter(None, text.split(";")):
+        bucket, digest, size = item.split(":")
+        found[int(bucket)] = (digest, int(size))
+    return found
+
+
+def _segment_text(segments: dict[int, tuple[str, int]]) -> str:
+    return ";".join(f"{b}:{d}:{n}" for b, (d, n) in sorted(segments.items()))
+
+
+# Raw SQL, the same on both databases (ON CONFLICT: SQLite 3.24+): Piccolo's on_conflict
+# asks SQLite's version with a blocking call.
+_UPSERT_SEGMENT = "({}, {}, {}, {}, {})"
+_UPSERT_SEGMENTS = (
+    "INSERT INTO feed_segment (document, bucket, body, digest, size) VALUES {} "
+    "ON CONFLICT (document, bucket) DO UPDATE SET body = excluded.body, "
+    "digest = excluded.digest, size = excluded.size"
+)
+
+
 async def _write_segments(
     document_id: int, written: dict[int, tuple[bytes, str]], dropped: Sequence[int]
 ) -> None:
-    replaced = [*written, *dropped]
-    if replaced:
+    """Write these segments (new or replacing the stored ones) and drop those."""
+    if dropped:
         await FeedSegment.delete().where(
-            (FeedSegment.document == document_id) & FeedSegment.bucket.is_in(replaced)
+            (FeedSegment.document == document_id) & FeedSegment.bucket.is_in(list(dropped))
         )
     if written:
-        await FeedSegment.insert(
-            *(
-                FeedSegment(
-                    document=document_id,
-                    bucket=bucket,
-                    body=body,
-                    digest=digest,
-                    size=len(body),
-                )
-                for bucket, (body, digest) in written.items()
-            )
-        )
+        rows = ", ".join([_UPSERT_SEGMENT] * len(written))
+        values = [
+            value
+            for bucket, (body, digest) in written.items()
+            for value in (document_id, bucket, body, digest, len(body))
+        ]
+        await FeedSegment.raw(_UPSERT_SEGMENTS.replace("{}", rows, 1), *values)
 
 
 def _live(now: datetime) -> Where:
@@ -869,13 +889,20 @@ async def _missing_ids(limit: int) -> tuple[list[int], list[int]]:
 _Move = tuple[Facets | None, Facets | None]  # a piece's feeds before and after
 
 
+_TAKE_CHANGES = (
+    "DELETE FROM feed_change WHERE id IN (SELECT id FROM feed_change ORDER BY id LIMIT {}) "
+    "RETURNING id, event_id, slot_id, booking_id, org_id"
+)
+
+
 async def _publish_locked(
     now: datetime, result: PublishResult, *, housekeeping: bool | None = None
 ) -> None:
     """One run of the publisher. `housekeeping` (by default: when no change is queued)
     adds the two passes over whole tables: pieces for rows that have none, and stored
     feeds nobody asked for in 30 days. A run for a change costs only what it touches."""
-    changes = await FeedChange.select().order_by(FeedChange.id).limit(CHANGE_BATCH)
+    # Taken off the queue in the run's transaction: a failed run puts them back.
+    changes = await FeedChange.raw(_TAKE_CHANGES, CHANGE_BATCH)
     if housekeeping is None:
         housekeeping = not changes
     result.changes += len(changes)
@@ -914,8 +941,6 @@ async def _publish_locked(
         spec = _Spec.of_row(doc)
         if await _store(spec, await _segments(spec, now, weeks), now, doc, whole=False):
             result.feeds += 1
-    if changes:
-        await FeedChange.delete().where(FeedChange.id.is_in([c["id"] for c in changes]))
     if not housekeeping:
         return
     stale = (
@@ -1013,6 +1038,7 @@ async def _refresh(
     existing = await _existing_pieces([d.key for d in drafts])
     moves: list[_Move] = []
     inserts: list[dict[str, Any]] = []
+    updates: list[dict[str, Any]] = []
     for draft in drafts:
         old = existing.get(draft.key)
         expired = draft.facets.drop_after is not None and draft.facets.drop_after <= now
@@ -1046,17 +1072,19 @@ async def _refresh(
                 body = draft.render(stamp)
         elif old_facets == new_facets and old["expired"] == expired:
             continue
-        await FeedPiece.update(
+        updates.append(
             {
-                FeedPiece.expired: expired,
-                FeedPiece.stamp: stamp,
-                FeedPiece.body: body,
-                FeedPiece.digest: _digest(body),
-                FeedPiece.updated_at: now,
-                **{getattr(FeedPiece, k): v for k, v in _routing_values(draft).items()},
+                "id": old["id"],
+                "expired": expired,
+                "stamp": stamp,
+                "body": body,
+                "digest": _digest(body),
+                "updated_at": now,
+                **_routing_values(draft),
             }
-        ).where(FeedPiece.id == old["id"])
+        )
         moves.append((old_facets, new_facets))
+    await _update_pieces(updates)
     await _insert_pieces(inserts)
     result.pieces += len(moves)
     # Pieces of rows that are gone (a deleted booking or slot): leave their feeds.
@@ -1073,6 +1101,50 @@ async def _refresh(
 
 
 _PIECE_COLUMNS = tuple(c._meta.db_column_name for c in FeedPiece._meta.non_default_columns)
+
+
+_UPDATED_COLUMNS = (
+    "expired",
+    "stamp",
+    "body",
+    "digest",
+    "updated_at",
+    "view",
+    "event_id",
+    "host_id",
+    "event_kind",
+    "grades",
+    "visibility",
+    "event_status",
+    "school_id",
+    "booked_by",
+    "booking_kind",
+    "starts_at",
+    "drop_after",
+)
+_UPDATE_PIECE_SQL = (
+    "UPDATE feed_piece SET "  # noqa: S608 (column names of FeedPiece; values bound)
+    + ", ".join(f'"{c}" = ${i}' for i, c in enumerate(_UPDATED_COLUMNS, start=1))
+    + f" WHERE id = ${len(_UPDATED_COLUMNS) + 1}"
+)
+
+
+async def _update_pieces(rows: Sequence[dict[str, Any]]) -> None:
+    """Changed pieces, inside the publisher's transaction: PostgreSQL, one prepared
+    statement sent for all rows at once (executemany); SQLite, through Piccolo."""
+    if not rows:
+        return
+    connection = _publisher_connection()
+    if connection is not None:
+        await connection.executemany(
+            _UPDATE_PIECE_SQL,
+            [(*(row[c] for c in _UPDATED_COLUMNS), row["id"]) for row in rows],
+        )
+        return
+    for row in rows:
+        await FeedPiece.update({getattr(FeedPiece, c): row[c] for c in _UPDATED_COLUMNS}).where(
+            FeedPiece.id == row["id"]
+        )
 
 
 async def _insert_pieces(rows: Sequence[dict[str, Any]]) -> None:
@@ -1194,7 +1266,5 @@ def _any(conditions: Sequence[Where]) -> Where:
 
 
 async def _docs_where(condition: Any) -> list[dict[str, Any]]:
-    query: Select = FeedDocument.select(
-        *_SPEC_COLUMNS, FeedDocument.etag, FeedDocument.last_modified
-    ).where(condition)
+    query: Select = FeedDocument.select(*_STORED_COLUMNS).where(condition)
     return await query

@@ -13,6 +13,7 @@ from piccolo.columns import (
     ForeignKey,
     Integer,
     OnDelete,
+    Text,
     Timestamptz,
     Varchar,
 )
@@ -99,6 +100,9 @@ class FeedDocument(Table, tablename="feed_document"):
     own_bookings = Boolean(null=True, default=None)
     etag = Varchar(length=80)
     size = Integer()  # bytes: the sum of its segments' sizes
+    # Its segments as stored, "bucket:digest:size;..." in bucket order: the ETag of a
+    # change is computed without reading the others.
+    segments = Text(default="")
     last_modified = Timestamptz()
     last_requested_at = Timestamptz()
     created_at = Timestamptz(default=TimestamptzNow())

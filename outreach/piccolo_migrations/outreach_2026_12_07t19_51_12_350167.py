@@ -11,6 +11,7 @@ from piccolo.columns.column_types import Bytea
 from piccolo.columns.column_types import ForeignKey
 from piccolo.columns.column_types import Integer
 from piccolo.columns.column_types import Serial
+from piccolo.columns.column_types import Text
 from piccolo.columns.column_types import Timestamptz
 from piccolo.columns.column_types import Varchar
 from piccolo.columns.indexes import IndexMethod
@@ -37,7 +38,7 @@ class FeedDocument(Table, tablename="feed_document", schema=None):
 
 ID = "2026-12-07T19:51:12:350167"
 VERSION = "1.38.0"
-DESCRIPTION = "feed_segment: stored feeds in weekly segments; feed_document.body dropped"
+DESCRIPTION = "feed_segment: stored feeds in weekly segments; feed_document.body dropped, .segments"
 
 
 async def _drop_stored_feeds():
@@ -158,6 +159,27 @@ async def forwards():
         column_class=Integer,
         params={
             "default": 0,
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="FeedDocument",
+        tablename="feed_document",
+        column_name="segments",
+        db_column_name="segments",
+        column_class_name="Text",
+        column_class=Text,
+        params={
+            "default": "",
             "null": False,
             "primary_key": False,
             "unique": False,

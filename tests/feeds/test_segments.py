@@ -3,8 +3,10 @@ joined, and the bytes served are always those of the same feed built whole."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
+
+import pytest
 
 from outreach.accounts.services import feed_token_for, set_calendar_delivery
 from outreach.booking.writes import cancel_booking, place_booking
@@ -34,14 +36,25 @@ async def _built_whole(fetch: Fetch) -> StoredFeed:
     return await fetch()
 
 
-async def _segments(key: str) -> dict[int, int]:
-    """Bucket -> row id of a stored feed's segments (a rewritten segment gets a new id)."""
+async def _buckets(key: str) -> set[int]:
     doc = await FeedDocument.select(FeedDocument.id).where(FeedDocument.key == key).first()
     assert doc is not None
-    rows = await FeedSegment.select(FeedSegment.bucket, FeedSegment.id).where(
-        FeedSegment.document == doc["id"]
-    )
-    return {r["bucket"]: r["id"] for r in rows}
+    rows = await FeedSegment.select(FeedSegment.bucket).where(FeedSegment.document == doc["id"])
+    return {r["bucket"] for r in rows}
+
+
+@pytest.fixture
+def writes(monkeypatch: pytest.MonkeyPatch) -> list[tuple[set[int], set[int]]]:
+    """The buckets each stored feed's write wrote and dropped, in order."""
+    seen: list[tuple[set[int], set[int]]] = []
+    write = services._write_segments
+
+    async def spy(document_id: int, written: dict, dropped: Sequence[int]) -> None:
+        seen.append((set(written), set(dropped)))
+        await write(document_id, written, dropped)
+
+    monkeypatch.setattr(services, "_write_segments", spy)
+    return seen
 
 
 async def test_a_republished_feed_equals_the_feed_built_whole(world: World) -> None:
@@ -94,44 +107,43 @@ async def test_a_republished_feed_equals_the_feed_built_whole(world: World) -> N
     del other
 
 
-async def test_a_change_rewrites_only_the_weeks_it_touched(world: World) -> None:
+async def test_a_change_rewrites_only_the_weeks_it_touched(
+    world: World, writes: list[tuple[set[int], set[int]]]
+) -> None:
     weeks = [school_day_2027(5, day) for day in (3, 10, 24)]
     tour, moving = await tour_with_slot(world.firm_a, day=weeks[0])
     await make_slot(world.firm_a, tour, starts_at=at(weeks[0], 13))
     await make_slot(world.firm_a, tour, starts_at=at(weeks[1], 9))
     await publish()
     before = (await services.public_feed(PublicFilter())).etag
-    segments = await _segments("public")
-    assert len(segments) == 4  # head, two weeks, tail
+    head, first_week, second_week, tail = sorted(await _buckets("public"))
+    assert (head, tail) == (services.HEAD_BUCKET, services.TAIL_BUCKET)
 
+    writes.clear()
     moved = at(weeks[2], 9)
     await update_slot(
         moving, SlotPatch(starts_at=moved, ends_at=moved + timedelta(hours=1)), by=world.firm_a
     )
     result = await publish()
     assert result.feeds == 1
-    after = await _segments("public")
-    assert len(after) == 5  # a third week
-    # The head, the untouched second week and the tail are the rows they were.
-    untouched = sorted(segments)[0], sorted(segments)[2], sorted(segments)[3]
-    assert all(after[bucket] == segments[bucket] for bucket in untouched)
-    # The week left and the week joined were written again.
-    first_week = sorted(segments)[1]
-    assert after[first_week] != segments[first_week]
-    new_week = (set(after) - set(segments)).pop()
+    (new_week,) = await _buckets("public") - {head, first_week, second_week, tail}
+    # Only the week left and the week joined were written; head, the second week and
+    # the tail are as they were.
+    assert writes == [({first_week, new_week}, set())]
     feed = await services.public_feed(PublicFilter())
     assert feed.etag != before
     assert [e.decoded("DTSTART") for e in vevents(feed.body)][-1] == moved
 
     # A week left empty is no segment any more.
+    writes.clear()
     await update_slot(
-        (await _slot_in(weeks[0], tour)),
+        await _slot_in(weeks[0], tour),
         SlotPatch(starts_at=moved + timedelta(hours=3), ends_at=moved + timedelta(hours=4)),
         by=world.firm_a,
     )
     await publish()
-    assert first_week not in await _segments("public")
-    assert new_week in await _segments("public")
+    assert writes == [({new_week}, {first_week})]
+    assert await _buckets("public") == {head, second_week, new_week, tail}
 
 
 async def _slot_in(day: object, event_id: int) -> int:
