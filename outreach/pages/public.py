@@ -275,6 +275,7 @@ class _EventData:
     slots: list[SlotOut]
     refusals: dict[int, eligibility.Refusal]
     presenters: list[dict[str, str]]
+    google_links: dict[int, str]  # slot id -> "add to Google Calendar"
 
 
 async def _event_page(
@@ -297,6 +298,9 @@ async def _event_page(
             # Why a time takes no booking, said beside it (not open yet, closed, full, ...).
             refusals=await eligibility.slot_refusals([s.id for s in slots], now=now),
             presenters=(await presenters.accepted_presenters([event.id])).get(event.id, []),
+            # Written once with the data (urlencode of a long description per time was
+            # a fifth of the page's rendering).
+            google_links={s.id: google_calendar_url(event, s) for s in slots},
         )
 
     # Kept a second for anonymous visitors; a refused form is answered from fresh data
@@ -325,7 +329,7 @@ async def _event_page(
         errors=errors,
         values=values or {"key": secrets.token_urlsafe(16), "persons": "1"},
         feed=feed_links(event.kind, event.host, None),
-        google=google_calendar_url,
+        google=lambda _event, slot: data.google_links[slot.id],
         now=now,
         presenters=data.presenters,
     )
