@@ -273,18 +273,23 @@ def _fill_cells(slots: list[SlotFact]) -> list[Cell]:
 
 async def _fill_by_slot(ctx: _Context) -> ReportOut:
     mine = await ctx.slots()
-    rows: list[list[Cell]] = [
-        [
-            local(s.starts_at).isoformat(),
-            s.event_title,
-            s.host_name,
-            s.capacity,
-            s.booked,
-            _pct(s.booked, s.capacity),
-            s.attended if s.recorded else None,
-        ]
-        for s in mine
-    ]
+    times: dict[datetime, str] = {}  # each instant written out once (slots share times)
+    rows: list[list[Cell]] = []
+    for s in mine:
+        at = times.get(s.starts_at)
+        if at is None:
+            at = times[s.starts_at] = local(s.starts_at).isoformat()
+        rows.append(
+            [
+                at,
+                s.event_title,
+                s.host_name,
+                s.capacity,
+                s.booked,
+                _pct(s.booked, s.capacity),
+                s.attended if s.recorded else None,
+            ]
+        )
     # The network's totals: the office has every slot at hand, a member the sums.
     cells = _fill_cells(mine) if ctx.by.is_admin else _host_fill_cells(await ctx.fill())
     return ReportOut(
