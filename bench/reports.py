@@ -4,7 +4,9 @@ Builds 18 firms, 10 schools and 3,000 confirmed class visits with recorded atten
 in 1,500 past slots (inserted directly: this measures reading, not booking), then times
 every report and the work plan's progress for the office and for one firm. Baseline in
 the same run: one SQL aggregate over the same bookings (count and sum, joined to slot
-and event), the least the database must do to touch those rows.
+and event), the least the database must do to touch those rows. Both run over the
+connection pool the servers use (`db.start_pool`), as in bench/booking.py and
+bench/feeds.py; `--no-pool` opens a connection per statement instead (as before).
 
     .venv/bin/python bench/reports.py [--rounds 5]   (or: -m bench.reports)
 """
@@ -23,6 +25,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._setup import drop_postgres, fresh_postgres, unique_name
+from outreach import db
 from outreach.booking.tables import Booking
 from outreach.events.tables import Event, Slot
 from outreach.organisations.tables import Organisation
@@ -37,6 +40,7 @@ YEAR = "2026/27"
 NOW = datetime(2027, 7, 20, 12, tzinfo=LOCAL_TZ)
 SLOTS, PER_SLOT = 1500, 2
 ROUNDS = 5
+POOL = 4
 
 
 async def _world() -> tuple[list[int], int]:
@@ -128,6 +132,8 @@ async def _timed(work) -> float:
 
 async def main() -> None:
     await fresh_postgres(DB)
+    if POOL:
+        await db.start_pool(POOL)
     try:
         firms, count = await _world()
         admin = Principal(role="admin", user_id=1)
@@ -150,7 +156,10 @@ async def main() -> None:
             )
 
         base = await _timed(baseline)
-        print(f"{count} bookings in {SLOTS} slots, school year {YEAR}; median of {ROUNDS} runs")
+        print(
+            f"{count} bookings in {SLOTS} slots, school year {YEAR}; median of {ROUNDS} runs; "
+            + (f"pool of {POOL}" if POOL else "a connection per statement")
+        )
         print(f"baseline: one SQL aggregate over the same rows: {base:.1f} ms")
         for who, by in (("office", admin), ("firm", firm)):
             for name in REPORTS:
@@ -165,10 +174,12 @@ async def main() -> None:
             )
             shared = await _timed(lambda by=by: get_reports(list(REPORTS), YEAR, by=by, now=NOW))
             print(
-                f"{who:6} all 10 reports: one by one {one_by_one:.0f} ms, sharing the facts "
-                f"{shared:.0f} ms  ratio {shared / base:5.1f}"
+                f"{who:6} all {len(REPORTS)} reports: one by one {one_by_one:.0f} ms, "
+                f"sharing the facts {shared:.0f} ms  ratio {shared / base:5.1f}"
             )
     finally:
+        if POOL:
+            await db.close_pool()
         await drop_postgres(DB)
 
 
@@ -176,5 +187,9 @@ if __name__ == "__main__":
     # Arguments first: `--help` answers without building a database.
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rounds", type=int, default=ROUNDS, help="runs per figure (median)")
-    ROUNDS = parser.parse_args().rounds
+    parser.add_argument(
+        "--no-pool", action="store_true", help="a connection per statement (no pool)"
+    )
+    args = parser.parse_args()
+    ROUNDS, POOL = args.rounds, (0 if args.no_pool else POOL)
     asyncio.run(main())

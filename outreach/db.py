@@ -23,7 +23,7 @@ from outreach.accounts.tables import ApiToken, User, UserSession
 from outreach.audit.tables import AuditEntry
 from outreach.booking.tables import Booking, IdempotencyRecord
 from outreach.events.tables import Event, Slot, Venue
-from outreach.feeds.tables import FeedChange, FeedDocument, FeedPiece
+from outreach.feeds.tables import FeedChange, FeedDocument, FeedPiece, FeedSegment
 from outreach.internships.tables import (
     ClassPeriod,
     InternshipOffer,
@@ -99,6 +99,7 @@ def all_tables() -> list[type[Table]]:
         FeedChange,
         FeedPiece,
         FeedDocument,
+        FeedSegment,
         Itinerary,
         ItineraryVisit,
         PresenterInvitation,

@@ -277,6 +277,7 @@ def _folded(line: bytes) -> bytes:
     return b"\r\n ".join(parts) + b"\r\n"
 
 
+@functools.lru_cache(maxsize=4096)
 def calendar_head(
     name: str,
     *,
@@ -293,6 +294,9 @@ def calendar_head(
     Google's reading of it (recurring-ical-events, through x-wr-timezone) move every
     UTC time to that zone's wall clock, which puts the second pass of the repeated
     autumn hour on its first; clients show UTC times in their own zone anyway.
+
+    Kept per arguments (the same few heads are asked for on every publish: icalendar
+    took ~1 ms to write one): bytes, so a caller cannot change a kept one.
     """
     calendar = Calendar()
     calendar.add("prodid", PRODID)

@@ -1,16 +1,18 @@
-"""What the anonymous public calendar lists, kept for a second per process (issue 21).
+"""What anonymous visitors read on the public pages, kept for a second per process.
 
-The calendar (`/`) is the page most visitors open and, for everyone not signed in with
-the same filters, it lists the same events: under load its queries were most of the
-pages' cost. This keeps the *data* of that page (the events found and the hosts of the
-filter), not the page: the page carries per-visitor things (CSRF token, language,
+The calendar (`/`) and the event pages are the pages most visitors open and, for
+everyone not signed in, they show the same data: under load their queries were most of
+the pages' cost. This keeps the *data* of those pages (the events found and the hosts of
+the calendar's filter; an event with its times, why a time takes no booking, and its
+presenters), not the pages: a page carries per-visitor things (CSRF token, language,
 messages) and is rendered for every request.
 
 What it promises:
 - Only for visitors who are not signed in (`ANONYMOUS`): a member sees network events
   and their own drafts, so a member's listing is never read from or written to here.
 - The key holds every value that changes the data: kind, host, grade, the span of days,
-  "free places only" and the status; nothing else of the request reaches the query.
+  "free places only" and the status of the calendar; the event's id of an event page;
+  nothing else of the request reaches the query.
 - An entry is believed for at most `PAGE_CACHE_SECONDS` (default 1 s; 0 turns it off):
   a new or cancelled event or slot, and a place taken, show within that bound.
 - Only while a PostgreSQL pool serves this process (the production set-up), like the
@@ -31,7 +33,7 @@ from outreach.events.services import EventFilter, list_events
 from outreach.organisations.services import list_organisations
 from outreach.principal import Principal
 
-__all__ = ["PublicListings", "listings", "public_events", "public_hosts"]
+__all__ = ["PublicListings", "for_visitor", "listings", "public_events", "public_hosts"]
 
 _MAX_ENTRIES = 1024  # a bound on memory; past it the cache starts afresh
 
@@ -79,15 +81,18 @@ class PublicListings:
 listings = PublicListings()
 
 
+async def for_visitor(by: Principal, key: Hashable, load: Callable[[], Awaitable[Any]]) -> Any:
+    """`load()`'s answer, kept a moment when `by` is not signed in; a member's never."""
+    if by.is_member:
+        return await load()
+    return await listings.get_or_load(key, load)
+
+
 async def public_events(filters: EventFilter, *, by: Principal) -> list[EventOut]:
     """`list_events` for the calendar page; kept a moment for anonymous visitors only."""
-    if by.is_member:
-        return await list_events(filters, by=by)
-    return await listings.get_or_load(("events", filters), lambda: list_events(filters, by=by))
+    return await for_visitor(by, ("events", filters), lambda: list_events(filters, by=by))
 
 
 async def public_hosts(*, by: Principal) -> list[Any]:
     """The organisations the calendar's filter offers; kept a moment for anonymous visitors."""
-    if by.is_member:
-        return await list_organisations()
-    return await listings.get_or_load(("hosts",), list_organisations)
+    return await for_visitor(by, ("hosts",), list_organisations)

@@ -13,6 +13,7 @@ from piccolo.columns import (
     ForeignKey,
     Integer,
     OnDelete,
+    Text,
     Timestamptz,
     Varchar,
 )
@@ -24,7 +25,7 @@ from outreach.booking.tables import Booking
 from outreach.events.tables import Event, Slot
 from outreach.organisations.tables import Organisation
 
-__all__ = ["PIECE_VIEWS", "SCOPES", "FeedChange", "FeedDocument", "FeedPiece"]
+__all__ = ["PIECE_VIEWS", "SCOPES", "FeedChange", "FeedDocument", "FeedPiece", "FeedSegment"]
 
 # public: a slot as anyone sees it; host: with booked and free places (no personal
 # data); booker: one booking as its school or registrant sees it; leg: the way to a
@@ -65,9 +66,9 @@ class FeedPiece(Table, tablename="feed_piece"):
     school_id = Integer(null=True, default=None)
     booked_by = Integer(null=True, default=None, index=True)
     booking_kind = Varchar(length=16, null=True, default=None)
-    starts_at = Timestamptz()  # order within a feed
+    starts_at = Timestamptz(index=True)  # order within a feed, and its segment
     # Cancelled (or long past) entries stay this long, then leave every feed.
-    drop_after = Timestamptz(null=True, default=None)
+    drop_after = Timestamptz(null=True, default=None, index=True)
     expired = Boolean(default=False, index=True)
     # DTSTAMP written into the body: kept while the rest of the body stays the same.
     stamp = Timestamptz()
@@ -77,7 +78,8 @@ class FeedPiece(Table, tablename="feed_piece"):
 
 
 class FeedDocument(Table, tablename="feed_document"):
-    """An assembled feed as served: bytes, strong ETag and a Last-Modified that only grows.
+    """An assembled feed as served: strong ETag and a Last-Modified that only grows; its
+    bytes are its segments' (`FeedSegment`), in the order of their buckets.
 
     `key` is canonical: "public", "public?grade=8&host=firm-a&kind=factory_tour",
     "event:<id>", "private:user:<id>".
@@ -96,9 +98,27 @@ class FeedDocument(Table, tablename="feed_document"):
     # A private feed: whether it shows the visits its owner booked (their calendar
     # choice: not when those reach them as mailed invitations). None for other feeds.
     own_bookings = Boolean(null=True, default=None)
-    body = Bytea()
     etag = Varchar(length=80)
-    size = Integer()
+    size = Integer()  # bytes: the sum of its segments' sizes
+    # Its segments as stored, "bucket:digest:size;..." in bucket order: the ETag of a
+    # change is computed without reading the others.
+    segments = Text(default="")
     last_modified = Timestamptz()
     last_requested_at = Timestamptz()
     created_at = Timestamptz(default=TimestamptzNow())
+
+
+class FeedSegment(Table, tablename="feed_segment"):
+    """A stretch of a stored feed's bytes: its head, the pieces starting in one week, or
+    its tail (the internships' all-day entries and the calendar's end).
+
+    A change rewrites the segments of the weeks its pieces left and joined, not the whole
+    feed (5 MB for 10,000 slots). One row per (document, bucket): a unique index made by
+    the migration.
+    """
+
+    document = ForeignKey(FeedDocument, on_delete=OnDelete.cascade, index=True)
+    bucket = Integer()
+    body = Bytea()
+    digest = Varchar(length=64)
+    size = Integer()

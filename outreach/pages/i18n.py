@@ -150,6 +150,12 @@ def locale_of(request: Any) -> str:
 
 
 def _ctx_locale(context: Context) -> str:
+    # A page's context carries its locale (`pages.common.page`): read there, not through
+    # `request.state`, which Litestar builds anew on every access (a calendar page asks
+    # some 170 times: a fifth of its rendering).
+    locale = context.get("locale")
+    if isinstance(locale, str) and locale in LOCALES:
+        return locale
     request = context.get("request")
     return locale_of(request) if request is not None else DEFAULT_LOCALE
 

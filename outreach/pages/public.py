@@ -267,6 +267,17 @@ async def calendar_page(
     )
 
 
+@dataclass(frozen=True, slots=True)
+class _EventData:
+    """What an event page shows of the event: the same for every anonymous visitor."""
+
+    event: EventOut
+    slots: list[SlotOut]
+    refusals: dict[int, eligibility.Refusal]
+    presenters: list[dict[str, str]]
+    google_links: dict[int, str]  # slot id -> "add to Google Calendar"
+
+
 async def _event_page(
     request: Request[Any, Any, Any],
     by: Principal,
@@ -276,31 +287,51 @@ async def _event_page(
     values: dict[str, Any] | None = None,
     status_code: int = 200,
 ) -> Template:
-    event = await events.get_event(event_id, by=by)
+    now = utcnow()
+
+    async def load() -> _EventData:
+        event = await events.get_event(event_id, by=by)
+        slots = [s for s in event.slots if not s.cancelled]
+        return _EventData(
+            event=event,
+            slots=slots,
+            # Why a time takes no booking, said beside it (not open yet, closed, full, ...).
+            refusals=await eligibility.slot_refusals([s.id for s in slots], now=now),
+            presenters=(await presenters.accepted_presenters([event.id])).get(event.id, []),
+            # Written once with the data (urlencode of a long description per time was
+            # a fifth of the page's rendering).
+            google_links={s.id: google_calendar_url(event, s) for s in slots},
+        )
+
+    # Kept a second for anonymous visitors; a refused form is answered from fresh data
+    # (it may have been refused because a place was just taken).
+    data: _EventData = (
+        await load()
+        if errors is not None
+        else await public_listing.for_visitor(by, ("event", event_id), load)
+    )
+    event, slots = data.event, data.slots
     takes_registrations = (
         event.booking_mode != "none"
         and event.kind in REGISTRATION_KINDS
         and (event.kind not in TEACHER_ONLY_KINDS or by.role in ("school", "admin"))
     )
-    slots = [s for s in event.slots if not s.cancelled]
-    now = utcnow()
     return page(
         request,
         "public/event.html",
         status_code=status_code,
         event=event,
         slots=slots,
-        # Why a time takes no booking, said beside it (not open yet, closed, full, ...).
-        refusals=await eligibility.slot_refusals([s.id for s in slots], now=now),
+        refusals=data.refusals,
         takes_registrations=takes_registrations,
         takes_class_visits=event.booking_mode != "none" and event.kind in CLASS_VISIT_KINDS,
         teacher_only=event.kind in TEACHER_ONLY_KINDS,
         errors=errors,
         values=values or {"key": secrets.token_urlsafe(16), "persons": "1"},
         feed=feed_links(event.kind, event.host, None),
-        google=google_calendar_url,
+        google=lambda _event, slot: data.google_links[slot.id],
         now=now,
-        presenters=(await presenters.accepted_presenters([event.id])).get(event.id, []),
+        presenters=data.presenters,
     )
 
 

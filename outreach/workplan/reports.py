@@ -48,7 +48,6 @@ __all__ = [
     "TOTAL",
     "Figures",
     "ReportName",
-    "figures",
     "get_report",
     "get_reports",
     "group_figures",
@@ -89,40 +88,13 @@ _KIND_METRIC = {
 }
 
 
-def figures(facts: Iterable[BookingFact]) -> Figures:
-    actual: dict[str, int] = defaultdict(int)
-    expected: dict[str, int] = defaultdict(int)
-    schools: set[int] = set()
-    schools_expected: set[int] = set()
-    for f in facts:
-        metric = _KIND_METRIC.get(f.event_kind)
-        if f.recorded:
-            if f.kind == "class_visit":
-                actual["class_visits"] += f.class_held
-                actual["pupils"] += f.pupils_reached
-                if f.class_held and f.school_id is not None:
-                    schools.add(f.school_id)
-            if metric:
-                actual[metric] += f.attended or 0
-        else:
-            if f.kind == "class_visit":
-                expected["class_visits"] += 1
-                expected["pupils"] += f.pupils
-                if f.school_id is not None:
-                    schools_expected.add(f.school_id)
-            if metric:
-                expected[metric] += f.persons
-    return Figures(
-        schools=len(schools),
-        expected_schools=len(schools_expected - schools),
-        **actual,
-        **{f"expected_{k}": v for k, v in expected.items()},
-    )
-
-
 def group_figures(groups: Iterable[BookingGroup]) -> Figures:
-    """`figures` from the database's sums by kind of booking, kind of event and school
-    (`booking_groups(..., "figures", ...)`): the same numbers."""
+    """The figures of counted bookings, from the database's sums by kind of booking,
+    kind of event and school (the "figures" grouping of `booking_groups` and
+    `milestone_groups`). Actual: classes anyone came to, the pupils who came, the
+    schools of those classes, and for seminars, open days and parents' evenings the
+    persons who came; expected (bookings without attendance, apart): classes, booked
+    pupils, schools not already reached, booked persons."""
     actual: dict[str, int] = defaultdict(int)
     expected: dict[str, int] = defaultdict(int)
     schools: set[str] = set()
@@ -301,18 +273,23 @@ def _fill_cells(slots: list[SlotFact]) -> list[Cell]:
 
 async def _fill_by_slot(ctx: _Context) -> ReportOut:
     mine = await ctx.slots()
-    rows: list[list[Cell]] = [
-        [
-            local(s.starts_at).isoformat(),
-            s.event_title,
-            s.host_name,
-            s.capacity,
-            s.booked,
-            _pct(s.booked, s.capacity),
-            s.attended if s.recorded else None,
-        ]
-        for s in mine
-    ]
+    times: dict[datetime, str] = {}  # each instant written out once (slots share times)
+    rows: list[list[Cell]] = []
+    for s in mine:
+        at = times.get(s.starts_at)
+        if at is None:
+            at = times[s.starts_at] = local(s.starts_at).isoformat()
+        rows.append(
+            [
+                at,
+                s.event_title,
+                s.host_name,
+                s.capacity,
+                s.booked,
+                _pct(s.booked, s.capacity),
+                s.attended if s.recorded else None,
+            ]
+        )
     # The network's totals: the office has every slot at hand, a member the sums.
     cells = _fill_cells(mine) if ctx.by.is_admin else _host_fill_cells(await ctx.fill())
     return ReportOut(

@@ -24,13 +24,14 @@ from outreach.organisations.tables import Organisation
 from outreach.principal import Principal
 from outreach.timeutil import as_utc, utcnow
 from outreach.workplan.facts import (
-    BookingFact,
-    booking_facts,
+    BookingGroup,
+    MilestoneScope,
     day_end,
+    milestone_groups,
     school_year_bounds,
     school_year_of,
 )
-from outreach.workplan.reports import figures, metric_value
+from outreach.workplan.reports import group_figures, metric_value
 from outreach.workplan.schemas import (
     MilestoneIn,
     MilestoneOut,
@@ -316,17 +317,30 @@ async def get_plan(plan_id: int, *, by: Principal, now: datetime | None = None) 
     )
     if not by.is_admin:
         milestones = [m for m in milestones if m["owner"] in (None, by.org_id)]
-    links = await _links([m["id"] for m in milestones])
-    hosts = await _event_hosts([e for ids in links.values() for e in ids])
-    network_orgs = {
-        r["id"]
-        for r in await Organisation.select(Organisation.id).where(Organisation.kind == "network")
-    }
-    facts = await booking_facts(plan.school_year, now=now)
-    out = [
-        _milestone_out(m, links.get(m["id"], []), hosts, network_orgs, facts, by, now)
+    links, hosts = await _links([m["id"] for m in milestones])
+    # Members see only network and own milestones (above); of those, figures unless
+    # linked events of another member would show that member's numbers.
+    visible = {
+        m["id"]
         for m in milestones
-    ]
+        if by.is_admin
+        or all(hosts[e][1] == "network" or hosts[e][0] == by.org_id for e in links.get(m["id"], []))
+    }
+    groups = await milestone_groups(
+        plan.school_year,
+        [
+            MilestoneScope(
+                id=m["id"],
+                until=day_end(m["due_on"]),
+                event_ids=tuple(links.get(m["id"], [])),
+                owner=m["owner"],
+            )
+            for m in milestones
+            if m["id"] in visible
+        ],
+        now=now,
+    )
+    out = [_milestone_out(m, links.get(m["id"], []), groups.get(m["id"]), now) for m in milestones]
     return WorkPlanOut(
         id=plan.id,
         school_year=plan.school_year,
@@ -339,46 +353,31 @@ async def get_plan(plan_id: int, *, by: Principal, now: datetime | None = None) 
     )
 
 
-async def _links(milestone_ids: list[int]) -> dict[int, list[int]]:
+async def _links(
+    milestone_ids: list[int],
+) -> tuple[dict[int, list[int]], dict[int, tuple[int | None, str | None]]]:
+    """The events linked to each milestone, and each such event's host and its kind."""
     if not milestone_ids:
-        return {}
-    rows = await MilestoneEvent.select(MilestoneEvent.milestone, MilestoneEvent.event).where(
-        MilestoneEvent.milestone.is_in(milestone_ids)
-    )
+        return {}, {}
+    link = MilestoneEvent
+    rows = await link.select(
+        link.milestone,
+        link.event,
+        link.event.host.as_alias("host"),
+        link.event.host.kind.as_alias("host_kind"),
+    ).where(link.milestone.is_in(milestone_ids))
     found: dict[int, list[int]] = {}
+    hosts: dict[int, tuple[int | None, str | None]] = {}
     for row in rows:
         found.setdefault(row["milestone"], []).append(row["event"])
-    return {k: sorted(v) for k, v in found.items()}
-
-
-async def _event_hosts(event_ids: list[int]) -> dict[int, int]:
-    if not event_ids:
-        return {}
-    rows = await Event.select(Event.id, Event.host).where(Event.id.is_in(sorted(set(event_ids))))
-    return {row["id"]: row["host"] for row in rows}
-
-
-def _counts(m: dict[str, Any], events: list[int], fact: BookingFact, until: datetime) -> bool:
-    if fact.starts_at >= until:
-        return False
-    if events:
-        return fact.event_id in events
-    owner = m["owner"]
-    return owner is None or fact.host_id == owner or fact.school_id == owner
+        hosts[row["event"]] = (row["host"], row["host_kind"])
+    return {k: sorted(v) for k, v in found.items()}, hosts
 
 
 def _milestone_out(
-    m: dict[str, Any],
-    events: list[int],
-    hosts: dict[int, int],
-    network_orgs: set[int],
-    facts: list[BookingFact],
-    by: Principal,
-    now: datetime,
+    m: dict[str, Any], events: list[int], groups: list[BookingGroup] | None, now: datetime
 ) -> MilestoneOut:
-    # Members see only network and own milestones (get_plan); of those, figures unless
-    # linked events of another member would show that member's numbers.
-    visible = by.is_admin or all(hosts.get(e) in network_orgs | {by.org_id} for e in events)
+    """A milestone with its progress from its `milestone_groups` (None: hidden)."""
     base = {
         "id": m["id"],
         "title": m["title"],
@@ -390,15 +389,13 @@ def _milestone_out(
         "target": m["target"],
         "event_ids": events,
     }
-    if not visible:
+    if groups is None:
         return MilestoneOut(**base, actual=None, expected=None, percent=None, status="hidden")
-    until = day_end(m["due_on"])
-    counted = figures(f for f in facts if _counts(m, events, f, until))
-    actual, expected = metric_value(counted, m["metric"])
+    actual, expected = metric_value(group_figures(groups), m["metric"])
     percent = round(100.0 * actual / m["target"], 1)
     if actual >= m["target"]:
         status = "achieved"
-    elif now >= until:
+    elif now >= day_end(m["due_on"]):
         status = "missed"
     else:
         status = "open"

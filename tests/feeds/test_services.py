@@ -448,3 +448,10 @@ async def test_a_pooled_server_answers_a_checked_copy_for_a_second(
     monkeypatch.setattr(services, "FRESH_FOR", 0.0)  # past the second: asked again
     await services.public_feed(PublicFilter())
     assert looks == ["public", "public", "public"]
+
+
+def test_a_changed_piece_is_written_whole() -> None:
+    """The publisher's UPDATE of a changed piece names every column but its identity
+    (a routing column added later and not written would leave a piece in wrong feeds)."""
+    columns = {c._meta.db_column_name for c in FeedPiece._meta.columns}
+    assert set(services._UPDATED_COLUMNS) == columns - {"id", "key", "slot", "booking"}

@@ -109,3 +109,40 @@ async def test_without_a_pool_every_request_reads(client: Any, world: World) -> 
     await make_slot(world.firm_a, event)
     assert title in (await client.get("/")).text
     assert len(public_listing.listings) == 0
+
+
+# Each time of an event page has its "Add to Google Calendar" link.
+_A_TIME = "action=TEMPLATE"
+
+
+async def test_an_event_page_shows_a_new_time_within_the_bound(
+    client: Any, world: World, clock: Clock
+) -> None:
+    bound = get_settings().page_cache_seconds
+    event = await make_event(world.firm_a, kind="open_day")
+    await make_slot(world.firm_a, event, capacity=3)
+    first = (await client.get(f"/events/{event}")).text
+    assert first.count(_A_TIME) == 1
+
+    await make_slot(world.firm_a, event, capacity=3)
+    clock.now += bound / 2
+    # Within the bound the page may still show what it showed (the cache is on) ...
+    assert (await client.get(f"/events/{event}")).text.count(_A_TIME) == 1
+    clock.now += bound / 2
+    # ... and at the bound it shows the new time.
+    assert (await client.get(f"/events/{event}")).text.count(_A_TIME) == 2
+
+
+async def test_an_event_page_for_a_member_is_never_cached(
+    client: Any, world: World, clock: Clock
+) -> None:
+    event = await make_event(world.firm_a, kind="open_day")
+    await make_slot(world.firm_a, event)
+    await give_password(world.school_a.email)
+    await sign_in(client, world.school_a.email)
+    public_listing.listings.clear()
+    assert (await client.get(f"/events/{event}")).status_code == 200
+    assert len(public_listing.listings) == 0
+    await make_slot(world.firm_a, event)
+    # No clock moved: a member sees the new time at once.
+    assert (await client.get(f"/events/{event}")).text.count(_A_TIME) == 2

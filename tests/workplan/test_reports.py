@@ -13,6 +13,8 @@ from outreach.workplan import services
 from outreach.workplan.facts import month_labels, previous_year, school_year_bounds, school_year_of
 from outreach.workplan.reports import get_report
 from outreach.workplan.schemas import MilestoneIn, PriorityIn, WorkPlanIn
+from tests.factories import at
+from tests.workplan.test_progress import _slot, _visit
 from tests.workplan.world import build_report_world
 
 YEAR = "2026/27"
@@ -120,6 +122,40 @@ async def test_fill_rates_and_no_shows(rw):
     no_shows = await get_report("no-shows", YEAR, by=w.admin)
     assert sorted(_rows(no_shows).values()) == sorted([[4, 1, 25.0], [1, 0, 0.0]])
     assert no_shows.total == ["Total", 5, 1, 20.0]
+
+
+async def test_fill_by_slot_counts_confirmed_bookings_of_the_readers_slots(rw):
+    """Per slot: only confirmed bookings count (not cancelled, waitlisted or pending);
+    a slot without bookings is listed empty; cancelled slots and other years' slots
+    (made in between, so within the ids read) are not listed."""
+    w = rw.world
+    tour_b, school_a, school_b = rw.tour_b, w.school_a.org_id, w.school_b.org_id
+    mixed = await _slot(rw.tour_b, at(date(2027, 3, 15), 10))
+    await _visit(mixed, tour_b, school_a, 10, 1, attended=11)
+    await _visit(mixed, tour_b, school_b, 30, 2, status="cancelled", attended=32)
+    await _visit(mixed, tour_b, school_b, 5, 1, status="waitlisted")
+    await _visit(mixed, tour_b, school_b, 4, 1, status="pending")
+    gone = await _slot(tour_b, at(date(2027, 2, 10), 10), cancelled=True)
+    await _visit(gone, tour_b, school_b, 9, 1, attended=10)
+    before = await _slot(tour_b, at(date(2026, 5, 5), 10))
+    await _visit(before, tour_b, school_b, 8, 1, attended=9)
+    after = await _slot(tour_b, at(date(2027, 9, 9), 10))
+    await _visit(after, tour_b, school_b, 7, 1)
+    await _slot(tour_b, at(date(2027, 4, 20), 10))  # no bookings
+
+    # places, booked, fill rate %, attended (None: no attendance recorded)
+    firm_b = await get_report("fill-by-slot", YEAR, by=w.firm_b)
+    assert sorted(row[3:] for row in firm_b.rows) == sorted(
+        [[20, 16, 80.0, 16], [30, 11, 36.7, None], [60, 11, 18.3, 11], [60, 0, 0.0, None]]
+    )
+    assert firm_b.total == ["Network total", None, None, 275, 109, 39.6, 51]
+    firm_a = await get_report("fill-by-slot", YEAR, by=w.firm_a)
+    assert len(firm_a.rows) == 4
+    office = await get_report("fill-by-slot", YEAR, by=w.admin)
+    assert sorted(row[3:] for row in office.rows) == sorted(
+        [row[3:] for row in firm_a.rows + firm_b.rows]
+    )
+    assert office.total == ["Total", None, None, 275, 109, 39.6, 51]
 
 
 async def test_comparison_with_the_previous_year(rw):
