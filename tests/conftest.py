@@ -309,16 +309,7 @@ def _runs_long(item: pytest.Item) -> int:
     return 2 if item.get_closest_marker("processes") else 3
 
 
-# Before xdist's own hook, which names the group in the test's id (`--dist loadgroup`).
-@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    # The browser tests are one unit of work for xdist: one worker runs them one after
-    # another, with one browser and one seeded server (started once, not per worker),
-    # while the others run everything else; three browsers at once on 2 cores made
-    # every test slower.
-    for item in items:
-        if item.nodeid.startswith("tests/e2e/"):
-            item.add_marker(pytest.mark.xdist_group("browser"))
     if config.getoption("quick"):
         kept = [item for item in items if _in_quick_loop(item)]
         left_out = [item for item in items if not _in_quick_loop(item)]

@@ -8,17 +8,13 @@ with firm A as host and school A as the booker. Each answer must be no server er
 conform to the document: a documented status code, content type and body schema.
 
 Bounded and reproducible for CI: derandomized Hypothesis, fixed example counts, no
-deadline, no shrinking. Every request sent is counted where it is sent, and the run must
-reach its floor, so it cannot silently shrink. The run is split into SHARDS that
-pytest-xdist runs side by side (the single-operation runs dealt round-robin over the
-first shards, the stateful sequences in the last): each shard asserts its share of the floor
-(SHARE), and the floor (FLOOR, 1,000 requests on SQLite, 150 on PostgreSQL) is the sum
-of the shares over the shards, which every shard checks before it starts. Besides the
-answers' conformance, Schemathesis' negative and positive data checks run: a request the
-document calls invalid must be refused (4xx), and one it calls valid must not be refused
-as invalid (422), except for the rules in WAIVED, each with the reason no schema can
-state it. Failures are collected across the whole run and reported together, one per
-operation and kind.
+deadline, no shrinking. Every request sent is counted where it is sent, and the run
+must reach its floor, so it cannot silently shrink. Besides the answers' conformance,
+Schemathesis' negative and positive data checks run: a request the document calls
+invalid must be refused (4xx), and one it calls valid must not be refused as invalid
+(422), except for the rules in WAIVED, each with the reason no schema can state it.
+Failures are collected across the whole run and reported together, one per operation
+and kind.
 """
 
 from __future__ import annotations
@@ -73,15 +69,6 @@ ROLES = ("admin", "firm_a", "school_a", "anonymous")
 EXAMPLES = {"sqlite": 20, "postgres": 4}
 STATEFUL_EXAMPLES = {"sqlite": 40, "postgres": 8}
 FLOOR = {"sqlite": 1000, "postgres": 150}
-# The run in parts that xdist workers take in parallel: the documented operations dealt
-# round-robin over the "operations-N" shards, the state machines in "stateful". FLOOR is
-# the sum of the shards' shares (checked in every shard); each shard must reach its own.
-OPERATION_SHARDS = 3
-SHARDS = (*(f"operations-{n}" for n in range(OPERATION_SHARDS)), "stateful")
-SHARE = {
-    "sqlite": {"operations-0": 250, "operations-1": 250, "operations-2": 250, "stateful": 250},
-    "postgres": {"operations-0": 40, "operations-1": 40, "operations-2": 40, "stateful": 30},
-}
 # Schema-valid requests the server may refuse with 422, each for a rule no schema can
 # state (it depends on who calls or on stored state): (operation, field named) -> why.
 WAIVED: dict[tuple[str, str], str] = {
@@ -95,6 +82,8 @@ WAIVED: dict[tuple[str, str], str] = {
     ("POST /api/v1/itineraries", "firms"): "a slug names a firm only if it is a member",
     ("POST /api/v1/itineraries", "leave_by"): "later than arrive_at: two fields compared",
     ("POST /api/v1/itineraries", "slot_ids"): "the chosen slots lie on one day (stored state)",
+    ("POST /api/v1/itineraries", "grade"): "a grade the chosen slots' events are for "
+    "(stored state)",
     ("POST /api/v1/itineraries", "Idempotency-Key"): "a key sent before with another request",
     ("POST /api/v1/slots/{slot_id}/bookings", "Idempotency-Key"): "a key sent before with "
     "another request (stored state): refused, never replayed as if it were the same",
@@ -398,48 +387,12 @@ def as_host_and_teacher(case: Any) -> str:
     return "firm_a"
 
 
-def operations_of_shard(schema: Any, shard: str) -> list[Any]:
-    """The shard's operations: every OPERATION_SHARDS-th of the document's, in its order."""
-    if not shard.startswith("operations-"):
-        return []
-    n = int(shard.removeprefix("operations-"))
-    return list(operations(schema))[n::OPERATION_SHARDS]
-
-
-def test_the_shards_cover_every_operation_once_and_their_shares_sum_to_the_floor() -> None:
-    for engine, shares in SHARE.items():
-        assert set(shares) == set(SHARDS)
-        assert sum(shares.values()) == FLOOR[engine]
-    labels = [f"op{i}" for i in range(131)]
-    dealt = [label for n in range(OPERATION_SHARDS) for label in labels[n::OPERATION_SHARDS]]
-    assert sorted(dealt) == sorted(labels)
-
-
 @pytest.mark.slow  # minutes of fuzzing: in ./scripts/test and on CI, not in --quick
-@pytest.mark.parametrize("shard", SHARDS)
-async def test_every_operation_answers_as_documented(
-    fuzzing: Fuzzing, engine: str, shard: str
-) -> None:
-    assert sum(SHARE[engine].values()) == FLOOR[engine], "the shares must make up the floor"
-    assert set(SHARE[engine]) == set(SHARDS)
-    mine = operations_of_shard(fuzzing.schema, shard)
-    if shard != "stateful":
-        # Every operation of the document is in exactly one shard.
-        every = [op.label for op in operations(fuzzing.schema)]
-        dealt = [
-            op.label
-            for n in range(OPERATION_SHARDS)
-            for op in operations_of_shard(fuzzing.schema, f"operations-{n}")
-        ]
-        assert sorted(dealt) == sorted(every) and len(set(every)) == len(every)
-        assert mine
-
+async def test_every_operation_answers_as_documented(fuzzing: Fuzzing, engine: str) -> None:
     def fuzz_all() -> None:
-        for operation in mine:
+        for operation in operations(fuzzing.schema):
             for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
                 run_operation(fuzzing, operation, mode, EXAMPLES[engine])
-        if shard != "stateful":
-            return
         machines = [
             (fuzzing.schema, lambda case: "admin"),
             (fuzzing.schema, as_host_and_teacher),
@@ -459,13 +412,13 @@ async def test_every_operation_answers_as_documented(
                 fuzzing.stopped_early += 1
 
     await asyncio.to_thread(fuzz_all)
-    print(f"schemathesis on {engine}, {shard}: {fuzzing.sent} cases sent")
+    print(f"schemathesis on {engine}: {fuzzing.sent} cases sent")
     for (stateful, label, status), n in sorted(fuzzing.answers.items()):
         print(f"  {'stateful' if stateful else 'single  '} {status} {n:4d} {label}")
     assert not fuzzing.failures, "\n\n".join(fuzzing.failures.values())
-    assert fuzzing.sent >= SHARE[engine][shard]
+    assert fuzzing.sent >= FLOOR[engine]
     print(f"  state machines stopped early by Hypothesis: {fuzzing.stopped_early}")
-    if engine == "sqlite" and shard == "stateful" and not fuzzing.stopped_early:
+    if engine == "sqlite" and not fuzzing.stopped_early:
         # The long run: its sequences must have booked something.
         booked = fuzzing.answers[(True, "POST /api/v1/slots/{slot_id}/bookings", 201)]
         assert booked >= 1, "no stateful sequence got as far as a booking"
