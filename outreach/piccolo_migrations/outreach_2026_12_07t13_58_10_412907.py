@@ -2,6 +2,7 @@ from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 from piccolo.columns.column_types import Boolean
 from piccolo.columns.column_types import Varchar
 from piccolo.columns.indexes import IndexMethod
+from piccolo.engine.finder import engine_finder
 from piccolo.table import Table
 
 
@@ -21,7 +22,9 @@ async def _render_feeds_anew():
     # Every stored VEVENT was written in Berlin wall time, and the host view shared the
     # public view's UID: drop them all. The publisher renders the pieces again in
     # bounded steps (its back-fill of slots and bookings without one), and each feed is
-    # built again on its next request.
+    # built again on its next request. On the engine of this run: bound when first used, a
+    # table class kept the first engine of a process that migrates several databases.
+    RawTable._meta.db = engine_finder()
     await RawTable.raw("DELETE FROM feed_document")
     await RawTable.raw("DELETE FROM feed_piece")
 
