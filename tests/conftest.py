@@ -174,6 +174,10 @@ async def engine(request: pytest.FixtureRequest, session_dir: Path) -> AsyncIter
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
     if "postgres" in _engines:
+        # Close the pools' connections first: a pool that sees its connections dropped with
+        # the database would try to open new ones and log a traceback at the end of the run.
+        for pool in _engines["postgres"].__dict__.get("_pools", {}).values():
+            pool.terminate()
         with contextlib.suppress(TimeoutError, OSError, asyncpg.PostgresError):
             asyncio.run(_drop_postgres_database())
 
