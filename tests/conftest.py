@@ -177,7 +177,8 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         # Close the pools' connections first: a pool that sees its connections dropped with
         # the database would try to open new ones and log a traceback at the end of the run.
         for pool in _engines["postgres"].__dict__.get("_pools", {}).values():
-            pool.terminate()
+            with contextlib.suppress(RuntimeError):  # its loop already closed: nothing runs
+                pool.terminate()
         with contextlib.suppress(TimeoutError, OSError, asyncpg.PostgresError):
             asyncio.run(_drop_postgres_database())
 
