@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -42,7 +42,6 @@ __all__ = [
     "CALENDAR_END",
     "PRODID",
     "VEventSpec",
-    "assemble",
     "berlin_vtimezone",
     "build_vevent",
     "calendar_head",
@@ -319,8 +318,3 @@ def calendar_head(
     text = calendar.to_ical()
     assert text.endswith(CALENDAR_END)
     return text[: -len(CALENDAR_END)]
-
-
-def assemble(head: bytes, pieces: Iterable[bytes]) -> bytes:
-    """A whole feed from its head and stored VEVENT pieces: a join, no rendering."""
-    return b"".join((head, *pieces, CALENDAR_END))

@@ -37,7 +37,7 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import quote, urlencode
 
 from piccolo.columns.combination import Where
@@ -155,9 +155,12 @@ class PublicFilter:
         return f"/feeds/public.ics?{self.query}" if self.query else "/feeds/public.ics"
 
 
-@dataclass(frozen=True, slots=True)
-class _Spec:
-    """What a stored feed contains; equal specs give equal bytes."""
+class _Spec(NamedTuple):
+    """What a stored feed contains; equal specs give equal bytes.
+
+    A NamedTuple: a private feed's request makes two (about 0.5 µs each, 3 µs as a frozen
+    dataclass), against a bare answer of the same bytes of ~80 µs (issue 21).
+    """
 
     key: str
     scope: str

@@ -17,11 +17,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from tests.e2e.conftest import ROOT
+from tests.e2e.conftest import DOCS
 from tests.e2e.seed import FIRM_EMAIL, OPEN_DAY_TITLE, TEACHER_EMAIL, TOUR_TITLE
 from tests.e2e.test_browser import sign_in
 
-DOCS = ROOT / "docs" / "screenshots"
 FAMILY = "familie.krause@example.org"
 NOTE = "Ein Schüler nutzt einen Rollstuhl; bitte den Aufzug einplanen."
 

@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from tests.e2e.conftest import ROOT
+from tests.e2e.conftest import DOCS
 from tests.e2e.seed import (
     ADMIN_EMAIL,
     EVENING_TITLE,
@@ -19,8 +19,6 @@ from tests.e2e.seed import (
     TEACHER_EMAIL,
     TOUR_TITLE,
 )
-
-DOCS = ROOT / "docs" / "screenshots"
 
 
 async def sign_in(page, email: str) -> None:

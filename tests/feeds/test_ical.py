@@ -11,8 +11,8 @@ import pytest
 import vobject
 
 from outreach.calendar.ical import (
+    CALENDAR_END,
     VEventSpec,
-    assemble,
     build_vevent,
     calendar_head,
     clean_text,
@@ -40,7 +40,7 @@ def _spec(**changes: object) -> VEventSpec:
 
 def _feed(*specs: VEventSpec, with_timezone: bool = False) -> bytes:
     head = calendar_head("Test", with_timezone=with_timezone)
-    return assemble(head, [vevent_bytes(s) for s in specs])
+    return b"".join((head, *(vevent_bytes(s) for s in specs), CALENDAR_END))
 
 
 def test_one_off_times_are_utc_and_need_no_vtimezone() -> None:
