@@ -28,6 +28,7 @@ max(previous + 1 s, now).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import logging
@@ -359,12 +360,35 @@ async def _body(doc_id: int) -> dict[str, Any] | None:
     }
 
 
+# A serving process's check of a feed's stored copy in flight, by key: the requests that
+# find the copy due for a check while one runs wait for that one (one statement, not one
+# each: 50 clients of one feed all found it due in the same millisecond every second).
+_checks: dict[str, asyncio.Future[tuple[dict[str, Any], bytes] | None]] = {}
+
+
 async def _serve(key: str, now: datetime) -> tuple[dict[str, Any], bytes] | None:
     """The stored feed: its row (without body) and its bytes; None if not stored."""
     copy = _bodies.get(key)
     clock = time.monotonic()
-    if copy is not None and clock - copy.checked < FRESH_FOR and _answers_copies():
+    if not _answers_copies():
+        return await _check(key, now, copy, clock)
+    if copy is not None and clock - copy.checked < FRESH_FOR:
         return copy.row, copy.body
+    running = _checks.get(key)
+    if running is None or running.get_loop() is not asyncio.get_running_loop():
+        running = asyncio.ensure_future(_check(key, now, copy, clock))
+        _checks[key] = running
+        running.add_done_callback(
+            lambda done: _checks.pop(key) if _checks.get(key) is done else None
+        )
+    # Shielded: a request that goes away does not cancel the check the others wait for.
+    return await asyncio.shield(running)
+
+
+async def _check(
+    key: str, now: datetime, copy: _Copy | None, clock: float
+) -> tuple[dict[str, Any], bytes] | None:
+    """Read the stored feed's row, and its bytes when they differ from the copy's."""
     row = await _meta(key)
     if row is None:
         _bodies.forget(key)

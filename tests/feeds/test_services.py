@@ -450,6 +450,34 @@ async def test_a_pooled_server_answers_a_checked_copy_for_a_second(
     assert looks == ["public", "public", "public"]
 
 
+async def test_concurrent_requests_for_a_copy_due_share_one_check(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Many requests of one feed that find its copy due for a check at the same moment (a
+    popular feed, every second) wait for one read of the database, not one each; the next
+    check after it reads again."""
+    await tour_with_slot(world.firm_a)
+    first = await services.public_feed(PublicFilter())
+    looks: list[str] = []
+    original_meta = services._meta
+
+    async def counting_meta(key: str):  # type: ignore[no-untyped-def]
+        looks.append(key)
+        await asyncio.sleep(0.01)  # the others arrive while this one reads
+        return await original_meta(key)
+
+    monkeypatch.setattr(services, "_meta", counting_meta)
+    monkeypatch.setattr(services, "_answers_copies", lambda: True)  # as if a pool served
+    monkeypatch.setattr(services, "FRESH_FOR", 0.0)  # every request finds the copy due
+    answers = await asyncio.gather(*(services.public_feed(PublicFilter()) for _ in range(20)))
+    assert {a.etag for a in answers} == {first.etag}
+    assert {a.body for a in answers} == {first.body}
+    assert looks == ["public"]
+    await services.public_feed(PublicFilter())
+    assert looks == ["public", "public"]
+    assert services._checks == {}
+
+
 def test_a_changed_piece_is_written_whole() -> None:
     """The publisher's UPDATE of a changed piece names every column but its identity
     (a routing column added later and not written would leave a piece in wrong feeds)."""
