@@ -17,6 +17,7 @@ What it promises:
   a new or cancelled event or slot, and a place taken, show within that bound.
 - Only while a PostgreSQL pool serves this process (the production set-up), like the
   verified-token cache; tests and the embedded mode read the database every time.
+- The visitors who find an entry expired at the same moment wait for one load of it.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from outreach.events.schemas import EventOut
 from outreach.events.services import EventFilter, list_events
 from outreach.organisations.services import list_organisations
 from outreach.principal import Principal
+from outreach.shared_loads import SharedLoads
 
 __all__ = ["PublicListings", "for_visitor", "listings", "public_events", "public_hosts"]
 
@@ -51,6 +53,7 @@ class PublicListings:
         self.clock: Callable[[], float] = time.monotonic
         self.always = False  # tests: cache without a pool
         self._entries: dict[Hashable, _Entry] = {}
+        self._loads: SharedLoads[Any] = SharedLoads()
 
     def _seconds(self) -> float:
         if not (self.always or serving_from_pool()):
@@ -65,11 +68,16 @@ class PublicListings:
         now = self.clock()
         if entry is not None and now < entry.until:
             return entry.value
-        value = await load()
-        if len(self._entries) >= _MAX_ENTRIES:
-            self._entries.clear()
-        self._entries[key] = _Entry(value, now + seconds)
-        return value
+
+        async def load_and_keep() -> Any:
+            value = await load()
+            if len(self._entries) >= _MAX_ENTRIES:
+                self._entries.clear()
+            self._entries[key] = _Entry(value, now + seconds)
+            return value
+
+        # The visitors who find the entry expired in the same moment share one load.
+        return await self._loads.run(key, load_and_keep)
 
     def __len__(self) -> int:
         return len(self._entries)

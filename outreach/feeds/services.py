@@ -28,7 +28,6 @@ max(previous + 1 s, now).
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import hashlib
 import logging
@@ -72,6 +71,7 @@ from outreach.itineraries.feed import feed_legs
 from outreach.observability import FEED_RENDERS
 from outreach.organisations.tables import Organisation
 from outreach.principal import Principal
+from outreach.shared_loads import SharedLoads
 from outreach.timeutil import utcnow
 
 __all__ = [
@@ -360,10 +360,10 @@ async def _body(doc_id: int) -> dict[str, Any] | None:
     }
 
 
-# A serving process's check of a feed's stored copy in flight, by key: the requests that
-# find the copy due for a check while one runs wait for that one (one statement, not one
-# each: 50 clients of one feed all found it due in the same millisecond every second).
-_checks: dict[str, asyncio.Future[tuple[dict[str, Any], bytes] | None]] = {}
+# The checks of stored copies in flight: the requests that find a feed's copy due for a
+# check while one runs wait for that one (50 clients of one feed all found it due in the
+# same millisecond every second, and each read the database).
+_checks: SharedLoads[tuple[dict[str, Any], bytes] | None] = SharedLoads()
 
 
 async def _serve(key: str, now: datetime) -> tuple[dict[str, Any], bytes] | None:
@@ -374,15 +374,7 @@ async def _serve(key: str, now: datetime) -> tuple[dict[str, Any], bytes] | None
         return await _check(key, now, copy, clock)
     if copy is not None and clock - copy.checked < FRESH_FOR:
         return copy.row, copy.body
-    running = _checks.get(key)
-    if running is None or running.get_loop() is not asyncio.get_running_loop():
-        running = asyncio.ensure_future(_check(key, now, copy, clock))
-        _checks[key] = running
-        running.add_done_callback(
-            lambda done: _checks.pop(key) if _checks.get(key) is done else None
-        )
-    # Shielded: a request that goes away does not cancel the check the others wait for.
-    return await asyncio.shield(running)
+    return await _checks.run(key, lambda: _check(key, now, copy, clock))
 
 
 async def _check(

@@ -475,7 +475,7 @@ async def test_concurrent_requests_for_a_copy_due_share_one_check(
     assert looks == ["public"]
     await services.public_feed(PublicFilter())
     assert looks == ["public", "public"]
-    assert services._checks == {}
+    assert len(services._checks) == 0
 
 
 def test_a_changed_piece_is_written_whole() -> None:

@@ -7,6 +7,7 @@ clock the test moves, so the bound is shown without waiting.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from typing import Any
 
@@ -146,3 +147,33 @@ async def test_an_event_page_for_a_member_is_never_cached(
     await make_slot(world.firm_a, event)
     # No clock moved: a member sees the new time at once.
     assert (await client.get(f"/events/{event}")).text.count(_A_TIME) == 2
+
+
+async def test_visitors_who_find_an_entry_expired_together_share_one_load(
+    db: str, clock: Clock
+) -> None:
+    """The visitors arriving while an entry is loaded wait for that load (one read of the
+    database, not one each); a load that fails fails for each of them and keeps nothing."""
+    loads: list[str] = []
+
+    async def load() -> str:
+        loads.append("read")
+        await asyncio.sleep(0.01)  # the others arrive while this one reads
+        return f"answer {len(loads)}"
+
+    cache = public_listing.listings
+    answers = await asyncio.gather(*(cache.get_or_load(("k",), load) for _ in range(20)))
+    assert answers == ["answer 1"] * 20 and loads == ["read"]
+    clock.now += get_settings().page_cache_seconds + 0.1
+    assert await cache.get_or_load(("k",), load) == "answer 2"
+
+    async def failing() -> str:
+        loads.append("failed")
+        await asyncio.sleep(0.01)
+        raise RuntimeError("database gone")
+
+    answers = await asyncio.gather(
+        *(cache.get_or_load(("f",), failing) for _ in range(5)), return_exceptions=True
+    )
+    assert [type(a) for a in answers] == [RuntimeError] * 5 and loads.count("failed") == 1
+    assert await cache.get_or_load(("f",), load) == "answer 4"
