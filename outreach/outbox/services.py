@@ -295,8 +295,11 @@ async def claim(
 
 
 async def due_ids(now: datetime | None = None, limit: int = 500) -> list[int]:
-    """Ids that a claim would take now, oldest first."""
-    rows = await N.select(N.id).where(_claimable(_now(now))).order_by(N.due_at).limit(limit)
+    """Ids that a claim would take now, oldest first (equal due times: as queued; the
+    times are whole seconds, and PostgreSQL orders ties differently from run to run)."""
+    rows = await (
+        N.select(N.id).where(_claimable(_now(now))).order_by(N.due_at).order_by(N.id).limit(limit)
+    )
     return [row["id"] for row in rows]
 
 
@@ -318,7 +321,7 @@ async def take_due(
         hold = min(HANDOVER_HOLD, lease)
     not_held = N.lease_until.is_null() | (N.lease_until < now)
     handover = ((N.status == "pending") & (N.due_at <= now) & not_held) | _stale(now)
-    candidates = await N.select(N.id).where(handover).order_by(N.due_at).limit(limit)
+    candidates = await N.select(N.id).where(handover).order_by(N.due_at).order_by(N.id).limit(limit)
     if not candidates:
         return []
     ids = [row["id"] for row in candidates]
