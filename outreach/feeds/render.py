@@ -36,7 +36,7 @@ from piccolo.table import Table
 from outreach.booking.tables import Booking
 from outreach.calendar.ical import VEventSpec, vevent_bytes
 from outreach.config import get_settings
-from outreach.db import is_postgres, pg_fetch
+from outreach.db import is_postgres, pg_fetch, select_list
 from outreach.events.tables import Event, Slot, Venue
 from outreach.itineraries.feed import FeedLeg
 from outreach.languages import babel_locale
@@ -168,8 +168,8 @@ def _pg_select(table: type[Table], columns: Sequence[Column], where: str, order:
     """PostgreSQL: Piccolo's `select(*columns)` of `table` (the same keys and values),
     written once. A publish after one change reads a handful of rows by id; building
     these queries with Piccolo each time cost more than running them (issue 21)."""
-    names = ", ".join(f'"{c._meta.db_column_name}" AS "{c._meta.name}"' for c in columns)
-    return f"SELECT {names} FROM {table._meta.tablename} WHERE {where} {order}".strip()  # noqa: S608
+    sql = f"SELECT {select_list(columns)} FROM {table._meta.tablename} WHERE {where}"  # noqa: S608
+    return f"{sql} {order}".strip()
 
 
 # `where` binds $1: the chunk of ids, as an array.

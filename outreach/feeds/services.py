@@ -52,6 +52,7 @@ from outreach.db import (
     in_transaction,
     is_postgres,
     pg_fetch,
+    select_list,
     serving_from_pool,
     write_transaction,
 )
@@ -226,11 +227,7 @@ _STORED_COLUMNS = (
 
 
 # The same as `FeedDocument.select(*_STORED_COLUMNS)`, for raw statements.
-_SELECT_STORED = (
-    "SELECT "  # noqa: S608 (column names of FeedDocument)
-    + ", ".join(f'"{c._meta.db_column_name}" AS "{c._meta.name}"' for c in _STORED_COLUMNS)
-    + " FROM feed_document WHERE "
-)
+_SELECT_STORED = f"SELECT {select_list(_STORED_COLUMNS)} FROM feed_document WHERE "  # noqa: S608
 
 
 # --------------------------------------------------------------------------- serving
