@@ -10,6 +10,7 @@ on the transaction with `on_commit()` and runs once it has committed.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Iterable
 from contextvars import ContextVar
@@ -120,10 +121,16 @@ def all_tables() -> list[type[Table]]:
 
 
 def current_engine() -> Engine:
+    return _piccolo_conf().DB
+
+
+@functools.cache
+def _piccolo_conf() -> Any:
     # Imported here: `piccolo_conf` builds its engine with `make_engine` from this module.
+    # Cached: the engine is asked for several times per request, an import costs ~1 µs.
     from outreach import piccolo_conf
 
-    return piccolo_conf.DB
+    return piccolo_conf
 
 
 def use_engine(engine: Engine) -> None:

@@ -227,12 +227,14 @@ def prepare_multiprocess_dir(path: str) -> None:
 
 
 # A private feed's URL is its secret: whoever reads the log must not be able to subscribe.
-_SECRET_PATH = re.compile(r"^(/feeds/private/)[^/]*$")
+_PRIVATE_FEEDS = "/feeds/private/"
 
 
 def redact_path(path: str) -> str:
     """The path as the access log writes it, with secrets in it replaced."""
-    return _SECRET_PATH.sub(r"\1[redacted]", path)
+    if path.startswith(_PRIVATE_FEEDS) and "/" not in path[len(_PRIVATE_FEEDS) :]:
+        return _PRIVATE_FEEDS + "[redacted]"
+    return path
 
 
 class RequestObservability:

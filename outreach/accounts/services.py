@@ -28,9 +28,11 @@ from outreach.security import (
     split_token,
     verify_password,
 )
+from outreach.shared_loads import SharedLoads
 
 __all__ = [
     "LANGUAGES",
+    "FeedOwner",
     "NewUser",
     "UserChange",
     "authenticate_password",
@@ -233,25 +235,46 @@ async def set_calendar_delivery(choice: str, *, by: Principal) -> None:
     await User.update({User.calendar_delivery: choice}).where(User.id == by.user_id)
 
 
-async def user_for_feed_token(token: str) -> User:
+@dataclass(frozen=True, slots=True)
+class FeedOwner:
+    """What a private feed depends on of its owner (plain fields: read on every request)."""
+
+    id: int
+    role: str
+    organisation: int | None
+    calendar_delivery: str
+
+
+# Verifications of feed tokens in flight: the clients of one feed find its verified
+# token expired in the same moment, and one of them reads the database for them all.
+# Keyed by the token only while in flight (the requests hold it anyway).
+_feed_verifications: SharedLoads[FeedOwner] = SharedLoads()
+
+
+async def user_for_feed_token(token: str) -> FeedOwner:
     """A wrong token, a rotated one and no token look the same: not found."""
     known = token_cache.feed_tokens.get(token)
-    if isinstance(known, User):
+    if isinstance(known, FeedOwner):
         return known
+    return await _feed_verifications.run(token, lambda: _verify_feed_token(token))
+
+
+async def _verify_feed_token(token: str) -> FeedOwner:
     parts = split_token(token, FEED_PREFIX)
     if parts is None or not same_text(_feed_token(parts[0]), token):
         raise NotFound("no such feed")
-    user = (
-        await User.objects()
+    row = (
+        await User.select(User.id, User.role, User.organisation, User.calendar_delivery)
         .where(
             (User.feed_selector == parts[0]) & (User.active == True)  # noqa: E712
         )
         .first()
     )
-    if user is None:
+    if row is None:
         raise NotFound("no such feed")
-    token_cache.feed_tokens.put(token, user.id, user)
-    return user
+    owner = FeedOwner(**row)
+    token_cache.feed_tokens.put(token, owner.id, owner)
+    return owner
 
 
 async def get_user(user_id: int) -> User:

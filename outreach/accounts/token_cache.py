@@ -59,11 +59,12 @@ class VerifiedTokens(Generic[V]):
     def get(self, token: str) -> V | None:
         if not self._active():
             return None
-        entry = self._entries.get(self._key(token))
+        key = self._key(token)
+        entry = self._entries.get(key)
         if entry is None:
             return None
         if self.clock() >= entry.until:
-            self._entries.pop(self._key(token), None)
+            self._entries.pop(key, None)
             return None
         return entry.value
 

@@ -176,21 +176,43 @@ def is_event_file(name: str) -> bool:
 # --------------------------------------------------------------------------- benchmark only
 
 
-class _BareFeed:
-    """The public feed's bytes, read once, then served from memory (the baseline)."""
+class _BareFeeds:
+    """Feeds' bytes, read once, then served from memory (the baselines)."""
 
-    feed: services.StoredFeed | None = None
+    public: services.StoredFeed | None = None
+    private: dict[str, services.StoredFeed] = {}
 
 
 @route(
     "/_bench/feed.ics", http_method=_GET_HEAD, media_type="text/calendar", include_in_schema=False
 )
 async def _bench_bare_feed(request: Request[Any, Any, Any]) -> ASGIResponse:
-    if _BareFeed.feed is None:
-        _BareFeed.feed = await services.public_feed(services.PublicFilter())
-    return feed_response(request, _BareFeed.feed)
+    if _BareFeeds.public is None:
+        _BareFeeds.public = await services.public_feed(services.PublicFilter())
+    return feed_response(request, _BareFeeds.public)
+
+
+@route(
+    "/_bench/private/{name:str}",
+    http_method=_GET_HEAD,
+    media_type="text/calendar",
+    include_in_schema=False,
+)
+async def _bench_bare_private_feed(
+    request: Request[Any, Any, Any], name: FromPath[str]
+) -> ASGIResponse:
+    """The private feed's own bytes from memory, on a route of the same shape."""
+    feed = _BareFeeds.private.get(name)
+    if feed is None:
+        match = _TOKEN_FILE.match(name)
+        if match is None:
+            raise NotFoundException()
+        feed = _BareFeeds.private[name] = await services.private_feed(match.group(1))
+    return feed_response(request, feed)
 
 
 def bench_route_handlers() -> list[HTTPRouteHandler]:
-    """The benchmark's bare endpoint, mounted only with OUTREACH_BENCH_ROUTES=1."""
-    return [_bench_bare_feed] if os.environ.get("OUTREACH_BENCH_ROUTES") == "1" else []
+    """The benchmark's bare endpoints, mounted only with OUTREACH_BENCH_ROUTES=1."""
+    if os.environ.get("OUTREACH_BENCH_ROUTES") != "1":
+        return []
+    return [_bench_bare_feed, _bench_bare_private_feed]

@@ -34,7 +34,7 @@ import logging
 import math
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
@@ -139,6 +139,8 @@ class PublicFilter:
     @property
     def query(self) -> str:
         """The canonical query string: sorted names, no empty values."""
+        if self.kind is None and self.host is None and self.grade is None:
+            return ""  # the common case, asked on every request of the whole feed
         pairs = [
             (name, str(value))
             for name, value in sorted(
@@ -248,6 +250,8 @@ class _Copy:
     row: dict[str, Any]  # the stored feed's row, without the body
     body: bytes
     checked: float  # time.monotonic() of the last look at the database
+    spec: _Spec  # what the stored feed contains (read from its row once, not per request)
+    feed: StoredFeed | None = None  # the answer last made of this copy (see _stored_feed)
 
 
 class _Copies:
@@ -309,7 +313,7 @@ _BODY_SQL = (
 
 def _pool() -> Any:
     """The PostgreSQL pool when one serves this process (and no transaction is open)."""
-    if in_transaction() or not serving_from_pool():
+    if not serving_from_pool() or in_transaction():
         return None
     return getattr(current_engine(), "pool", None)
 
@@ -360,23 +364,21 @@ async def _body(doc_id: int) -> dict[str, Any] | None:
 # The checks of stored copies in flight: the requests that find a feed's copy due for a
 # check while one runs wait for that one (50 clients of one feed all found it due in the
 # same millisecond every second, and each read the database).
-_checks: SharedLoads[tuple[dict[str, Any], bytes] | None] = SharedLoads()
+_checks: SharedLoads[_Copy | None] = SharedLoads()
 
 
-async def _serve(key: str, now: datetime) -> tuple[dict[str, Any], bytes] | None:
-    """The stored feed: its row (without body) and its bytes; None if not stored."""
+async def _serve(key: str, now: datetime | None) -> _Copy | None:
+    """The stored feed (its row without body, its bytes, its spec); None if not stored."""
     copy = _bodies.get(key)
     clock = time.monotonic()
     if not _answers_copies():
-        return await _check(key, now, copy, clock)
+        return await _check(key, now or utcnow(), copy, clock)
     if copy is not None and clock - copy.checked < FRESH_FOR:
-        return copy.row, copy.body
-    return await _checks.run(key, lambda: _check(key, now, copy, clock))
+        return copy
+    return await _checks.run(key, lambda: _check(key, now or utcnow(), copy, clock))
 
 
-async def _check(
-    key: str, now: datetime, copy: _Copy | None, clock: float
-) -> tuple[dict[str, Any], bytes] | None:
+async def _check(key: str, now: datetime, copy: _Copy | None, clock: float) -> _Copy | None:
     """Read the stored feed's row, and its bytes when they differ from the copy's."""
     row = await _meta(key)
     if row is None:
@@ -396,26 +398,42 @@ async def _check(
             FeedDocument.id == row["id"]
         )
         row["last_requested_at"] = now
-    _bodies.put(key, _Copy(row=row, body=body, checked=clock))
-    return row, body
+    checked = _Copy(row=row, body=body, checked=clock, spec=_Spec.of_row(row))
+    _bodies.put(key, checked)
+    return checked
 
 
-async def _stored_or_built(
-    spec: _Spec, now: datetime, *, accept: Callable[[_Spec], bool] | None = None
-) -> tuple[dict[str, Any], bytes]:
+async def _stored_or_built(spec: _Spec, now: datetime | None, *, exact: bool = False) -> _Copy:
+    """The stored feed `spec`, built first when there is none (or, `exact`, when the stored
+    one was made for another spec: a private feed whose owner changed role or choice)."""
     served = await _serve(spec.key, now)
-    if served is not None and (accept is None or accept(_Spec.of_row(served[0]))):
+    if served is not None and (not exact or served.spec == spec):
         return served
-    await _build(spec, now)
+    await _build(spec, now or utcnow())
     served = await _serve(spec.key, now)
     if served is None:  # dropped between build and read: only by a racing clean-up
         raise NotFound("no such feed")
     return served
 
 
+def _stored_feed(copy: _Copy, *, public: bool, path: str | None = None) -> StoredFeed:
+    """The answer for a copy; made once per copy (a feed's requests all ask the same)."""
+    feed = copy.feed
+    if feed is None or feed.public != public or feed.path != path:
+        row = copy.row
+        feed = copy.feed = StoredFeed(
+            key=row["key"],
+            body=copy.body,
+            etag=row["etag"],
+            last_modified=row["last_modified"],
+            public=public,
+            path=path,
+        )
+    return feed
+
+
 async def public_feed(filters: PublicFilter, *, now: datetime | None = None) -> StoredFeed:
     """All published public events, optionally of one kind, host and grade."""
-    now = now or utcnow()
     filters.validate()
     served = await _serve(filters.key, now)
     if served is None:
@@ -437,15 +455,7 @@ async def public_feed(filters: PublicFilter, *, now: datetime | None = None) -> 
             grade=filters.grade,
         )
         served = await _stored_or_built(spec, now)
-    row, body = served
-    return StoredFeed(
-        key=row["key"],
-        body=body,
-        etag=row["etag"],
-        last_modified=row["last_modified"],
-        public=True,
-        path=filters.path,
-    )
+    return _stored_feed(served, public=True, path=filters.path)
 
 
 async def private_feed(token: str, *, now: datetime | None = None) -> StoredFeed:
@@ -457,7 +467,6 @@ async def private_feed(token: str, *, now: datetime | None = None) -> StoredFeed
     left out while one's calendar choice is "invitations by mail": they are in one's
     calendar already, and a subscription would show each of them a second time.
     """
-    now = now or utcnow()
     user = await user_for_feed_token(token)
     spec = _Spec(
         key=f"private:user:{user.id}",
@@ -468,27 +477,15 @@ async def private_feed(token: str, *, now: datetime | None = None) -> StoredFeed
         own_bookings=user.calendar_delivery != "invitation",
     )
     # Built again when the user's role, organisation or calendar choice changed since.
-    row, body = await _stored_or_built(spec, now, accept=lambda stored: stored == spec)
-    return StoredFeed(
-        key=row["key"],
-        body=body,
-        etag=row["etag"],
-        last_modified=row["last_modified"],
-        public=False,
-    )
+    return _stored_feed(await _stored_or_built(spec, now, exact=True), public=False)
 
 
 async def event_feed(event_id: int, *, by: Principal, now: datetime | None = None) -> StoredFeed:
     """One event's slots, for whoever may see the event."""
-    now = now or utcnow()
     event = await load_event_row(event_id, by)
     spec = _Spec(key=f"event:{event.id}", scope="event", event_id=event.id)
-    row, body = await _stored_or_built(spec, now)
-    return StoredFeed(
-        key=row["key"],
-        body=body,
-        etag=row["etag"],
-        last_modified=row["last_modified"],
+    return _stored_feed(
+        await _stored_or_built(spec, now),
         public=event.visibility == "public" and event.status != "draft",
         path=event_feed_path(event.id),
     )

@@ -8,6 +8,7 @@ change straight in the database, past the services that forget entries.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from typing import Any
 
@@ -83,6 +84,24 @@ async def test_one_persons_token_never_answers_for_another(world: World, clock: 
     assert (await user_for_feed_token(feed_b)).id == world.firm_a.user_id
     with pytest.raises(NotFound):
         await user_for_feed_token(feed_a[:-1] + ("0" if feed_a[-1] != "0" else "1"))
+
+
+async def test_many_requests_of_one_expired_feed_token_verify_it_once(
+    world: World, clock: Clock
+) -> None:
+    token = await feed_token_for(by=world.firm_a)
+    wrong = token[:-1] + ("0" if token[-1] != "0" else "1")
+    with counting() as counts:
+        owners = await asyncio.gather(*(user_for_feed_token(token) for _ in range(20)))
+    assert {owner.id for owner in owners} == {world.firm_a.user_id}
+    assert counts.statements == 1
+    # A wrong token is refused to every one of them, and is not remembered.
+    answers = await asyncio.gather(
+        *(user_for_feed_token(wrong) for _ in range(5)), return_exceptions=True
+    )
+    assert all(isinstance(answer, NotFound) for answer in answers)
+    with pytest.raises(NotFound):
+        await user_for_feed_token(wrong)
 
 
 async def test_a_refused_token_is_not_cached(world: World, clock: Clock) -> None:
