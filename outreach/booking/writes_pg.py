@@ -116,19 +116,30 @@ LEFT JOIN idempotency_record AS r ON r.scoped_key = $3::text
 # (kind, recipient, language, payload), $27 the dedupe key's instant part,
 # $28 scoped key, $29 request hash, $30 the idempotency record's time.
 _PLACE = """
-WITH clash AS (
-    SELECT b.class_label, s.starts_at, s.ends_at
-    FROM booking AS b JOIN slot AS s ON s.id = b.slot
-    WHERE $1::boolean
-      AND b.school = $2::integer
-      AND b.kind = 'class_visit'
-      AND b.status IN ('pending', 'confirmed', 'waitlisted')
-      AND s.starts_at < $3::timestamptz
-      AND s.ends_at > $4::timestamptz
-      AND ($5::boolean
-           OR octet_length(b.class_label) <> char_length(b.class_label)
-           OR translate(b.class_label, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ',
-                        'abcdefghijklmnopqrstuvwxyz') = $6::text)
+WITH
+-- Three branches, so that each finds its rows by an index (booking_class_visit_label,
+-- booking_class_visit_non_ascii) rather than among all the school's visits; the third
+-- runs only for a label that is not ASCII ($5). A visit found twice is harmless.
+clash AS (
+    SELECT v.class_label, s.starts_at, s.ends_at
+    FROM (
+        SELECT b.class_label, b.slot FROM booking AS b
+        WHERE $1::boolean AND b.school = $2::integer AND b.kind = 'class_visit'
+          AND b.status IN ('pending', 'confirmed', 'waitlisted')
+          AND translate(b.class_label, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ',
+                        'abcdefghijklmnopqrstuvwxyz') = $6::text
+        UNION ALL
+        SELECT b.class_label, b.slot FROM booking AS b
+        WHERE $1::boolean AND b.school = $2::integer AND b.kind = 'class_visit'
+          AND b.status IN ('pending', 'confirmed', 'waitlisted')
+          AND octet_length(b.class_label) <> char_length(b.class_label)
+        UNION ALL
+        SELECT b.class_label, b.slot FROM booking AS b
+        WHERE $1::boolean AND $5::boolean AND b.school = $2::integer
+          AND b.kind = 'class_visit' AND b.status IN ('pending', 'confirmed', 'waitlisted')
+    ) AS v
+    JOIN slot AS s ON s.id = v.slot
+    WHERE s.starts_at < $3::timestamptz AND s.ends_at > $4::timestamptz
 ),
 claim AS (
     UPDATE slot SET held = held + $7::integer
