@@ -231,6 +231,14 @@ async def pg_fetch(sql: str, *args: Any) -> list[asyncpg.Record]:
         await connection.close()
 
 
+@functools.lru_cache(maxsize=256)
+def numbered(sql: str) -> str:
+    """SQL written with Piccolo's `{}` placeholders, with PostgreSQL's `$1`, `$2`, ...
+    instead, for `pg_fetch` (the same text then serves both databases)."""
+    pieces = sql.split("{}")
+    return "".join(f"{piece}${n}" for n, piece in enumerate(pieces[:-1], 1)) + pieces[-1]
+
+
 def for_update(query: Q) -> Q:
     """Lock the selected rows until the transaction ends (PostgreSQL).
 

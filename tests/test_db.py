@@ -13,6 +13,7 @@ from outreach.db import (
     for_update,
     in_transaction,
     make_engine,
+    numbered,
     on_commit,
     start_pool,
     use_engine,
@@ -115,3 +116,10 @@ async def test_the_pool_rolls_back_what_a_connection_left_open_and_sends_no_rese
     finally:
         await close_pool()
         use_engine(tests_engine)
+
+
+def test_numbered_gives_postgres_placeholders_in_order() -> None:
+    assert numbered("SELECT {} WHERE a = {} AND b IN ({}, {})") == (
+        "SELECT $1 WHERE a = $2 AND b IN ($3, $4)"
+    )
+    assert numbered("SELECT 1") == "SELECT 1"
