@@ -22,6 +22,7 @@ from litestar.datastructures import Cookie
 from litestar.exceptions import HTTPException, NotFoundException, PermissionDeniedException
 from litestar.handlers import BaseRouteHandler
 from litestar.response import Redirect, Template
+from markupsafe import Markup
 
 from outreach import db, web
 from outreach.accounts import sessions
@@ -47,6 +48,7 @@ __all__ = [
     "parse_date",
     "parse_int",
     "redirect",
+    "render_fragment",
     "required",
     "safe_next",
     "session_id_of",
@@ -114,6 +116,16 @@ def page(
         status_code=status_code,
         headers=NO_STORE if no_store else None,
     )
+
+
+def render_fragment(request: Request[Any, Any, Any], name: str, **context: Any) -> Markup:
+    """`templates/pages/<name>` alone, in the request's language: a part of a page that
+    the handler keeps rendered (see `public.calendar_page`). Only what the context gives
+    reaches it: no CSRF token, no messages."""
+    template = request.app.template_engine.engine.get_template(f"pages/{name}")
+    html = template.render(locale=locale_of(request), me=principal_of(request), **context)
+    # The output of our autoescaping environment: every value in it is escaped already.
+    return Markup(html)  # noqa: S704
 
 
 def flash(request: Request[Any, Any, Any], message: str) -> None:

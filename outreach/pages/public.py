@@ -14,6 +14,7 @@ from litestar.di import NamedDependency
 from litestar.enums import HttpMethod
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
+from markupsafe import Markup
 
 from outreach.booking import eligibility
 from outreach.booking.rules import CLASS_VISIT_KINDS, REGISTRATION_KINDS, TEACHER_ONLY_KINDS
@@ -26,6 +27,7 @@ from outreach.events import services as events
 from outreach.events.schemas import EventOut, SlotOut
 from outreach.events.tables import EVENT_KINDS
 from outreach.feeds.api import event_file_response
+from outreach.organisations.services import list_organisations
 from outreach.pages.common import (
     SESSION_DONE,
     Checks,
@@ -35,11 +37,12 @@ from outreach.pages.common import (
     parse_date,
     parse_int,
     redirect,
+    render_fragment,
     required,
     safe_next,
 )
 from outreach.pages.forms import Refused, handle_form
-from outreach.pages.i18n import LOCALES
+from outreach.pages.i18n import LOCALES, locale_of
 from outreach.presenters import services as presenters
 from outreach.principal import Principal
 from outreach.timeutil import LOCAL_TZ, utcnow
@@ -217,19 +220,43 @@ async def calendar_page(
     request: Request[Any, Any, Any], by: NamedDependency[Principal]
 ) -> Template:
     query = CalendarQuery.from_request(request)
+    if by.is_member:  # network events and own drafts: never shared
+        return page(request, "public/calendar.html", **await _calendar(query, by))
+    # An anonymous visitor's content is the same for every one of this language and
+    # query (and day): kept rendered for the page cache's moment, its data read when it
+    # is rendered (one bound, not two). The page around it carries the per-visitor parts.
+    locale = locale_of(request)
+    today = datetime.now(LOCAL_TZ).date()
+
+    async def render() -> Markup:
+        context = await _calendar(query, by, today=today, shared=False)
+        return render_fragment(request, "public/_calendar_content.html", **context)
+
+    content = await public_listing.for_visitor(by, ("calendar", locale, today, query), render)
+    return page(request, "public/calendar.html", content=content)
+
+
+async def _calendar(
+    query: CalendarQuery, by: Principal, *, today: date | None = None, shared: bool = True
+) -> dict[str, Any]:
+    """What the calendar's content shows; `shared`: its data through the anonymous
+    visitors' data cache (`public_listing`), else read now."""
     first, last = query.span()
-    found = await public_listing.public_events(
-        events.EventFilter(
-            kind=query.kind,
-            host=query.host,
-            grade=query.grade,
-            starts_from=_start(first),
-            starts_to=_start(last + timedelta(days=1)),
-            available=query.free or None,
-            status="published",
-        ),
-        by=by,
+    filters = events.EventFilter(
+        kind=query.kind,
+        host=query.host,
+        grade=query.grade,
+        starts_from=_start(first),
+        starts_to=_start(last + timedelta(days=1)),
+        available=query.free or None,
+        status="published",
     )
+    if shared:
+        found = await public_listing.public_events(filters, by=by)
+        hosts = await public_listing.public_hosts(by=by)
+    else:
+        found = await events.list_events(filters, by=by)
+        hosts = await list_organisations()
     items = occurrences(found, first, last)
     shown = listed = None
     if query.view == "list":  # one page of dates, grouped by month
@@ -237,34 +264,32 @@ async def calendar_page(
         shown = listed.items
     prev_month = (query.month - timedelta(days=1)).replace(day=1)
     next_month = (query.month + timedelta(days=32)).replace(day=1)
-    return page(
-        request,
-        "public/calendar.html",
-        q=query,
-        items=items,
-        grid=month_grid(query.month, items) if query.view == "month" else None,
-        hosts=await public_listing.public_hosts(by=by),
-        kinds=EVENT_KINDS,
-        feed=feed_links(query.kind, query.host, query.grade),
-        today=datetime.now(LOCAL_TZ).date(),
-        prev_month=query.params(month=f"{prev_month:%Y-%m}"),
-        next_month=query.params(month=f"{next_month:%Y-%m}"),
-        list_link=query.params(view="list", month=None),
-        month_link=query.params(view="month", page=None),
-        google=google_calendar_url,
-        listed=listed,
-        by_month=_by_month(shown or []),
-        more_link=query.params(page=listed.page + 1) if listed and listed.more else None,
-        back_link=query.params(page=listed.page - 1) if listed and listed.page > 1 else None,
+    return {
+        "q": query,
+        "items": items,
+        "grid": month_grid(query.month, items) if query.view == "month" else None,
+        "hosts": hosts,
+        "kinds": EVENT_KINDS,
+        "feed": feed_links(query.kind, query.host, query.grade),
+        "today": today or datetime.now(LOCAL_TZ).date(),
+        "prev_month": query.params(month=f"{prev_month:%Y-%m}"),
+        "next_month": query.params(month=f"{next_month:%Y-%m}"),
+        "list_link": query.params(view="list", month=None),
+        "month_link": query.params(view="month", page=None),
+        "google": google_calendar_url,
+        "listed": listed,
+        "by_month": _by_month(shown or []),
+        "more_link": query.params(page=listed.page + 1) if listed and listed.more else None,
+        "back_link": query.params(page=listed.page - 1) if listed and listed.page > 1 else None,
         # Past the list's reach: the dates after it, from the next day on.
-        later_link=(
+        "later_link": (
             query.params(
                 **{"from": (last + timedelta(days=1)).isoformat(), "to": None, "page": None}
             )
             if listed and not listed.more
             else None
         ),
-    )
+    }
 
 
 @dataclass(frozen=True, slots=True)

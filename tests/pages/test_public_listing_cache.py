@@ -17,8 +17,11 @@ from outreach.config import get_settings
 from outreach.events import public_listing
 from outreach.events.services import cancel_slot
 from outreach.events.tables import Event
+from outreach.pages import public as public_pages
+from outreach.pages.common import render_fragment
 from tests.factories import World, make_event, make_slot, make_world
 from tests.pages.conftest import give_password, sign_in
+from tests.querycount import counting
 from tests.support import Clock
 
 
@@ -80,6 +83,37 @@ async def test_every_filter_has_its_own_entry(client: Any, world: World, clock: 
     assert title not in (await client.get("/?grade=5")).text
     assert title not in (await client.get("/?kind=open_day")).text
     assert title in (await client.get("/?grade=8&kind=factory_tour")).text
+
+
+async def test_the_anonymous_calendar_is_kept_rendered_per_language(
+    client: Any, world: World, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rendered: list[str] = []
+
+    def counted(request: Any, name: str, **context: Any) -> Any:
+        rendered.append(name)
+        return render_fragment(request, name, **context)
+
+    monkeypatch.setattr(public_pages, "render_fragment", counted)
+    event = await make_event(world.firm_a)
+    title = await _title(event)
+    await make_slot(world.firm_a, event)
+    english = (await client.get("/", headers={"accept-language": "en"})).text
+    czech = (await client.get("/", headers={"accept-language": "cs"})).text
+    assert title in english and title in czech
+    assert "Events for pupils, parents and teachers" in english
+    assert "Events for pupils, parents and teachers" not in czech  # not the English copy
+    with counting() as counts:
+        again = (await client.get("/", headers={"accept-language": "en"})).text
+    assert counts.statements == 0  # rendered content and page around it, nothing read
+    assert len(rendered) == 2  # English and Czech once each: the content was kept
+    assert _content(again) == _content(english)
+    assert "Dates" in again  # the content is there, not an empty placeholder
+
+
+def _content(page: str) -> str:
+    """The page's main element: the part kept rendered for anonymous visitors."""
+    return page[page.index("<main") : page.index("</main>")]
 
 
 async def test_a_signed_in_visitors_calendar_is_never_cached(
