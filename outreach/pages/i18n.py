@@ -33,6 +33,7 @@ __all__ = [
     "ORG_KIND_NAMES",
     "STATUS_NAMES",
     "Gettext",
+    "context_locale",
     "holiday_name",
     "install",
     "local_datetime",
@@ -149,10 +150,11 @@ def locale_of(request: Any) -> str:
     return locale
 
 
-def _ctx_locale(context: Context) -> str:
-    # A page's context carries its locale (`pages.common.page`): read there, not through
-    # `request.state`, which Litestar builds anew on every access (a calendar page asks
-    # some 170 times: a fifth of its rendering).
+def context_locale(context: Context) -> str:
+    """The language a template renders in."""
+    # A page's context carries its locale (`pages.common.page`, `render_fragment`): read
+    # there, not through `request.state`, which Litestar builds anew on every access (a
+    # calendar page asks some 170 times: a fifth of its rendering).
     locale = context.get("locale")
     if isinstance(locale, str) and locale in LOCALES:
         return locale
@@ -162,12 +164,12 @@ def _ctx_locale(context: Context) -> str:
 
 @pass_context
 def _gettext(context: Context, message: str) -> str:
-    return translations(_ctx_locale(context)).gettext(message)
+    return translations(context_locale(context)).gettext(message)
 
 
 @pass_context
 def _ngettext(context: Context, singular: str, plural: str, n: int) -> str:
-    return translations(_ctx_locale(context)).ngettext(singular, plural, n)
+    return translations(context_locale(context)).ngettext(singular, plural, n)
 
 
 def local_datetime(value: datetime, locale: str, fmt: str = "medium") -> str:
@@ -202,7 +204,7 @@ def _percent_pattern(locale: str) -> str:
 def _datetime(context: Context, value: datetime | None, fmt: str = "medium") -> str:
     if value is None:
         return ""
-    return local_datetime(value, _ctx_locale(context), fmt)
+    return local_datetime(value, context_locale(context), fmt)
 
 
 @pass_context
@@ -211,24 +213,24 @@ def _date(context: Context, value: date | datetime | None, fmt: str = "medium") 
         return ""
     if isinstance(value, datetime):
         value = value.astimezone(LOCAL_TZ).date()
-    return format_date(value, fmt, locale=babel_locale(_ctx_locale(context)))
+    return format_date(value, fmt, locale=babel_locale(context_locale(context)))
 
 
 @pass_context
 def _time(context: Context, value: datetime | None, fmt: str = "short") -> str:
     if value is None:
         return ""
-    return format_time(value, fmt, tzinfo=LOCAL_TZ, locale=babel_locale(_ctx_locale(context)))
+    return format_time(value, fmt, tzinfo=LOCAL_TZ, locale=babel_locale(context_locale(context)))
 
 
 @pass_context
 def _weekday(context: Context, index: int, width: str = "abbreviated") -> str:
-    return babel_locale(_ctx_locale(context)).days["format"][width][index]
+    return babel_locale(context_locale(context)).days["format"][width][index]
 
 
 @pass_context
 def _month(context: Context, value: date) -> str:
-    return local_month(value, _ctx_locale(context))
+    return local_month(value, context_locale(context))
 
 
 @pass_context
@@ -236,17 +238,17 @@ def _decimal(context: Context, value: float | None, fmt: str = "0.#") -> str:
     """A number in the locale's notation: 0.27 -> "0,3" in German (one decimal by default)."""
     if value is None:
         return ""
-    return number(value, _ctx_locale(context), fmt)
+    return number(value, context_locale(context), fmt)
 
 
 @pass_context
 def _percent(context: Context, value: float | None) -> str:
-    return "" if value is None else percent(value, _ctx_locale(context))
+    return "" if value is None else percent(value, context_locale(context))
 
 
 @pass_context
 def _holiday(context: Context, closure: Any) -> str:
-    return holiday_name(closure.name, closure.name_en, _ctx_locale(context))
+    return holiday_name(closure.name, closure.name_en, context_locale(context))
 
 
 def install(environment: Any) -> None:

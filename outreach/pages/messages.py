@@ -17,16 +17,14 @@ from jinja2 import pass_context
 from jinja2.runtime import Context
 
 from outreach.catalogs import reason_text
-from outreach.pages.i18n import DEFAULT_LOCALE, N_, locale_of
+from outreach.pages.i18n import N_, context_locale
 
 __all__ = ["SERVICE_MESSAGES", "install", "reason_text"]
 
 
 @pass_context
 def _refusal(context: Context, reason: str, params: Mapping[str, Any] | None = None) -> str:
-    request = context.get("request")
-    locale = locale_of(request) if request is not None else DEFAULT_LOCALE
-    return reason_text(reason, params or {}, locale)
+    return reason_text(reason, params or {}, context_locale(context))
 
 
 def install(environment: Any) -> None:

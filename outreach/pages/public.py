@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import calendar as pycalendar
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from urllib.parse import urlencode
@@ -301,6 +301,9 @@ class _EventData:
     refusals: dict[int, eligibility.Refusal]
     presenters: list[dict[str, str]]
     google_links: dict[int, str]  # slot id -> "add to Google Calendar"
+    # The details part of the page rendered for anonymous visitors, by language: kept
+    # with the data, so both expire together (see _event_page).
+    details: dict[str, Markup] = field(default_factory=dict)
 
 
 async def _event_page(
@@ -341,22 +344,32 @@ async def _event_page(
         and event.kind in REGISTRATION_KINDS
         and (event.kind not in TEACHER_ONLY_KINDS or by.role in ("school", "admin"))
     )
+    shown = {
+        "event": event,
+        "slots": slots,
+        "refusals": data.refusals,
+        "takes_class_visits": event.booking_mode != "none" and event.kind in CLASS_VISIT_KINDS,
+        "teacher_only": event.kind in TEACHER_ONLY_KINDS,
+        "feed": feed_links(event.kind, event.host, None),
+        "google": lambda _event, slot: data.google_links[slot.id],
+        "presenters": data.presenters,
+    }
+    if not by.is_member and errors is None:
+        # The details are the same for every anonymous visitor of one language: rendered
+        # once per copy of the data (the form below them is each visitor's own).
+        locale = locale_of(request)
+        if locale not in data.details:
+            data.details[locale] = render_fragment(request, "public/_event_details.html", **shown)
+        shown["details"] = data.details[locale]
     return page(
         request,
         "public/event.html",
         status_code=status_code,
-        event=event,
-        slots=slots,
-        refusals=data.refusals,
         takes_registrations=takes_registrations,
-        takes_class_visits=event.booking_mode != "none" and event.kind in CLASS_VISIT_KINDS,
-        teacher_only=event.kind in TEACHER_ONLY_KINDS,
         errors=errors,
         values=values or {"key": secrets.token_urlsafe(16), "persons": "1"},
-        feed=feed_links(event.kind, event.host, None),
-        google=lambda _event, slot: data.google_links[slot.id],
         now=now,
-        presenters=data.presenters,
+        **shown,
     )
 
 

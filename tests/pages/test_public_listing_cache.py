@@ -8,6 +8,7 @@ clock the test moves, so the bound is shown without waiting.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -85,16 +86,22 @@ async def test_every_filter_has_its_own_entry(client: Any, world: World, clock: 
     assert title in (await client.get("/?grade=8&kind=factory_tour")).text
 
 
-async def test_the_anonymous_calendar_is_kept_rendered_per_language(
-    client: Any, world: World, clock: Clock, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    rendered: list[str] = []
+@pytest.fixture
+def rendered(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The parts of pages rendered alone (`render_fragment`), by template, in order."""
+    names: list[str] = []
 
     def counted(request: Any, name: str, **context: Any) -> Any:
-        rendered.append(name)
+        names.append(name)
         return render_fragment(request, name, **context)
 
     monkeypatch.setattr(public_pages, "render_fragment", counted)
+    return names
+
+
+async def test_the_anonymous_calendar_is_kept_rendered_per_language(
+    client: Any, world: World, clock: Clock, rendered: list[str]
+) -> None:
     event = await make_event(world.firm_a)
     title = await _title(event)
     await make_slot(world.firm_a, event)
@@ -166,6 +173,24 @@ async def test_an_event_page_shows_a_new_time_within_the_bound(
     clock.now += bound / 2
     # ... and at the bound it shows the new time.
     assert (await client.get(f"/events/{event}")).text.count(_A_TIME) == 2
+
+
+async def test_an_event_pages_details_are_kept_rendered_but_its_form_is_each_visitors(
+    client: Any, world: World, clock: Clock, rendered: list[str]
+) -> None:
+    event = await make_event(world.firm_a, kind="open_day")
+    await make_slot(world.firm_a, event)
+    first = (await client.get(f"/events/{event}", headers={"accept-language": "de"})).text
+    second = (await client.get(f"/events/{event}", headers={"accept-language": "de"})).text
+    czech = (await client.get(f"/events/{event}", headers={"accept-language": "cs"})).text
+    assert rendered == ["public/_event_details.html"] * 2  # German once, Czech once
+    details = 'id="slots-h"'
+    assert details in first and details in czech
+    assert first[: first.index('id="register-h"')] == second[: second.index('id="register-h"')]
+    # Each visitor's own form: its idempotency key is new on every page.
+    keys = [re.search(r'name="key" value="([^"]+)"', page)[1] for page in (first, second)]
+    assert keys[0] != keys[1]
+    assert "Termine und freie Plätze" in first and "Termine und freie Plätze" not in czech
 
 
 async def test_an_event_page_for_a_member_is_never_cached(
