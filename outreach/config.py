@@ -166,7 +166,8 @@ class Settings:
     base_url_given: bool = True
     # On SIGTERM: seconds of answering "not ready" before the server stops taking requests.
     shutdown_drain_seconds: float = 0.0
-    # How long a server process keeps what the anonymous calendar page lists (0: not at all).
+    # How long a server process keeps what the anonymous calendar and event pages show
+    # (their data and their rendered content; 0: not at all).
     page_cache_seconds: float = 1.0
 
     @property

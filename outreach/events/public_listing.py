@@ -4,7 +4,7 @@ The calendar (`/`) and the event pages are the pages most visitors open and, for
 everyone not signed in, they show the same data: under load their queries were most of
 the pages' cost. This keeps the *data* of those pages (the events found and the hosts of
 the calendar's filter; an event with its times, why a time takes no booking, and its
-presenters), not the pages: a page carries per-visitor things (CSRF token, language,
+presenters), not whole pages: a page carries per-visitor things (CSRF token, language,
 messages) and is rendered for every request.
 
 What it promises:
@@ -18,6 +18,10 @@ What it promises:
 - Only while a PostgreSQL pool serves this process (the production set-up), like the
   verified-token cache; tests and the embedded mode read the database every time.
 - The visitors who find an entry expired at the same moment wait for one load of it.
+
+`pages.public` also keeps here the pages' content rendered for anonymous visitors (the
+calendar's per language, day and query; an event page's details inside its data's
+entry), under the same promises.
 """
 
 from __future__ import annotations
