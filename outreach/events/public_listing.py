@@ -1,27 +1,25 @@
 """What anonymous visitors read on the public pages, kept for a second per process.
 
 The calendar (`/`) and the event pages are the pages most visitors open and, for
-everyone not signed in, they show the same data: under load their queries were most of
-the pages' cost. This keeps the *data* of those pages (the events found and the hosts of
-the calendar's filter; an event with its times, why a time takes no booking, and its
-presenters), not whole pages: a page carries per-visitor things (CSRF token, language,
-messages) and is rendered for every request.
+everyone not signed in, they show the same: under load their queries and their
+rendering were most of the pages' cost. `pages.public` keeps here, for those visitors,
+the calendar's content rendered (per language, day and query) and an event page's data
+(the event with its times, why a time takes no booking, its presenters) with its
+details rendered per language; not whole pages: a page carries per-visitor things
+(CSRF token, language, messages, a form's key) and is rendered for every request.
 
 What it promises:
 - Only for visitors who are not signed in (`ANONYMOUS`): a member sees network events
   and their own drafts, so a member's listing is never read from or written to here.
-- The key holds every value that changes the data: kind, host, grade, the span of days,
-  "free places only" and the status of the calendar; the event's id of an event page;
-  nothing else of the request reaches the query.
+- The key holds every value that changes what is kept: the language, day and query of
+  the calendar (kind, host, grade, the span of days, "free places only", the view and
+  page); the event's id of an event page (its details are kept per language inside);
+  nothing else of the request reaches the query or the rendering.
 - An entry is believed for at most `PAGE_CACHE_SECONDS` (default 1 s; 0 turns it off):
   a new or cancelled event or slot, and a place taken, show within that bound.
 - Only while a PostgreSQL pool serves this process (the production set-up), like the
   verified-token cache; tests and the embedded mode read the database every time.
 - The visitors who find an entry expired at the same moment wait for one load of it.
-
-`pages.public` also keeps here the pages' content rendered for anonymous visitors (the
-calendar's per language, day and query; an event page's details inside its data's
-entry), under the same promises.
 """
 
 from __future__ import annotations
@@ -33,13 +31,10 @@ from typing import Any
 
 from outreach.config import get_settings
 from outreach.db import serving_from_pool
-from outreach.events.schemas import EventOut
-from outreach.events.services import EventFilter, list_events
-from outreach.organisations.services import list_organisations
 from outreach.principal import Principal
 from outreach.shared_loads import SharedLoads
 
-__all__ = ["PublicListings", "for_visitor", "listings", "public_events", "public_hosts"]
+__all__ = ["PublicListings", "for_visitor", "listings"]
 
 _MAX_ENTRIES = 1024  # a bound on memory; past it the cache starts afresh
 
@@ -98,13 +93,3 @@ async def for_visitor(by: Principal, key: Hashable, load: Callable[[], Awaitable
     if by.is_member:
         return await load()
     return await listings.get_or_load(key, load)
-
-
-async def public_events(filters: EventFilter, *, by: Principal) -> list[EventOut]:
-    """`list_events` for the calendar page; kept a moment for anonymous visitors only."""
-    return await for_visitor(by, ("events", filters), lambda: list_events(filters, by=by))
-
-
-async def public_hosts(*, by: Principal) -> list[Any]:
-    """The organisations the calendar's filter offers; kept a moment for anonymous visitors."""
-    return await for_visitor(by, ("hosts",), list_organisations)

@@ -229,7 +229,7 @@ async def calendar_page(
     today = datetime.now(LOCAL_TZ).date()
 
     async def render() -> Markup:
-        context = await _calendar(query, by, today=today, shared=False)
+        context = await _calendar(query, by, today=today)
         return render_fragment(request, "public/_calendar_content.html", **context)
 
     content = await public_listing.for_visitor(by, ("calendar", locale, today, query), render)
@@ -237,10 +237,9 @@ async def calendar_page(
 
 
 async def _calendar(
-    query: CalendarQuery, by: Principal, *, today: date | None = None, shared: bool = True
+    query: CalendarQuery, by: Principal, *, today: date | None = None
 ) -> dict[str, Any]:
-    """What the calendar's content shows; `shared`: its data through the anonymous
-    visitors' data cache (`public_listing`), else read now."""
+    """What the calendar's content shows, read now."""
     first, last = query.span()
     filters = events.EventFilter(
         kind=query.kind,
@@ -251,12 +250,8 @@ async def _calendar(
         available=query.free or None,
         status="published",
     )
-    if shared:
-        found = await public_listing.public_events(filters, by=by)
-        hosts = await public_listing.public_hosts(by=by)
-    else:
-        found = await events.list_events(filters, by=by)
-        hosts = await list_organisations()
+    found = await events.list_events(filters, by=by)
+    hosts = await list_organisations()
     items = occurrences(found, first, last)
     shown = listed = None
     if query.view == "list":  # one page of dates, grouped by month
