@@ -12,6 +12,7 @@ from redis.exceptions import RedisError
 
 from outreach.app import create_app
 from outreach.config import set_settings
+from outreach.observability import redact_path
 from tests.factories import make_event, make_slot, make_world
 from tests.support import TEST_REDIS_URL, bearer, redis_namespace, require_service
 
@@ -231,3 +232,11 @@ async def test_anonymous_idempotency_keys_are_private_to_each_client(db, setting
     # The same client's retry is still answered from its first request.
     assert again.headers["idempotent-replayed"] == "true"
     assert again.json()["id"] == first.json()["id"]
+
+
+def test_private_feed_tokens_never_reach_the_access_log() -> None:
+    assert redact_path("/feeds/private/fd_abc_def.ics") == "/feeds/private/[redacted]"
+    assert redact_path("/_bench/private/fd_abc_def.ics") == "/_bench/private/[redacted]"
+    assert redact_path("/feeds/private/") == "/feeds/private/[redacted]"
+    assert redact_path("/feeds/public.ics") == "/feeds/public.ics"
+    assert redact_path("/feeds/private/a/b") == "/feeds/private/a/b"  # no such route

@@ -144,6 +144,7 @@ async def authenticate_token(token: str) -> Principal:
     known = token_cache.api_tokens.get(token)
     if isinstance(known, Principal):
         return known
+    generation = token_cache.api_tokens.generation()
     parts = split_token(token, API_PREFIX)
     row = None
     if parts is not None:
@@ -175,7 +176,7 @@ async def authenticate_token(token: str) -> Principal:
         email=row["email"],
         language=row["language"],
     )
-    token_cache.api_tokens.put(token, row["user_id"], principal)
+    token_cache.api_tokens.put(token, row["user_id"], principal, generation=generation)
     return principal
 
 
@@ -248,7 +249,7 @@ class FeedOwner:
 # Verifications of feed tokens in flight: the clients of one feed find its verified
 # token expired in the same moment, and one of them reads the database for them all.
 # Keyed by the token only while in flight (the requests hold it anyway).
-_feed_verifications: SharedLoads[FeedOwner] = SharedLoads()
+_feed_verifications: SharedLoads[FeedOwner] = SharedLoads()  # by (token, generation)
 
 
 async def user_for_feed_token(token: str) -> FeedOwner:
@@ -256,10 +257,15 @@ async def user_for_feed_token(token: str) -> FeedOwner:
     known = token_cache.feed_tokens.get(token)
     if isinstance(known, FeedOwner):
         return known
-    return await _feed_verifications.run(token, lambda: _verify_feed_token(token))
+    # A request that comes after a revocation does not join a verification that began
+    # before it: the generation is part of the key.
+    generation = token_cache.feed_tokens.generation()
+    return await _feed_verifications.run(
+        (token, generation), lambda: _verify_feed_token(token, generation)
+    )
 
 
-async def _verify_feed_token(token: str) -> FeedOwner:
+async def _verify_feed_token(token: str, generation: int) -> FeedOwner:
     parts = split_token(token, FEED_PREFIX)
     if parts is None or not same_text(_feed_token(parts[0]), token):
         raise NotFound("no such feed")
@@ -273,7 +279,7 @@ async def _verify_feed_token(token: str) -> FeedOwner:
     if row is None:
         raise NotFound("no such feed")
     owner = FeedOwner(**row)
-    token_cache.feed_tokens.put(token, owner.id, owner)
+    token_cache.feed_tokens.put(token, owner.id, owner, generation=generation)
     return owner
 
 

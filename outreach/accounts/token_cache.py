@@ -48,6 +48,13 @@ class VerifiedTokens(Generic[V]):
         self.clock: Callable[[], float] = time.monotonic
         self.always = False  # tests: cache without a pool
         self._entries: dict[bytes, _Entry[V]] = {}
+        # Counts the forgettings: a check that began before one must not put back what
+        # was forgotten while it read (a rotation during a verification in flight).
+        self._forgotten = 0
+
+    def generation(self) -> int:
+        """Take before reading the database; give to `put`."""
+        return self._forgotten
 
     def _active(self) -> bool:
         return self.always or serving_from_pool()
@@ -68,18 +75,21 @@ class VerifiedTokens(Generic[V]):
             return None
         return entry.value
 
-    def put(self, token: str, user_id: int, value: V) -> None:
-        if not self._active():
+    def put(self, token: str, user_id: int, value: V, *, generation: int) -> None:
+        """Keep a verified answer, unless something was forgotten since `generation`."""
+        if not self._active() or generation != self._forgotten:
             return
         if len(self._entries) >= _MAX_ENTRIES:
             self._entries.clear()
         self._entries[self._key(token)] = _Entry(value, user_id, self.clock() + self.seconds)
 
     def forget_user(self, user_id: int) -> None:
+        self._forgotten += 1
         for key in [k for k, e in self._entries.items() if e.user_id == user_id]:
             self._entries.pop(key, None)
 
     def clear(self) -> None:
+        self._forgotten += 1
         self._entries.clear()
 
 

@@ -104,11 +104,11 @@ class CalendarQuery:
         """Whether any filter is set (then the folded filters show open)."""
         return any((self.kind, self.host, self.grade, self.first, self.last, self.free))
 
-    def span(self) -> tuple[date, date]:
+    def span(self, today: date | None = None) -> tuple[date, date]:
         if self.view == "month":
             last_day = pycalendar.monthrange(self.month.year, self.month.month)[1]
             return self.month, self.month.replace(day=last_day)
-        first = self.first or datetime.now(LOCAL_TZ).date()
+        first = self.first or today or datetime.now(LOCAL_TZ).date()
         return first, self.last or first + timedelta(days=LIST_DAYS)
 
     def params(self, **override: Any) -> str:
@@ -240,7 +240,8 @@ async def _calendar(
     query: CalendarQuery, by: Principal, *, today: date | None = None
 ) -> dict[str, Any]:
     """What the calendar's content shows, read now."""
-    first, last = query.span()
+    today = today or datetime.now(LOCAL_TZ).date()
+    first, last = query.span(today)
     filters = events.EventFilter(
         kind=query.kind,
         host=query.host,
@@ -266,7 +267,7 @@ async def _calendar(
         "hosts": hosts,
         "kinds": EVENT_KINDS,
         "feed": feed_links(query.kind, query.host, query.grade),
-        "today": today or datetime.now(LOCAL_TZ).date(),
+        "today": today,
         "prev_month": query.params(month=f"{prev_month:%Y-%m}"),
         "next_month": query.params(month=f"{next_month:%Y-%m}"),
         "list_link": query.params(view="list", month=None),

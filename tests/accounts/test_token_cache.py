@@ -104,6 +104,17 @@ async def test_many_requests_of_one_expired_feed_token_verify_it_once(
         await user_for_feed_token(wrong)
 
 
+def test_a_check_that_began_before_a_revocation_keeps_nothing(clock: Clock) -> None:
+    cache = token_cache.feed_tokens
+    began = cache.generation()
+    cache.forget_user(7)  # a rotation while the check reads the database
+    cache.put("old-token", 7, "owner", generation=began)
+    assert cache.get("old-token") is None
+    now = cache.generation()
+    cache.put("new-token", 7, "owner", generation=now)
+    assert cache.get("new-token") == "owner"
+
+
 async def test_a_refused_token_is_not_cached(world: World, clock: Clock) -> None:
     with pytest.raises(Unauthorised):
         await authenticate_token("not-a-token")
