@@ -51,6 +51,7 @@ from outreach.db import (
     current_engine,
     in_transaction,
     is_postgres,
+    numbered,
     pg_fetch,
     select_list,
     serving_from_pool,
@@ -298,11 +299,17 @@ class _Copies:
 
 _bodies = _Copies(BODY_CACHE_BYTES)
 
-# Raw SQL for the one query of a request: Piccolo's query building costs more than the
-# round trip. Column names as in FeedDocument ("user" is a reserved word).
-_META_SQL = (
-    'SELECT id, key, scope, kind_filter, host, grade_filter, event, "user", role, org_id, '
-    "own_bookings, etag, last_modified, last_requested_at FROM feed_document WHERE key = $1"
+# What a request reads of a stored feed besides its bytes.
+_SERVED_COLUMNS = (
+    *_SPEC_COLUMNS,
+    FeedDocument.etag,
+    FeedDocument.last_modified,
+    FeedDocument.last_requested_at,
+)
+# PostgreSQL: the one query of a request written once (Piccolo's building of it cost
+# more than the round trip); SQLite takes the Piccolo select of the same columns.
+_META_SQL = numbered(
+    f"SELECT {select_list(_SERVED_COLUMNS)} FROM feed_document WHERE key = {{}}"  # noqa: S608
 )
 # ETag and bytes in one statement (one snapshot), so they always belong together.
 _BODY_SQL = (
@@ -311,42 +318,24 @@ _BODY_SQL = (
 )
 
 
-def _pool() -> Any:
-    """The PostgreSQL pool when one serves this process (and no transaction is open)."""
-    if not serving_from_pool() or in_transaction():
-        return None
-    return getattr(current_engine(), "pool", None)
-
-
 def _answers_copies() -> bool:
-    """Whether a checked copy may be answered for FRESH_FOR: only while a pool serves."""
-    return _pool() is not None
+    """Whether a checked copy may be answered for FRESH_FOR: only while a pool serves this
+    process (and no transaction is open, which must read what it wrote)."""
+    return serving_from_pool() and not in_transaction()
 
 
 async def _meta(key: str) -> dict[str, Any] | None:
-    pool = _pool()
-    if pool is not None:
-        async with pool.acquire() as connection:
-            record = await connection.fetchrow(_META_SQL, key)
-        return dict(record) if record is not None else None
-    return (
-        await FeedDocument.select(
-            *_SPEC_COLUMNS,
-            FeedDocument.etag,
-            FeedDocument.last_modified,
-            FeedDocument.last_requested_at,
-        )
-        .where(FeedDocument.key == key)
-        .first()
-    )
+    if is_postgres():
+        records = await pg_fetch(_META_SQL, key)
+        return dict(records[0]) if records else None
+    return await FeedDocument.select(*_SERVED_COLUMNS).where(FeedDocument.key == key).first()
 
 
 async def _body(doc_id: int) -> dict[str, Any] | None:
     """A stored feed's ETag, Last-Modified and bytes (its segments joined)."""
-    pool = _pool()
-    if pool is not None:
-        async with pool.acquire() as connection:
-            rows: Sequence[Any] = await connection.fetch(_BODY_SQL.format("$1"), doc_id)
+    rows: Sequence[Any]
+    if is_postgres():
+        rows = await pg_fetch(numbered(_BODY_SQL), doc_id)
     else:
         rows = await FeedDocument.raw(_BODY_SQL, doc_id)
     if not rows:
